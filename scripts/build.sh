@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (release preset) and builds everything into build/; the binary is build/bin/mxserve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+cmake --preset "$preset" >/dev/null
+jobs="$(nproc)"
+dir=build
+[ "$preset" = release ] || dir="build/$preset"
+cmake --build "$dir" -j"$jobs"

