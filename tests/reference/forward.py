@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Independent reference forward pass for mxserve's dense architectures (llama, qwen2, qwen3).
+
+Reads a Hugging Face model folder (config.json + safetensors, parsed here by hand: the format is
+an 8-byte header length, a JSON header and raw little-endian data) and computes the logits of
+every position of a token sequence with PyTorch in float64, following the transformers modeling
+code's definitions (RMSNorm, rotate-half RoPE with its rope_scaling variants, GQA attention, SwiGLU
+MLP). It shares no code with mxserve.
+
+usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32   # [n_tokens, vocab] float32
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": None,
+          "I32": np.int32, "I64": np.int64}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (header_len,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + header_len])
+    base = 8 + header_len
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        raw = data[base + begin: base + end]
+        if info["dtype"] == "BF16":
+            u16 = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
+            array = u16.view(np.float32)
+        else:
+            array = np.frombuffer(raw, dtype=DTYPES[info["dtype"]])
+        tensors[name] = torch.from_numpy(array.astype(np.float64).reshape(info["shape"]))
+    return tensors
+
+
+def load_model(folder):
+    index = os.path.join(folder, "model.safetensors.index.json")
+    tensors = {}
+    if os.path.exists(index):
+        with open(index) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        for shard in shards:
+            tensors.update(load_safetensors(os.path.join(folder, shard)))
+    else:
+        tensors = load_safetensors(os.path.join(folder, "model.safetensors"))
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    return config, tensors
+
+
+def rope_inv_freq(config, rotary_dim):
+    """inv_freq and the attention scaling factor, as transformers' rope init functions."""
+    base = config.get("rope_theta", 10000.0)
+    inv_freq = 1.0 / (base ** (torch.arange(0, rotary_dim, 2, dtype=torch.float64) / rotary_dim))
+    scaling = config.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    attention_factor = 1.0
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor = scaling["factor"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old_ctx = scaling["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old_ctx / low, old_ctx / high
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old_ctx / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+        inv_freq = torch.where(medium, smoothed, scaled)
+    elif kind == "yarn":
+        factor = scaling["factor"]
+        old_ctx = scaling.get("original_max_position_embeddings",
+                              config["max_position_embeddings"])
+        attention_factor = scaling.get("attention_factor") or (0.1 * math.log(factor) + 1.0)
+        beta_fast, beta_slow = scaling.get("beta_fast", 32), scaling.get("beta_slow", 1)
+
+        def correction_dim(rotations):
+            return (rotary_dim * math.log(old_ctx / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+        low = max(math.floor(correction_dim(beta_fast)), 0)
+        high = min(math.ceil(correction_dim(beta_slow)), rotary_dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = ((torch.arange(rotary_dim // 2, dtype=torch.float64) - low) / (high - low)).clamp(0, 1)
+        extrapolation = 1 - ramp
+        inv_freq = (inv_freq / factor) * (1 - extrapolation) + inv_freq * extrapolation
+    elif kind != "default":
+        sys.exit(f"forward.py: unsupported rope_scaling type {kind}")
+    return inv_freq, attention_factor
+
+
+def rms_norm(x, weight, eps):
+    return x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * weight
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def forward(config, w, tokens):
+    arch = config["model_type"]
+    d_model = config["hidden_size"]
+    n_heads = config["num_attention_heads"]
+    n_kv = config.get("num_key_value_heads", n_heads)
+    head_dim = config.get("head_dim") or d_model // n_heads
+    eps = config["rms_norm_eps"]
+    n = len(tokens)
+    x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
+    inv_freq, attn_factor = rope_inv_freq(config, head_dim)
+    angles = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq)
+    emb = torch.cat((angles, angles), dim=-1)
+    cos, sin = emb.cos() * attn_factor, emb.sin() * attn_factor
+    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
+    for layer in range(config["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+
+        def proj(name):
+            out = h @ w[p + f"self_attn.{name}.weight"].T
+            bias = w.get(p + f"self_attn.{name}.bias")
+            return out if bias is None else out + bias
+
+        q = proj("q_proj").view(n, n_heads, head_dim)
+        k = proj("k_proj").view(n, n_kv, head_dim)
+        v = proj("v_proj").view(n, n_kv, head_dim)
+        if arch == "qwen3":
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
+        k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
+        group = n_heads // n_kv
+        k = k.repeat_interleave(group, dim=1)
+        v = v.repeat_interleave(group, dim=1)
+        scores = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(head_dim) + mask
+        attn = torch.einsum("hqk,khd->qhd", scores.softmax(-1), v).reshape(n, n_heads * head_dim)
+        x = x + attn @ w[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate = h @ w[p + "mlp.gate_proj.weight"].T
+        up = h @ w[p + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    return x @ head.T
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--tokens", required=True, help="comma-separated token ids")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    config, weights = load_model(args.model)
+    tokens = [int(t) for t in args.tokens.split(",") if t]
+    logits = forward(config, weights, tokens)
+    logits.to(torch.float32).numpy().tofile(args.out)
+
+
+if __name__ == "__main__":
+    main()
