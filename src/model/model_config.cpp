@@ -1,0 +1,152 @@
+#include "model/model_config.h"
+
+namespace mx {
+namespace {
+
+template <typename T>
+Result<T> required(const nlohmann::json& config, const char* key, const std::string& source) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) {
+    return make_error(ErrorCode::kCorruptData, "{}: config.json has no '{}'", source, key);
+  }
+  if constexpr (std::is_integral_v<T>) {
+    if (!it->is_number_integer()) {
+      return make_error(ErrorCode::kCorruptData, "{}: config.json '{}' must be an integer", source,
+                        key);
+    }
+  } else {
+    if (!it->is_number()) {
+      return make_error(ErrorCode::kCorruptData, "{}: config.json '{}' must be a number", source,
+                        key);
+    }
+  }
+  return it->get<T>();
+}
+
+Result<RopeScaling> rope_scaling_from_hf(const nlohmann::json& config, const std::string& source) {
+  RopeScaling scaling;
+  auto it = config.find("rope_scaling");
+  if (it == config.end() || it->is_null()) return scaling;
+  if (!it->is_object()) {
+    return make_error(ErrorCode::kCorruptData, "{}: config.json 'rope_scaling' must be an object",
+                      source);
+  }
+  const nlohmann::json& s = *it;
+  std::string kind = s.value("rope_type", s.value("type", std::string("default")));
+  auto number = [&](const char* key, float fallback) {
+    auto found = s.find(key);
+    return found != s.end() && found->is_number() ? found->get<float>() : fallback;
+  };
+  scaling.factor = number("factor", 1.0f);
+  scaling.original_context = static_cast<int64_t>(number(
+      "original_max_position_embeddings", config.value("max_position_embeddings", 0.0f)));
+  if (kind == "default") {
+    scaling.kind = RopeScaling::Kind::kNone;
+  } else if (kind == "linear") {
+    scaling.kind = RopeScaling::Kind::kLinear;
+  } else if (kind == "llama3") {
+    scaling.kind = RopeScaling::Kind::kLlama3;
+    scaling.low_freq_factor = number("low_freq_factor", 1.0f);
+    scaling.high_freq_factor = number("high_freq_factor", 4.0f);
+  } else if (kind == "yarn") {
+    scaling.kind = RopeScaling::Kind::kYarn;
+    scaling.beta_fast = number("beta_fast", 32.0f);
+    scaling.beta_slow = number("beta_slow", 1.0f);
+    scaling.attention_factor = number("attention_factor", 0.0f);
+  } else {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: rope_scaling type '{}' is not supported (supported: default, linear, "
+                      "llama3, yarn)",
+                      source, kind);
+  }
+  return scaling;
+}
+
+}  // namespace
+
+const char* arch_name(Arch arch) {
+  switch (arch) {
+    case Arch::kLlama: return "llama";
+    case Arch::kQwen2: return "qwen2";
+    case Arch::kQwen3: return "qwen3";
+  }
+  return "unknown";
+}
+
+Status ModelConfig::validate(const std::string& source) const {
+  auto positive = [&](int64_t value, const char* name) -> Status {
+    if (value > 0 && value < (int64_t{1} << 31)) return ok_status();
+    return make_error(ErrorCode::kCorruptData, "{}: {} must be a positive size, got {}", source,
+                      name, value);
+  };
+  MX_RETURN_IF_ERROR(positive(n_layers, "block count (num_hidden_layers)"));
+  MX_RETURN_IF_ERROR(positive(d_model, "embedding length (hidden_size)"));
+  MX_RETURN_IF_ERROR(positive(n_heads, "head count (num_attention_heads)"));
+  MX_RETURN_IF_ERROR(positive(n_kv_heads, "KV head count (num_key_value_heads)"));
+  MX_RETURN_IF_ERROR(positive(head_dim, "head dimension"));
+  MX_RETURN_IF_ERROR(positive(ffn_hidden, "feed-forward length (intermediate_size)"));
+  MX_RETURN_IF_ERROR(positive(vocab_size, "vocabulary size"));
+  if (n_heads % n_kv_heads != 0) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: head count {} is not a multiple of the KV head count {}", source,
+                      n_heads, n_kv_heads);
+  }
+  if (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2 != 0) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: rotary dimensions {} must be even and at most the head dimension {}",
+                      source, rope_dims, head_dim);
+  }
+  if (!(rms_eps > 0.0f) || !(rope_theta > 0.0f)) {
+    return make_error(ErrorCode::kCorruptData, "{}: rms epsilon and rope theta must be positive",
+                      source);
+  }
+  if (!rope_freq_factors.empty() && static_cast<int64_t>(rope_freq_factors.size()) != rope_dims / 2) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: rope_freqs has {} entries, expected rotary dims / 2 = {}", source,
+                      rope_freq_factors.size(), rope_dims / 2);
+  }
+  return ok_status();
+}
+
+Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source) {
+  if (!config.is_object()) {
+    return make_error(ErrorCode::kCorruptData, "{}: config.json is not an object", source);
+  }
+  ModelConfig c;
+  std::string type = config.value("model_type", std::string());
+  if (type == "llama") {
+    c.arch = Arch::kLlama;
+  } else if (type == "qwen2") {
+    c.arch = Arch::kQwen2;
+    c.qkv_bias = true;
+  } else if (type == "qwen3") {
+    c.arch = Arch::kQwen3;
+    c.qk_norm = true;
+  } else {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: model_type '{}' is not supported (supported: llama, qwen2, qwen3)",
+                      source, type);
+  }
+  MX_ASSIGN_OR_RETURN(c.n_layers, required<int64_t>(config, "num_hidden_layers", source));
+  MX_ASSIGN_OR_RETURN(c.d_model, required<int64_t>(config, "hidden_size", source));
+  MX_ASSIGN_OR_RETURN(c.n_heads, required<int64_t>(config, "num_attention_heads", source));
+  MX_ASSIGN_OR_RETURN(c.ffn_hidden, required<int64_t>(config, "intermediate_size", source));
+  MX_ASSIGN_OR_RETURN(c.vocab_size, required<int64_t>(config, "vocab_size", source));
+  MX_ASSIGN_OR_RETURN(c.rms_eps, required<float>(config, "rms_norm_eps", source));
+  c.n_kv_heads = config.value("num_key_value_heads", c.n_heads);
+  auto head_dim = config.find("head_dim");
+  c.head_dim = head_dim != config.end() && head_dim->is_number_integer()
+                   ? head_dim->get<int64_t>()
+                   : (c.n_heads > 0 ? c.d_model / c.n_heads : 0);
+  c.context_length = config.value("max_position_embeddings", int64_t{4096});
+  c.rope_theta = config.value("rope_theta", 10000.0f);
+  c.rope_dims = c.head_dim;
+  c.rope_interleaved = false;  // HF layout: rotate-half
+  MX_ASSIGN_OR_RETURN(c.rope_scaling, rope_scaling_from_hf(config, source));
+  c.tie_embeddings = config.value("tie_word_embeddings", false);
+  if (c.arch == Arch::kLlama) c.qkv_bias = config.value("attention_bias", false);
+  MX_RETURN_IF_ERROR(c.validate(source));
+  return c;
+}
+
+}  // namespace mx

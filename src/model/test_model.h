@@ -1,0 +1,57 @@
+// Random-weight test models of every supported architecture, deterministic by seed.
+//
+// Weights are N(0, 1) * gain / sqrt(fan_in), so every computation matters: attention scores,
+// and output logits (std of a few units) are far from uniform, and a broken forward pass
+// cannot hide behind a near-uniform output. Each tensor's values depend only on (seed, name),
+// not on generation order. Matrices are generated in Hugging Face row order; writers that need
+// llama.cpp's layout (GGUF llama Q/K rows for interleaved RoPE) permute on the way out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/model_config.h"
+
+namespace mx {
+
+enum class TestModelSize { kTiny, kBench };
+
+struct TestModelSpec {
+  Arch arch = Arch::kQwen3;
+  TestModelSize size = TestModelSize::kTiny;
+  int64_t vocab_size = 0;  // from the tokenizer (rounded up by the caller if wanted)
+  uint64_t seed = 1;
+};
+
+// The architecture's shape: tiny (a few MB of layers, fast tests; every matrix width a
+// multiple of 256 so K-quants apply) or bench (Qwen3-0.6B / Llama-3.2-1B shaped).
+ModelConfig test_model_config(const TestModelSpec& spec);
+
+struct GeneratedTensor {
+  std::string name;            // canonical GGUF name, e.g. "blk.0.attn_q.weight"
+  std::string hf_name;         // Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight"
+  std::vector<int64_t> shape;  // outermost first: [out_features, in_features] for matrices
+  std::vector<float> values;   // HF row order
+  bool is_norm = false;        // 1-D norm weights / biases (kept in F32 by quantized writers)
+};
+
+// Names and shapes of every tensor of the model, in file order (values left empty).
+std::vector<GeneratedTensor> test_model_layout(const ModelConfig& config);
+
+// Fills tensor.values for the given seed (deterministic from seed and name).
+void generate_test_tensor(const ModelConfig& config, uint64_t seed, GeneratedTensor& tensor);
+
+// The llama.cpp converter's row permutation of a llama Q or K weight [n_head * head_dim, cols]
+// from HF rotate-half order to interleaved pairs: within each head, row 2i comes from row i and
+// row 2i+1 from row i + head_dim / 2.
+std::vector<float> permute_rows_for_interleaved_rope(const std::vector<float>& values,
+                                                     int64_t n_head, int64_t head_dim,
+                                                     int64_t cols);
+
+// Per-frequency divisors for Llama-3 RoPE scaling (what GGUF stores as rope_freqs.weight).
+std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);
+
+}  // namespace mx
