@@ -50,6 +50,15 @@ class WeightMap {
 
   std::string source;  // the GGUF file or HF folder, for messages
 
+  // Row order of the Q/K projections (attn_q, attn_k) with respect to RoPE.
+  // false (GGUF): rows as llama.cpp's converter wrote them. For llama-family models the
+  //   converter permutes Q/K rows so that rotary pairs are adjacent (interleaved, "normal" RoPE).
+  // true (Hugging Face folder): rows as trained, never permuted (permuting would copy an mmapped
+  //   tensor). For llama-family models the pairs are (i, i + head_dim/2): rotate-half ("NeoX")
+  //   RoPE must be applied instead. Families that llama.cpp does not permute (qwen2, qwen3,
+  //   qwen3_moe, glm4_moe: NeoX; deepseek2/3: interleaved) read the same in both forms.
+  bool qk_rows_hf_order = false;
+
  private:
   std::map<std::string, TensorInfo> tensors_;
   std::vector<std::shared_ptr<const MappedFile>> files_;
