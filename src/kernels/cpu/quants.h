@@ -1,0 +1,61 @@
+// Reference (plain scalar) conversion of rows between float32 and GGML's storage types.
+//
+// dequantize_row expands n elements stored as `type` (blocks laid out as in quant_blocks.h)
+// into n floats; quantize_row does the reverse. n must be a multiple of the type's block size
+// (32 for Q4_0..Q8_1, 256 for the K types, 1 for F32/F16/BF16). Both return false, writing
+// nothing, for a type they do not handle or a bad n; callers that validated the tensor
+// (row_bytes succeeded) and checked can_dequantize/can_quantize can treat false as a bug.
+//
+// These are the correctness references that optimized kernels are tested against, and the
+// quantizers used to build test models: they favour clarity over speed. The quantizers need
+// not match llama.cpp bit for bit; they pick scales by a small least-squares search and keep
+// round-trip error near the best the format allows (tests/unit/kernels/quants_test.cpp).
+// Source and destination need no alignment (blocks are copied out with memcpy).
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace mx {
+
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K.
+bool can_dequantize(DType type);
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K.
+bool can_quantize(DType type);
+
+[[nodiscard]] bool dequantize_row(DType type, const void* src, float* dst, int64_t n);
+[[nodiscard]] bool quantize_row(DType type, const float* src, void* dst, int64_t n);
+
+namespace quant {
+
+// Per-family entry points over whole blocks (n_blocks = n / block size). Used by the
+// dispatchers above; exposed for kernels that want one type without a switch.
+void dequantize_q4_0(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q4_1(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q5_0(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q5_1(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q8_0(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q8_1(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q2_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q3_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q4_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q5_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q6_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_q8_k(const void* src, float* dst, int64_t n_blocks);
+
+void quantize_q4_0(const float* src, void* dst, int64_t n_blocks);
+void quantize_q4_1(const float* src, void* dst, int64_t n_blocks);
+void quantize_q5_0(const float* src, void* dst, int64_t n_blocks);
+void quantize_q5_1(const float* src, void* dst, int64_t n_blocks);
+void quantize_q8_0(const float* src, void* dst, int64_t n_blocks);
+void quantize_q8_1(const float* src, void* dst, int64_t n_blocks);
+void quantize_q2_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_q3_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_q4_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_q5_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_q6_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_q8_k(const float* src, void* dst, int64_t n_blocks);
+
+}  // namespace quant
+}  // namespace mx

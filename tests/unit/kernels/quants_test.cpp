@@ -1,0 +1,131 @@
+// Round trips through the reference quantizers: quantize_row then dequantize_row must stay
+// close to the input. Bounds are relative RMS errors on Gaussian rows, set ~20% above what the
+// quantizers reach (printed by the test), and well below what plain "max maps to the end of the
+// range" rounding gives, so a regression in the scale search fails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/cpu/quants.h"
+
+namespace mx {
+namespace {
+
+constexpr int64_t kRow = 4096;  // 16 super-blocks, 128 legacy blocks
+
+std::vector<float> gaussian_row(uint32_t seed, int64_t n, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> row(n);
+  for (float& v : row) v = normal(rng);
+  return row;
+}
+
+std::vector<float> round_trip(DType type, const std::vector<float>& row) {
+  auto bytes = row_bytes(type, row.size());
+  EXPECT_TRUE(bytes.has_value());
+  std::vector<uint8_t> packed(*bytes + 1, 0xab);  // one guard byte: must stay untouched
+  EXPECT_TRUE(quantize_row(type, row.data(), packed.data(), static_cast<int64_t>(row.size())));
+  EXPECT_EQ(packed.back(), 0xab) << "quantize_row wrote past row_bytes";
+  std::vector<float> out(row.size());
+  EXPECT_TRUE(dequantize_row(type, packed.data(), out.data(), static_cast<int64_t>(out.size())));
+  return out;
+}
+
+double relative_rms_error(const std::vector<float>& want, const std::vector<float>& got) {
+  double error = 0.0, norm = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    error += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    norm += double(want[i]) * want[i];
+  }
+  return std::sqrt(error / norm);
+}
+
+struct Bound {
+  DType type;
+  double max_relative_rms;
+};
+
+class QuantRoundTrip : public ::testing::TestWithParam<Bound> {};
+
+TEST_P(QuantRoundTrip, ErrorWithinBound) {
+  Bound bound = GetParam();
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    std::vector<float> row = gaussian_row(seed, kRow, seed == 3 ? 1e-3f : 1.0f);
+    double error = relative_rms_error(row, round_trip(bound.type, row));
+    EXPECT_LT(error, bound.max_relative_rms) << dtype_name(bound.type) << " seed " << seed;
+    if (seed == 1) std::printf("  %-5s relative RMS error %.5f\n", dtype_name(bound.type).data(), error);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllTypes, QuantRoundTrip,
+    ::testing::Values(Bound{DType::F16, 3e-4}, Bound{DType::BF16, 3e-3}, Bound{DType::Q8_0, 5e-3},
+                      Bound{DType::Q8_1, 5e-3}, Bound{DType::Q8_K, 8e-3}, Bound{DType::Q6_K, 2e-2},
+                      Bound{DType::Q5_0, 5e-2}, Bound{DType::Q5_1, 5e-2}, Bound{DType::Q5_K, 4e-2},
+                      Bound{DType::Q4_0, 1e-1}, Bound{DType::Q4_1, 1e-1}, Bound{DType::Q4_K, 8e-2},
+                      Bound{DType::Q3_K, 2e-1}, Bound{DType::Q2_K, 4e-1}),
+    [](const auto& info) { return std::string(dtype_name(info.param.type)); });
+
+const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                            DType::Q8_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                            DType::Q6_K, DType::Q8_K};
+
+TEST(Quants, ZeroRowStaysZero) {
+  std::vector<float> zeros(kRow, 0.0f);
+  for (DType type : kQuantized) {
+    for (float v : round_trip(type, zeros)) ASSERT_EQ(v, 0.0f) << dtype_name(type);
+  }
+}
+
+TEST(Quants, ConstantAndOutlierRowsStayFiniteAndClose) {
+  std::vector<float> constant(kRow, 0.75f);
+  std::vector<float> outlier = gaussian_row(7, kRow);
+  outlier[100] = 40.0f;
+  std::vector<float> huge = gaussian_row(8, kRow, 1e6f);  // scales clamp to the fp16 range
+  for (DType type : kQuantized) {
+    for (const auto* row : {&constant, &outlier, &huge}) {
+      std::vector<float> out = round_trip(type, *row);
+      for (float v : out) ASSERT_TRUE(std::isfinite(v)) << dtype_name(type);
+    }
+    // A constant row is on every affine grid and within half a step on the symmetric ones.
+    double error = relative_rms_error(constant, round_trip(type, constant));
+    EXPECT_LT(error, 0.07) << dtype_name(type);
+    EXPECT_NEAR(round_trip(type, outlier)[100], 40.0f, 40.0f * 0.05f) << dtype_name(type);
+  }
+}
+
+TEST(Quants, ValuesOnTheGridComeBackExactly) {
+  // x = d * q with an fp16-exact d and q spanning the full range in every block of 32.
+  std::vector<float> row(kRow);
+  for (int64_t i = 0; i < kRow; ++i) row[i] = 0.125f * static_cast<float>(i % 32 * 8 - 127);
+  std::vector<float> out = round_trip(DType::Q8_0, row);
+  for (int64_t i = 0; i < kRow; ++i) ASSERT_EQ(out[i], row[i]) << i;
+  for (int64_t i = 0; i < kRow; ++i) row[i] = 0.5f * static_cast<float>(i % 16 - 8);
+  out = round_trip(DType::Q4_0, row);
+  for (int64_t i = 0; i < kRow; ++i) ASSERT_EQ(out[i], row[i]) << i;
+}
+
+TEST(Quants, RejectsBadArguments) {
+  std::vector<float> row(64, 1.0f);
+  std::vector<uint8_t> packed(1024);
+  EXPECT_FALSE(quantize_row(DType::Q4_K, row.data(), packed.data(), 64));  // not a whole block
+  EXPECT_FALSE(quantize_row(DType::Q8_0, row.data(), packed.data(), 33));
+  EXPECT_FALSE(dequantize_row(DType::Q8_0, packed.data(), row.data(), -32));
+  EXPECT_FALSE(dequantize_row(DType::I32, packed.data(), row.data(), 4));
+  EXPECT_FALSE(can_dequantize(DType::F8_E4M3));
+  EXPECT_TRUE(can_dequantize(DType::Q6_K));
+  EXPECT_TRUE(can_quantize(DType::Q2_K));
+}
+
+TEST(Quants, F32IsACopy) {
+  std::vector<float> row = gaussian_row(9, 64);
+  EXPECT_EQ(round_trip(DType::F32, row), row);
+}
+
+}  // namespace
+}  // namespace mx
