@@ -79,4 +79,51 @@ bool utf8_ends_incomplete(std::string_view text) {
   return false;
 }
 
+size_t utf8_valid_sequence_at(std::string_view text, size_t pos, size_t* subpart) {
+  auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  uint8_t lead = byte(pos);
+  int len = utf8_sequence_length(lead);
+  *subpart = 1;
+  if (len == 1) return 1;
+  if (len == 0) return 0;
+  // The second byte's range depends on the lead (excludes overlongs, surrogates, > U+10FFFF).
+  uint8_t low = 0x80, high = 0xBF;
+  if (lead == 0xE0) low = 0xA0;
+  if (lead == 0xED) high = 0x9F;
+  if (lead == 0xF0) low = 0x90;
+  if (lead == 0xF4) high = 0x8F;
+  for (int i = 1; i < len; ++i) {
+    if (pos + i >= text.size()) return 0;
+    uint8_t b = byte(pos + i);
+    if (i == 1 ? (b < low || b > high) : (b & 0xC0) != 0x80) return 0;
+    *subpart = i + 1;
+  }
+  return static_cast<size_t>(len);
+}
+
+std::string utf8_lossy(std::string_view bytes) {
+  std::string out;
+  size_t pos = 0, copied = 0;
+  while (pos < bytes.size()) {
+    if (static_cast<uint8_t>(bytes[pos]) < 0x80) {
+      ++pos;
+      continue;
+    }
+    size_t subpart = 0;
+    size_t len = utf8_valid_sequence_at(bytes, pos, &subpart);
+    if (len > 0) {
+      pos += len;
+      continue;
+    }
+    if (copied == 0 && out.empty()) out.reserve(bytes.size() + 8);
+    out.append(bytes.substr(copied, pos - copied));
+    out += "\xEF\xBF\xBD";
+    pos += subpart;
+    copied = pos;
+  }
+  if (copied == 0) return std::string(bytes);
+  out.append(bytes.substr(copied));
+  return out;
+}
+
 }  // namespace mx
