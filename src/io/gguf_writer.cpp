@@ -1,6 +1,7 @@
 // GgufWriter: serializes metadata and tensor infos, then the padded tensor data.
 #include "io/gguf_writer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -154,9 +155,7 @@ bool GgufWriter::well_formed(const GgufWriteValue& value) {
   return true;
 }
 
-GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {
-  if (alignment != kGgufDefaultAlignment) set_u32("general.alignment", alignment);
-}
+GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {}
 
 void GgufWriter::set(std::string_view key, GgufWriteValue value) {
   for (auto& [existing_key, existing_value] : metadata_) {
@@ -219,7 +218,16 @@ Result<std::vector<uint8_t>> GgufWriter::header_bytes() const {
   append_fixed<uint32_t>(out, kMagic);
   append_fixed<uint32_t>(out, kVersion);
   append_fixed<uint64_t>(out, tensors_.size());
-  append_fixed<uint64_t>(out, metadata_.size());
+  // A non-default alignment must be recorded; if the caller did not set the key, it goes first.
+  bool record_alignment = alignment_ != kGgufDefaultAlignment &&
+                          std::none_of(metadata_.begin(), metadata_.end(),
+                                       [](const auto& kv) { return kv.first == "general.alignment"; });
+  append_fixed<uint64_t>(out, metadata_.size() + (record_alignment ? 1 : 0));
+  if (record_alignment) {
+    append_string(out, "general.alignment");
+    append_fixed<uint32_t>(out, static_cast<uint32_t>(GgufType::kUint32));
+    append_fixed<uint32_t>(out, alignment_);
+  }
   for (const auto& [key, value] : metadata_) {
     if (!well_formed(value)) {
       return make_error(ErrorCode::kInvalidArgument,

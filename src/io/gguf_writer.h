@@ -3,7 +3,8 @@
 // Metadata keeps insertion order (setting a key again replaces its value in place). Tensors are
 // given outermost-first like WeightMap shapes and written with ne[] reversed; their bytes are
 // copied in and laid out in insertion order, each padded to the alignment. A non-default
-// alignment is also recorded as general.alignment, as the format requires.
+// alignment is also recorded as general.alignment (as the format requires), written first
+// unless the caller set that key itself (it must then agree).
 #pragma once
 
 #include <cstdint>
