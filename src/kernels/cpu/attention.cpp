@@ -1,0 +1,317 @@
+// attention(): work split, online softmax over paged blocks, kv split merge; scalar inner loops
+// and the reference. SIMD inner loops in attention_simd.inc.
+#include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/half.h"
+
+namespace mx {
+namespace attention_detail {
+namespace {
+
+float load_elem(const void* rows, bool f16, int64_t i) {
+  if (f16) return fp16_to_fp32(static_cast<const uint16_t*>(rows)[i]);
+  return static_cast<const float*>(rows)[i];
+}
+
+void scores_scalar(const float* q, const void* k_rows, bool f16, int64_t n, int64_t head_dim,
+                   float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    float dot = 0.0f;
+    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * load_elem(k_rows, f16, j * head_dim + i);
+    scores[j] = dot * scale;
+  }
+}
+
+void accumulate_scalar(float* acc, float acc_scale, const float* p, const void* v_rows, bool f16,
+                       int64_t n, int64_t head_dim) {
+  for (int64_t i = 0; i < head_dim; ++i) acc[i] *= acc_scale;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t i = 0; i < head_dim; ++i) acc[i] += p[j] * load_elem(v_rows, f16, j * head_dim + i);
+  }
+}
+
+float exp_sum_scalar(float* s, int64_t n, float max) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] = std::exp(s[j] - max);
+    sum += s[j];
+  }
+  return sum;
+}
+
+}  // namespace
+
+const Ops kScalarOps = {scores_scalar, accumulate_scalar, exp_sum_scalar};
+
+}  // namespace attention_detail
+
+namespace {
+
+constexpr int64_t kQueryChunk = 16;        // query tokens per work item (prefill)
+constexpr int64_t kMaxSplits = 16;         // kv ranges per (sequence, kv head) for decode
+constexpr int64_t kMaxSplitQueries = 8;    // split kv only when a call has this few queries
+constexpr int64_t kSplitKvTokens = 512;    // one split per this many kv tokens
+
+int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
+
+int64_t per_thread_floats(const PagedKv& kv) { return pad16(kv.block_size) + pad16(kv.head_dim); }
+
+// Floats of one split's partial result: running max, sum, then acc[head_dim].
+int64_t partial_floats(const PagedKv& kv) { return pad16(kv.head_dim + 2); }
+
+const attention_detail::Ops& ops_for(CpuPath path) {
+  switch (resolve_cpu_path(path)) {
+    case CpuPath::kAvx512Vnni:
+    case CpuPath::kAvx512: return attention_detail::kAvx512Ops;
+    case CpuPath::kAvx2: return attention_detail::kAvx2Ops;
+    default: return attention_detail::kScalarOps;
+  }
+}
+
+struct Plan {
+  const PagedKv* kv;
+  const AttentionSeq* seqs;
+  int64_t n_seqs, n_heads, group;
+  float scale;
+  bool split;        // kv ranges split and merged
+  float* thread_scratch;
+  float* partials;   // [total_q][n_heads][kMaxSplits][partial_floats]
+  const attention_detail::Ops* ops;
+};
+
+int64_t n_splits(const Plan& plan, const AttentionSeq& seq) {
+  if (!plan.split) return 1;
+  return std::clamp<int64_t>((seq.n_kv + kSplitKvTokens - 1) / kSplitKvTokens, 1, kMaxSplits);
+}
+
+int64_t items_of(const Plan& plan, const AttentionSeq& seq) {
+  int64_t chunks = (seq.n_q + kQueryChunk - 1) / kQueryChunk;
+  return plan.kv->n_kv_heads * chunks * n_splits(plan, seq);
+}
+
+// One (query token, head) over kv positions [p0, p1): online softmax into acc; returns (m, l).
+void attend_one(const Plan& plan, const AttentionSeq& seq, const float* q, int64_t kv_head,
+                int64_t p0, int64_t p1, float* acc, float* scores, float& m, float& l) {
+  const PagedKv& kv = *plan.kv;
+  m = -std::numeric_limits<float>::infinity();
+  l = 0.0f;
+  std::fill(acc, acc + kv.head_dim, 0.0f);
+  bool f16 = kv.dtype == DType::F16;
+  int64_t row_bytes = kv.head_dim * kv.elem_bytes();
+  for (int64_t b = p0 / kv.block_size; p0 < p1; ++b) {
+    int64_t j0 = p0 - b * kv.block_size;
+    int64_t j1 = std::min(p1 - b * kv.block_size, kv.block_size);
+    int64_t offset = static_cast<int64_t>(seq.block_table[b]) * kv.block_stride_bytes +
+                     (kv_head * kv.block_size + j0) * row_bytes;
+    int64_t n = j1 - j0;
+    plan.ops->scores(q, kv.k_base + offset, f16, n, kv.head_dim, plan.scale, scores);
+    float block_max = *std::max_element(scores, scores + n);
+    float new_m = std::max(m, block_max);
+    float sum = plan.ops->exp_sum(scores, n, new_m);
+    float correction = std::exp(m - new_m);  // 0 for the first block (m = -inf)
+    plan.ops->accumulate(acc, correction, scores, kv.v_base + offset, f16, n, kv.head_dim);
+    l = l * correction + sum;
+    m = new_m;
+    p0 += n;
+  }
+}
+
+void run_item(const Plan& plan, int64_t seq_index, int64_t q_offset, int64_t item, float* tls) {
+  const AttentionSeq& seq = plan.seqs[seq_index];
+  const PagedKv& kv = *plan.kv;
+  int64_t splits = n_splits(plan, seq);
+  int64_t split = item % splits;
+  int64_t kv_head = (item / splits) % kv.n_kv_heads;
+  int64_t chunk = item / splits / kv.n_kv_heads;
+  int64_t split_len = (seq.n_kv + splits - 1) / splits;
+  float* scores = tls;
+  float* acc = tls + pad16(kv.block_size);
+  for (int64_t t = chunk * kQueryChunk; t < std::min(seq.n_q, (chunk + 1) * kQueryChunk); ++t) {
+    int64_t kv_end = std::min<int64_t>(seq.q_positions[t] + 1, seq.n_kv);
+    int64_t p0 = split * split_len, p1 = std::min(kv_end, p0 + split_len);
+    for (int64_t h = kv_head * plan.group; h < (kv_head + 1) * plan.group; ++h) {
+      const float* q = seq.q + t * seq.q_stride + h * kv.head_dim;
+      float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+      if (p0 < p1) {
+        attend_one(plan, seq, q, kv_head, p0, p1, acc, scores, m, l);
+      } else {
+        std::fill(acc, acc + kv.head_dim, 0.0f);
+      }
+      if (plan.split) {
+        float* partial = plan.partials +
+            (((q_offset + t) * plan.n_heads + h) * kMaxSplits + split) * partial_floats(kv);
+        partial[0] = m;
+        partial[1] = l;
+        std::memcpy(partial + 2, acc, static_cast<size_t>(kv.head_dim) * sizeof(float));
+      } else {
+        float* out = seq.out + t * seq.out_stride + h * kv.head_dim;
+        float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        for (int64_t i = 0; i < kv.head_dim; ++i) out[i] = acc[i] * inv;
+      }
+    }
+  }
+}
+
+// Combines the splits of one (query, head): rescale each by e^(m_i - M), divide by the total.
+void merge_one(const Plan& plan, const float* partials, int64_t splits, float* out) {
+  const PagedKv& kv = *plan.kv;
+  float max_m = -std::numeric_limits<float>::infinity();
+  for (int64_t s = 0; s < splits; ++s) max_m = std::max(max_m, partials[s * partial_floats(kv)]);
+  std::fill(out, out + kv.head_dim, 0.0f);
+  float total = 0.0f;
+  for (int64_t s = 0; s < splits; ++s) {
+    const float* p = partials + s * partial_floats(kv);
+    if (p[1] == 0.0f) continue;
+    float w = std::exp(p[0] - max_m);
+    total += p[1] * w;
+    for (int64_t i = 0; i < kv.head_dim; ++i) out[i] += p[2 + i] * w;
+  }
+  float inv = total > 0.0f ? 1.0f / total : 0.0f;
+  for (int64_t i = 0; i < kv.head_dim; ++i) out[i] *= inv;
+}
+
+Status validate(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, int64_t n_heads) {
+  if (kv.dtype != DType::F16 && kv.dtype != DType::F32) {
+    return make_error(ErrorCode::kUnsupported, "attention: kv dtype {} (want f16 or f32)",
+                      dtype_name(kv.dtype));
+  }
+  if (kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 || kv.head_dim <= 0 ||
+      kv.block_size <= 0 || kv.block_stride_bytes < kv.block_part_bytes()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "attention: n_heads {} must be a multiple of n_kv_heads {}, head_dim {} and "
+                      "block_size {} positive, block stride {} >= {}",
+                      n_heads, kv.n_kv_heads, kv.head_dim, kv.block_size,
+                      kv.block_stride_bytes, kv.block_part_bytes());
+  }
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    const AttentionSeq& seq = seqs[s];
+    if (seq.q_stride < n_heads * kv.head_dim || seq.out_stride < n_heads * kv.head_dim) {
+      return make_error(ErrorCode::kInvalidArgument, "attention: seq {} q/out stride too small",
+                        s);
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+size_t attention_scratch_bytes(const PagedKv& kv, const AttentionShape& shape) {
+  int64_t floats = per_thread_floats(kv) * std::max(shape.n_threads, 1);
+  if (shape.total_q <= kMaxSplitQueries) {
+    floats += shape.total_q * shape.n_heads * kMaxSplits * partial_floats(kv);
+  }
+  return static_cast<size_t>(floats) * sizeof(float);
+}
+
+Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, int64_t n_heads,
+                 float scale, void* scratch, size_t scratch_bytes, ThreadPool& pool,
+                 CpuPath path) {
+  MX_RETURN_IF_ERROR(validate(kv, seqs, n_seqs, n_heads));
+  int64_t total_q = 0;
+  for (int64_t s = 0; s < n_seqs; ++s) total_q += seqs[s].n_q;
+  AttentionShape shape{n_heads, total_q, pool.size()};
+  if (scratch_bytes < attention_scratch_bytes(kv, shape) || !scratch) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "attention: scratch of {} bytes is too small, need {}", scratch_bytes,
+                      attention_scratch_bytes(kv, shape));
+  }
+  Plan plan{&kv, seqs, n_seqs, n_heads, n_heads / kv.n_kv_heads, scale,
+            total_q <= kMaxSplitQueries, static_cast<float*>(scratch), nullptr, &ops_for(path)};
+  plan.partials = plan.thread_scratch + per_thread_floats(kv) * pool.size();
+  int64_t total_items = 0;
+  for (int64_t s = 0; s < n_seqs; ++s) total_items += items_of(plan, seqs[s]);
+
+  std::atomic<int64_t> next{0};
+  pool.run([&](int thread, int) {
+    float* tls = plan.thread_scratch + per_thread_floats(kv) * thread;
+    int64_t seq_index = 0, seq_first = 0, q_offset = 0;  // items are claimed in increasing order
+    for (int64_t item = next.fetch_add(1); item < total_items; item = next.fetch_add(1)) {
+      while (item >= seq_first + items_of(plan, seqs[seq_index])) {
+        seq_first += items_of(plan, seqs[seq_index]);
+        q_offset += seqs[seq_index].n_q;
+        ++seq_index;
+      }
+      run_item(plan, seq_index, q_offset, item - seq_first, tls);
+    }
+  });
+  if (!plan.split) return ok_status();
+  for (int64_t s = 0, q_offset = 0; s < n_seqs; q_offset += seqs[s].n_q, ++s) {
+    for (int64_t t = 0; t < seqs[s].n_q; ++t) {
+      for (int64_t h = 0; h < n_heads; ++h) {
+        const float* partials =
+            plan.partials + ((q_offset + t) * n_heads + h) * kMaxSplits * partial_floats(kv);
+        merge_one(plan, partials, n_splits(plan, seqs[s]),
+                  seqs[s].out + t * seqs[s].out_stride + h * kv.head_dim);
+      }
+    }
+  }
+  return ok_status();
+}
+
+void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* positions,
+              int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
+              int64_t v_stride) {
+  int64_t row_bytes = kv.head_dim * kv.elem_bytes();
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    int64_t block = block_table[positions[t] / kv.block_size];
+    int64_t slot = positions[t] % kv.block_size;
+    for (int64_t h = 0; h < kv.n_kv_heads; ++h) {
+      int64_t offset = block * kv.block_stride_bytes + (h * kv.block_size + slot) * row_bytes;
+      const float* src_k = k + t * k_stride + h * kv.head_dim;
+      const float* src_v = v + t * v_stride + h * kv.head_dim;
+      if (kv.dtype == DType::F32) {
+        std::memcpy(kv.k_base + offset, src_k, static_cast<size_t>(row_bytes));
+        std::memcpy(kv.v_base + offset, src_v, static_cast<size_t>(row_bytes));
+        continue;
+      }
+      auto* dst_k = reinterpret_cast<uint16_t*>(kv.k_base + offset);
+      auto* dst_v = reinterpret_cast<uint16_t*>(kv.v_base + offset);
+      for (int64_t i = 0; i < kv.head_dim; ++i) {
+        dst_k[i] = fp32_to_fp16(src_k[i]);
+        dst_v[i] = fp32_to_fp16(src_v[i]);
+      }
+    }
+  }
+}
+
+void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_heads,
+                         float scale) {
+  int64_t group = n_heads / kv.n_kv_heads;
+  auto element = [&](const uint8_t* base, int64_t p, int64_t kvh, int64_t i) {
+    int64_t offset = static_cast<int64_t>(seq.block_table[p / kv.block_size]) *
+                         kv.block_stride_bytes +
+                     ((kvh * kv.block_size + p % kv.block_size) * kv.head_dim + i) * kv.elem_bytes();
+    if (kv.dtype == DType::F32) return *reinterpret_cast<const float*>(base + offset);
+    return fp16_to_fp32(*reinterpret_cast<const uint16_t*>(base + offset));
+  };
+  for (int64_t t = 0; t < seq.n_q; ++t) {
+    int64_t n = std::min<int64_t>(seq.q_positions[t] + 1, seq.n_kv);
+    for (int64_t h = 0; h < n_heads; ++h) {
+      const float* q = seq.q + t * seq.q_stride + h * kv.head_dim;
+      std::vector<double> weights(static_cast<size_t>(n));
+      double max_s = -1e300, total = 0.0;
+      for (int64_t p = 0; p < n; ++p) {
+        double dot = 0.0;
+        for (int64_t i = 0; i < kv.head_dim; ++i) dot += q[i] * double{element(kv.k_base, p, h / group, i)};
+        weights[p] = dot * scale;
+        max_s = std::max(max_s, weights[p]);
+      }
+      for (double& w : weights) total += (w = std::exp(w - max_s));
+      float* out = seq.out + t * seq.out_stride + h * kv.head_dim;
+      for (int64_t i = 0; i < kv.head_dim; ++i) {
+        double sum = 0.0;
+        for (int64_t p = 0; p < n; ++p) sum += weights[p] * element(kv.v_base, p, h / group, i);
+        out[i] = n > 0 ? static_cast<float>(sum / total) : 0.0f;
+      }
+    }
+  }
+}
+
+}  // namespace mx

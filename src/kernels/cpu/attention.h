@@ -1,0 +1,93 @@
+// Causal multi-head attention with grouped-query heads over a paged KV cache.
+//
+// KV layout (one layer): the cache is a pool of blocks; block b holds block_size tokens,
+//   K at k_base + b * block_stride_bytes, V at v_base + b * block_stride_bytes,
+//   each laid out [n_kv_heads][block_size][head_dim] in F16 or F32.
+// A sequence names its blocks in order with a block table: kv position p lives in block
+// block_table[p / block_size], slot p % block_size.
+// For each query token t of a sequence (at position q_positions[t]) and head h (kv head
+// h / (n_heads / n_kv_heads)):
+//   out[t, h] = sum_p softmax_p(scale * q[t, h] . K[p, kvh]) V[p, kvh] over p <= q_positions[t]
+//   and p < n_kv.
+// Computed with an online softmax over blocks (f32 accumulators), split over (sequence, kv head,
+// query chunk) and, for decode over long contexts, over kv ranges merged afterwards. Scratch comes
+// from the caller (attention_scratch_bytes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/simd.h"
+
+namespace mx {
+
+struct PagedKv {
+  uint8_t* k_base = nullptr;
+  uint8_t* v_base = nullptr;
+  int64_t block_stride_bytes = 0;  // distance between consecutive blocks of a pool
+  int64_t block_size = 0;          // tokens per block
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  DType dtype = DType::F16;        // F16 or F32
+
+  int64_t elem_bytes() const { return dtype == DType::F32 ? 4 : 2; }
+  // Bytes one block's K (or V) part needs: n_kv_heads * block_size * head_dim elements.
+  int64_t block_part_bytes() const { return n_kv_heads * block_size * head_dim * elem_bytes(); }
+};
+
+struct AttentionSeq {
+  const int32_t* block_table = nullptr;  // [ceil(n_kv / block_size)] block indices
+  int64_t n_kv = 0;                      // valid kv tokens, positions 0 .. n_kv - 1
+  int64_t n_q = 0;                       // query tokens
+  const int32_t* q_positions = nullptr;  // [n_q]; each < n_kv (its own kv must be written)
+  const float* q = nullptr;              // [n_q, n_heads, head_dim], token stride q_stride
+  int64_t q_stride = 0;                  // floats, >= n_heads * head_dim
+  float* out = nullptr;                  // [n_q, n_heads, head_dim], token stride out_stride
+  int64_t out_stride = 0;
+};
+
+struct AttentionShape {
+  int64_t n_heads = 0;          // multiple of kv.n_kv_heads
+  int64_t total_q = 0;          // sum of n_q over the sequences of one call (upper bound)
+  int n_threads = 1;            // pool size
+};
+
+size_t attention_scratch_bytes(const PagedKv& kv, const AttentionShape& shape);
+
+// Runs attention for n_seqs sequences. Errors for inconsistent shapes or too little scratch.
+Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, int64_t n_heads,
+                 float scale, void* scratch, size_t scratch_bytes, ThreadPool& pool,
+                 CpuPath path = CpuPath::kAuto);
+
+// Writes K and V rows of n_tokens tokens at positions[t] (f32 in, converted to kv.dtype):
+// k, v [n_tokens, n_kv_heads, head_dim] with token strides in floats. The block table must
+// cover every position.
+void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* positions,
+              int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
+              int64_t v_stride);
+
+// Plain reference: materializes the scores per (query, head), softmax with std::exp in double,
+// weighted sum. For tests; allocates.
+void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_heads, float scale);
+
+namespace attention_detail {
+// Per-path inner loops over one block of n kv rows (k/v rows: head_dim elements, contiguous).
+struct Ops {
+  // scores[j] = scale * q . k_row(j)
+  void (*scores)(const float* q, const void* k_rows, bool f16, int64_t n, int64_t head_dim,
+                 float scale, float* scores);
+  // acc = acc * acc_scale + sum_j p[j] * v_row(j)
+  void (*accumulate)(float* acc, float acc_scale, const float* p, const void* v_rows, bool f16,
+                     int64_t n, int64_t head_dim);
+  // p[j] = exp(s[j] - max) in place; returns the sum
+  float (*exp_sum)(float* s, int64_t n, float max);
+};
+extern const Ops kScalarOps;
+extern const Ops kAvx2Ops;
+extern const Ops kAvx512Ops;
+}  // namespace attention_detail
+
+}  // namespace mx

@@ -1,0 +1,58 @@
+// Matrix multiplication of a weight matrix stored in GGUF form with f32 activations:
+//   y[t, r] = sum_c W[r, c] * x[t, c]
+// W is [rows, cols] row-major; each row is row_bytes(w_type, cols) bytes of packed blocks exactly
+// as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). Weights are never
+// expanded to f32: quantized types run integer dot products against activations quantized once
+// per call to int8 (see quantize_activations_row), the float types convert on the fly.
+//
+// n_tokens == 1 (decode) streams W once, rows split across the pool in chunks. Larger n_tokens
+// (prefill, up to a few thousand) reuse each weight block over a tile of tokens held in
+// registers. Kernels allocate nothing: the caller passes matmul_scratch_bytes() bytes of scratch
+// (64-byte aligned) that hold the quantized activations. x and y may have row strides wider than
+// cols / rows so callers can read and write slices of bigger buffers; y must not alias x or W.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/simd.h"
+
+namespace mx {
+
+struct MatmulArgs {
+  DType w_type = DType::F32;
+  const void* w = nullptr;  // [rows] rows of row_bytes(w_type, cols) bytes, back to back
+  int64_t rows = 0;
+  int64_t cols = 0;         // multiple of the block size (32 for Q8_0/Q4_0, 256 for K types)
+  const float* x = nullptr; // [n_tokens, cols], row i at x + i * x_stride
+  int64_t x_stride = 0;     // floats, >= cols
+  float* y = nullptr;       // [n_tokens, rows], row i at y + i * y_stride
+  int64_t y_stride = 0;     // floats, >= rows
+  int64_t n_tokens = 0;
+};
+
+// Weight types matmul() handles.
+bool matmul_supports(DType w_type);
+
+// Scratch bytes matmul() needs for these shapes (0 for the float types). Depends only on the
+// type, n_tokens and cols, so callers can size one buffer for their largest call.
+size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols);
+
+// y = x W^T. Errors (kInvalidArgument / kUnsupported) for bad shapes, strides, types, a null
+// pointer or too little scratch; nothing is written then. `path` forces an instruction-set path
+// (tests, benchmarks); kAuto picks the best this CPU has.
+Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
+              CpuPath path = CpuPath::kAuto);
+
+// How matmul() quantizes activations for a weight type, exposed so references and tests can
+// reproduce it exactly. Blocks of activation_block_elems(w_type) values (32 for Q8_0/Q4_0, 256
+// for the K types, 0 for float types that are not quantized) get one scale
+// d = max|x| / 127 and q = round_to_nearest_even(x * 127 / max|x|), q in [-127, 127]
+// (d = 0 and q = 0 for an all-zero block). x [cols] -> q [cols], d [cols / block].
+int activation_block_elems(DType w_type);
+void quantize_activations_row(DType w_type, const float* x, int64_t cols, int8_t* q, float* d);
+
+}  // namespace mx

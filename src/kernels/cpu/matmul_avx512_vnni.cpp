@@ -1,0 +1,7 @@
+#include "kernels/cpu/matmul_internal.h"
+
+namespace mx::matmul_detail {
+
+PathKernels avx512_vnni_kernels(DType) { return {}; }
+
+}  // namespace mx::matmul_detail

@@ -1,0 +1,118 @@
+// Internal to the matmul kernels (matmul*.cpp): the layout of quantized activations in scratch
+// and the per-path kernel tables. Not part of the public API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace mx::matmul_detail {
+
+constexpr int64_t kLegacyBlock = 32;   // Q8_0 / Q4_0 elements per block
+constexpr int64_t kSuperBlock = 256;   // K-type elements per super-block
+constexpr int64_t kKGroup = 16;        // K-type activation sums are kept per 16 elements
+
+inline int64_t round_up(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+inline bool is_legacy(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+inline bool is_k_type(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
+
+// One token's quantized activations, a 64-byte aligned record in scratch:
+//  q      int8 [cols_pad]                 values, zero padded (legacy: cols_pad = cols rounded
+//                                          up to 64 so kernels can take blocks in pairs)
+//  legacy (block 32, n_pairs = cols_pad / 64):
+//    d16  float [n_pairs][16]            lanes 0-7: scale of block 2p, 8-15: of block 2p + 1
+//    bias int32 [cols_pad / 4]           -offset * (sum of each 4 consecutive q), offset is the
+//                                          weight zero point the path folds in (0, 8 or 128)
+//  K types (n_super = cols / 256):
+//    d    float [n_super rounded up to 16] scale per super-block
+//    sums float [cols / 16]              d * (sum of q over each 16 elements)
+struct ActLayout {
+  int64_t cols_pad = 0;
+  int64_t d_offset = 0;     // bytes from record start
+  int64_t extra_offset = 0; // bias (legacy) or sums (K)
+  int64_t token_bytes = 0;  // record size, multiple of 64
+};
+
+inline ActLayout act_layout(DType w_type, int64_t cols) {
+  ActLayout layout;
+  if (is_legacy(w_type)) {
+    layout.cols_pad = round_up(cols, 64);
+    layout.d_offset = layout.cols_pad;
+    layout.extra_offset = layout.d_offset + layout.cols_pad / 64 * 16 * 4;
+    layout.token_bytes = layout.extra_offset + layout.cols_pad;  // int32 per 4 values
+  } else if (is_k_type(w_type)) {
+    layout.cols_pad = cols;
+    layout.d_offset = cols;
+    layout.extra_offset = layout.d_offset + round_up(cols / kSuperBlock, 16) * 4;
+    layout.token_bytes = layout.extra_offset + cols / kKGroup * 4;
+  }
+  layout.token_bytes = round_up(layout.token_bytes, 64);
+  return layout;
+}
+
+// Everything a kernel needs for one call; row and token ranges come separately.
+struct MatmulJob {
+  DType w_type = DType::F32;
+  const uint8_t* w = nullptr;
+  int64_t w_row_bytes = 0;
+  int64_t cols = 0;
+  const float* x = nullptr;    // float types read x directly
+  int64_t x_stride = 0;
+  const uint8_t* acts = nullptr;  // quantized types read the records
+  ActLayout layout;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
+// Writes y[t, r] for r in [r0, r1), t in [t0, t1).
+using MatmulKernel = void (*)(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0,
+                              int64_t t1);
+// Fills one token's record (layout above) from x [cols].
+using ActQuantizer = void (*)(DType w_type, const float* x, int64_t cols, const ActLayout& layout,
+                              uint8_t* record);
+
+struct PathKernels {
+  MatmulKernel kernel = nullptr;      // nullptr: this path does not handle the type
+  ActQuantizer quantize = nullptr;    // for quantized types
+};
+
+PathKernels scalar_kernels(DType w_type);
+PathKernels avx2_kernels(DType w_type);
+PathKernels avx512_kernels(DType w_type);
+PathKernels avx512_vnni_kernels(DType w_type);
+
+// 6-bit scales and mins of Q4_K / Q5_K: 8 of each packed into 12 bytes. Sub-blocks 0-3 keep
+// theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7 take their low 4
+// bits from the nibbles of bytes 8-11 and their top 2 bits from the spare top bits of bytes 0-7.
+inline void unpack_k_scales(const uint8_t* packed, uint8_t scale[8], uint8_t min[8]) {
+  for (int s = 0; s < 4; ++s) {
+    scale[s] = packed[s] & 63;
+    min[s] = packed[s + 4] & 63;
+    scale[s + 4] = static_cast<uint8_t>((packed[s + 8] & 0x0f) | ((packed[s] >> 6) << 4));
+    min[s + 4] = static_cast<uint8_t>((packed[s + 8] >> 4) | ((packed[s + 4] >> 6) << 4));
+  }
+}
+
+// A K-type super-block in one common form: element i = d * scale[i / 16] * q[i] - dmin *
+// min[i / 16], q unsigned (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63). Q6_K's x = d * sc * (q - 32)
+// becomes scale = sc, min = 32 * sc, dmin = d.
+struct KBlockInts {
+  float d = 0.0f;
+  float dmin = 0.0f;
+  uint8_t q[kSuperBlock];
+  int32_t scale[kSuperBlock / kKGroup];
+  int32_t min[kSuperBlock / kKGroup];
+};
+
+// Decodes super-block `block` of a Q4_K / Q5_K / Q6_K row (matmul_scalar.cpp).
+void decode_k_block(DType w_type, const uint8_t* block, KBlockInts& out);
+
+// The scalar quantizer (also used by the SIMD paths' records through their own fill of the
+// extra fields): q and d per block exactly as quantize_activations_row.
+void quantize_block_scalar(const float* x, int64_t n, int8_t* q, float* d);
+
+}  // namespace mx::matmul_detail

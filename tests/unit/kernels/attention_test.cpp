@@ -1,0 +1,186 @@
+// Paged causal GQA attention on every path against attention_reference (1e-5 absolute on O(1)
+// outputs; f32 online softmax vs double), and the reference plus kv_write against a dense
+// softmax(q K^T * scale) V over the original vectors (exact fp16 rounding applied).
+#include "kernels/cpu/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+
+namespace mx {
+namespace {
+
+const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512};
+
+struct Cache {
+  PagedKv kv;
+  std::vector<uint8_t> k_pool, v_pool;
+  std::vector<float> k, v;  // dense [n_kv, n_kv_heads, head_dim] as written
+  std::vector<int32_t> table;
+};
+
+// A cache of n_kv tokens whose blocks sit in the pool in shuffled order.
+Cache make_cache(DType dtype, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
+                 int64_t n_kv, uint32_t seed) {
+  Cache c;
+  c.kv = PagedKv{nullptr, nullptr, 0, block_size, n_kv_heads, head_dim, dtype};
+  c.kv.block_stride_bytes = c.kv.block_part_bytes() + 64;  // gaps between blocks
+  int64_t n_blocks = (n_kv + block_size - 1) / block_size;
+  int64_t pool_blocks = n_blocks + 3;
+  c.k_pool.assign(static_cast<size_t>(pool_blocks * c.kv.block_stride_bytes), 0xEE);
+  c.v_pool = c.k_pool;
+  c.kv.k_base = c.k_pool.data();
+  c.kv.v_base = c.v_pool.data();
+  std::vector<int32_t> order(static_cast<size_t>(pool_blocks));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  c.table.assign(order.begin(), order.begin() + n_blocks);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  int64_t row = n_kv_heads * head_dim;
+  c.k.resize(static_cast<size_t>(n_kv * row));
+  c.v.resize(c.k.size());
+  for (float& x : c.k) x = normal(rng);
+  for (float& x : c.v) x = normal(rng);
+  std::vector<int32_t> positions(static_cast<size_t>(n_kv));
+  std::iota(positions.begin(), positions.end(), 0);
+  // Write in two calls (prefill then one more token), like an engine would.
+  kv_write(c.kv, c.table.data(), positions.data(), n_kv - 1, c.k.data(), row, c.v.data(), row);
+  kv_write(c.kv, c.table.data(), positions.data() + n_kv - 1, 1, c.k.data() + (n_kv - 1) * row,
+           row, c.v.data() + (n_kv - 1) * row, row);
+  if (dtype == DType::F16) {
+    for (float& x : c.k) x = fp16_to_fp32(fp32_to_fp16(x));
+    for (float& x : c.v) x = fp16_to_fp32(fp32_to_fp16(x));
+  }
+  return c;
+}
+
+struct Queries {
+  std::vector<float> q;
+  std::vector<int32_t> positions;
+  int64_t stride;
+};
+
+Queries make_queries(int64_t n_q, int64_t first_pos, int64_t n_heads, int64_t head_dim,
+                     uint32_t seed) {
+  Queries out{{}, {}, n_heads * head_dim + 3};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  out.q.resize(static_cast<size_t>(n_q * out.stride));
+  for (float& x : out.q) x = normal(rng);
+  for (int64_t t = 0; t < n_q; ++t) out.positions.push_back(static_cast<int32_t>(first_pos + t));
+  return out;
+}
+
+TEST(Attention, ReferenceMatchesDenseSoftmax) {
+  for (DType dtype : {DType::F32, DType::F16}) {
+    Cache c = make_cache(dtype, 2, 8, 3, 10, 1);
+    Queries qs = make_queries(4, 6, 4, 8, 2);
+    std::vector<float> out(qs.q.size());
+    AttentionSeq seq{c.table.data(), 10, 4, qs.positions.data(), qs.q.data(), qs.stride,
+                     out.data(), qs.stride};
+    attention_reference(c.kv, seq, 4, 0.3f);
+    for (int64_t t = 0; t < 4; ++t) {
+      for (int64_t h = 0; h < 4; ++h) {
+        int64_t kvh = h / 2, n = qs.positions[t] + 1;
+        std::vector<double> s(static_cast<size_t>(n));
+        for (int64_t p = 0; p < n; ++p) {
+          for (int64_t i = 0; i < 8; ++i) {
+            s[p] += qs.q[t * qs.stride + h * 8 + i] * double{c.k[(p * 2 + kvh) * 8 + i]} * 0.3;
+          }
+        }
+        double mx = *std::max_element(s.begin(), s.end()), total = 0;
+        for (double& x : s) total += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < 8; ++i) {
+          double want = 0;
+          for (int64_t p = 0; p < n; ++p) want += s[p] / total * c.v[(p * 2 + kvh) * 8 + i];
+          ASSERT_NEAR(out[t * qs.stride + h * 8 + i], want, 1e-6);
+        }
+      }
+    }
+  }
+}
+
+void expect_matches_reference(const Cache& c, std::vector<AttentionSeq> seqs, int64_t n_heads,
+                              ThreadPool& pool) {
+  int64_t total_q = 0;
+  for (const auto& s : seqs) total_q += s.n_q;
+  std::vector<std::vector<float>> want;
+  for (const auto& s : seqs) {
+    want.emplace_back(static_cast<size_t>(s.n_q * s.out_stride));
+    AttentionSeq ref = s;
+    ref.out = want.back().data();
+    attention_reference(c.kv, ref, n_heads, 0.125f);
+  }
+  std::vector<uint8_t> scratch(
+      attention_scratch_bytes(c.kv, AttentionShape{n_heads, total_q, pool.size()}));
+  for (CpuPath path : kPaths) {
+    for (auto& s : seqs) std::fill(s.out, s.out + s.n_q * s.out_stride, 0.0f);
+    Status st = attention(c.kv, seqs.data(), static_cast<int64_t>(seqs.size()), n_heads, 0.125f,
+                          scratch.data(), scratch.size(), pool, path);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      for (int64_t t = 0; t < seqs[i].n_q; ++t) {
+        for (int64_t j = 0; j < n_heads * c.kv.head_dim; ++j) {
+          int64_t at = t * seqs[i].out_stride + j;
+          ASSERT_NEAR(seqs[i].out[at], want[i][at], 1e-5)
+              << cpu_path_name(path) << " seq " << i << " t=" << t << " j=" << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(Attention, PrefillChunkedAndDecodeAllPaths) {
+  ThreadPool pool(2, false);
+  for (DType dtype : {DType::F16, DType::F32}) {
+    for (auto [head_dim, block_size] : {std::pair<int64_t, int64_t>{64, 16}, {40, 5}}) {
+      int64_t n_kv = 37, n_heads = 6, n_kv_heads = 2;
+      Cache c = make_cache(dtype, n_kv_heads, head_dim, block_size, n_kv, 7);
+      Queries prefill = make_queries(n_kv, 0, n_heads, head_dim, 8);   // whole prompt
+      Queries chunk = make_queries(5, n_kv - 5, n_heads, head_dim, 9); // chunked prefill tail
+      Queries decode = make_queries(1, n_kv - 1, n_heads, head_dim, 10);
+      std::vector<float> o1(prefill.q.size()), o2(chunk.q.size()), o3(decode.q.size());
+      AttentionSeq s1{c.table.data(), n_kv, n_kv, prefill.positions.data(), prefill.q.data(),
+                      prefill.stride, o1.data(), prefill.stride};
+      AttentionSeq s2{c.table.data(), n_kv, 5, chunk.positions.data(), chunk.q.data(),
+                      chunk.stride, o2.data(), chunk.stride};
+      AttentionSeq s3{c.table.data(), n_kv, 1, decode.positions.data(), decode.q.data(),
+                      decode.stride, o3.data(), decode.stride};
+      expect_matches_reference(c, {s1}, n_heads, pool);
+      expect_matches_reference(c, {s2, s3}, n_heads, pool);  // a batch of two sequences
+      expect_matches_reference(c, {s3}, n_heads, pool);
+    }
+  }
+}
+
+TEST(Attention, LongContextDecodeSplitsKv) {
+  ThreadPool pool(2, false);
+  int64_t n_kv = 3000, n_heads = 16, n_kv_heads = 8, head_dim = 128;
+  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 3);
+  Queries d1 = make_queries(1, n_kv - 1, n_heads, head_dim, 4);
+  Queries d2 = make_queries(1, 999, n_heads, head_dim, 5);  // a shorter sequence in the batch
+  std::vector<float> o1(d1.q.size()), o2(d2.q.size());
+  AttentionSeq s1{c.table.data(), n_kv, 1, d1.positions.data(), d1.q.data(), d1.stride,
+                  o1.data(), d1.stride};
+  AttentionSeq s2{c.table.data(), 1000, 1, d2.positions.data(), d2.q.data(), d2.stride,
+                  o2.data(), d2.stride};
+  expect_matches_reference(c, {s1, s2}, n_heads, pool);
+}
+
+TEST(Attention, RejectsBadShapes) {
+  ThreadPool pool(1, false);
+  Cache c = make_cache(DType::F16, 2, 8, 4, 4, 1);
+  std::vector<uint8_t> scratch(1 << 16);
+  EXPECT_FALSE(attention(c.kv, nullptr, 0, 3, 1.0f, scratch.data(), scratch.size(), pool).ok());
+  EXPECT_FALSE(attention(c.kv, nullptr, 0, 4, 1.0f, scratch.data(), 0, pool).ok());
+}
+
+}  // namespace
+}  // namespace mx

@@ -1,0 +1,179 @@
+// matmul() on every weight type and every dispatch path this CPU has, against a reference that
+// dequantizes W with the reference dequantizer (quants.h) and uses the same int8 activations
+// (quantize_activations_row), summed in double.
+// Tolerances: |y - ref| <= 2e-5 * sum_c |W[r,c] xq[t,c]| + 1e-6 (float summation order only);
+// against unquantized x (with one 25-sigma outlier channel, as real activations have):
+// RMS over outputs of (y - exact) <= 1% of RMS of sum_c |W[r,c] x[t,c]| (int8 activations).
+#include "kernels/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/quants.h"
+
+namespace mx {
+namespace {
+
+const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512,
+                          CpuPath::kAvx512Vnni};
+const DType kTypes[] = {DType::F32, DType::F16,  DType::BF16, DType::Q8_0,
+                        DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+struct Problem {
+  DType type;
+  int64_t rows, cols, n_tokens;
+  std::vector<uint8_t> w;
+  std::vector<float> w_f32;  // dequantized W
+  std::vector<float> x;      // [n_tokens, x_stride]
+  int64_t x_stride;
+};
+
+Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t n_tokens, uint32_t seed) {
+  Problem p{type, rows, cols, n_tokens, {}, {}, {}, cols + 5};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  size_t row_size = static_cast<size_t>(*row_bytes(type, static_cast<uint64_t>(cols)));
+  p.w.resize(row_size * static_cast<size_t>(rows));
+  p.w_f32.resize(static_cast<size_t>(rows * cols));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = normal(rng) * 0.1f;
+    EXPECT_TRUE(quantize_row(type, row.data(), p.w.data() + r * row_size, cols));
+    EXPECT_TRUE(dequantize_row(type, p.w.data() + r * row_size, p.w_f32.data() + r * cols, cols));
+  }
+  p.x.resize(static_cast<size_t>(n_tokens * p.x_stride));
+  for (float& v : p.x) v = normal(rng);
+  if (cols >= 64) p.x[3] = 25.0f;  // an outlier channel, as real activations have
+  return p;
+}
+
+// Activations exactly as matmul() sees them: int8 dequantized for quantized types.
+std::vector<float> effective_x(const Problem& p, int64_t t) {
+  const float* x = p.x.data() + t * p.x_stride;
+  std::vector<float> out(x, x + p.cols);
+  int block = activation_block_elems(p.type);
+  if (block == 0) return out;
+  std::vector<int8_t> q(static_cast<size_t>(p.cols));
+  std::vector<float> d(static_cast<size_t>(p.cols / block));
+  quantize_activations_row(p.type, x, p.cols, q.data(), d.data());
+  for (int64_t c = 0; c < p.cols; ++c) out[c] = q[c] * d[c / block];
+  return out;
+}
+
+std::vector<float> run(const Problem& p, CpuPath path, ThreadPool& pool, int64_t y_stride) {
+  std::vector<float> y(static_cast<size_t>(p.n_tokens * y_stride), -7.0f);
+  std::vector<uint8_t> scratch(matmul_scratch_bytes(p.type, p.n_tokens, p.cols) + 64);
+  void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+  MatmulArgs args{p.type, p.w.data(), p.rows, p.cols, p.x.data(), p.x_stride,
+                  y.data(), y_stride, p.n_tokens};
+  Status status = matmul(args, aligned, scratch.size() - 64, pool, path);
+  EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
+  return y;
+}
+
+void check(const Problem& p, CpuPath path, ThreadPool& pool) {
+  int64_t y_stride = p.rows + 3;
+  std::vector<float> y = run(p, path, pool, y_stride);
+  double err_sq = 0.0, ref_sq = 0.0;
+  for (int64_t t = 0; t < p.n_tokens; ++t) {
+    std::vector<float> xq = effective_x(p, t);
+    const float* x = p.x.data() + t * p.x_stride;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const float* w = p.w_f32.data() + r * p.cols;
+      double ref = 0.0, magnitude = 0.0, exact = 0.0;
+      for (int64_t c = 0; c < p.cols; ++c) {
+        ref += double{w[c]} * xq[c];
+        magnitude += std::fabs(double{w[c]} * xq[c]);
+        exact += double{w[c]} * x[c];
+      }
+      float got = y[t * y_stride + r];
+      ASSERT_NEAR(got, ref, 2e-5 * magnitude + 1e-6)
+          << dtype_name(p.type) << " " << cpu_path_name(path) << " rows=" << p.rows
+          << " cols=" << p.cols << " tokens=" << p.n_tokens << " t=" << t << " r=" << r;
+      err_sq += (got - exact) * (got - exact);
+      ref_sq += magnitude * magnitude;
+    }
+    for (int64_t r = p.rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
+  }
+  EXPECT_LE(std::sqrt(err_sq / std::max(ref_sq, 1e-30)), 0.01) << dtype_name(p.type);
+}
+
+TEST(Matmul, AllTypesPathsAndShapes) {
+  ThreadPool pool1(1, false), pool2(2, false);
+  uint32_t seed = 1;
+  for (DType type : kTypes) {
+    bool k_type = activation_block_elems(type) == 256;
+    std::vector<int64_t> cols_list = k_type ? std::vector<int64_t>{256, 768}
+                                            : std::vector<int64_t>{32, 96, 1056};
+    if (type == DType::F32 || type == DType::F16 || type == DType::BF16) cols_list.push_back(37);
+    for (int64_t cols : cols_list) {
+      for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {7, 3}, {33, 17}, {20, 64}}) {
+        Problem p = make_problem(type, rows, cols, tokens, seed++);
+        for (CpuPath path : kPaths) {
+          if (!cpu_path_supported(path)) continue;
+          check(p, path, tokens % 2 ? pool2 : pool1);
+        }
+      }
+    }
+  }
+}
+
+TEST(Matmul, PathsAgreeOnLargerDecodeAndPrefill) {
+  ThreadPool pool(2, false);
+  for (DType type : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16}) {
+    for (int64_t tokens : {1, 40}) {
+      Problem p = make_problem(type, 260, 2048, tokens, 99);
+      for (CpuPath path : kPaths) {
+        if (cpu_path_supported(path)) check(p, path, pool);
+      }
+    }
+  }
+}
+
+TEST(Matmul, ReferenceMatchesHandComputedProduct) {
+  // 2x2 F32 weights: checks the reference wiring itself (y = x W^T, strides).
+  ThreadPool pool(1, false);
+  float w[] = {1, 2, 3, 4};
+  float x[] = {10, 20, 0, 1, 1, 0};  // two tokens, stride 3
+  float y[6] = {0, 0, -1, 0, 0, -1};
+  MatmulArgs args{DType::F32, w, 2, 2, x, 3, y, 3, 2};
+  ASSERT_TRUE(matmul(args, nullptr, 0, pool, CpuPath::kScalar).ok());
+  EXPECT_FLOAT_EQ(y[0], 50.0f);   // 1*10 + 2*20
+  EXPECT_FLOAT_EQ(y[1], 110.0f);  // 3*10 + 4*20
+  EXPECT_FLOAT_EQ(y[2], -1.0f);   // untouched padding
+  EXPECT_FLOAT_EQ(y[3], 3.0f);    // token 1: x = (1, 1)
+  EXPECT_FLOAT_EQ(y[4], 7.0f);
+}
+
+TEST(Matmul, RejectsBadArguments) {
+  ThreadPool pool(1, false);
+  std::vector<uint8_t> w(34 * 2);
+  std::vector<float> x(64), y(4);
+  MatmulArgs args{DType::Q8_0, w.data(), 2, 48, x.data(), 48, y.data(), 2, 1};
+  EXPECT_FALSE(matmul(args, nullptr, 0, pool).ok());  // 48 is not a multiple of 32
+  args.cols = 32;
+  args.x_stride = 32;
+  EXPECT_FALSE(matmul(args, nullptr, 0, pool).ok());  // no scratch
+  args.w_type = DType::Q2_K;
+  EXPECT_EQ(matmul(args, nullptr, 0, pool).error().code, ErrorCode::kUnsupported);
+}
+
+TEST(Matmul, ActivationQuantizationRoundsToNearestEven) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;  // amax: scale 1
+  x[1] = 2.5f;    // halfway: rounds to even 2
+  x[2] = -3.5f;   // rounds to -4
+  std::vector<int8_t> q(32);
+  float d = 0.0f;
+  quantize_activations_row(DType::Q8_0, x.data(), 32, q.data(), &d);
+  EXPECT_FLOAT_EQ(d, 1.0f);
+  EXPECT_EQ(q[0], 127);
+  EXPECT_EQ(q[1], 2);
+  EXPECT_EQ(q[2], -4);
+}
+
+}  // namespace
+}  // namespace mx
