@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -94,6 +95,24 @@ Status add_tensor(const SafetensorsTensor& tensor, const std::string& file, HfMo
                       tensor.name, canonical.value_or(tensor.name));
   }
   return ok_status();
+}
+
+// The format does not promise alignment; the reference writer aligns every tensor to its
+// element size. Kernels that take float* / uint16_t* need that, so say when a file lacks it.
+void warn_if_unaligned(const SafetensorsFile& file) {
+  size_t unaligned = 0;
+  const SafetensorsTensor* example = nullptr;
+  for (const SafetensorsTensor& tensor : file.tensors()) {
+    if (tensor.nbytes > 0 && reinterpret_cast<uintptr_t>(tensor.data) % tensor.elem_bytes != 0) {
+      ++unaligned;
+      if (example == nullptr) example = &tensor;
+    }
+  }
+  if (unaligned > 0) {
+    spdlog::warn("{}: {} tensor(s), e.g. '{}', are not aligned to their element size; rewrite "
+                 "the file with the safetensors library for aligned (faster, portable) reads",
+                 file.path(), unaligned, example->name);
+  }
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -188,6 +207,7 @@ Status load_hf_weights(const HfWeightFiles& files, HfModel& model) {
     MX_ASSIGN_OR_RETURN(SafetensorsFile shard, SafetensorsFile::open(file));
     model.weights.keep_alive(shard.file());
     model.weight_files.push_back(file);
+    warn_if_unaligned(shard);
     for (const SafetensorsTensor& tensor : shard.tensors()) {
       auto listed = files.tensor_file.find(tensor.name);
       if (sharded && (listed == files.tensor_file.end() || listed->second != file)) {

@@ -351,12 +351,38 @@ def write_bad_folders(llama, ds):
                  {"model.safetensors": safetensors_bytes(broken, meta)})
 
 
+def write_fuzz_seeds():
+    """Small valid files for tests/fuzz/fuzz_safetensors.cpp to mutate (the bad files above are
+    copied next to them), a few hundred bytes each so mutations hit the header often."""
+    seeds = os.path.join(ROOT, "..", "..", "fuzz", "corpus", "safetensors")
+    if os.path.isdir(seeds):
+        shutil.rmtree(seeds)
+    rng = np.random.default_rng(99)
+    small = [Tensor("model.layers.0.self_attn.q_proj.weight", "BF16", [2, 3], bf16(rng, (2, 3))),
+             Tensor("model.norm.weight", "F32", [3], f32(rng, (3,))),
+             Tensor("model.layers.0.mlp.experts.1.up_proj.weight", "F8_E4M3", [2, 2],
+                    fp8(rng, (2, 2))),
+             Tensor("model.layers.0.mlp.experts.1.up_proj.weight_scale_inv", "F32", [1, 1],
+                    f32(rng, (1, 1)))]
+    write(os.path.join(seeds, "small.safetensors"), safetensors_bytes(small, {"format": "pt"}))
+    every = [Tensor(f"t.{d.lower()}", d, [2], bytes(2 * ELEM_BYTES[d])) for d in ELEM_BYTES]
+    every += [Tensor("scalar", "F64", [], bytes(8)), Tensor("empty", "I32", [0, 5], b"")]
+    write(os.path.join(seeds, "every_dtype.safetensors"), safetensors_bytes(every))
+    write(os.path.join(seeds, "metadata_only.safetensors"),
+          safetensors_bytes([], {"format": "pt", "note": "no tensors"}))
+    write(os.path.join(seeds, "empty_header.safetensors"), raw_safetensors(b"{}", b""))
+    for name in sorted(os.listdir(os.path.join(ROOT, "bad"))):
+        if name.endswith(".safetensors") and name != "escape.safetensors":  # a good 8 KB file
+            shutil.copy(os.path.join(ROOT, "bad", name), os.path.join(seeds, "bad_" + name))
+
+
 def main():
     if os.path.isdir(ROOT):
         shutil.rmtree(ROOT)
     llama, ds = write_good_models()
     write_bad_files()
     write_bad_folders(llama, ds)
+    write_fuzz_seeds()
     print(f"wrote {ROOT}", file=sys.stderr)
 
 
