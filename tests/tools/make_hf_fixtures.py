@@ -142,6 +142,36 @@ def llama_tensors():
     return ts
 
 
+QWEN3_CONFIG = {
+    "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 32,
+    "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "head_dim": 4,
+    "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+}
+
+
+def qwen3_tied_tensors():
+    """Qwen3: per-head q/k RMSNorm, tied embeddings (no lm_head.weight in the file)."""
+    rng = np.random.default_rng(77)
+    H, F, V, D = 8, 16, 32, 4
+    p, b = "model.layers.0.", "blk.0."
+    specs = [("model.embed_tokens.weight", "token_embd.weight", [V, H]),
+             (p + "input_layernorm.weight", b + "attn_norm.weight", [H]),
+             (p + "post_attention_layernorm.weight", b + "ffn_norm.weight", [H]),
+             (p + "self_attn.q_proj.weight", b + "attn_q.weight", [2 * D, H]),
+             (p + "self_attn.k_proj.weight", b + "attn_k.weight", [D, H]),
+             (p + "self_attn.v_proj.weight", b + "attn_v.weight", [D, H]),
+             (p + "self_attn.o_proj.weight", b + "attn_output.weight", [H, 2 * D]),
+             (p + "self_attn.q_norm.weight", b + "attn_q_norm.weight", [D]),
+             (p + "self_attn.k_norm.weight", b + "attn_k_norm.weight", [D]),
+             (p + "mlp.gate_proj.weight", b + "ffn_gate.weight", [F, H]),
+             (p + "mlp.up_proj.weight", b + "ffn_up.weight", [F, H]),
+             (p + "mlp.down_proj.weight", b + "ffn_down.weight", [H, F]),
+             ("model.norm.weight", "output_norm.weight", [H])]
+    return [Tensor(hf, "BF16", shape, bf16(rng, tuple(shape)), canonical)
+            for hf, canonical, shape in specs]
+
+
 def deepseek_config():
     return {
         "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
@@ -255,6 +285,10 @@ def write_good_models():
     write_folder("tiny_llama_sharded", LLAMA_CONFIG,
                  {f: safetensors_bytes(ts, meta) for f, ts in shards.items()}, index_for(shards))
     write_json(os.path.join(ROOT, "tiny_llama_sharded.expected.json"), expected(llama))
+
+    qwen = qwen3_tied_tensors()
+    write_folder("tiny_qwen3_tied", QWEN3_CONFIG, {"model.safetensors": safetensors_bytes(qwen)})
+    write_json(os.path.join(ROOT, "tiny_qwen3_tied.expected.json"), expected(qwen))
 
     ds = deepseek_tensors()
     write_folder("tiny_deepseek_v3_fp8", deepseek_config(),

@@ -69,6 +69,17 @@ TEST(HfModel, ShardedFolderGivesTheSameWeights) {
   EXPECT_TRUE(model->tokenizer_json_path.empty());
 }
 
+TEST(HfModel, TiedQwen3HasNoOutputWeight) {
+  auto model = load_hf_model(hf_data("tiny_qwen3_tied"));
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  expect_matches_fixture(*model, "tiny_qwen3_tied");
+  EXPECT_EQ(model->family, HfFamily::kQwen3);
+  EXPECT_TRUE(model->tie_word_embeddings);
+  EXPECT_EQ(model->weights.find("output.weight"), nullptr);  // the model code reuses token_embd
+  EXPECT_EQ(model->weights.find("blk.0.attn_k_norm.weight")->shape, (std::vector<int64_t>{4}));
+  EXPECT_TRUE(model->tokenizer_config.is_null());
+}
+
 TEST(HfModel, LoadsBlockScaledFp8DeepSeek) {
   auto model = load_hf_model(hf_data("tiny_deepseek_v3_fp8"));
   ASSERT_TRUE(model.ok()) << model.error().message;
