@@ -109,9 +109,10 @@ void warn_if_unaligned(const SafetensorsFile& file) {
     }
   }
   if (unaligned > 0) {
-    spdlog::warn("{}: {} tensor(s), e.g. '{}', are not aligned to their element size; rewrite "
-                 "the file with the safetensors library for aligned (faster, portable) reads",
-                 file.path(), unaligned, example->name);
+    spdlog::warn(
+        "{}: {} tensor(s), e.g. '{}', are not aligned to their element size; rewrite "
+        "the file with the safetensors library for aligned (faster, portable) reads",
+        file.path(), unaligned, example->name);
   }
 }
 

@@ -55,7 +55,50 @@ struct DuplicateKeyCheck {
   int duplicate_depth = -1;
 };
 
+// Safetensors headers nest 3 levels deep ({tensor: {shape: [...]}}). Rejecting deeper input
+// before parsing bounds the memory a hostile header can make the DOM parser allocate (100 MB of
+// '[' would otherwise become 100 M nested arrays).
+constexpr int kMaxHeaderDepth = 8;
+
+Status check_nesting(std::string_view text, const std::string& name) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // skip the escaped character (a quote or backslash cannot end the string)
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxHeaderDepth) {
+        return make_error(ErrorCode::kCorruptData,
+                          "{}: header JSON nests deeper than {} levels at byte {} of the header; "
+                          "the file is corrupt or not a safetensors file",
+                          name, kMaxHeaderDepth, i);
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;  // unbalanced input is left to the parser to report
+    }
+  }
+  return ok_status();
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, cut short: it
+// quotes the last token read, which a hostile header can make megabytes long.
+std::string parse_error_text(const std::string& what) {
+  constexpr size_t kMaxShown = 240;
+  auto bracket = what.find("] ");
+  std::string text = bracket == std::string::npos ? what : what.substr(bracket + 2);
+  if (text.size() > kMaxShown) text = text.substr(0, kMaxShown) + "...";
+  return text;
+}
+
 Result<json> parse_header_json(std::string_view text, const std::string& name) {
+  MX_RETURN_IF_ERROR(check_nesting(text, name));
   DuplicateKeyCheck check;
   json::parser_callback_t callback = [&check](int depth, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::object_start) {
@@ -76,16 +119,14 @@ Result<json> parse_header_json(std::string_view text, const std::string& name) {
   try {
     header = json::parse(text.begin(), text.end(), callback);
   } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    auto bracket = what.find("] ");
-    if (bracket != std::string::npos) what = what.substr(bracket + 2);
     size_t offending = e.byte > 0 ? e.byte - 1 : 0;  // e.byte counts from 1
     return make_error(ErrorCode::kCorruptData,
                       "{}: header JSON is invalid at byte {} of the header (file offset {}): {}; "
                       "the file is corrupt or not a safetensors file",
-                      name, offending, offending + 8, what);
+                      name, offending, offending + 8, parse_error_text(e.what()));
   } catch (const json::exception& e) {  // not expected from parse; never let one escape
-    return make_error(ErrorCode::kCorruptData, "{}: header JSON is invalid: {}", name, e.what());
+    return make_error(ErrorCode::kCorruptData, "{}: header JSON is invalid: {}", name,
+                      parse_error_text(e.what()));
   }
   if (check.duplicate_depth == 1) {
     return make_error(ErrorCode::kCorruptData, "{}: tensor {} appears twice in the header", name,

@@ -163,6 +163,8 @@ TEST(Safetensors, RejectsEdgeCasesInMemory) {
       {R"({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "dtype": "F16"}})", 4,
        ErrorCode::kCorruptData, "key 'dtype' appears twice"},
       {"{\"x\xff\": 1}", 0, ErrorCode::kCorruptData, "header JSON is invalid"},
+      {R"({"x": {"dtype": "F32", "shape": [[[[[[[[1]]]]]]]], "data_offsets": [0, 4]}})", 4,
+       ErrorCode::kCorruptData, "nests deeper than 8 levels at byte 38"},
   };
   for (const Case& c : cases) {
     auto bytes = image(c.header, c.data);
@@ -183,6 +185,22 @@ TEST(Safetensors, LongNamesAreShortenedInMessages) {
   ASSERT_FALSE(file.ok());
   EXPECT_LT(file.error().message.size(), 600u);
   EXPECT_NE(file.error().message.find("(5000 bytes)"), std::string::npos);
+}
+
+TEST(Safetensors, BracketsAndQuotesInsideNamesAreNotNesting) {
+  std::string header =
+      R"({"we\"ird[[[[[[[[[[\\": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})";
+  auto bytes = image(header, 4);
+  auto file = parse(bytes);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_NE(file->find("we\"ird[[[[[[[[[[\\"), nullptr);
+}
+
+TEST(Safetensors, JsonErrorsQuoteLongTokensShortly) {
+  auto bytes = image("{\"" + std::string(100000, 'x'), 0);  // unterminated 100 kB string
+  auto file = parse(bytes);
+  ASSERT_FALSE(file.ok());
+  EXPECT_LT(file.error().message.size(), 600u) << file.error().message.substr(0, 600);
 }
 
 TEST(Safetensors, DTypeNames) {
