@@ -20,7 +20,6 @@ constexpr LaterCommand kLater[] = {
     {"run", "Generate text from a prompt and print tokens/s", "CPU inference"},
     {"bench", "Measure prompt-processing and generation tokens/s", "CPU inference"},
     {"perplexity", "Compute perplexity of a text file", "CPU inference"},
-    {"make-test-model", "Write a random-weight test model", "CPU inference"},
     {"keys", "Manage API keys (Tokens service)", "Tokens service"},
     {"usage", "Usage and cost reports (Tokens service)", "Tokens service"},
     {"frontend", "Cluster role: HTTP frontend", "cluster roles"},

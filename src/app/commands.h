@@ -10,6 +10,8 @@ namespace mx::app {
 // Each returns nothing; the subcommand's callback runs the command and sets the exit code.
 void register_tokenize(CLI::App& app, int& exit_code);
 void register_chat_template(CLI::App& app, int& exit_code);
+void register_make_test_model(CLI::App& app, int& exit_code);
+void register_logits(CLI::App& app, int& exit_code);
 void register_later_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mx::app

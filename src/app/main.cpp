@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   mx::app::register_tokenize(app, exit_code);
   mx::app::register_chat_template(app, exit_code);
+  mx::app::register_make_test_model(app, exit_code);
+  mx::app::register_logits(app, exit_code);
   mx::app::register_later_commands(app, exit_code);
 
   try {

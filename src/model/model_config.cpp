@@ -23,8 +23,8 @@ Result<T> required(const nlohmann::json& config, const char* key, const std::str
   return it->get<T>();
 }
 
-Result<RopeScaling> rope_scaling_from_hf(const nlohmann::json& config, const std::string& source) {
-  RopeScaling scaling;
+Result<RopeScalingConfig> rope_scaling_from_hf(const nlohmann::json& config, const std::string& source) {
+  RopeScalingConfig scaling;
   auto it = config.find("rope_scaling");
   if (it == config.end() || it->is_null()) return scaling;
   if (!it->is_object()) {
@@ -41,15 +41,15 @@ Result<RopeScaling> rope_scaling_from_hf(const nlohmann::json& config, const std
   scaling.original_context = static_cast<int64_t>(number(
       "original_max_position_embeddings", config.value("max_position_embeddings", 0.0f)));
   if (kind == "default") {
-    scaling.kind = RopeScaling::Kind::kNone;
+    scaling.kind = RopeScalingConfig::Kind::kNone;
   } else if (kind == "linear") {
-    scaling.kind = RopeScaling::Kind::kLinear;
+    scaling.kind = RopeScalingConfig::Kind::kLinear;
   } else if (kind == "llama3") {
-    scaling.kind = RopeScaling::Kind::kLlama3;
+    scaling.kind = RopeScalingConfig::Kind::kLlama3;
     scaling.low_freq_factor = number("low_freq_factor", 1.0f);
     scaling.high_freq_factor = number("high_freq_factor", 4.0f);
   } else if (kind == "yarn") {
-    scaling.kind = RopeScaling::Kind::kYarn;
+    scaling.kind = RopeScalingConfig::Kind::kYarn;
     scaling.beta_fast = number("beta_fast", 32.0f);
     scaling.beta_slow = number("beta_slow", 1.0f);
     scaling.attention_factor = number("attention_factor", 0.0f);

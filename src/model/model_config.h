@@ -17,7 +17,7 @@ enum class Arch { kLlama, kQwen2, kQwen3 };
 
 const char* arch_name(Arch arch);
 
-struct RopeScaling {
+struct RopeScalingConfig {
   enum class Kind { kNone, kLinear, kLlama3, kYarn };
   Kind kind = Kind::kNone;
   float factor = 1.0f;
@@ -43,7 +43,7 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   int64_t rope_dims = 0;       // rotated dims per head (== head_dim for these archs)
   bool rope_interleaved = false;  // true: pairs (2i, 2i+1) (GGUF llama); false: NeoX halves
-  RopeScaling rope_scaling;
+  RopeScalingConfig rope_scaling;
   // Per-frequency divisors (GGUF "rope_freqs.weight", llama3 scaling as llama.cpp stores it);
   // empty when the scaling is described by rope_scaling instead.
   std::vector<float> rope_freq_factors;

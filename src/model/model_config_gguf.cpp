@@ -16,18 +16,18 @@ Status read_rope_scaling(const GgufFile& file, const std::string& arch, ModelCon
     MX_ASSIGN_OR_RETURN(std::string_view type, file.get_string(key("rope.scaling.type")));
     kind = std::string(type);
   }
-  RopeScaling& s = c.rope_scaling;
+  RopeScalingConfig& s = c.rope_scaling;
   MX_ASSIGN_OR_RETURN(s.factor, file.get_f32_or(key("rope.scaling.factor"), 1.0f));
   MX_ASSIGN_OR_RETURN(uint32_t original,
                       file.get_u32_or(key("rope.scaling.original_context_length"),
                                       static_cast<uint32_t>(c.context_length)));
   s.original_context = original;
   if (kind == "none") {
-    s.kind = RopeScaling::Kind::kNone;
+    s.kind = RopeScalingConfig::Kind::kNone;
   } else if (kind == "linear") {
-    s.kind = RopeScaling::Kind::kLinear;
+    s.kind = RopeScalingConfig::Kind::kLinear;
   } else if (kind == "yarn") {
-    s.kind = RopeScaling::Kind::kYarn;
+    s.kind = RopeScalingConfig::Kind::kYarn;
     MX_ASSIGN_OR_RETURN(s.beta_fast, file.get_f32_or(key("rope.scaling.yarn_beta_fast"), 32.0f));
     MX_ASSIGN_OR_RETURN(s.beta_slow, file.get_f32_or(key("rope.scaling.yarn_beta_slow"), 1.0f));
     MX_ASSIGN_OR_RETURN(s.attention_factor, file.get_f32_or(key("rope.scaling.attn_factor"), 0.0f));
@@ -36,7 +36,7 @@ Status read_rope_scaling(const GgufFile& file, const std::string& arch, ModelCon
                       "{}: {}.rope.scaling.type '{}' is not supported (none, linear, yarn)",
                       file.source(), arch, kind);
   }
-  if (s.kind == RopeScaling::Kind::kNone) s.factor = 1.0f;
+  if (s.kind == RopeScalingConfig::Kind::kNone) s.factor = 1.0f;
   return ok_status();
 }
 

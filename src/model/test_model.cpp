@@ -71,7 +71,7 @@ ModelConfig test_model_config(const TestModelSpec& spec) {
     c.ffn_hidden = bench ? 8192 : 512;
     c.rope_theta = 500000.0f;
     c.context_length = 131072;
-    c.rope_scaling.kind = RopeScaling::Kind::kLlama3;
+    c.rope_scaling.kind = RopeScalingConfig::Kind::kLlama3;
     c.rope_scaling.factor = 32.0f;
     c.rope_scaling.low_freq_factor = 1.0f;
     c.rope_scaling.high_freq_factor = 4.0f;
@@ -140,7 +140,6 @@ std::vector<GeneratedTensor> test_model_layout(const ModelConfig& c) {
 }
 
 void generate_test_tensor(const ModelConfig& config, uint64_t seed, GeneratedTensor& tensor) {
-  (void)config;
   int64_t numel = 1;
   for (int64_t d : tensor.shape) numel *= d;
   tensor.values.assign(static_cast<size_t>(numel), 0.0f);
@@ -153,7 +152,9 @@ void generate_test_tensor(const ModelConfig& config, uint64_t seed, GeneratedTen
   } else if (tensor.is_norm) {
     fill_normal(tensor.values, seed, name, 1.0, 0.2);
   } else if (name == "token_embd.weight") {
-    fill_normal(tensor.values, seed, name, 0.0, 1.0);
+    // Tied embeddings double as the output projection: scale them like it (logit std ~3).
+    const double stddev = config.tie_embeddings ? 3.0 / std::sqrt(static_cast<double>(config.d_model)) : 1.0;
+    fill_normal(tensor.values, seed, name, 0.0, stddev);
   } else {
     const double fan_in = static_cast<double>(tensor.shape.back());
     fill_normal(tensor.values, seed, name, 0.0, matrix_gain(name) / std::sqrt(fan_in));
@@ -178,7 +179,7 @@ std::vector<float> permute_rows_for_interleaved_rope(const std::vector<float>& v
 }
 
 std::vector<float> llama3_rope_freq_factors(const ModelConfig& c) {
-  const RopeScaling& s = c.rope_scaling;
+  const RopeScalingConfig& s = c.rope_scaling;
   const double old_ctx = static_cast<double>(s.original_context);
   const double low_wavelen = old_ctx / s.low_freq_factor;
   const double high_wavelen = old_ctx / s.high_freq_factor;

@@ -1,0 +1,14 @@
+#include "model/arch/registry.h"
+
+namespace mx {
+
+const ArchSpec& arch_spec(Arch arch) {
+  switch (arch) {
+    case Arch::kLlama: return llama_arch();
+    case Arch::kQwen2: return qwen2_arch();
+    case Arch::kQwen3: return qwen3_arch();
+  }
+  return llama_arch();
+}
+
+}  // namespace mx

@@ -1,0 +1,22 @@
+// The architecture registry: for each supported architecture, how to bind one layer's weights.
+// One file per architecture (arch/llama.cpp, arch/qwen2.cpp, arch/qwen3.cpp); the forward pass
+// they share is model/dense_forward.cpp, driven by which weights were bound.
+#pragma once
+
+#include "model/layers.h"
+
+namespace mx {
+
+struct ArchSpec {
+  Arch arch;
+  const char* name;
+  Status (*bind_layer)(WeightBinder& binder, int64_t layer, LayerWeights& out);
+};
+
+const ArchSpec& llama_arch();
+const ArchSpec& qwen2_arch();
+const ArchSpec& qwen3_arch();
+
+const ArchSpec& arch_spec(Arch arch);
+
+}  // namespace mx

@@ -1,0 +1,189 @@
+// The forward pass shared by the dense architectures (llama, qwen2, qwen3):
+//   x = embed(tokens)
+//   per layer: h = rmsnorm(x); q,k,v = h W^T (+ bias); [qwen3: rmsnorm per q/k head]; rope(q, k);
+//              write k,v to the paged cache; a = attention(q, cache); x += a Wo^T;
+//              h = rmsnorm(x); x += (silu(h Wg^T) * (h Wu^T)) Wd^T
+//   logits = rmsnorm(x[rows]) Wout^T
+// Shapes: x, h [n_tokens, d_model]; q, attn [n_tokens, n_heads * head_dim];
+// k, v [n_tokens, n_kv_heads * head_dim]; gate, up [n_tokens, ffn_hidden].
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/activations.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/get_rows.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/norm.h"
+#include "model/model.h"
+
+namespace mx {
+namespace {
+
+Status check_batch(const ForwardBatch& batch, const ModelConfig& c, const KvCacheStorage& kv) {
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  if (n == 0 || static_cast<int64_t>(batch.positions.size()) != n) {
+    return make_error(ErrorCode::kInvalidArgument, "forward: {} tokens but {} positions", n,
+                      batch.positions.size());
+  }
+  for (int32_t token : batch.tokens) {
+    if (token < 0 || token >= c.vocab_size) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "token id {} is outside the vocabulary (0..{})", token, c.vocab_size - 1);
+    }
+  }
+  for (int32_t row : batch.logit_rows) {
+    if (row < 0 || row >= n) {
+      return make_error(ErrorCode::kInvalidArgument, "forward: logit row {} of {} tokens", row, n);
+    }
+  }
+  int64_t covered = 0;
+  for (const BatchSequence& seq : batch.sequences) {
+    if (seq.token_offset != covered || seq.n_tokens <= 0 || seq.n_kv < seq.n_tokens ||
+        seq.n_kv > kv.n_blocks() * kv.block_size() || seq.block_table == nullptr) {
+      return make_error(ErrorCode::kInvalidArgument, "forward: inconsistent sequence slices");
+    }
+    covered += seq.n_tokens;
+  }
+  if (covered != n) {
+    return make_error(ErrorCode::kInvalidArgument, "forward: sequences cover {} of {} tokens",
+                      covered, n);
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv) {
+  const ModelConfig& c = config_;
+  if (n_tokens > reserved_tokens_) {
+    const int64_t q_dim = c.n_heads * c.head_dim;
+    const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+    x_.resize(n_tokens * c.d_model);
+    h_.resize(n_tokens * c.d_model);
+    q_.resize(n_tokens * q_dim);
+    k_.resize(n_tokens * kv_dim);
+    v_.resize(n_tokens * kv_dim);
+    attn_.resize(n_tokens * q_dim);
+    gate_.resize(n_tokens * c.ffn_hidden);
+    up_.resize(n_tokens * c.ffn_hidden);
+    size_t scratch = 0;
+    for (const LayerWeights& l : w_.layers) {
+      for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+        scratch = std::max(scratch, matmul_scratch_bytes(m->type, n_tokens, m->cols));
+      }
+    }
+    scratch = std::max(scratch, matmul_scratch_bytes(w_.output.type, n_tokens, c.d_model));
+    matmul_scratch_.resize(scratch);
+    AttentionShape shape{c.n_heads, n_tokens, n_threads};
+    attention_scratch_.resize(attention_scratch_bytes(kv.layer(0), shape));
+    reserved_tokens_ = n_tokens;
+  }
+  if (n_logits > reserved_logits_) {
+    normed_rows_.resize(n_logits * c.d_model);
+    reserved_logits_ = n_logits;
+  }
+}
+
+Status Model::matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
+                          int64_t y_stride, int64_t n_tokens, ThreadPool& pool) {
+  MatmulArgs args;
+  args.w_type = w.type;
+  args.w = w.data;
+  args.rows = w.rows;
+  args.cols = w.cols;
+  args.x = x;
+  args.x_stride = x_stride;
+  args.y = y;
+  args.y_stride = y_stride;
+  args.n_tokens = n_tokens;
+  return matmul(args, matmul_scratch_.data(), matmul_scratch_.size(), pool);
+}
+
+Status Model::forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logits,
+                      ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  MX_RETURN_IF_ERROR(check_batch(batch, c, kv));
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  const int64_t n_logits = static_cast<int64_t>(batch.logit_rows.size());
+  reserve(n, n_logits, pool.size(), kv);
+  MX_RETURN_IF_ERROR(get_rows(w_.token_embd.type, w_.token_embd.data, c.vocab_size, c.d_model,
+                              batch.tokens.data(), n, x_.data(), c.d_model, pool));
+  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+    MX_RETURN_IF_ERROR(run_layer(layer, batch, kv, pool));
+  }
+  if (n_logits == 0) return ok_status();
+  for (int64_t i = 0; i < n_logits; ++i) {
+    std::copy_n(&x_[batch.logit_rows[i] * c.d_model], c.d_model, &normed_rows_[i * c.d_model]);
+  }
+  rmsnorm(normed_rows_.data(), c.d_model, w_.output_norm.data, normed_rows_.data(), c.d_model,
+          n_logits, c.d_model, c.rms_eps, pool);
+  return matmul_into(w_.output, normed_rows_.data(), c.d_model, logits, c.vocab_size, n_logits,
+                     pool);
+}
+
+Status Model::run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv,
+                        ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = w_.layers[layer];
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  const int64_t d = c.d_model;
+  const int64_t q_dim = c.n_heads * c.head_dim;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+  const int32_t* positions = batch.positions.data();
+
+  rmsnorm(x_.data(), d, w.attn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
+  MX_RETURN_IF_ERROR(matmul_into(w.wq, h_.data(), d, q_.data(), q_dim, n, pool));
+  MX_RETURN_IF_ERROR(matmul_into(w.wk, h_.data(), d, k_.data(), kv_dim, n, pool));
+  MX_RETURN_IF_ERROR(matmul_into(w.wv, h_.data(), d, v_.data(), kv_dim, n, pool));
+  if (w.bq.present()) {
+    for (int64_t t = 0; t < n; ++t) {
+      add(&q_[t * q_dim], w.bq.data, &q_[t * q_dim], q_dim);
+      add(&k_[t * kv_dim], w.bk.data, &k_[t * kv_dim], kv_dim);
+      add(&v_[t * kv_dim], w.bv.data, &v_[t * kv_dim], kv_dim);
+    }
+  }
+  if (w.q_norm.present()) {  // per-head RMSNorm: rows of head_dim
+    rmsnorm(q_.data(), c.head_dim, w.q_norm.data, q_.data(), c.head_dim, n * c.n_heads,
+            c.head_dim, c.rms_eps, pool);
+    rmsnorm(k_.data(), c.head_dim, w.k_norm.data, k_.data(), c.head_dim, n * c.n_kv_heads,
+            c.head_dim, c.rms_eps, pool);
+  }
+  const RopeLayout layout = c.rope_interleaved ? RopeLayout::kNormal : RopeLayout::kNeox;
+  rope_apply(rope_, layout, q_.data(), n, c.n_heads, c.head_dim, q_dim, positions, pool);
+  rope_apply(rope_, layout, k_.data(), n, c.n_kv_heads, c.head_dim, kv_dim, positions, pool);
+
+  const PagedKv layer_kv = kv.layer(layer);
+  attention_seqs_.clear();
+  for (const BatchSequence& seq : batch.sequences) {
+    const int64_t off = seq.token_offset;
+    kv_write(layer_kv, seq.block_table, positions + off, seq.n_tokens, &k_[off * kv_dim], kv_dim,
+             &v_[off * kv_dim], kv_dim);
+    AttentionSeq a;
+    a.block_table = seq.block_table;
+    a.n_kv = seq.n_kv;
+    a.n_q = seq.n_tokens;
+    a.q_positions = positions + off;
+    a.q = &q_[off * q_dim];
+    a.q_stride = q_dim;
+    a.out = &attn_[off * q_dim];
+    a.out_stride = q_dim;
+    attention_seqs_.push_back(a);
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  MX_RETURN_IF_ERROR(attention(layer_kv, attention_seqs_.data(),
+                               static_cast<int64_t>(attention_seqs_.size()), c.n_heads, scale,
+                               attention_scratch_.data(), attention_scratch_.size(), pool));
+  MX_RETURN_IF_ERROR(matmul_into(w.wo, attn_.data(), q_dim, h_.data(), d, n, pool));
+  add(x_.data(), h_.data(), x_.data(), n * d);
+
+  rmsnorm(x_.data(), d, w.ffn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
+  MX_RETURN_IF_ERROR(matmul_into(w.w_gate, h_.data(), d, gate_.data(), c.ffn_hidden, n, pool));
+  MX_RETURN_IF_ERROR(matmul_into(w.w_up, h_.data(), d, up_.data(), c.ffn_hidden, n, pool));
+  swiglu(gate_.data(), c.ffn_hidden, up_.data(), c.ffn_hidden, gate_.data(), c.ffn_hidden, n,
+         c.ffn_hidden, pool);
+  MX_RETURN_IF_ERROR(matmul_into(w.w_down, gate_.data(), c.ffn_hidden, h_.data(), d, n, pool));
+  add(x_.data(), h_.data(), x_.data(), n * d);
+  return ok_status();
+}
+
+}  // namespace mx

@@ -1,0 +1,94 @@
+#include "model/layers.h"
+
+#include <fmt/format.h>
+
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quants.h"
+
+namespace mx {
+namespace {
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+}  // namespace
+
+Result<Matrix> WeightBinder::matrix(const std::string& name, int64_t rows, int64_t cols) {
+  MX_ASSIGN_OR_RETURN(const TensorInfo* t, weights_.get(name));
+  if (t->shape != std::vector<int64_t>{rows, cols}) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: tensor '{}' has shape {}, but the model config needs [{}, {}]",
+                      weights_.source, name, shape_string(t->shape), rows, cols);
+  }
+  if (!matmul_supports(t->dtype)) {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet "
+                      "(supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K); re-quantize the "
+                      "model to one of those",
+                      weights_.source, name, dtype_name(t->dtype));
+  }
+  return Matrix{t->dtype, t->data, rows, cols};
+}
+
+Result<Vector> WeightBinder::optional_vector(const std::string& name, int64_t size) {
+  const TensorInfo* t = weights_.find(name);
+  if (t == nullptr) return Vector{};
+  if (t->numel() != size || t->shape.size() != 1) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: tensor '{}' has shape {}, but the model config needs [{}]",
+                      weights_.source, name, shape_string(t->shape), size);
+  }
+  if (t->dtype == DType::F32) return Vector{reinterpret_cast<const float*>(t->data), size};
+  std::vector<float>& converted = owned_.emplace_back(static_cast<size_t>(size));
+  if (!can_dequantize(t->dtype) || !dequantize_row(t->dtype, t->data, converted.data(), size)) {
+    return make_error(ErrorCode::kUnsupported, "{}: tensor '{}': 1-D weights of type {} are not "
+                      "supported", weights_.source, name, dtype_name(t->dtype));
+  }
+  return Vector{converted.data(), size};
+}
+
+Result<Vector> WeightBinder::vector(const std::string& name, int64_t size) {
+  MX_RETURN_IF_ERROR(weights_.get(name));
+  return optional_vector(name, size);
+}
+
+Status WeightBinder::bind_common_layer(int64_t layer, LayerWeights& out) {
+  const ModelConfig& c = config_;
+  const std::string p = fmt::format("blk.{}.", layer);
+  const int64_t q_dim = c.n_heads * c.head_dim;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+  MX_ASSIGN_OR_RETURN(out.attn_norm, vector(p + "attn_norm.weight", c.d_model));
+  MX_ASSIGN_OR_RETURN(out.wq, matrix(p + "attn_q.weight", q_dim, c.d_model));
+  MX_ASSIGN_OR_RETURN(out.wk, matrix(p + "attn_k.weight", kv_dim, c.d_model));
+  MX_ASSIGN_OR_RETURN(out.wv, matrix(p + "attn_v.weight", kv_dim, c.d_model));
+  MX_ASSIGN_OR_RETURN(out.wo, matrix(p + "attn_output.weight", c.d_model, q_dim));
+  MX_ASSIGN_OR_RETURN(out.ffn_norm, vector(p + "ffn_norm.weight", c.d_model));
+  MX_ASSIGN_OR_RETURN(out.w_gate, matrix(p + "ffn_gate.weight", c.ffn_hidden, c.d_model));
+  MX_ASSIGN_OR_RETURN(out.w_up, matrix(p + "ffn_up.weight", c.ffn_hidden, c.d_model));
+  MX_ASSIGN_OR_RETURN(out.w_down, matrix(p + "ffn_down.weight", c.d_model, c.ffn_hidden));
+  return ok_status();
+}
+
+Status WeightBinder::bind_qkv_bias(int64_t layer, bool required, LayerWeights& out) {
+  const ModelConfig& c = config_;
+  const std::string p = fmt::format("blk.{}.", layer);
+  const int64_t q_dim = c.n_heads * c.head_dim;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim;
+  auto bind = [&](const char* name, int64_t size) {
+    return required ? vector(p + name, size) : optional_vector(p + name, size);
+  };
+  MX_ASSIGN_OR_RETURN(out.bq, bind("attn_q.bias", q_dim));
+  MX_ASSIGN_OR_RETURN(out.bk, bind("attn_k.bias", kv_dim));
+  MX_ASSIGN_OR_RETURN(out.bv, bind("attn_v.bias", kv_dim));
+  return ok_status();
+}
+
+Status WeightBinder::bind_qk_norm(int64_t layer, LayerWeights& out) {
+  const std::string p = fmt::format("blk.{}.", layer);
+  MX_ASSIGN_OR_RETURN(out.q_norm, vector(p + "attn_q_norm.weight", config_.head_dim));
+  MX_ASSIGN_OR_RETURN(out.k_norm, vector(p + "attn_k_norm.weight", config_.head_dim));
+  return ok_status();
+}
+
+}  // namespace mx

@@ -1,0 +1,97 @@
+// Loading a model: GGUF file or HF folder → ModelConfig + WeightMap → bound layer weights.
+#include "model/model.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "io/gguf.h"
+#include "io/hf_model.h"
+#include "model/arch/registry.h"
+
+namespace mx {
+namespace {
+
+RopeScaling kernel_rope_scaling(RopeScalingConfig::Kind kind) {
+  switch (kind) {
+    case RopeScalingConfig::Kind::kNone: return RopeScaling::kNone;
+    case RopeScalingConfig::Kind::kLinear: return RopeScaling::kLinear;
+    case RopeScalingConfig::Kind::kLlama3: return RopeScaling::kLlama3;
+    case RopeScalingConfig::Kind::kYarn: return RopeScaling::kYarn;
+  }
+  return RopeScaling::kNone;
+}
+
+Result<RopeTable> rope_table_for(const ModelConfig& c, const std::string& source) {
+  RopeParams params;
+  params.theta_base = c.rope_theta;
+  params.rotary_dims = static_cast<int>(c.rope_dims);
+  params.scaling = kernel_rope_scaling(c.rope_scaling.kind);
+  params.factor = c.rope_scaling.factor;
+  params.low_freq_factor = c.rope_scaling.low_freq_factor;
+  params.high_freq_factor = c.rope_scaling.high_freq_factor;
+  params.original_max_positions = static_cast<int>(c.rope_scaling.original_context);
+  params.beta_fast = c.rope_scaling.beta_fast;
+  params.beta_slow = c.rope_scaling.beta_slow;
+  params.attention_factor = c.rope_scaling.attention_factor;
+  auto table = make_rope_table(params);
+  if (!table.ok()) return table.error().with_context(source);
+  // GGUF Llama-3 scaling: llama.cpp stores the per-frequency divisors as rope_freqs.weight.
+  for (size_t i = 0; i < c.rope_freq_factors.size(); ++i) {
+    table->inv_freq[i] /= c.rope_freq_factors[i];
+  }
+  return table;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  std::unique_ptr<Model> model(new Model());
+  model->source_ = path;
+  if (std::filesystem::is_directory(path)) {
+    MX_ASSIGN_OR_RETURN(HfModel hf, load_hf_model(path));
+    MX_ASSIGN_OR_RETURN(model->config_, model_config_from_hf(hf.config, path));
+    model->weights_ = std::move(hf.weights);
+  } else {
+    MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
+    MX_ASSIGN_OR_RETURN(model->config_, model_config_from_gguf(file));
+    MX_ASSIGN_OR_RETURN(model->weights_, file.to_weight_map());
+    model->is_gguf_ = true;
+  }
+  MX_ASSIGN_OR_RETURN(model->rope_, rope_table_for(model->config_, path));
+  MX_RETURN_IF_ERROR(model->bind(model->weights_));
+  spdlog::info("loaded {} model from {}: {} layers, d_model {}, {} heads ({} KV) x {}, vocab {}",
+               arch_name(model->config_.arch), path, model->config_.n_layers,
+               model->config_.d_model, model->config_.n_heads, model->config_.n_kv_heads,
+               model->config_.head_dim, model->config_.vocab_size);
+  return model;
+}
+
+Status Model::bind(const WeightMap& weights) {
+  const ModelConfig& c = config_;
+  WeightBinder binder(weights, c);
+  const TensorInfo* embd = weights.find("token_embd.weight");
+  if (embd == nullptr) MX_RETURN_IF_ERROR(weights.get("token_embd.weight"));
+  if (embd->shape != std::vector<int64_t>{c.vocab_size, c.d_model}) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: tensor 'token_embd.weight' must be [{}, {}] (vocab, d_model)", source_,
+                      c.vocab_size, c.d_model);
+  }
+  w_.token_embd = Matrix{embd->dtype, embd->data, c.vocab_size, c.d_model};
+  const ArchSpec& spec = arch_spec(c.arch);
+  w_.layers.resize(static_cast<size_t>(c.n_layers));
+  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+    MX_RETURN_IF_ERROR(spec.bind_layer(binder, layer, w_.layers[layer]));
+  }
+  MX_ASSIGN_OR_RETURN(w_.output_norm, binder.vector("output_norm.weight", c.d_model));
+  if (weights.find("output.weight") != nullptr) {
+    MX_ASSIGN_OR_RETURN(w_.output, binder.matrix("output.weight", c.vocab_size, c.d_model));
+  } else {
+    // Tied embeddings: the output projection is the embedding table.
+    MX_ASSIGN_OR_RETURN(w_.output, binder.matrix("token_embd.weight", c.vocab_size, c.d_model));
+  }
+  owned_vectors_ = binder.take_owned();
+  return ok_status();
+}
+
+}  // namespace mx

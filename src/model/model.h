@@ -1,0 +1,79 @@
+// Model: a loaded model (config + weights, memory-mapped) and its forward pass.
+//
+// forward() runs one batch: the new tokens of one or more sequences, concatenated. Each sequence
+// names its KV blocks (block table, as the engine's block manager assigned them) and how many
+// KV positions it has after this step. All tokens of the batch go through each matrix product
+// together ([n_tokens, d] x W^T), attention runs per sequence over its paged KV. Logits are
+// computed only for the rows the caller asks for (the last token of each sequence in serving;
+// every token in perplexity). Buffers grow to the largest batch seen and are then reused: the
+// decode loop allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "io/weight_map.h"
+#include "kernels/cpu/rope.h"
+#include "model/kv_cache.h"
+#include "model/layers.h"
+#include "model/model_config.h"
+
+namespace mx {
+
+struct BatchSequence {
+  int64_t token_offset = 0;        // first row of this sequence in ForwardBatch::tokens
+  int64_t n_tokens = 0;            // its new tokens this step
+  const int32_t* block_table = nullptr;  // its KV blocks, in position order
+  int64_t n_kv = 0;                // KV positions after this step (last position + 1)
+};
+
+struct ForwardBatch {
+  std::span<const int32_t> tokens;      // [n_tokens]
+  std::span<const int32_t> positions;   // [n_tokens]
+  std::span<const BatchSequence> sequences;
+  std::span<const int32_t> logit_rows;  // rows of `tokens` whose logits are wanted
+};
+
+class Model {
+ public:
+  // A GGUF file or a Hugging Face model folder.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const std::string& source() const { return source_; }
+  bool is_gguf() const { return is_gguf_; }
+
+  // logits: [logit_rows.size(), vocab_size] floats.
+  Status forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logits, ThreadPool& pool);
+
+ private:
+  Model() = default;
+  Status bind(const WeightMap& weights);
+  void reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv);
+  Status run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv, ThreadPool& pool);
+  Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
+                     int64_t y_stride, int64_t n_tokens, ThreadPool& pool);
+
+  std::string source_;
+  bool is_gguf_ = false;
+  ModelConfig config_;
+  WeightMap weights_;  // keeps the mappings alive
+  ModelWeights w_;
+  std::deque<std::vector<float>> owned_vectors_;
+  RopeTable rope_;
+
+  // Activations, [n_tokens, width] row-major; sized by reserve().
+  int64_t reserved_tokens_ = 0;
+  int64_t reserved_logits_ = 0;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, normed_rows_;
+  std::vector<uint8_t> matmul_scratch_, attention_scratch_;
+  std::vector<AttentionSeq> attention_seqs_;
+};
+
+}  // namespace mx

@@ -1,0 +1,32 @@
+// Writing random-weight test models (test_model.h) as GGUF files or Hugging Face folders, with a
+// real tokenizer (tokenizer.json folder) and its chat template. `mxserve make-test-model` calls
+// this; tests and benchmarks make every model they need with it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "model/test_model.h"
+
+namespace mx {
+
+// How tensors are stored. kF32/kF16/kBf16 and single quant types apply to every matrix;
+// kQ4KM is llama.cpp's Q4_K_M mix (Q4_K, with Q6_K for the output, for attn_v and ffn_down in
+// the layers llama.cpp gives more bits). 1-D tensors (norms, biases) are always F32.
+enum class TestModelType { kF32, kF16, kBf16, kQ8_0, kQ4_0, kQ4K, kQ5K, kQ6K, kQ4KM };
+
+Result<TestModelType> parse_test_model_type(const std::string& name);  // "q4_k_m", "f16", ...
+
+struct TestModelRequest {
+  TestModelSpec spec;  // arch, size, seed (vocab_size is taken from the tokenizer)
+  std::string tokenizer_dir;
+  std::string out;       // .gguf file or folder
+  bool hf_format = false;
+  TestModelType type = TestModelType::kF32;
+};
+
+Status write_test_model(const TestModelRequest& request);
+
+}  // namespace mx
