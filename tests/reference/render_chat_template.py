@@ -19,6 +19,8 @@ Usage:
   render_chat_template.py --template-file T.jinja [--bos-token S] [--eos-token S] --request-file F.json
 Writes the prompt bytes (UTF-8) to stdout with nothing appended. Exit status 1 with the
 message on stderr when the template raises (raise_exception) or fails.
+With --out-dir DIR, --request-file may be repeated: each request's prompt goes to DIR/NAME.out,
+or its error to DIR/NAME.err (NAME = the request file's name without .json); exit status 0.
 """
 
 import argparse
@@ -117,7 +119,8 @@ def main():
     parser.add_argument("--template-file")
     parser.add_argument("--bos-token")
     parser.add_argument("--eos-token")
-    parser.add_argument("--request-file", required=True)
+    parser.add_argument("--request-file", action="append", required=True)
+    parser.add_argument("--out-dir")
     args = parser.parse_args()
 
     if args.template_file:
@@ -131,26 +134,49 @@ def main():
     else:
         source, tokens = load_tokenizer(args.tokenizer, args.template_name)
 
-    with open(args.request_file, encoding="utf-8") as f:
+    template = None
+    try:
+        template = compile_template(source)
+    except Exception as e:  # a template jinja2 cannot parse fails every request the same way
+        compile_error = f"template error: {type(e).__name__}: {e}"
+    if args.out_dir is None:
+        if len(args.request_file) != 1:
+            raise SystemExit("several --request-file need --out-dir")
+        if template is None:
+            print(compile_error, file=sys.stderr)
+            return 1
+        ok, text = render(template, tokens, args.request_file[0])
+        if not ok:
+            print(text, file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        return 0
+    os.makedirs(args.out_dir, exist_ok=True)
+    for path in args.request_file:
+        name = os.path.splitext(os.path.basename(path))[0]
+        ok, text = (False, compile_error) if template is None else render(template, tokens, path)
+        with open(os.path.join(args.out_dir, name + (".out" if ok else ".err")), "wb") as f:
+            f.write(text.encode("utf-8"))
+    return 0
+
+
+def render(template, tokens, request_path):
+    """(True, prompt) or (False, error message)."""
+    with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
     kwargs = dict(tokens)
     kwargs.update(request.get("chat_template_kwargs") or {})
     try:
-        template = compile_template(source)
-        prompt = template.render(
+        return True, template.render(
             messages=request["messages"],
             tools=request.get("tools"),
             documents=request.get("documents"),
             add_generation_prompt=request.get("add_generation_prompt", False),
             **kwargs)
     except TemplateRaised as e:
-        print(f"template raised: {e}", file=sys.stderr)
-        return 1
+        return False, f"template raised: {e}"
     except Exception as e:  # jinja2 errors, TypeErrors from the template's operations
-        print(f"template error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    sys.stdout.buffer.write(prompt.encode("utf-8"))
-    return 0
+        return False, f"template error: {type(e).__name__}: {e}"
 
 
 if __name__ == "__main__":
