@@ -244,6 +244,14 @@ Value f_tojson(Interpreter& interp, const Value& v, ArgReader& args) {
 Value f_attr(Interpreter&, const Value& v, ArgReader& args) {
   std::string name = to_str(args.required("name"));
   args.finish();
+  // attr() is getattr only: unlike `d.name` it does not fall back to dict keys.
+  if (v.is_dict()) {
+    Value method = get_attribute(Value::dict(Dict()), name);
+    if (method.is_callable() || (method.is_undefined() && method.as_undefined().unsafe)) {
+      return get_attribute(v, name);
+    }
+    return Value::undefined(fmt::format("'dict object' has no attribute '{}'", name));
+  }
   return get_attribute(v, name);
 }
 
