@@ -102,6 +102,7 @@ struct Stmt {
   bool uses_varargs = false;
   bool uses_kwargs = false;
   bool uses_caller = false;
+  bool uses_loop = false;  // kFor: the body mentions `loop`
 };
 
 struct ParsedTemplate {

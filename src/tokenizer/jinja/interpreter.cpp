@@ -1,6 +1,8 @@
 // Statement execution: output, if, for, set, macro, call and filter blocks (see interpreter.h).
 #include "tokenizer/jinja/interpreter.h"
 
+#include "tokenizer/jinja/args.h"
+
 namespace mx::jinja {
 
 const Value* Frame::lookup(const std::string& name) const {
@@ -223,43 +225,59 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, const FramePtr& frame,
     return Flow::kNormal;
   }
   const int64_t length = static_cast<int64_t>(items.size());
-  auto changed_state = std::make_shared<std::optional<Value>>();
+  // loop.cycle and loop.changed read the iteration through state the interpreter owns (a
+  // callable owning it could form a reference cycle through loop.changed's remembered value), so
+  // they are made once per loop rather than once per iteration.
+  loop_states_.push_back(std::make_unique<LoopState>());
+  LoopState* state = loop_states_.back().get();
+  Value cycle, changed;
+  if (stmt.uses_loop) {
+    cycle = callable("loop.cycle", [state](Interpreter&, CallArgs& args) -> Value {
+      if (args.positional.empty()) fail("no items for cycling given");
+      return args.positional[static_cast<size_t>(state->index0) % args.positional.size()];
+    });
+    changed = callable("loop.changed", [state](Interpreter&, CallArgs& args) -> Value {
+      Value current = Value::list(args.positional);
+      if (state->last_changed && values_equal(*state->last_changed, current)) return Value(false);
+      state->last_changed = current;
+      return Value(true);
+    });
+  }
   for (int64_t i = 0; i < length; ++i) {
     charge_steps(1);
     auto iteration = std::make_shared<Frame>();
     iteration->parent = frame;
     assign(stmt.target, items[static_cast<size_t>(i)], iteration);
-    ObjectPtr loop = make_object("LoopContext");
-    Dict& attributes = loop->attributes;
-    attributes.set("index", Value(i + 1));
-    attributes.set("index0", Value(i));
-    attributes.set("revindex", Value(length - i));
-    attributes.set("revindex0", Value(length - i - 1));
-    attributes.set("first", Value(i == 0));
-    attributes.set("last", Value(i == length - 1));
-    attributes.set("length", Value(length));
-    attributes.set("depth", Value(1));
-    attributes.set("depth0", Value(0));
-    attributes.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)]
-                                     : Value::undefined("there is no previous item"));
-    attributes.set("nextitem", i + 1 < length ? items[static_cast<size_t>(i + 1)]
-                                              : Value::undefined("there is no next item"));
-    attributes.set("cycle", Value(CallablePtr(std::make_shared<Callable>(Callable{
-                                "loop.cycle", [i](Interpreter&, CallArgs& args) -> Value {
-                                  if (args.positional.empty()) fail("no items for cycling given");
-                                  return args.positional[static_cast<size_t>(i) % args.positional.size()];
-                                }}))));
-    attributes.set("changed", Value(CallablePtr(std::make_shared<Callable>(Callable{
-                                  "loop.changed", [changed_state](Interpreter&, CallArgs& args) -> Value {
-                                    Value current = Value::list(args.positional);
-                                    if (*changed_state && values_equal(**changed_state, current)) return Value(false);
-                                    *changed_state = current;
-                                    return Value(true);
-                                  }}))));
-    iteration->vars["loop"] = Value(loop);
+    if (stmt.uses_loop) {
+      state->index0 = i;
+      iteration->vars["loop"] = make_loop_object(items, i, cycle, changed);
+    }
     if (exec_body(stmt.body, iteration, out) == Flow::kBreak) break;
   }
   return Flow::kNormal;
+}
+
+Value Interpreter::make_loop_object(const std::vector<Value>& items, int64_t i, const Value& cycle,
+                                    const Value& changed) {
+  const int64_t length = static_cast<int64_t>(items.size());
+  ObjectPtr loop = make_object("LoopContext");
+  Dict& attributes = loop->attributes;
+  attributes.set("index", Value(i + 1));
+  attributes.set("index0", Value(i));
+  attributes.set("revindex", Value(length - i));
+  attributes.set("revindex0", Value(length - i - 1));
+  attributes.set("first", Value(i == 0));
+  attributes.set("last", Value(i == length - 1));
+  attributes.set("length", Value(length));
+  attributes.set("depth", Value(1));
+  attributes.set("depth0", Value(0));
+  attributes.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)]
+                                   : Value::undefined("there is no previous item"));
+  attributes.set("nextitem", i + 1 < length ? items[static_cast<size_t>(i + 1)]
+                                            : Value::undefined("there is no next item"));
+  attributes.set("cycle", cycle);
+  attributes.set("changed", changed);
+  return Value(loop);
 }
 
 }  // namespace mx::jinja

@@ -71,6 +71,8 @@ class Interpreter {
   Flow exec_body(const std::vector<StmtPtr>& body, const FramePtr& frame, std::string& out);
   Flow exec(const Stmt& stmt, const FramePtr& frame, std::string& out);
   Flow exec_for(const Stmt& stmt, const FramePtr& frame, std::string& out);
+  Value make_loop_object(const std::vector<Value>& items, int64_t index, const Value& cycle,
+                         const Value& changed);
   void exec_set(const Stmt& stmt, const FramePtr& frame, std::string& out);
   void exec_call_block(const Stmt& stmt, const FramePtr& frame, std::string& out);
   void assign(const Target& target, const Value& value, const FramePtr& frame);
@@ -104,6 +106,11 @@ class Interpreter {
   // Every namespace/loop object made while rendering; cleared at the end so that reference
   // cycles (`{% set ns.self = ns %}`) do not leak.
   std::vector<ObjectPtr> objects_;
+  struct LoopState {
+    int64_t index0 = 0;
+    std::optional<Value> last_changed;
+  };
+  std::vector<std::unique_ptr<LoopState>> loop_states_;
 };
 
 // Python's len() for the `length` filter and friends; throws for values without one.

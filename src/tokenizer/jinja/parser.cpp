@@ -102,7 +102,9 @@ std::vector<StmtPtr> Parser::parse_body(const std::vector<std::string>& end_name
     }
   }
   if (!end_names.empty()) {
-    error(fmt::format("unexpected end of template: expected '{}'", end_names.back()));
+    std::string expected;
+    for (const std::string& name : end_names) expected += (expected.empty() ? "'" : " or '") + name + "'";
+    error(fmt::format("unexpected end of template: expected {}", expected));
   }
   return body;
 }
@@ -200,9 +202,13 @@ StmtPtr Parser::parse_for(SourcePos pos) {
                         "unsupported: recursive for loops ('for ... recursive')", current().pos);
   }
   ++loop_depth_;
+  int loop_mentions_before = loop_mentions_;
   std::string end = parse_block_body(stmt->body, {"endfor", "else"});
   --loop_depth_;
   if (end == "else") parse_block_body(stmt->else_body, {"endfor"});
+  // Only loops whose body mentions `loop` (counting nested ones: conservative) build the loop
+  // object for each iteration.
+  stmt->uses_loop = loop_mentions_ != loop_mentions_before;
   expect_block_end();
   return stmt;
 }

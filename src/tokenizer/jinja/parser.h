@@ -117,7 +117,8 @@ class Parser {
   size_t index_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;         // break/continue are only valid inside a for body
-  int conditional_depth_ = 0;  // inside {% if %}: unknown filters/tests fail at render time
+  int conditional_depth_ = 0;
+  int loop_mentions_ = 0;      // how many times the name `loop` has been parsed  // inside {% if %}: unknown filters/tests fail at render time
   struct MacroScope {
     bool varargs = false, kwargs = false, caller = false;
   };

@@ -270,6 +270,7 @@ ExprPtr Parser::parse_primary() {
       } else {
         node->kind = ExprKind::kName;
         node->name = name;
+        if (name == "loop") ++loop_mentions_;
         if (!macro_scopes_.empty()) {
           if (name == "varargs") macro_scopes_.back().varargs = true;
           if (name == "kwargs") macro_scopes_.back().kwargs = true;
