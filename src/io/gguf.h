@@ -93,13 +93,13 @@ class GgufValue {
   friend class GgufWriteValue;  // copies values read from a file
 
   GgufType type_ = GgufType::kUint8;
-  uint64_t bits_ = 0;                 // scalars: the value's bytes, zero-extended
-  std::string_view string_;           // kString
+  uint64_t bits_ = 0;                         // scalars: the value's bytes, zero-extended
+  std::string_view string_;                   // kString
   GgufType element_type_ = GgufType::kUint8;  // kArray
-  uint64_t count_ = 0;                // kArray: number of elements
-  const uint8_t* elements_ = nullptr; // kArray of fixed-size elements
-  std::vector<std::string_view> strings_;  // kArray of kString
-  std::vector<GgufValue> arrays_;          // kArray of kArray
+  uint64_t count_ = 0;                        // kArray: number of elements
+  const uint8_t* elements_ = nullptr;         // kArray of fixed-size elements
+  std::vector<std::string_view> strings_;     // kArray of kString
+  std::vector<GgufValue> arrays_;             // kArray of kArray
 };
 
 // One entry of the tensor directory.

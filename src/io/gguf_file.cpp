@@ -177,13 +177,15 @@ Result<std::vector<float>> GgufFile::get_f32_array(std::string_view key) const {
 }
 
 Result<std::vector<int32_t>> GgufFile::get_i32_array(std::string_view key) const {
-  return decode_array<int32_t>(*this, key, "an integer that fits in int32",
-                               [](const GgufValue& element) { return integer_as<int32_t>(element); });
+  return decode_array<int32_t>(
+      *this, key, "an integer that fits in int32",
+      [](const GgufValue& element) { return integer_as<int32_t>(element); });
 }
 
 Result<std::vector<int64_t>> GgufFile::get_i64_array(std::string_view key) const {
-  return decode_array<int64_t>(*this, key, "an integer that fits in int64",
-                               [](const GgufValue& element) { return integer_as<int64_t>(element); });
+  return decode_array<int64_t>(
+      *this, key, "an integer that fits in int64",
+      [](const GgufValue& element) { return integer_as<int64_t>(element); });
 }
 
 Result<WeightMap> GgufFile::to_weight_map() const {

@@ -24,25 +24,41 @@ constexpr uint64_t kMinTensorInfoBytes = 33;
 constexpr uint64_t kMinStringBytes = 8;
 constexpr uint64_t kMinArrayBytes = 12;
 
-constexpr const char* kRedownload = "the file is truncated or corrupt — download or convert it again";
+constexpr const char* kRedownload =
+    "the file is truncated or corrupt — download or convert it again";
 
 // GGML type ids that exist in llama.cpp but that mxserve cannot read (for a clearer message).
 std::string_view unsupported_ggml_type_name(uint32_t id) {
   switch (id) {
-    case 4: case 5: return "q4_2/q4_3 (removed from ggml)";
-    case 16: return "iq2_xxs";
-    case 17: return "iq2_xs";
-    case 18: return "iq3_xxs";
-    case 19: return "iq1_s";
-    case 20: return "iq4_nl";
-    case 21: return "iq3_s";
-    case 22: return "iq2_s";
-    case 23: return "iq4_xs";
-    case 29: return "iq1_m";
-    case 34: return "tq1_0";
-    case 35: return "tq2_0";
-    case 39: return "mxfp4";
-    default: return {};
+    case 4:
+    case 5:
+      return "q4_2/q4_3 (removed from ggml)";
+    case 16:
+      return "iq2_xxs";
+    case 17:
+      return "iq2_xs";
+    case 18:
+      return "iq3_xxs";
+    case 19:
+      return "iq1_s";
+    case 20:
+      return "iq4_nl";
+    case 21:
+      return "iq3_s";
+    case 22:
+      return "iq2_s";
+    case 23:
+      return "iq4_xs";
+    case 29:
+      return "iq1_m";
+    case 34:
+      return "tq1_0";
+    case 35:
+      return "tq2_0";
+    case 39:
+      return "mxfp4";
+    default:
+      return {};
   }
 }
 
@@ -94,8 +110,8 @@ class GgufParser {
     MX_RETURN_IF_ERROR(read(&length, what));
     if (length > remaining()) {
       return fail(ErrorCode::kCorruptData,
-                  fmt::format("{} claims {} bytes but only {} remain in the file; {}", what,
-                              length, remaining(), kRedownload));
+                  fmt::format("{} claims {} bytes but only {} remain in the file; {}", what, length,
+                              remaining(), kRedownload));
     }
     *out = std::string_view(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
@@ -183,9 +199,9 @@ class GgufParser {
 
   Status check_value_type(uint32_t type_id) const {
     if (type_id > static_cast<uint32_t>(GgufType::kFloat64)) {
-      return fail(ErrorCode::kCorruptData,
-                  fmt::format("unknown value type {} (GGUF defines 0..12); {}", type_id,
-                              kRedownload));
+      return fail(
+          ErrorCode::kCorruptData,
+          fmt::format("unknown value type {} (GGUF defines 0..12); {}", type_id, kRedownload));
     }
     return ok_status();
   }
@@ -242,9 +258,9 @@ class GgufParser {
       if (value.element_type_ == GgufType::kBool) {
         for (uint64_t i = 0; i < value.count_; ++i) {
           if (value.elements_[i] > 1) {
-            return fail(ErrorCode::kCorruptData,
-                        fmt::format("bool array element {} is {}, neither 0 nor 1", i,
-                                    value.elements_[i]));
+            return fail(
+                ErrorCode::kCorruptData,
+                fmt::format("bool array element {} is {}, neither 0 nor 1", i, value.elements_[i]));
           }
         }
       }
@@ -266,8 +282,8 @@ class GgufParser {
     if (*alignment == 0 || (*alignment & (*alignment - 1)) != 0 ||
         *alignment > std::numeric_limits<uint32_t>::max()) {
       return fail(ErrorCode::kCorruptData,
-                  fmt::format("alignment {} is not a power of two (at most 2^31); {}",
-                              *alignment, kRedownload));
+                  fmt::format("alignment {} is not a power of two (at most 2^31); {}", *alignment,
+                              kRedownload));
     }
     file.alignment_ = static_cast<uint32_t>(*alignment);
     return ok_status();
@@ -354,7 +370,8 @@ class GgufParser {
   // Resolves offsets into the data section and checks bounds, alignment and overlaps.
   Status place_tensors(GgufFile& file) {
     uint64_t alignment = file.alignment_;
-    file.data_offset_ = (pos_ + alignment - 1) / alignment * alignment;  // pos_ <= size_: no overflow
+    file.data_offset_ =
+        (pos_ + alignment - 1) / alignment * alignment;  // pos_ <= size_: no overflow
     if (file.tensors_.empty()) return ok_status();
     subject_.clear();
     if (file.data_offset_ > size_) {
@@ -401,12 +418,12 @@ class GgufParser {
       const GgufTensor& after = *by_offset[i];
       if (before.offset + before.nbytes > after.offset) {  // both inside the file: no overflow
         subject_ = fmt::format("tensor '{}'", printable_name(after.name));
-        return fail(ErrorCode::kCorruptData,
-                    fmt::format("data [offset {}, {} bytes] overlaps tensor '{}' [offset {}, {} "
-                                "bytes]; {}",
-                                file.data_offset_ + after.offset, after.nbytes,
-                                printable_name(before.name), file.data_offset_ + before.offset,
-                                before.nbytes, kRedownload));
+        return fail(
+            ErrorCode::kCorruptData,
+            fmt::format("data [offset {}, {} bytes] overlaps tensor '{}' [offset {}, {} "
+                        "bytes]; {}",
+                        file.data_offset_ + after.offset, after.nbytes, printable_name(before.name),
+                        file.data_offset_ + before.offset, before.nbytes, kRedownload));
       }
     }
     return ok_status();

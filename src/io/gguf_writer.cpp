@@ -220,8 +220,9 @@ Result<std::vector<uint8_t>> GgufWriter::header_bytes() const {
   append_fixed<uint64_t>(out, tensors_.size());
   // A non-default alignment must be recorded; if the caller did not set the key, it goes first.
   bool record_alignment = alignment_ != kGgufDefaultAlignment &&
-                          std::none_of(metadata_.begin(), metadata_.end(),
-                                       [](const auto& kv) { return kv.first == "general.alignment"; });
+                          std::none_of(metadata_.begin(), metadata_.end(), [](const auto& kv) {
+                            return kv.first == "general.alignment";
+                          });
   append_fixed<uint64_t>(out, metadata_.size() + (record_alignment ? 1 : 0));
   if (record_alignment) {
     append_string(out, "general.alignment");
@@ -274,7 +275,8 @@ Status GgufWriter::write_file(const std::string& path) const {
   {
     std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
     if (!out) return make_error(ErrorCode::kIoError, "{}: cannot open for writing", temp_path);
-    out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(header.data()),
+              static_cast<std::streamsize>(header.size()));
     const std::vector<char> zeros(alignment_, 0);
     for (const PendingTensor& tensor : tensors_) {
       out.write(reinterpret_cast<const char*>(tensor.bytes.data()),

@@ -57,8 +57,8 @@ class GgufWriteValue {
   GgufType type_ = GgufType::kUint8;
   std::vector<uint8_t> bytes_;  // fixed-size scalar, string bytes, or packed array elements
   GgufType element_type_ = GgufType::kUint8;
-  uint64_t count_ = 0;                // arrays
-  std::vector<std::string> strings_;  // arrays of strings
+  uint64_t count_ = 0;                  // arrays
+  std::vector<std::string> strings_;    // arrays of strings
   std::vector<GgufWriteValue> arrays_;  // arrays of arrays
 };
 
@@ -106,7 +106,8 @@ GgufWriteValue GgufWriteValue::fixed(GgufType type, T v) {
   GgufWriteValue value;
   value.type_ = type;
   value.bytes_.resize(sizeof(T));
-  std::memcpy(value.bytes_.data(), &v, sizeof(T));  // little-endian host (checked in gguf_value.cpp)
+  std::memcpy(value.bytes_.data(), &v,
+              sizeof(T));  // little-endian host (checked in gguf_value.cpp)
   return value;
 }
 

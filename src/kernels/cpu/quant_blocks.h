@@ -17,14 +17,14 @@ constexpr int kSuperBlock = 256;  // elements per block of the K types (QK_K)
 
 // x[j] = d * (q[j] - 8), q[j] 4 bits: low nibble of qs[j] for j < 16, high nibble of qs[j-16].
 struct BlockQ4_0 {
-  uint16_t d;       // fp16 scale
-  uint8_t qs[16];   // nibbles
+  uint16_t d;      // fp16 scale
+  uint8_t qs[16];  // nibbles
 };
 
 // x[j] = d * q[j] + m, q[j] 4 bits packed as in Q4_0.
 struct BlockQ4_1 {
-  uint16_t d;       // fp16 scale
-  uint16_t m;       // fp16 offset (the block minimum)
+  uint16_t d;  // fp16 scale
+  uint16_t m;  // fp16 offset (the block minimum)
   uint8_t qs[16];
 };
 
@@ -32,7 +32,7 @@ struct BlockQ4_1 {
 // endian uint32 over the 4 bytes).
 struct BlockQ5_0 {
   uint16_t d;
-  uint8_t qh[4];    // fifth bits of the 32 elements
+  uint8_t qh[4];  // fifth bits of the 32 elements
   uint8_t qs[16];
 };
 
@@ -63,8 +63,8 @@ struct BlockQ8_1 {
 struct BlockQ2_K {
   uint8_t scales[16];
   uint8_t qs[64];
-  uint16_t d;       // fp16 super-block scale of the sub-block scales
-  uint16_t dmin;    // fp16 super-block scale of the sub-block mins
+  uint16_t d;     // fp16 super-block scale of the sub-block scales
+  uint16_t dmin;  // fp16 super-block scale of the sub-block mins
 };
 
 // 16 sub-blocks of 16. Element i: low 2 bits from qs as in Q2_K, third bit = bit (i / 32) of

@@ -229,8 +229,10 @@ void quantize_q2_k(const float* src, void* dst, int64_t n_blocks) {
     BlockQ2_K block{};
     block.d = fit.d;
     block.dmin = fit.dmin;
-    for (int s = 0; s < 16; ++s) block.scales[s] = static_cast<uint8_t>(fit.scales[s] | (fit.mins[s] << 4));
-    for (int i = 0; i < kSuperBlock; ++i) block.qs[q2_byte(i)] |= static_cast<uint8_t>(fit.q[i] << q2_shift(i));
+    for (int s = 0; s < 16; ++s)
+      block.scales[s] = static_cast<uint8_t>(fit.scales[s] | (fit.mins[s] << 4));
+    for (int i = 0; i < kSuperBlock; ++i)
+      block.qs[q2_byte(i)] |= static_cast<uint8_t>(fit.q[i] << q2_shift(i));
     store_block(block, dst, b);
   }
 }
@@ -257,7 +259,8 @@ void quantize_q4_k(const float* src, void* dst, int64_t n_blocks) {
     block.d = fit.d;
     block.dmin = fit.dmin;
     pack_scale_min_k4(fit.scales, fit.mins, block.scales);
-    for (int i = 0; i < kSuperBlock; ++i) block.qs[q4k_byte(i)] |= static_cast<uint8_t>(fit.q[i] << q4k_shift(i));
+    for (int i = 0; i < kSuperBlock; ++i)
+      block.qs[q4k_byte(i)] |= static_cast<uint8_t>(fit.q[i] << q4k_shift(i));
     store_block(block, dst, b);
   }
 }

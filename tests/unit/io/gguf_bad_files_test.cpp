@@ -49,9 +49,11 @@ TEST(GgufBadFiles, EachFailsWithACodeAndAMessageNamingTheCulprit) {
 TEST(GgufBadFiles, ExampleMessagesReadWell) {
   auto file = GgufFile::open(data_path("gguf/bad/truncated_data.gguf"));
   ASSERT_FALSE(file.ok());
-  std::string prefix = data_path("gguf/bad/truncated_data.gguf") + ": tensor 'blk.0.attn_q.weight': data [offset ";
+  std::string prefix =
+      data_path("gguf/bad/truncated_data.gguf") + ": tensor 'blk.0.attn_q.weight': data [offset ";
   EXPECT_EQ(file.error().message.rfind(prefix, 0), 0u) << file.error().message;
-  EXPECT_NE(file.error().message.find("128 bytes] runs past the end of the file (534 bytes); the file is truncated"),
+  EXPECT_NE(file.error().message.find(
+                "128 bytes] runs past the end of the file (534 bytes); the file is truncated"),
             std::string::npos)
       << file.error().message;
 }

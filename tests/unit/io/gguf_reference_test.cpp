@@ -9,14 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/gguf.h"
 #include "gguf_test_util.h"
+#include "io/gguf.h"
 
 namespace mx {
 namespace {
 
-using nlohmann::json;
 using gguf_test::data_path;
+using nlohmann::json;
 
 json load_expected() {
   auto text = read_text_file(data_path("gguf/reference.json"));
@@ -56,7 +56,8 @@ void expect_value(const GgufValue& value, const json& want, const std::string& w
   }
   if (value.element_type() == GgufType::kString) {
     ASSERT_EQ(value.strings().size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(value.strings()[i], want[i].get<std::string>());
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_EQ(value.strings()[i], want[i].get<std::string>());
   }
 }
 
@@ -75,7 +76,8 @@ TEST(GgufReference, ReadsEveryKeyAsGgufPyWroteIt) {
     ASSERT_NE(value, nullptr) << key;
     EXPECT_EQ(gguf_type_name(value->type()), entry["type"].get<std::string>()) << key;
     if (entry.contains("element_type")) {
-      EXPECT_EQ(gguf_type_name(value->element_type()), entry["element_type"].get<std::string>()) << key;
+      EXPECT_EQ(gguf_type_name(value->element_type()), entry["element_type"].get<std::string>())
+          << key;
     }
     expect_value(*value, entry["value"], key);
   }

@@ -34,8 +34,8 @@ inline std::vector<uint8_t> from_hex(const std::string& hex) {
 class TempFile {
  public:
   explicit TempFile(const std::string& name)
-      : path_((std::filesystem::temp_directory_path() /
-               (std::to_string(::getpid()) + "_" + name)).string()) {}
+      : path_((std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "_" + name))
+                  .string()) {}
   ~TempFile() { std::remove(path_.c_str()); }
   const std::string& path() const { return path_; }
 

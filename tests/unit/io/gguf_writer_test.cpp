@@ -36,16 +36,18 @@ GgufWriter make_writer(uint32_t alignment) {
   writer.set("t.f64", GgufWriteValue::f64(0.1));
   writer.set_bool("t.bool", true);
   writer.set_string("t.empty_string", "");
-  writer.set("t.strings", GgufWriteValue::string_array({"a", "", "\xc4\xa0" "b"}));
+  writer.set("t.strings", GgufWriteValue::string_array({"a", "",
+                                                        "\xc4\xa0"
+                                                        "b"}));
   writer.set("t.floats", GgufWriteValue::array(std::vector<float>{1.5f, -2.0f}));
   writer.set("t.i64s", GgufWriteValue::array(std::vector<int64_t>{-1, 1LL << 40}));
   writer.set("t.u8s", GgufWriteValue::array(std::vector<uint8_t>{}));  // empty arrays are legal
   writer.set("t.bools", GgufWriteValue::bool_array({true, false}));
-  writer.set("t.nested",
-             GgufWriteValue::array_of_arrays(
-                 {GgufWriteValue::array(std::vector<int32_t>{1, 2}),
-                  GgufWriteValue::string_array({"x"}),
-                  GgufWriteValue::array_of_arrays({GgufWriteValue::array(std::vector<double>{})})}));
+  writer.set(
+      "t.nested",
+      GgufWriteValue::array_of_arrays(
+          {GgufWriteValue::array(std::vector<int32_t>{1, 2}), GgufWriteValue::string_array({"x"}),
+           GgufWriteValue::array_of_arrays({GgufWriteValue::array(std::vector<double>{})})}));
   writer.set_u32("t.u32", 7);  // replaced in place: stays where it was first set
   EXPECT_TRUE(writer.add_tensor("a.f32", DType::F32, {3, 5}, pattern_bytes(60, 1)).ok());
   EXPECT_TRUE(writer.add_tensor("b.q8_0", DType::Q8_0, {2, 64}, pattern_bytes(2 * 68, 2)).ok());
@@ -78,7 +80,9 @@ TEST(GgufWriter, WrittenFileReadsBackIdentically) {
   EXPECT_EQ(file->get_string("t.empty_string").value(), "");
   auto strings = file->get_string_array("t.strings").value();
   ASSERT_EQ(strings.size(), 3u);
-  EXPECT_EQ(strings[2], "\xc4\xa0" "b");
+  EXPECT_EQ(strings[2],
+            "\xc4\xa0"
+            "b");
   EXPECT_EQ(file->get_f32_array("t.floats").value(), (std::vector<float>{1.5f, -2.0f}));
   EXPECT_EQ(file->get_i64_array("t.i64s").value(), (std::vector<int64_t>{-1, 1LL << 40}));
   EXPECT_EQ(file->get_array("t.u8s", GgufType::kUint8).value()->size(), 0u);
@@ -88,7 +92,8 @@ TEST(GgufWriter, WrittenFileReadsBackIdentically) {
   EXPECT_EQ(nested->arrays()[0].element(1).to_int64(), 2);
   EXPECT_EQ(nested->arrays()[1].strings()[0], "x");
   EXPECT_EQ(nested->arrays()[2].arrays()[0].element_type(), GgufType::kFloat64);
-  EXPECT_EQ(nested->to_display_string(), "array[3] [int32[2] [1, 2], string[1] [\"x\"], array[1] [float64[0] []]]");
+  EXPECT_EQ(nested->to_display_string(),
+            "array[3] [int32[2] [1, 2], string[1] [\"x\"], array[1] [float64[0] []]]");
 
   ASSERT_EQ(file->tensors().size(), 4u);
   const GgufTensor* q4k = file->find_tensor("c.q4_K");
@@ -121,7 +126,9 @@ TEST(GgufWriter, RewritingTheGgufPyReferenceIsByteIdentical) {
   GgufWriter writer(file->alignment());
   for (const auto& [key, value] : file->metadata()) writer.set(key, GgufWriteValue::copy_of(value));
   for (const GgufTensor& tensor : file->tensors()) {
-    ASSERT_TRUE(writer.add_tensor(tensor.name, tensor.dtype, tensor.shape(), {tensor.data, tensor.nbytes}).ok());
+    ASSERT_TRUE(
+        writer.add_tensor(tensor.name, tensor.dtype, tensor.shape(), {tensor.data, tensor.nbytes})
+            .ok());
   }
   auto bytes = writer.to_bytes();
   ASSERT_TRUE(bytes.ok()) << bytes.error().message;
@@ -132,10 +139,11 @@ TEST(GgufWriter, RejectsBadTensorsAndAlignment) {
   GgufWriter writer;
   std::vector<uint8_t> bytes(68);
   EXPECT_TRUE(writer.add_tensor("x", DType::Q8_0, {2, 32}, bytes).ok());
-  EXPECT_EQ(writer.add_tensor("x", DType::Q8_0, {2, 32}, bytes).error().code, ErrorCode::kInvalidArgument);
-  EXPECT_FALSE(writer.add_tensor("y", DType::Q8_0, {68}, bytes).ok());      // not whole blocks
-  EXPECT_FALSE(writer.add_tensor("y", DType::Q8_0, {1, 32}, bytes).ok());   // size mismatch
-  EXPECT_FALSE(writer.add_tensor("y", DType::F8_E4M3, {68}, bytes).ok());   // no GGUF id
+  EXPECT_EQ(writer.add_tensor("x", DType::Q8_0, {2, 32}, bytes).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(writer.add_tensor("y", DType::Q8_0, {68}, bytes).ok());     // not whole blocks
+  EXPECT_FALSE(writer.add_tensor("y", DType::Q8_0, {1, 32}, bytes).ok());  // size mismatch
+  EXPECT_FALSE(writer.add_tensor("y", DType::F8_E4M3, {68}, bytes).ok());  // no GGUF id
   EXPECT_FALSE(writer.add_tensor("y", DType::I8, {1, 1, 1, 1, 68}, bytes).ok());
   EXPECT_FALSE(writer.add_tensor("y", DType::I8, {0, 68}, bytes).ok());
   EXPECT_FALSE(writer.add_tensor("", DType::I8, {68}, bytes).ok());

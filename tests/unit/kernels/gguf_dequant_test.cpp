@@ -30,7 +30,8 @@ TEST(GgufDequantize, ReferenceTensorsMatchGgufPy) {
     int64_t row = tensor->ne[0];
     auto row_size = row_bytes(tensor->dtype, static_cast<uint64_t>(row));
     for (int64_t r = 0; r < tensor->numel() / row; ++r) {
-      ASSERT_TRUE(dequantize_row(tensor->dtype, tensor->data + r * *row_size, values.data() + r * row, row));
+      ASSERT_TRUE(dequantize_row(tensor->dtype, tensor->data + r * *row_size,
+                                 values.data() + r * row, row));
     }
     ASSERT_EQ(values.size(), want["values"].size());
     for (size_t i = 0; i < values.size(); ++i) {

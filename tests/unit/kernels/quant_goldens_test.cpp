@@ -78,7 +78,8 @@ void check_half_quantize(DType type, const std::string& name) {
   std::vector<uint8_t> expected_bytes = read_bytes(name + "_quantize.bin");
   ASSERT_EQ(expected_bytes.size(), inputs.size() * 2);
   std::vector<uint16_t> actual(inputs.size());
-  ASSERT_TRUE(quantize_row(type, inputs.data(), actual.data(), static_cast<int64_t>(inputs.size())));
+  ASSERT_TRUE(
+      quantize_row(type, inputs.data(), actual.data(), static_cast<int64_t>(inputs.size())));
   int mismatches = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     uint16_t expected;

@@ -58,22 +58,24 @@ TEST_P(QuantRoundTrip, ErrorWithinBound) {
     std::vector<float> row = gaussian_row(seed, kRow, seed == 3 ? 1e-3f : 1.0f);
     double error = relative_rms_error(row, round_trip(bound.type, row));
     EXPECT_LT(error, bound.max_relative_rms) << dtype_name(bound.type) << " seed " << seed;
-    if (seed == 1) std::printf("  %-5s relative RMS error %.5f\n", dtype_name(bound.type).data(), error);
+    if (seed == 1)
+      std::printf("  %-5s relative RMS error %.5f\n", dtype_name(bound.type).data(), error);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllTypes, QuantRoundTrip,
-    ::testing::Values(Bound{DType::F16, 3e-4}, Bound{DType::BF16, 3e-3}, Bound{DType::Q8_0, 5e-3},
-                      Bound{DType::Q8_1, 5e-3}, Bound{DType::Q8_K, 8e-3}, Bound{DType::Q6_K, 2e-2},
-                      Bound{DType::Q5_0, 5e-2}, Bound{DType::Q5_1, 5e-2}, Bound{DType::Q5_K, 4e-2},
-                      Bound{DType::Q4_0, 1e-1}, Bound{DType::Q4_1, 1e-1}, Bound{DType::Q4_K, 8e-2},
-                      Bound{DType::Q3_K, 2e-1}, Bound{DType::Q2_K, 4e-1}),
-    [](const auto& info) { return std::string(dtype_name(info.param.type)); });
+INSTANTIATE_TEST_SUITE_P(AllTypes, QuantRoundTrip,
+                         ::testing::Values(Bound{DType::F16, 3e-4}, Bound{DType::BF16, 3e-3},
+                                           Bound{DType::Q8_0, 5e-3}, Bound{DType::Q8_1, 5e-3},
+                                           Bound{DType::Q8_K, 8e-3}, Bound{DType::Q6_K, 2e-2},
+                                           Bound{DType::Q5_0, 5e-2}, Bound{DType::Q5_1, 5e-2},
+                                           Bound{DType::Q5_K, 4e-2}, Bound{DType::Q4_0, 1e-1},
+                                           Bound{DType::Q4_1, 1e-1}, Bound{DType::Q4_K, 8e-2},
+                                           Bound{DType::Q3_K, 2e-1}, Bound{DType::Q2_K, 4e-1}),
+                         [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
-const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                            DType::Q8_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
-                            DType::Q6_K, DType::Q8_K};
+const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                            DType::Q8_0, DType::Q8_1, DType::Q2_K, DType::Q3_K,
+                            DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K};
 
 TEST(Quants, ZeroRowStaysZero) {
   std::vector<float> zeros(kRow, 0.0f);
