@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/gguf.h"
 #include "tokenizer/jinja/chat_template.h"
 
 namespace mx {
@@ -31,6 +32,35 @@ Result<Json> read_json(const fs::path& path) {
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kCorruptData, "{}: invalid JSON: {}", path.string(), e.what());
   }
+}
+
+// GGUF (llama.cpp's keys): tokenizer.chat_template, or tokenizer.chat_template.<name> for named
+// ones; special tokens are ids (tokenizer.ggml.bos_token_id, ...) into tokenizer.ggml.tokens.
+Result<ChatTemplate> load_from_gguf(const std::string& path, const std::string& name, ChatTemplateOptions options) {
+  MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
+  std::string key = "tokenizer.chat_template";
+  if (!name.empty() && name != "default") key += "." + name;
+  if (file.find(key) == nullptr) {
+    return make_error(ErrorCode::kNotFound, "{}: no chat template ({} is not in the GGUF metadata)", path, key);
+  }
+  MX_ASSIGN_OR_RETURN(std::string_view source, file.get_string(key));
+  std::map<std::string, std::string> tokens;
+  if (file.find("tokenizer.ggml.tokens") != nullptr) {
+    MX_ASSIGN_OR_RETURN(std::span<const std::string_view> vocab, file.get_string_array("tokenizer.ggml.tokens"));
+    const std::pair<const char*, const char*> ids[] = {{"tokenizer.ggml.bos_token_id", "bos_token"},
+                                                       {"tokenizer.ggml.eos_token_id", "eos_token"},
+                                                       {"tokenizer.ggml.unknown_token_id", "unk_token"},
+                                                       {"tokenizer.ggml.padding_token_id", "pad_token"}};
+    for (const auto& [id_key, token_name] : ids) {
+      if (file.find(id_key) == nullptr) continue;
+      MX_ASSIGN_OR_RETURN(uint32_t id, file.get_u32(id_key));
+      if (id >= vocab.size()) {
+        return make_error(ErrorCode::kCorruptData, "{}: {} = {} is beyond the {} tokens", path, id_key, id, vocab.size());
+      }
+      tokens[token_name] = std::string(vocab[id]);
+    }
+  }
+  return ChatTemplate::create(std::string(source), std::move(tokens), options);
 }
 
 // "chat_template" as a string or a list of named templates.
@@ -104,12 +134,7 @@ Result<ChatTemplate> ChatTemplate::load(const std::string& path, const std::stri
   std::error_code ec;
   if (fs::is_directory(p, ec)) return load_from_folder(p, name, options);
   if (!fs::exists(p, ec)) return make_error(ErrorCode::kNotFound, "{}: no such file or folder", path);
-  if (p.extension() == ".gguf") {
-    return make_error(ErrorCode::kUnsupported,
-                      "{}: reading chat templates from GGUF files is not available yet (the GGUF "
-                      "reader has not landed); pass the model's Hugging Face folder instead",
-                      path);
-  }
+  if (p.extension() == ".gguf") return load_from_gguf(path, name, options);
   if (p.filename() == "tokenizer_config.json") {
     MX_ASSIGN_OR_RETURN(Json config, read_json(p));
     if (!config.contains("chat_template") || config["chat_template"].is_null()) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/gguf_writer.h"
 #include "tokenizer/jinja/chat_template.h"
 
 namespace mx {
@@ -88,11 +89,33 @@ TEST(ChatTemplate, LoadErrors) {
   dir.write("model.gguf", "GGUF");
   Result<ChatTemplate> gguf = ChatTemplate::load(dir.path() + "/model.gguf");
   ASSERT_FALSE(gguf.ok());
-  EXPECT_NE(gguf.error().message.find("GGUF"), std::string::npos) << gguf.error().message;
+  EXPECT_NE(gguf.error().message.find("model.gguf"), std::string::npos) << gguf.error().message;
   dir.write("tokenizer_config.json", "{not json");
   Result<ChatTemplate> bad = ChatTemplate::load(dir.path());
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("invalid JSON"), std::string::npos);
+}
+
+TEST(ChatTemplate, FromGguf) {
+  TempDir dir;
+  GgufWriter writer;
+  writer.set_string("general.architecture", "llama");
+  writer.set_string("tokenizer.chat_template", "{{ bos_token }}{% for m in messages %}[{{ m.content }}]{% endfor %}{{ eos_token }}");
+  writer.set_string("tokenizer.chat_template.tool_use", "tools:{{ tools | length }}");
+  writer.set("tokenizer.ggml.tokens", GgufWriteValue::string_array({"<unk>", "<s>", "</s>", "a"}));
+  writer.set_u32("tokenizer.ggml.bos_token_id", 1);
+  writer.set_u32("tokenizer.ggml.eos_token_id", 2);
+  const std::string path = dir.path() + "/model.gguf";
+  ASSERT_TRUE(writer.write_file(path).ok());
+  Result<ChatTemplate> tmpl = ChatTemplate::load(path);
+  ASSERT_TRUE(tmpl.ok()) << tmpl.error().message;
+  EXPECT_EQ(*tmpl->render(Json::parse(R"({"messages": [{"role": "user", "content": "x"}]})")), "<s>[x]</s>");
+  Result<ChatTemplate> tools = ChatTemplate::load(path, "tool_use");
+  ASSERT_TRUE(tools.ok()) << tools.error().message;
+  EXPECT_EQ(*tools->render(Json::parse(R"({"messages": [], "tools": [1]})")), "tools:1");
+  Result<ChatTemplate> missing = ChatTemplate::load(path, "rag");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("tokenizer.chat_template.rag"), std::string::npos);
 }
 
 TEST(ChatTemplate, VariablesTransformersPasses) {
