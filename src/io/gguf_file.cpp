@@ -167,7 +167,9 @@ Result<std::vector<float>> GgufFile::get_f32_array(std::string_view key) const {
   MX_ASSIGN_OR_RETURN(const GgufValue* array, get_array(key));
   if (array->element_type() == GgufType::kFloat32) {  // the common case: one copy of the bytes
     std::vector<float> out(array->size());
-    std::memcpy(out.data(), array->raw_elements().data(), out.size() * sizeof(float));
+    if (!out.empty()) {  // memcpy from/to null (empty vector) is undefined even for 0 bytes
+      std::memcpy(out.data(), array->raw_elements().data(), out.size() * sizeof(float));
+    }
     return out;
   }
   return decode_array<float>(*this, key, "a number", [](const GgufValue& element) {

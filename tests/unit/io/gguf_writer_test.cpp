@@ -42,6 +42,7 @@ GgufWriter make_writer(uint32_t alignment) {
   writer.set("t.floats", GgufWriteValue::array(std::vector<float>{1.5f, -2.0f}));
   writer.set("t.i64s", GgufWriteValue::array(std::vector<int64_t>{-1, 1LL << 40}));
   writer.set("t.u8s", GgufWriteValue::array(std::vector<uint8_t>{}));  // empty arrays are legal
+  writer.set("t.no_floats", GgufWriteValue::array(std::vector<float>{}));
   writer.set("t.bools", GgufWriteValue::bool_array({true, false}));
   writer.set(
       "t.nested",
@@ -86,6 +87,8 @@ TEST(GgufWriter, WrittenFileReadsBackIdentically) {
   EXPECT_EQ(file->get_f32_array("t.floats").value(), (std::vector<float>{1.5f, -2.0f}));
   EXPECT_EQ(file->get_i64_array("t.i64s").value(), (std::vector<int64_t>{-1, 1LL << 40}));
   EXPECT_EQ(file->get_array("t.u8s", GgufType::kUint8).value()->size(), 0u);
+  EXPECT_TRUE(file->get_f32_array("t.no_floats").value().empty());  // fuzz finding: memcpy(null)
+  EXPECT_TRUE(file->get_i32_array("t.u8s").value().empty());
   EXPECT_EQ(file->find("t.bools")->element(1).to_bool(), false);
   const GgufValue* nested = file->find("t.nested");
   ASSERT_EQ(nested->arrays().size(), 3u);

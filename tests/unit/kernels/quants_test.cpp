@@ -1,7 +1,9 @@
 // Round trips through the reference quantizers: quantize_row then dequantize_row must stay
-// close to the input. Bounds are relative RMS errors on Gaussian rows, set ~20% above what the
-// quantizers reach (printed by the test), and well below what plain "max maps to the end of the
-// range" rounding gives, so a regression in the scale search fails.
+// close to the input. Bounds are relative RMS errors on Gaussian rows of 4096, about 5% above
+// what these quantizers reach (the test prints them). For the legacy types the bounds are also
+// below what gguf-py's quantizers (llama.cpp's reference: the largest value maps to the end of
+// the range, no search) reach on the same kind of data -- Q4_0 0.0871, Q4_1 0.0807,
+// Q5_0 0.0439, Q5_1 0.0380, Q8_0 0.00543 -- so losing the scale search fails the test.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,19 +60,19 @@ TEST_P(QuantRoundTrip, ErrorWithinBound) {
     std::vector<float> row = gaussian_row(seed, kRow, seed == 3 ? 1e-3f : 1.0f);
     double error = relative_rms_error(row, round_trip(bound.type, row));
     EXPECT_LT(error, bound.max_relative_rms) << dtype_name(bound.type) << " seed " << seed;
-    if (seed == 1)
-      std::printf("  %-5s relative RMS error %.5f\n", dtype_name(bound.type).data(), error);
+    std::printf("  %-5s seed %u relative RMS error %.5f\n", dtype_name(bound.type).data(), seed,
+                error);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantRoundTrip,
-                         ::testing::Values(Bound{DType::F16, 3e-4}, Bound{DType::BF16, 3e-3},
-                                           Bound{DType::Q8_0, 5e-3}, Bound{DType::Q8_1, 5e-3},
-                                           Bound{DType::Q8_K, 8e-3}, Bound{DType::Q6_K, 2e-2},
-                                           Bound{DType::Q5_0, 5e-2}, Bound{DType::Q5_1, 5e-2},
-                                           Bound{DType::Q5_K, 4e-2}, Bound{DType::Q4_0, 1e-1},
-                                           Bound{DType::Q4_1, 1e-1}, Bound{DType::Q4_K, 8e-2},
-                                           Bound{DType::Q3_K, 2e-1}, Bound{DType::Q2_K, 4e-1}),
+                         ::testing::Values(Bound{DType::F16, 2.5e-4}, Bound{DType::BF16, 1.8e-3},
+                                           Bound{DType::Q8_0, 5.2e-3}, Bound{DType::Q8_1, 5.2e-3},
+                                           Bound{DType::Q8_K, 7.3e-3}, Bound{DType::Q6_K, 1.8e-2},
+                                           Bound{DType::Q5_0, 4.25e-2}, Bound{DType::Q5_1, 3.55e-2},
+                                           Bound{DType::Q5_K, 3.8e-2}, Bound{DType::Q4_0, 8.6e-2},
+                                           Bound{DType::Q4_1, 7.4e-2}, Bound{DType::Q4_K, 7.5e-2},
+                                           Bound{DType::Q3_K, 0.152}, Bound{DType::Q2_K, 0.28}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
 const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
