@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "tokenizer/utf8.h"
 
@@ -55,6 +56,14 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<AddedToken>& tokens) : to
     }
     nodes_[node].token = static_cast<int32_t>(index);  // a later duplicate wins
   }
+  int distinct = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (first_byte_[b]) {
+      ++distinct;
+      single_first_byte_ = b;
+    }
+  }
+  if (distinct != 1) single_first_byte_ = -1;
 }
 
 int32_t AddedTokenMatcher::child(int32_t node, uint8_t byte) const {
@@ -79,7 +88,12 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Segment>& out) 
   out.clear();
   size_t text_start = 0;  // start of the pending ordinary text
   for (size_t pos = 0; pos < text.size();) {
-    if (!first_byte_[static_cast<uint8_t>(text[pos])]) {
+    if (single_first_byte_ >= 0) {
+      // Every token starts with the same byte ('<' in all these models): jump to it.
+      const void* found = std::memchr(text.data() + pos, single_first_byte_, text.size() - pos);
+      if (found == nullptr) break;
+      pos = static_cast<const char*>(found) - text.data();
+    } else if (!first_byte_[static_cast<uint8_t>(text[pos])]) {
       ++pos;
       continue;
     }

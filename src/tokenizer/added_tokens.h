@@ -39,6 +39,7 @@ class AddedTokenMatcher {
   std::vector<AddedToken> tokens_;
   std::vector<Node> nodes_;
   std::array<bool, 256> first_byte_{};
+  int single_first_byte_ = -1;  // the one byte every token starts with, if there is one
 };
 
 // Unicode White_Space, the set Rust's char::is_whitespace uses (lstrip/rstrip).

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
-#include <queue>
 
 #include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
@@ -29,6 +28,28 @@ uint64_t mix(uint64_t key) {
 }
 
 std::atomic<uint64_t> next_instance_id{1};
+
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // ▁
+
+// True when no vocabulary piece has ▁ right after another character (SentencePiece
+// vocabularies: ▁ only starts pieces, or runs of ▁). Then no BPE symbol can span such a
+// boundary, so a long pre-token (Llama 2 has no pre-tokenizer: a whole paragraph is one) can be
+// cut before each ▁ that follows other text and the parts merged separately, with the same
+// result and a cacheable part per word.
+bool no_piece_joins_text_and_space(const TokenizerSpec& spec,
+                                   const std::vector<std::string>& pieces) {
+  for (size_t id = 0; id < spec.tokens.size(); ++id) {
+    if (!spec.tokens[id].in_model) continue;
+    std::string_view piece = pieces[id];
+    for (size_t pos = piece.find(kSpaceMark, 1); pos != std::string_view::npos;
+         pos = piece.find(kSpaceMark, pos + 1)) {
+      if (pos < kSpaceMark.size() || piece.substr(pos - kSpaceMark.size(), 3) != kSpaceMark) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 // One cache per thread, owned by the model that used it last: a thread that alternates between
 // tokenizers just refills it. Keyed by an instance id, never a pointer (a freed model's address
@@ -75,6 +96,7 @@ Result<std::unique_ptr<BpeModel>> BpeModel::create(const TokenizerSpec& spec,
       model->byte_fallback_ids_[value] = static_cast<int32_t>(id);
     }
   }
+  model->split_before_space_ = !byte_level && no_piece_joins_text_and_space(spec, pieces);
   if (spec.model == ModelType::kBpeMerges) {
     MX_RETURN_IF_ERROR(model->build_merges_from_list(spec));
   } else {
@@ -247,22 +269,33 @@ void BpeModel::merge_large(std::vector<int32_t>& symbols) const {
     }
   };
   const int32_t n = static_cast<int32_t>(symbols.size());
-  std::vector<int32_t> next(n), prev(n);
+  thread_local std::vector<int32_t> next, prev;
+  thread_local std::vector<Candidate> heap;
+  next.resize(n);
+  prev.resize(n);
+  heap.clear();
   for (int32_t i = 0; i < n; ++i) {
     next[i] = i + 1 < n ? i + 1 : -1;
     prev[i] = i - 1;
   }
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
-  auto push = [&](int32_t pos) {
-    if (pos < 0 || next[pos] < 0) return;
+  // A min-heap on (rank, position) in a reused vector.
+  auto add = [&](int32_t pos) {
+    if (pos < 0 || next[pos] < 0) return false;
     const MergeEntry* entry = find_merge(symbols[pos], symbols[next[pos]]);
-    if (entry) queue.push({entry->rank, pos, symbols[pos], symbols[next[pos]], entry->merged_id});
+    if (!entry) return false;
+    heap.push_back({entry->rank, pos, symbols[pos], symbols[next[pos]], entry->merged_id});
+    return true;
   };
-  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  auto push = [&](int32_t pos) {
+    if (add(pos)) std::push_heap(heap.begin(), heap.end(), std::greater<>());
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) add(i);
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
   constexpr int32_t kDead = -2;
-  while (!queue.empty()) {
-    Candidate top = queue.top();
-    queue.pop();
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    Candidate top = heap.back();
+    heap.pop_back();
     int32_t right = next[top.pos];
     // Stale entries: a side was merged away or changed since the pair was queued.
     if (symbols[top.pos] != top.left || right < 0 || symbols[right] != top.right) continue;
@@ -287,15 +320,7 @@ void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out)
   out.insert(out.end(), symbols.begin(), symbols.end());
 }
 
-void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  if (word.empty()) return;
-  if (ignore_merges_) {
-    int32_t id = piece_id(word);
-    if (id >= 0) {
-      out.push_back(id);
-      return;
-    }
-  }
+void BpeModel::encode_part(std::string_view word, std::vector<int32_t>& out) const {
   if (word.size() > kMaxCachedWordBytes) {
     encode_uncached(word, out);
     return;
@@ -310,6 +335,33 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
   encode_uncached(word, out);
   if (cache.words.size() >= kMaxCacheEntries) cache.words.clear();
   cache.words.emplace(std::string(word), std::vector<int32_t>(out.begin() + start, out.end()));
+}
+
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (word.empty()) return;
+  if (ignore_merges_) {  // the whole pre-token, before any cutting
+    int32_t id = piece_id(word);
+    if (id >= 0) {
+      out.push_back(id);
+      return;
+    }
+  }
+  if (!split_before_space_) {
+    encode_part(word, out);
+    return;
+  }
+  // Cut before each ▁ that follows other text (see no_piece_joins_text_and_space).
+  size_t begin = 0;
+  for (size_t pos = word.find(kSpaceMark, 1); pos != std::string_view::npos;
+       pos = word.find(kSpaceMark, pos + kSpaceMark.size())) {
+    if (pos >= kSpaceMark.size() + begin &&
+        word.substr(pos - kSpaceMark.size(), kSpaceMark.size()) == kSpaceMark) {
+      continue;  // inside a run of ▁
+    }
+    if (pos > begin) encode_part(word.substr(begin, pos - begin), out);
+    begin = pos;
+  }
+  encode_part(word.substr(begin), out);
 }
 
 }  // namespace mx

@@ -67,6 +67,7 @@ class BpeModel {
   void merge_small(std::vector<int32_t>& symbols) const;
   void merge_large(std::vector<int32_t>& symbols) const;
   void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
+  void encode_part(std::string_view word, std::vector<int32_t>& out) const;
 
   PieceMap piece_to_id_;
   std::vector<MergeEntry> merge_table_;  // open addressing, power-of-two size
@@ -77,6 +78,7 @@ class BpeModel {
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
+  bool split_before_space_ = false;  // see no_piece_joins_text_and_space in bpe.cpp
   int32_t unk_id_ = -1;
   uint64_t instance_id_ = 0;  // keys the per-thread cache
 };

@@ -128,6 +128,28 @@ std::vector<std::string> Tokenizer::apply_decoders(std::vector<std::string> toke
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
+  if (pieces_concatenate_) {
+    // The chain is per-token steps plus a leading strip: concatenate the precomputed pieces.
+    // Valid UTF-8 means every run of byte-fallback tokens was valid on its own (a vocabulary
+    // piece cannot start or end inside a character), which is the case where this equals the
+    // full chain; anything else takes the exact path below.
+    std::string bytes;
+    for (int32_t id : ids) {
+      if (id < 0 || id >= vocab_size() || (skip_special && special_[id])) continue;
+      bytes += output_pieces_[id];
+    }
+    if (leading_strip_.count == 0) return utf8_lossy(bytes);
+    if (utf8_valid_prefix(bytes) == bytes.size()) {
+      size_t begin = 0;
+      const std::string& strip = leading_strip_.character;
+      for (int i = 0; i < leading_strip_.count && !strip.empty() &&
+                      bytes.compare(begin, strip.size(), strip) == 0;
+           ++i) {
+        begin += strip.size();
+      }
+      return bytes.substr(begin);
+    }
+  }
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int32_t id : ids) {
@@ -175,13 +197,28 @@ Status Tokenizer::init_pieces() {
     }
     output_pieces_[id] = std::move(piece);
   }
-  // Which decoder chains a stream of pieces reproduces exactly (see pieces_concatenate()).
+  // Which decoder chains a stream of pieces reproduces exactly (see pieces_concatenate()):
+  // per-token steps (Replace, ByteFallback) until the tokens are joined (ByteLevel or Fuse),
+  // then at most a Strip of leading characters.
+  bool joined = false;
   for (const DecoderStep& step : spec_.decoder) {
-    if (step.kind == Kind::kStrip) {
-      if (step.strip_stop > 0) pieces_concatenate_ = false;
-      if (leading_strip_.count == 0) leading_strip_ = {step.content, step.strip_start};
+    switch (step.kind) {
+      case Kind::kByteLevel:
+      case Kind::kFuse:
+        joined = true;
+        break;
+      case Kind::kReplace:
+      case Kind::kByteFallback:
+        if (joined) pieces_concatenate_ = false;  // would act across token boundaries
+        break;
+      case Kind::kStrip:
+        if (!joined || step.strip_stop > 0 || leading_strip_.count > 0) pieces_concatenate_ = false;
+        leading_strip_ = {step.content, step.strip_start};
+        break;
+      case Kind::kMetaspace:
+        pieces_concatenate_ = false;
+        break;
     }
-    if (step.kind == Kind::kMetaspace) pieces_concatenate_ = false;
   }
   if (spec_.decoder.empty()) pieces_concatenate_ = false;
   return ok_status();
