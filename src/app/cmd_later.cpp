@@ -17,9 +17,6 @@ struct LaterCommand {
 
 constexpr LaterCommand kLater[] = {
     {"serve", "Run all roles in one process (OpenAI-compatible server)", "Serving engine"},
-    {"run", "Generate text from a prompt and print tokens/s", "CPU inference"},
-    {"bench", "Measure prompt-processing and generation tokens/s", "CPU inference"},
-    {"perplexity", "Compute perplexity of a text file", "CPU inference"},
     {"keys", "Manage API keys (Tokens service)", "Tokens service"},
     {"usage", "Usage and cost reports (Tokens service)", "Tokens service"},
     {"frontend", "Cluster role: HTTP frontend", "cluster roles"},
@@ -38,7 +35,7 @@ void register_later_commands(CLI::App& app, int& exit_code) {
     sub->callback([&exit_code, command] {
       fmt::print(stderr,
                  "mxserve {}: not yet implemented in this build (planned in the '{}' work). "
-                 "Available now: tokenize, chat-template.\n",
+                 "Run mxserve --help for the commands available now.\n",
                  command.name, command.issue);
       exit_code = 2;
     });

@@ -12,6 +12,9 @@ void register_tokenize(CLI::App& app, int& exit_code);
 void register_chat_template(CLI::App& app, int& exit_code);
 void register_make_test_model(CLI::App& app, int& exit_code);
 void register_logits(CLI::App& app, int& exit_code);
+void register_run(CLI::App& app, int& exit_code);
+void register_perplexity(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
 void register_later_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mx::app

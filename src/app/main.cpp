@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   mx::app::register_tokenize(app, exit_code);
   mx::app::register_chat_template(app, exit_code);
   mx::app::register_make_test_model(app, exit_code);
+  mx::app::register_run(app, exit_code);
+  mx::app::register_perplexity(app, exit_code);
+  mx::app::register_bench(app, exit_code);
   mx::app::register_logits(app, exit_code);
   mx::app::register_later_commands(app, exit_code);
 

@@ -74,8 +74,14 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
     }
     scratch = std::max(scratch, matmul_scratch_bytes(w_.output.type, n_tokens, c.d_model));
     matmul_scratch_.resize(scratch);
-    AttentionShape shape{c.n_heads, n_tokens, n_threads};
-    attention_scratch_.resize(attention_scratch_bytes(kv.layer(0), shape));
+    // Decode (one query) may split the KV range across threads and need more scratch than a
+    // prefill of n_tokens: reserve for both.
+    size_t attention_bytes = 0;
+    for (int64_t q : {n_tokens, int64_t{1}}) {
+      attention_bytes = std::max(attention_bytes, attention_scratch_bytes(
+                                                      kv.layer(0), {c.n_heads, q, n_threads}));
+    }
+    attention_scratch_.resize(std::max(attention_scratch_.size(), attention_bytes));
     reserved_tokens_ = n_tokens;
   }
   if (n_logits > reserved_logits_) {

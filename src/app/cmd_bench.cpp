@@ -1,0 +1,117 @@
+// mxserve bench: prompt-processing (pp) and generation (tg) tokens/s, as llama-bench measures
+// them: pp = one batch of -p random tokens into an empty context; tg = -n tokens decoded one at
+// a time from an empty context. One warm-up run, then -r timed repetitions; the median is
+// reported (and every sample with --json).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "core/thread_pool.h"
+#include "engine/single_sequence.h"
+#include "kernels/cpu/cpu_features.h"
+#include "model/model.h"
+
+namespace mx::app {
+namespace {
+
+struct BenchFlags {
+  std::string model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  int threads = 2;
+  int repetitions = 5;
+  bool json = false;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Tokens/s of one run: pp feeds all tokens as one batch, tg one token per forward.
+Result<double> time_run(SingleSequence& seq, const std::vector<int32_t>& tokens, bool one_by_one,
+                        ThreadPool& pool) {
+  std::vector<float> logits;
+  seq.reset();
+  auto start = std::chrono::steady_clock::now();
+  if (one_by_one) {
+    for (int32_t token : tokens) {
+      const int32_t next[] = {token};
+      MX_RETURN_IF_ERROR(seq.append(next, SingleSequence::Rows::kLastRow, logits, pool));
+    }
+  } else {
+    MX_RETURN_IF_ERROR(seq.append(tokens, SingleSequence::Rows::kLastRow, logits, pool,
+                                  static_cast<int64_t>(tokens.size())));
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return tokens.size() / seconds;
+}
+
+Result<std::vector<double>> measure(SingleSequence& seq, int64_t n, bool one_by_one,
+                                    const BenchFlags& flags, int64_t vocab, ThreadPool& pool) {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int32_t& token : tokens) token = pick(rng);
+  std::vector<double> samples;
+  MX_RETURN_IF_ERROR(time_run(seq, tokens, one_by_one, pool));  // warm-up
+  for (int r = 0; r < flags.repetitions; ++r) {
+    MX_ASSIGN_OR_RETURN(double rate, time_run(seq, tokens, one_by_one, pool));
+    samples.push_back(rate);
+  }
+  return samples;
+}
+
+int run_bench(const BenchFlags& flags) {
+  auto model = Model::load(flags.model);
+  if (!model.ok()) return fmt::print(stderr, "mxserve bench: {}\n", model.error().message), 1;
+  ThreadPool pool(flags.threads);
+  const int64_t vocab = (*model)->config().vocab_size;
+  SingleSequence seq(**model, std::max(flags.n_prompt, flags.n_gen));
+  nlohmann::ordered_json out = {{"model", flags.model}, {"threads", flags.threads},
+                                {"cpu", cpu_features().describe()},
+                                {"repetitions", flags.repetitions}};
+  for (const auto& [name, n, one_by_one] :
+       {std::tuple{"pp", flags.n_prompt, false}, std::tuple{"tg", flags.n_gen, true}}) {
+    if (n <= 0) continue;
+    auto samples = measure(seq, n, one_by_one, flags, vocab, pool);
+    if (!samples.ok()) return fmt::print(stderr, "mxserve bench: {}\n", samples.error().message), 1;
+    const std::string test = fmt::format("{}{}", name, n);
+    out["results"][test] = {{"tokens_per_s_median", median(*samples)}, {"samples", *samples}};
+    if (!flags.json) {
+      fmt::print("{:<8} {:>10.2f} tokens/s (median of {})\n", test, median(*samples),
+                 samples->size());
+    }
+  }
+  if (flags.json) fmt::print("{}\n", out.dump(2));
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* sub = app.add_subcommand("bench", "Prompt-processing and generation tokens/s");
+  sub->add_option("-m,--model", flags->model, "GGUF file or HF folder")
+      ->required()
+      ->envname("MXSERVE_MODEL");
+  sub->add_option("-p,--n-prompt", flags->n_prompt, "Prompt tokens (pp test)")->capture_default_str();
+  sub->add_option("-n,--n-gen", flags->n_gen, "Generated tokens (tg test)")->capture_default_str();
+  sub->add_option("-t,--threads", flags->threads, "Threads")
+      ->envname("MXSERVE_THREADS")
+      ->capture_default_str();
+  sub->add_option("-r,--repetitions", flags->repetitions, "Timed repetitions")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_flag("--json", flags->json, "Print results as JSON");
+  sub->callback([flags, &exit_code] { exit_code = run_bench(*flags); });
+}
+
+}  // namespace mx::app
