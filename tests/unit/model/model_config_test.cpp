@@ -31,7 +31,7 @@ TEST(ModelConfig, ReadsLlama3RopeScaling) {
                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   auto config = model_config_from_hf(json, "llama-dir");
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->rope_scaling.kind, RopeScaling::Kind::kLlama3);
+  EXPECT_EQ(config->rope_scaling.kind, RopeScalingConfig::Kind::kLlama3);
   EXPECT_EQ(config->rope_scaling.original_context, 8192);
 }
 
