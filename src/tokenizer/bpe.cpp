@@ -29,6 +29,21 @@ uint64_t mix(uint64_t key) {
 
 std::atomic<uint64_t> next_instance_id{1};
 
+// "<0xAB>" -> 0xAB; -1 for anything else (GGUF files can mark any piece as a byte).
+int byte_piece_value(std::string_view piece) {
+  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
+  int value = 0;
+  for (char c : piece.substr(3, 2)) {
+    int digit = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // ▁
 
 // True when no vocabulary piece has ▁ right after another character (SentencePiece
@@ -91,10 +106,8 @@ Result<std::unique_ptr<BpeModel>> BpeModel::create(const TokenizerSpec& spec,
     if (byte_level && pieces[id].size() == 1) {
       model->byte_ids_[static_cast<uint8_t>(pieces[id][0])] = static_cast<int32_t>(id);
     }
-    if (token.type == TokenType::kByte) {
-      int value = std::stoi(token.piece.substr(3, 2), nullptr, 16);
-      model->byte_fallback_ids_[value] = static_cast<int32_t>(id);
-    }
+    int byte = token.type == TokenType::kByte ? byte_piece_value(token.piece) : -1;
+    if (byte >= 0) model->byte_fallback_ids_[byte] = static_cast<int32_t>(id);
   }
   model->split_before_space_ = !byte_level && no_piece_joins_text_and_space(spec, pieces);
   if (spec.model == ModelType::kBpeMerges) {

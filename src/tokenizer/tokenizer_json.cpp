@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/mapped_file.h"
@@ -17,6 +18,8 @@ using tokenizer_json::Json;
 
 // No tokenizer here has more ids than this; a larger id in a file is corruption, not a model.
 constexpr int64_t kMaxTokenId = 1 << 24;
+// How far ids may run past the number of entries (unused ids between vocab and added tokens).
+constexpr int64_t kMaxIdGap = 1 << 16;
 
 bool is_byte_piece(const std::string& piece) {
   return piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>' &&
@@ -83,6 +86,16 @@ Status parse_model(const Json& model, TokenizerSpec& spec) {
   MX_ASSIGN_OR_RETURN(spec.ignore_merges, get_bool(model, "ignore_merges", false, where));
   const Json& vocab = model.value("vocab", Json());
   if (!vocab.is_object()) return make_error(ErrorCode::kCorruptData, "model.vocab: not an object");
+  // Ids index a table: a few gaps are fine, an id far beyond the entry count is corruption
+  // (and would make us allocate for ids that do not exist).
+  int64_t max_id = -1;
+  for (const auto& id : vocab) {
+    if (id.is_number_integer()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  }
+  if (max_id >= static_cast<int64_t>(vocab.size()) * 2 + kMaxIdGap) {
+    return make_error(ErrorCode::kCorruptData, "model.vocab: id {} for {} entries", max_id,
+                      vocab.size());
+  }
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer()) {
       return make_error(ErrorCode::kCorruptData, "model.vocab['{}']: id is not an integer", it.key());
@@ -118,6 +131,9 @@ Status parse_added_tokens(const Json& added, TokenizerSpec& spec) {
     MX_ASSIGN_OR_RETURN(token.content, get_string(entry, "content", where));
     if (token.content.empty()) return make_error(ErrorCode::kCorruptData, "{}: empty content", where);
     int64_t id = entry["id"].get<int64_t>();
+    if (id >= static_cast<int64_t>(spec.tokens.size() + added.size()) + kMaxIdGap) {
+      return make_error(ErrorCode::kCorruptData, "{}: id {} is far beyond the vocabulary", where, id);
+    }
     MX_ASSIGN_OR_RETURN(token.special, get_bool(entry, "special", false, where));
     MX_ASSIGN_OR_RETURN(token.lstrip, get_bool(entry, "lstrip", false, where));
     MX_ASSIGN_OR_RETURN(token.rstrip, get_bool(entry, "rstrip", false, where));

@@ -18,11 +18,13 @@ const char* const kQwen2Regex =
 const char* const kLlama3Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-// DeepSeek-V3: digit groups, then CJK/kana runs, then the rest.
+// DeepSeek-V3: digit groups, then CJK/kana runs, then the rest. Spelled exactly as in its
+// tokenizer.json (literal CJK characters, CR and LF inside classes), so the two compare equal.
 const char* const kDeepSeekV3Regexes[] = {
     R"(\p{N}{1,3})",
-    R"([\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]+)",
-    R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
+    "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+    ("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+     " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
 };
 
 PreTokenizerStep split_step(const char* pattern) {

@@ -116,6 +116,21 @@ TEST(GgufTokenizerTest, Llama2ScoresFromMergeRanksMatchTokenizerJson) {
   expect_same_tokens(*json, *gguf);
 }
 
+TEST(GgufTokenizerTest, PreTokenizerNamesCarryTheTokenizerJsonRegexes) {
+  for (auto [model, name] : std::vector<std::pair<std::string, std::string>>{
+           {"qwen3", "qwen2"}, {"llama3", "llama-bpe"}, {"deepseek_v3", "deepseek-v3"}}) {
+    auto spec = load_tokenizer_json_dir(testing::real_tokenizer_dir(model));
+    ASSERT_TRUE(spec.ok());
+    auto steps = pre_tokenizer_for_gguf_name(name);
+    ASSERT_EQ(steps.size(), spec->pre_tokenizer.size()) << name;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      EXPECT_EQ(steps[i].kind, spec->pre_tokenizer[i].kind) << name << " step " << i;
+      EXPECT_EQ(steps[i].pattern, spec->pre_tokenizer[i].pattern) << name << " step " << i;
+      EXPECT_EQ(steps[i].use_regex, spec->pre_tokenizer[i].use_regex) << name << " step " << i;
+    }
+  }
+}
+
 TEST(GgufTokenizerTest, UnsupportedModelAndPreAreNamed) {
   auto spec = load_tokenizer_json_dir(testing::real_tokenizer_dir("qwen3"));
   ASSERT_TRUE(spec.ok());
