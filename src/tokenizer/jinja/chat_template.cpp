@@ -6,8 +6,9 @@ namespace mx {
 
 namespace jinja {
 
-Value value_from_json(const nlohmann::ordered_json& json) {
+Value value_from_json(const nlohmann::ordered_json& json, int depth) {
   using Type = nlohmann::ordered_json::value_t;
+  if (depth > kMaxValueNesting) fail("request JSON nested more than {} levels deep", kMaxValueNesting);
   switch (json.type()) {
     case Type::null:
       return Value(None{});
@@ -29,12 +30,12 @@ Value value_from_json(const nlohmann::ordered_json& json) {
     case Type::array: {
       std::vector<Value> items;
       items.reserve(json.size());
-      for (const auto& item : json) items.push_back(value_from_json(item));
+      for (const auto& item : json) items.push_back(value_from_json(item, depth + 1));
       return Value::list(std::move(items));
     }
     case Type::object: {
       Dict dict;
-      for (const auto& [key, item] : json.items()) dict.set(Value(key), value_from_json(item));
+      for (const auto& [key, item] : json.items()) dict.set(Value(key), value_from_json(item, depth + 1));
       return Value::dict(std::move(dict));
     }
     default:

@@ -63,7 +63,7 @@ class ChatTemplate {
 
 namespace jinja {
 // JSON -> template value (objects keep their key order).
-Value value_from_json(const nlohmann::ordered_json& json);
+Value value_from_json(const nlohmann::ordered_json& json, int depth = 0);
 }  // namespace jinja
 
 }  // namespace mx

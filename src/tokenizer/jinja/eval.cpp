@@ -1,6 +1,9 @@
 // Expression evaluation: names, literals, containers, access, logic, calls, filters and tests.
 #include "tokenizer/jinja/interpreter.h"
 
+#include <climits>
+#include <cmath>
+
 namespace mx::jinja {
 
 Value Interpreter::eval(const Expr& expr, const FramePtr& frame) {
@@ -71,19 +74,8 @@ Value Interpreter::eval_node(const Expr& expr, const FramePtr& frame) {
       return eval_filter(expr, frame);
     case ExprKind::kTest:
       return eval_test(expr, frame);
-    case ExprKind::kUnary: {
-      Value operand = eval(*expr.args[0], frame);
-      if (operand.is_undefined()) fail_undefined(operand);
-      if (!operand.is_number()) {
-        fail("bad operand type for unary {}: '{}'", expr.ops[0] == Op::kNeg ? "-" : "+",
-             operand.type_name());
-      }
-      if (expr.ops[0] == Op::kPos) return operand.is_bool() ? Value(int64_t{operand.as_bool()}) : operand;
-      if (operand.is_float()) return Value(-operand.as_float());
-      int64_t v = operand.is_bool() ? operand.as_bool() : operand.as_int();
-      if (v == INT64_MIN) fail("integer overflow in unary minus");
-      return Value(-v);
-    }
+    case ExprKind::kUnary:
+      return eval_unary(expr.ops[0], eval(*expr.args[0], frame));
     case ExprKind::kBinary: {
       Value left = eval(*expr.args[0], frame);
       Value right = eval(*expr.args[1], frame);
@@ -107,6 +99,18 @@ Value Interpreter::eval_node(const Expr& expr, const FramePtr& frame) {
       return Value::undefined("the inline if-expression evaluated to false and has no else");
   }
   fail("internal error: unknown expression kind");
+}
+
+Value Interpreter::eval_unary(Op op, const Value& operand) {
+  if (operand.is_undefined()) fail_undefined(operand);
+  if (!operand.is_number()) {
+    fail("bad operand type for unary {}: '{}'", op == Op::kNeg ? "-" : "+", operand.type_name());
+  }
+  if (op == Op::kPos) return operand.is_bool() ? Value(int64_t{operand.as_bool()}) : operand;
+  if (operand.is_float()) return Value(-operand.as_float());
+  int64_t v = operand.is_bool() ? operand.as_bool() : operand.as_int();
+  if (v == INT64_MIN) fail_unsupported("integer overflow in unary minus");
+  return Value(-v);
 }
 
 Value Interpreter::eval_compare(const Expr& expr, const FramePtr& frame) {

@@ -84,6 +84,7 @@ class Interpreter {
 
   // Expression families (eval.cpp).
   Value eval_node(const Expr& expr, const FramePtr& frame);
+  Value eval_unary(Op op, const Value& operand);
   Value eval_compare(const Expr& expr, const FramePtr& frame);
   Value eval_call(const Expr& expr, const FramePtr& frame);
   Value eval_filter(const Expr& expr, const FramePtr& frame);

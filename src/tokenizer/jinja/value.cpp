@@ -1,6 +1,7 @@
 // Python semantics of values: truthiness, equality, ordering, hashing.
 #include "tokenizer/jinja/value.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mx::jinja {
@@ -14,8 +15,27 @@ Error TemplateError::to_error() const {
                                  pos_.column)};
 }
 
+int nesting_depth(const Value& value) {
+  if (value.is_list()) return value.as_list().depth;
+  if (value.is_dict()) return value.as_dict().depth();
+  return 0;
+}
+
+namespace {
+int checked_depth(const std::vector<Value>& items) {
+  int depth = 0;
+  for (const Value& item : items) depth = std::max(depth, nesting_depth(item));
+  if (depth + 1 > kMaxValueNesting) {
+    throw TemplateError(TemplateErrorKind::kLimit,
+                        fmt::format("value nested more than {} levels deep", kMaxValueNesting));
+  }
+  return depth + 1;
+}
+}  // namespace
+
 Value Value::list(std::vector<Value> items, bool is_tuple) {
   auto list = std::make_shared<List>();
+  list->depth = checked_depth(items);
   list->items = std::move(items);
   list->is_tuple = is_tuple;
   return Value(ListPtr(std::move(list)));
@@ -23,6 +43,7 @@ Value Value::list(std::vector<Value> items, bool is_tuple) {
 
 Value Value::view(std::vector<Value> items, std::string view_name) {
   auto list = std::make_shared<List>();
+  list->depth = checked_depth(items);
   list->items = std::move(items);
   list->view = std::move(view_name);
   return Value(ListPtr(std::move(list)));
@@ -214,6 +235,12 @@ const Value* Dict::find(std::string_view key) const {
 }
 
 void Dict::set(Value key, Value value) {
+  int depth = 1 + std::max(nesting_depth(key), nesting_depth(value));
+  if (depth > kMaxValueNesting) {
+    throw TemplateError(TemplateErrorKind::kLimit,
+                        fmt::format("value nested more than {} levels deep", kMaxValueNesting));
+  }
+  depth_ = std::max(depth_, depth);
   std::string hashed = hash_key(key);
   auto it = index_.find(hashed);
   if (it != index_.end()) {

@@ -42,6 +42,7 @@ struct List {
   // return: always truthy, no len(), not subscriptable) and "dict_items"/"dict_keys"/
   // "dict_values" (len() but no subscript). Empty for real lists and tuples.
   std::string view;
+  int depth = 1;  // nesting of lists/dicts inside (bounded: see kMaxValueNesting)
   bool is_iterator() const { return view == "generator" || view == "list_reverseiterator"; }
 };
 
@@ -53,13 +54,22 @@ class Dict {
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(Value key, Value value);
-  size_t size() const { return entries_.size(); }
+  size_t size() const;  // defined below Value: std::pair<Value, Value> needs Value complete
+  int depth() const { return depth_; }
   const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
 
  private:
   std::vector<std::pair<Value, Value>> entries_;
   std::unordered_map<std::string, size_t> index_;
+  int depth_ = 1;
 };
+
+// Lists and dicts nest at most this deep. A template can build nesting in a loop
+// ({% set ns.x = [ns.x] %}); unbounded, printing, comparing or even destroying such a value
+// would recurse off the stack.
+inline constexpr int kMaxValueNesting = 512;
+// Nesting depth a value adds to a container holding it (0 for scalars and objects).
+int nesting_depth(const Value& value);
 
 // Attribute bags that are not mappings: namespace() objects and the for-loop's `loop`.
 struct Object {
@@ -145,6 +155,8 @@ class Value {
                CallablePtr>
       data_;
 };
+
+inline size_t Dict::size() const { return entries_.size(); }
 
 // Python ==. Never fails.
 bool values_equal(const Value& a, const Value& b);

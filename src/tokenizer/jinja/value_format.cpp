@@ -91,8 +91,24 @@ void append_string_repr(std::string& out, const std::string& text) {
 
 }  // namespace
 
+namespace {
+// Objects can contain themselves (ns.self = ns), so repr bounds its own recursion; Python
+// raises RecursionError in the same situation.
+thread_local int repr_depth = 0;
+struct ReprDepth {
+  ReprDepth() {
+    if (++repr_depth > kMaxValueNesting) {
+      --repr_depth;
+      fail("maximum recursion depth exceeded while printing a value");
+    }
+  }
+  ~ReprDepth() { --repr_depth; }
+};
+}  // namespace
+
 void append_repr(std::string& out, const Value& value) {
   using Kind = Value::Kind;
+  ReprDepth guard;
   switch (value.kind()) {
     case Kind::kString:
       append_string_repr(out, value.as_string());
@@ -161,8 +177,16 @@ std::string to_str(const Value& value) {
       return to_repr(value);
     case Kind::kObject: {
       const Object& object = value.as_object();
-      return fmt::format("<{} {}>", object.type_name,
-                         to_repr(Value::dict(object.attributes)));
+      std::string out = "<" + object.type_name + " {";
+      bool first = true;
+      for (const auto& [key, item] : object.attributes.entries()) {
+        if (!first) out += ", ";
+        first = false;
+        append_repr(out, key);
+        out += ": ";
+        append_repr(out, item);
+      }
+      return out + "}>";
     }
     case Kind::kCallable:
       return fmt::format("<function {}>", value.as_callable().name);
@@ -223,7 +247,7 @@ class JsonWriter {
   }
 
   void write(const Value& value, int depth) {
-    if (depth > 200) fail("tojson: value nested too deeply");
+    if (depth > kMaxValueNesting) fail("tojson: value nested too deeply");
     using Kind = Value::Kind;
     switch (value.kind()) {
       case Kind::kNone: out += "null"; return;

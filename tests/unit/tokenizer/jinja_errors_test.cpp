@@ -135,6 +135,20 @@ TEST(JinjaLimits, IntegerOverflowIsAnErrorNotUB) {
   EXPECT_NE(error_of("{{ 99999999999999999999 }}").find("64 bits"), std::string::npos);
 }
 
+TEST(JinjaLimits, ValueNesting) {
+  // Building ever deeper lists in a loop is bounded: printing, comparing or freeing them would
+  // otherwise recurse off the stack.
+  std::string message = error_of(
+      "{% set ns = namespace(x=1) %}{% for i in range(2000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}");
+  EXPECT_NE(message.find("nested more than"), std::string::npos) << message;
+  message = error_of("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns }}");
+  EXPECT_NE(message.find("recursion"), std::string::npos) << message;
+  Json deep = Json::array();
+  for (int i = 0; i < 2000; ++i) deep = Json::array({deep});
+  message = error_of("{{ x | length }}", Json{{"x", deep}});
+  EXPECT_NE(message.find("nested more than"), std::string::npos) << message;
+}
+
 TEST(JinjaLimits, NamespaceCycleDoesNotLeak) {
   // ns.self = ns is a reference cycle; the interpreter breaks it after rendering (ASan's leak
   // checker would report it otherwise).
