@@ -57,6 +57,7 @@ Value f_indent(Interpreter& interp, const Value& s, ArgReader& args) {
   bool first = args.take_or("first", Value(false)).truthy();
   bool blank = args.take_or("blank", Value(false)).truthy();
   args.finish();
+  if (!s.is_string()) fail("the indent filter needs a string, not '{}'", s.type_name());
   std::string indention;
   if (width.is_string()) {
     indention = width.as_string();
@@ -126,13 +127,20 @@ std::optional<int64_t> parse_int(const std::string& text, int base) {
 
 Value f_int(Interpreter&, const Value& v, ArgReader& args) {
   Value fallback = args.take_or("default", Value(0));
-  int64_t base = expect_int(args.take_or("base", Value(10)), "base");
+  Value base = args.take_or("base", Value(10));
   args.finish();
   if (v.is_int()) return v;
   if (v.is_bool()) return Value(int64_t{v.as_bool()});
   std::optional<double> as_float;
   if (v.is_string()) {
-    if (auto parsed = parse_int(v.as_string(), static_cast<int>(base))) return Value(*parsed);
+    // jinja2 tries int(value, base), then int(float(value)); any TypeError/ValueError (a bad
+    // base included) falls through to the default.
+    if (base.is_int() || base.is_bool()) {
+      int64_t b = base.is_bool() ? base.as_bool() : base.as_int();
+      if (auto parsed = parse_int(v.as_string(), static_cast<int>(std::clamp<int64_t>(b, 0, 37)))) {
+        return Value(*parsed);
+      }
+    }
     as_float = parse_float(v.as_string());  // "42.23"|int is 42
   } else if (v.is_float()) {
     as_float = v.as_float();
@@ -245,6 +253,7 @@ Value f_attr(Interpreter&, const Value& v, ArgReader& args) {
   std::string name = to_str(args.required("name"));
   args.finish();
   // attr() is getattr only: unlike `d.name` it does not fall back to dict keys.
+  if (v.is_undefined()) fail("{}", v.as_undefined().hint);
   if (v.is_dict()) {
     Value method = get_attribute(Value::dict(Dict()), name);
     if (method.is_callable() || (method.is_undefined() && method.as_undefined().unsafe)) {

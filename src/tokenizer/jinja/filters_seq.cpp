@@ -32,6 +32,21 @@ namespace {
 
 Value generator(std::vector<Value> items) { return Value::view(std::move(items), "generator"); }
 
+// Runs a generator's body eagerly; a runtime error becomes the generator's deferred error, to be
+// raised only if something iterates it (limits and raise_exception still stop the render).
+template <typename Body>
+Value lazy_generator(Body body) {
+  try {
+    return generator(body());
+  } catch (const TemplateError& error) {
+    if (error.kind() != TemplateErrorKind::kRuntime) throw;
+    auto list = std::make_shared<List>();
+    list->view = "generator";
+    list->deferred_error = std::make_shared<TemplateError>(error);
+    return Value(ListPtr(std::move(list)));
+  }
+}
+
 Value f_length(Interpreter&, const Value& v, ArgReader& args) {
   args.finish();
   return Value(static_cast<int64_t>(value_length(v)));
@@ -74,25 +89,30 @@ Value f_map(Interpreter& interp, const Value& v, ArgReader& args) {
   std::vector<Value> positional = args.rest();
   std::optional<Value> attribute = args.take("attribute");
   std::optional<Value> fallback = args.take("default");
-  std::vector<Value> out;
   if (attribute) {
     args.finish();
     if (!positional.empty()) fail("map: pass either a filter name or attribute=, not both");
-    for (const Value& item : iterate(v)) {
-      Value mapped = get_attribute_path(item, to_str(*attribute));
-      out.push_back(fallback && mapped.is_undefined() ? *fallback : mapped);
-    }
-    return generator(std::move(out));
+    return lazy_generator([&] {
+      std::vector<Value> out;
+      for (const Value& item : iterate(v)) {
+        Value mapped = get_attribute_path(item, to_str(*attribute));
+        out.push_back(fallback && mapped.is_undefined() ? *fallback : mapped);
+      }
+      return out;
+    });
   }
   if (positional.empty()) fail("map requires a filter argument");
   std::string filter = to_str(positional[0]);
-  for (const Value& item : iterate(v)) {
-    CallArgs call_args;
-    call_args.positional.assign(positional.begin() + 1, positional.end());
-    if (fallback) call_args.keyword.emplace_back("default", *fallback);
-    out.push_back(interp.apply_filter(filter, item, call_args));
-  }
-  return generator(std::move(out));
+  return lazy_generator([&] {
+    std::vector<Value> out;
+    for (const Value& item : iterate(v)) {
+      CallArgs call_args;
+      call_args.positional.assign(positional.begin() + 1, positional.end());
+      if (fallback) call_args.keyword.emplace_back("default", *fallback);
+      out.push_back(interp.apply_filter(filter, item, call_args));
+    }
+    return out;
+  });
 }
 
 // select/reject/selectattr/rejectattr share jinja2's select_or_reject.
@@ -100,20 +120,22 @@ Value select_or_reject(Interpreter& interp, const Value& v, ArgReader& args, boo
   std::string attribute = by_attribute ? to_str(args.required("attr")) : "";
   std::vector<Value> rest = args.rest();
   args.finish();
-  std::vector<Value> out;
-  for (const Value& item : iterate(v)) {
-    Value subject = by_attribute ? get_attribute_path(item, attribute) : item;
-    bool passed;
-    if (rest.empty()) {
-      passed = subject.truthy();
-    } else {
-      CallArgs test_args;
-      test_args.positional.assign(rest.begin() + 1, rest.end());
-      passed = interp.apply_test(to_str(rest[0]), subject, test_args);
+  return lazy_generator([&] {
+    std::vector<Value> out;
+    for (const Value& item : iterate(v)) {
+      Value subject = by_attribute ? get_attribute_path(item, attribute) : item;
+      bool passed;
+      if (rest.empty()) {
+        passed = subject.truthy();
+      } else {
+        CallArgs test_args;
+        test_args.positional.assign(rest.begin() + 1, rest.end());
+        passed = interp.apply_test(to_str(rest[0]), subject, test_args);
+      }
+      if (passed == keep) out.push_back(item);
     }
-    if (passed == keep) out.push_back(item);
-  }
-  return generator(std::move(out));
+    return out;
+  });
 }
 
 Value f_select(Interpreter& i, const Value& v, ArgReader& a) { return select_or_reject(i, v, a, false, true); }
@@ -126,16 +148,41 @@ Value sort_key(const Value& item, bool case_sensitive, const Value& attribute) {
   return ignore_case(key, case_sensitive);
 }
 
+// jinja2's sort key is a list (one entry per comma-separated attribute), compared as Python
+// compares lists: equal entries are skipped with ==, so equal Undefined keys never reach `<`.
+std::vector<Value> multi_sort_key(const Value& item, bool case_sensitive, const Value& attribute) {
+  if (attribute.is_none()) return {ignore_case(item, case_sensitive)};
+  std::vector<Value> key;
+  std::string spec = to_str(attribute);
+  size_t start = 0;
+  while (true) {
+    size_t comma = spec.find(',', start);
+    std::string part = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    key.push_back(ignore_case(get_attribute_path(item, part), case_sensitive));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return key;
+}
+
+bool key_less(const std::vector<Value>& a, const std::vector<Value>& b) {
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (values_equal(a[i], b[i])) continue;
+    return compare_values(a[i], b[i]) < 0;
+  }
+  return a.size() < b.size();
+}
+
 Value f_sort(Interpreter& interp, const Value& v, ArgReader& args) {
   bool reverse = args.take_or("reverse", Value(false)).truthy();
   bool case_sensitive = args.take_or("case_sensitive", Value(false)).truthy();
   Value attribute = args.take_or("attribute", Value(None{}));
   args.finish();
-  std::vector<std::pair<Value, Value>> keyed;
-  for (const Value& item : iterate(v)) keyed.emplace_back(sort_key(item, case_sensitive, attribute), item);
+  std::vector<std::pair<std::vector<Value>, Value>> keyed;
+  for (const Value& item : iterate(v)) keyed.emplace_back(multi_sort_key(item, case_sensitive, attribute), item);
   interp.charge_steps(keyed.size());
   std::stable_sort(keyed.begin(), keyed.end(), [reverse](const auto& a, const auto& b) {
-    return reverse ? compare_values(b.first, a.first) < 0 : compare_values(a.first, b.first) < 0;
+    return reverse ? key_less(b.first, a.first) : key_less(a.first, b.first);
   });
   std::vector<Value> out;
   for (auto& entry : keyed) out.push_back(std::move(entry.second));
@@ -146,16 +193,18 @@ Value f_unique(Interpreter& interp, const Value& v, ArgReader& args) {
   bool case_sensitive = args.take_or("case_sensitive", Value(false)).truthy();
   Value attribute = args.take_or("attribute", Value(None{}));
   args.finish();
-  Dict seen;
-  std::vector<Value> out;
-  for (const Value& item : iterate(v)) {
-    Value key = sort_key(item, case_sensitive, attribute);
-    interp.charge_steps(1);
-    if (seen.find(key) != nullptr) continue;
-    seen.set(key, Value(true));
-    out.push_back(item);
-  }
-  return generator(std::move(out));
+  return lazy_generator([&] {
+    Dict seen;
+    std::vector<Value> out;
+    for (const Value& item : iterate(v)) {
+      Value key = sort_key(item, case_sensitive, attribute);
+      interp.charge_steps(1);
+      if (seen.find(key) != nullptr) continue;
+      seen.set(key, Value(true));
+      out.push_back(item);
+    }
+    return out;
+  });
 }
 
 Value f_reverse(Interpreter&, const Value& v, ArgReader& args) {
@@ -232,26 +281,31 @@ Value f_sum(Interpreter& interp, const Value& v, ArgReader& args) {
   return total;
 }
 
-Value f_batch(Interpreter&, const Value& v, ArgReader& args) {
-  int64_t size = expect_int(args.required("linecount"), "linecount");
+Value f_batch(Interpreter& interp, const Value& v, ArgReader& args) {
+  Value size = args.required("linecount");
   std::optional<Value> fill = args.take("fill_with");
   args.finish();
-  if (size <= 0) fail("batch size must be positive");
-  std::vector<Value> batches, current;
-  for (const Value& item : iterate(v)) {
-    current.push_back(item);
-    if (static_cast<int64_t>(current.size()) == size) {
+  // jinja2 checks len(batch) == linecount before adding each item: a linecount of 0 yields an
+  // empty batch first, a non-number never completes one.
+  return lazy_generator([&] {
+    std::vector<Value> batches, current;
+    for (const Value& item : iterate(v)) {
+      if (values_equal(Value(static_cast<int64_t>(current.size())), size)) {
+        batches.push_back(Value::list(std::move(current)));
+        current.clear();
+      }
+      current.push_back(item);
+    }
+    if (!current.empty()) {
+      if (fill && !fill->is_none()) {
+        int64_t want = expect_int(size, "linecount");
+        if (want > 0) interp.check_items(static_cast<size_t>(want));
+        while (static_cast<int64_t>(current.size()) < want) current.push_back(*fill);
+      }
       batches.push_back(Value::list(std::move(current)));
-      current.clear();
     }
-  }
-  if (!current.empty()) {
-    if (fill && !fill->is_none()) {
-      while (static_cast<int64_t>(current.size()) < size) current.push_back(*fill);
-    }
-    batches.push_back(Value::list(std::move(current)));
-  }
-  return generator(std::move(batches));
+    return batches;
+  });
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ Value g_dict(Interpreter&, CallArgs& args) {
   if (args.positional.size() > 1) fail("dict expected at most 1 argument, got {}", args.positional.size());
   if (!args.positional.empty()) {
     const Value& source = args.positional[0];
+    if (source.is_undefined()) fail("{}", source.as_undefined().hint);
     if (source.is_dict()) {
       dict = source.as_dict();
     } else {

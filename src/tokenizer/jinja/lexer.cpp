@@ -11,7 +11,6 @@
 namespace mx::jinja {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
@@ -217,7 +216,7 @@ void Lexer::lex_tag_body(size_t tag, size_t p, bool is_block) {
       "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]",
       "(",  ")",  "{",  "}",  ">",  "<",  "=", ".", ":", "|", ",", ";"};
   while (true) {
-    while (p < src_.size() && is_space(src_[p])) ++p;
+    p += whitespace_run(src_, p);  // Python's \s: includes \x1c-\x1f and Unicode spaces
     if (p >= src_.size()) {
       syntax_error(tag, is_block ? "unexpected end of template: missing '%}' for this tag"
                                  : "unexpected end of template: missing '}}' for this tag");

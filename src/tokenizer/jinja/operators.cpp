@@ -193,6 +193,7 @@ std::vector<Value> iterate(const Value& value) {
     case Value::Kind::kUndefined:
       return {};
     case Value::Kind::kList:
+      if (value.as_list().deferred_error) throw *value.as_list().deferred_error;
       return value.as_list().items;
     case Value::Kind::kDict: {
       std::vector<Value> keys;
@@ -222,6 +223,7 @@ bool value_contains(const Value& container, const Value& item) {
       if (!item.is_string()) fail("'in <string>' requires string as left operand, not {}", item.type_name());
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::kList:
+      if (container.as_list().deferred_error) throw *container.as_list().deferred_error;
       for (const Value& element : container.as_list().items) {
         if (values_equal(element, item)) return true;
       }

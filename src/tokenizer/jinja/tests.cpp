@@ -28,8 +28,10 @@ bool is_string(const Value& v) { return v.is_string(); }
 bool is_mapping(const Value& v) { return v.is_dict(); }
 bool is_callable(const Value& v) { return v.is_callable(); }
 bool is_escaped(const Value&) { return false; }  // no Markup objects without autoescape
-// len() and __getitem__: str, list, tuple, dict (not generators or dict views)
-bool is_sequence(const Value& v) { return v.is_string() || v.is_plain_list() || v.is_dict(); }
+// len() and __getitem__: str, list, tuple, dict and Undefined (not generators or dict views)
+bool is_sequence(const Value& v) {
+  return v.is_string() || v.is_plain_list() || v.is_dict() || v.is_undefined();
+}
 // iter() works: also generators, views, and Undefined (which iterates as empty)
 bool is_iterable(const Value& v) { return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined(); }
 

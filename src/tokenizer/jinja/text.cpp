@@ -200,13 +200,19 @@ std::vector<std::string> py_splitlines(std::string_view text, bool keepends) {
 }
 
 std::string normalize_template_newlines(std::string_view source) {
-  std::vector<std::string> lines = py_splitlines(source, false);
+  // jinja2 splits on \r\n, \r and \n only (not on the other str.splitlines() boundaries),
+  // joins with \n and drops one trailing empty line.
   std::string out;
   out.reserve(source.size());
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (i > 0) out += '\n';
-    out += lines[i];
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (source[i] == '\r') {
+      out += '\n';
+      if (i + 1 < source.size() && source[i + 1] == '\n') ++i;
+    } else {
+      out += source[i];
+    }
   }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
 

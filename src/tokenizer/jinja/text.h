@@ -50,9 +50,8 @@ long py_count(std::string_view text, std::string_view needle);
 // markupsafe.escape: & < > " ' as HTML entities.
 std::string html_escape(std::string_view text);
 
-// The template source as jinja2 sees it: str.splitlines() joined with "\n", which normalises
-// \r\n, \r and Python's other line boundaries and drops one trailing newline
-// (keep_trailing_newline=False).
+// The template source as jinja2 sees it: \r\n and \r become \n, and one trailing newline is
+// dropped (keep_trailing_newline=False).
 std::string normalize_template_newlines(std::string_view source);
 
 }  // namespace mx::jinja

@@ -43,6 +43,9 @@ struct List {
   // "dict_values" (len() but no subscript). Empty for real lists and tuples.
   std::string view;
   int depth = 1;  // nesting of lists/dicts inside (bounded: see kMaxValueNesting)
+  // Generators are lazy in jinja2: `x | map('int')` only fails when something iterates it, and
+  // printing it never does. We evaluate eagerly and keep the error here, thrown on iteration.
+  std::shared_ptr<const TemplateError> deferred_error;
   bool is_iterator() const { return view == "generator" || view == "list_reverseiterator"; }
 };
 

@@ -177,6 +177,11 @@ std::string to_str(const Value& value) {
       return to_repr(value);
     case Kind::kObject: {
       const Object& object = value.as_object();
+      if (object.type_name == "LoopContext") {  // jinja2: <LoopContext 2/3>
+        const Value* index = object.attributes.find(std::string_view("index"));
+        const Value* length = object.attributes.find(std::string_view("length"));
+        return fmt::format("<LoopContext {}/{}>", index ? to_str(*index) : "?", length ? to_str(*length) : "?");
+      }
       std::string out = "<" + object.type_name + " {";
       bool first = true;
       for (const auto& [key, item] : object.attributes.entries()) {
