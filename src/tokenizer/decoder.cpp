@@ -214,6 +214,9 @@ Status Tokenizer::init_pieces() {
       case Kind::kStrip:
         if (!joined || step.strip_stop > 0 || leading_strip_.count > 0) pieces_concatenate_ = false;
         leading_strip_ = {step.content, step.strip_start};
+        if (step.strip_stop > 0 && trailing_strip_.count == 0) {
+          trailing_strip_ = {step.content, step.strip_stop};
+        }
         break;
       case Kind::kMetaspace:
         pieces_concatenate_ = false;

@@ -61,9 +61,17 @@ std::string Detokenizer::push_by_redecoding(int32_t id) {
       std::string_view(text).substr(text.size() - kReplacement.size()) == kReplacement) {
     return {};
   }
-  if (text.size() <= emitted_bytes_) return {};
-  std::string out = text.substr(emitted_bytes_);
-  emitted_bytes_ = text.size();
+  // A decoder that strips the end (Strip with stop) may strip what is trailing now once more
+  // arrives: hold back the trailing characters it could remove.
+  size_t stable = text.size();
+  const std::string& strip = tokenizer_.trailing_strip().character;
+  if (tokenizer_.trailing_strip().count > 0 && !strip.empty()) {
+    while (stable > emitted_bytes_ && strip.find(text[stable - 1]) != std::string::npos) --stable;
+    while (stable > emitted_bytes_ && (static_cast<uint8_t>(text[stable]) & 0xC0) == 0x80) --stable;
+  }
+  if (stable <= emitted_bytes_) return {};
+  std::string out = text.substr(emitted_bytes_, stable - emitted_bytes_);
+  emitted_bytes_ = stable;
   return out;
 }
 

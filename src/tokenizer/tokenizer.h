@@ -59,13 +59,15 @@ class Tokenizer {
   const std::vector<int32_t>& special_suffix() const { return spec_.suffix_ids; }
   const TokenizerSpec& spec() const { return spec_; }
 
-  // For the incremental detokenizer: how the start of decoded text is trimmed. Up to
-  // `count` leading `character`s are removed from the whole output (Strip / Metaspace decoders).
-  struct LeadingStrip {
+  // For the incremental detokenizer: how the ends of decoded text are trimmed. Up to `count`
+  // `character`s are removed from the start (leading) or the end (trailing) of the output
+  // (Strip decoders).
+  struct EdgeStrip {
     std::string character;
     int count = 0;
   };
-  const LeadingStrip& leading_strip() const { return leading_strip_; }
+  const EdgeStrip& leading_strip() const { return leading_strip_; }
+  const EdgeStrip& trailing_strip() const { return trailing_strip_; }
   // True when decode() is exactly "concatenate token_to_piece, strip the lead, fix UTF-8",
   // so a stream of pieces reproduces it. False for decoder chains that need all tokens.
   bool pieces_concatenate() const { return pieces_concatenate_; }
@@ -86,7 +88,8 @@ class Tokenizer {
   AddedTokenMatcher raw_added_;         // matched before normalization
   AddedTokenMatcher normalized_added_;  // matched in normalized text
   PieceMap added_by_content_;
-  LeadingStrip leading_strip_;
+  EdgeStrip leading_strip_;
+  EdgeStrip trailing_strip_;
   bool pieces_concatenate_ = true;
   bool byte_level_ = false;
 };

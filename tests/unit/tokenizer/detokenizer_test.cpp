@@ -86,5 +86,29 @@ TEST(DetokenizerTest, InvalidBytesBecomeReplacementCharacters) {
   EXPECT_EQ(detokenizer.flush(), "\xEF\xBF\xBD");
 }
 
+TEST(DetokenizerTest, TrailingStripIsHeldBackUntilFollowed) {
+  // Strip(stop=1) removes a trailing space of the whole text: a space streamed now may be the
+  // one stripped at the end, so it waits (found by fuzz_tokenizer_json).
+  TokenizerSpec spec = testing::toy_spec({"a", "\xE2\x96\x81"}, {});
+  DecoderStep replace;
+  replace.kind = DecoderStep::Kind::kReplace;
+  replace.pattern = "\xE2\x96\x81";
+  replace.content = " ";
+  DecoderStep fuse;
+  fuse.kind = DecoderStep::Kind::kFuse;
+  DecoderStep strip;
+  strip.kind = DecoderStep::Kind::kStrip;
+  strip.content = " ";
+  strip.strip_stop = 1;
+  spec.decoder = {replace, fuse, strip};
+  auto tokenizer = testing::make_tokenizer(spec);
+  ASSERT_TRUE(tokenizer);
+  for (const std::vector<int32_t>& ids : std::vector<std::vector<int32_t>>{
+           {0, 1}, {0, 1, 1}, {0, 1, 0, 1, 1, 0}, {1}, {1, 1, 0}}) {
+    auto chunks = stream(*tokenizer, ids);
+    EXPECT_EQ(chunks[1], ids[0] == 0 && ids[1] == 1 ? "" : chunks[1]);
+  }
+}
+
 }  // namespace
 }  // namespace mx
