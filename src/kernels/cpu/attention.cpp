@@ -229,7 +229,7 @@ Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, in
   for (int64_t s = 0; s < n_seqs; ++s) total_items += items_of(plan, seqs[s]);
 
   std::atomic<int64_t> next{0};
-  pool.run([&](int thread, int) {
+  pool.share([&](int thread, int) {
     float* tls = plan.thread_scratch + per_thread_floats(kv) * thread;
     int64_t seq_index = 0, seq_first = 0, q_offset = 0;  // items are claimed in increasing order
     for (int64_t item = next.fetch_add(1); item < total_items; item = next.fetch_add(1)) {

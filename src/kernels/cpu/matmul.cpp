@@ -145,7 +145,7 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
   int64_t chunk = rows_per_chunk(args.rows, args.n_tokens, pool.size());
   int64_t n_chunks = (args.rows + chunk - 1) / chunk;
   std::atomic<int64_t> next_chunk{0};
-  pool.run([&](int, int) {
+  pool.share([&](int, int) {
     for (int64_t c = next_chunk.fetch_add(1); c < n_chunks; c = next_chunk.fetch_add(1)) {
       int64_t r0 = c * chunk;
       kernels.kernel(job, r0, std::min(args.rows, r0 + chunk), 0, args.n_tokens);
