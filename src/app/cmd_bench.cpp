@@ -71,7 +71,7 @@ Result<std::vector<double>> measure(SingleSequence& seq, int64_t n, bool one_by_
 
 int run_bench(const BenchFlags& flags) {
   auto model = Model::load(flags.model);
-  if (!model.ok()) return fmt::print(stderr, "mxserve bench: {}\n", model.error().message), 1;
+  if (!model.ok()) return fail("bench", model.error());
   ThreadPool pool(flags.threads);
   const int64_t vocab = (*model)->config().vocab_size;
   SingleSequence seq(**model, std::max(flags.n_prompt, flags.n_gen));
@@ -82,7 +82,7 @@ int run_bench(const BenchFlags& flags) {
        {std::tuple{"pp", flags.n_prompt, false}, std::tuple{"tg", flags.n_gen, true}}) {
     if (n <= 0) continue;
     auto samples = measure(seq, n, one_by_one, flags, vocab, pool);
-    if (!samples.ok()) return fmt::print(stderr, "mxserve bench: {}\n", samples.error().message), 1;
+    if (!samples.ok()) return fail("bench", samples.error());
     const std::string test = fmt::format("{}{}", name, n);
     out["results"][test] = {{"tokens_per_s_median", median(*samples)}, {"samples", *samples}};
     if (!flags.json) {
@@ -99,14 +99,10 @@ int run_bench(const BenchFlags& flags) {
 void register_bench(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* sub = app.add_subcommand("bench", "Prompt-processing and generation tokens/s");
-  sub->add_option("-m,--model", flags->model, "GGUF file or HF folder")
-      ->required()
-      ->envname("MXSERVE_MODEL");
+  add_model_flag(*sub, flags->model);
   sub->add_option("-p,--n-prompt", flags->n_prompt, "Prompt tokens (pp test)")->capture_default_str();
   sub->add_option("-n,--n-gen", flags->n_gen, "Generated tokens (tg test)")->capture_default_str();
-  sub->add_option("-t,--threads", flags->threads, "Threads")
-      ->envname("MXSERVE_THREADS")
-      ->capture_default_str();
+  add_threads_flag(*sub, flags->threads);
   sub->add_option("-r,--repetitions", flags->repetitions, "Timed repetitions")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -39,8 +39,7 @@ int run_logits(const LogitsFlags& flags) {
   }
   auto model = Model::load(flags.model);
   if (!model.ok()) {
-    fmt::print(stderr, "mxserve logits: {}\n", model.error().message);
-    return 1;
+    return fail("logits", model.error());
   }
   ThreadPool pool(flags.threads);
   SingleSequence seq(**model, static_cast<int64_t>(tokens.size()),
@@ -48,8 +47,7 @@ int run_logits(const LogitsFlags& flags) {
   std::vector<float> logits;
   Status status = seq.append(tokens, SingleSequence::Rows::kAllRows, logits, pool, flags.chunk);
   if (!status.ok()) {
-    fmt::print(stderr, "mxserve logits: {}\n", status.error().message);
-    return 1;
+    return fail("logits", status.error());
   }
   FILE* out = std::fopen(flags.out.c_str(), "wb");
   if (out == nullptr || std::fwrite(logits.data(), 4, logits.size(), out) != logits.size()) {
@@ -66,10 +64,10 @@ int run_logits(const LogitsFlags& flags) {
 void register_logits(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<LogitsFlags>();
   CLI::App* sub = app.add_subcommand("logits", "Developer tool: dump logits of a token sequence");
-  sub->add_option("-m,--model", flags->model, "GGUF file or HF folder")->required();
+  add_model_flag(*sub, flags->model);
   sub->add_option("--tokens", flags->tokens, "Comma-separated token ids")->required();
   sub->add_option("--out", flags->out, "Output file: float32 [n_tokens, vocab]")->required();
-  sub->add_option("-t,--threads", flags->threads, "Threads")->capture_default_str();
+  add_threads_flag(*sub, flags->threads);
   sub->add_option("--kv-type", flags->kv_type, "KV cache type: f32 | f16")->capture_default_str();
   sub->add_option("--chunk", flags->chunk, "Prefill chunk size in tokens")->capture_default_str();
   sub->callback([flags, &exit_code] { exit_code = run_logits(*flags); });

@@ -38,18 +38,13 @@ double negative_log_likelihood(const float* logits, int64_t vocab, int32_t targe
   return std::log(sum) - static_cast<double>(logits[target] - max_logit);
 }
 
-int fail(const Error& error) {
-  fmt::print(stderr, "mxserve perplexity: {}\n", error.message);
-  return 1;
-}
-
 int run_perplexity(const PerplexityFlags& flags) {
   auto text = read_text_file(flags.text_file);
-  if (!text.ok()) return fail(text.error());
+  if (!text.ok()) return fail("perplexity", text.error());
   auto model = Model::load(flags.model);
-  if (!model.ok()) return fail(model.error());
+  if (!model.ok()) return fail("perplexity", model.error());
   auto tokenizer = Tokenizer::load(flags.model);
-  if (!tokenizer.ok()) return fail(tokenizer.error());
+  if (!tokenizer.ok()) return fail("perplexity", tokenizer.error());
   std::vector<int32_t> tokens = (*tokenizer)->encode(*text, /*add_special=*/true);
   const auto& prefix = (*tokenizer)->special_prefix();
   const auto bos = (*tokenizer)->bos_id();
@@ -77,7 +72,7 @@ int run_perplexity(const PerplexityFlags& flags) {
     if (add_bos) window[0] = *bos;
     seq.reset();
     Status status = seq.append(window, SingleSequence::Rows::kAllRows, logits, pool, flags.batch);
-    if (!status.ok()) return fail(status.error());
+    if (!status.ok()) return fail("perplexity", status.error());
     // Targets are the original tokens (only the input's first token was replaced by BOS).
     const int32_t* targets = tokens.data() + chunk * ctx;
     for (int64_t j = first; j < ctx - 1; ++j) {
@@ -99,17 +94,13 @@ int run_perplexity(const PerplexityFlags& flags) {
 void register_perplexity(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<PerplexityFlags>();
   CLI::App* sub = app.add_subcommand("perplexity", "Perplexity of a text file (llama.cpp's method)");
-  sub->add_option("-m,--model", flags->model, "GGUF file or HF folder")
-      ->required()
-      ->envname("MXSERVE_MODEL");
+  add_model_flag(*sub, flags->model);
   sub->add_option("-f,--file", flags->text_file, "Text file")->required()->check(CLI::ExistingFile);
   sub->add_option("-c,--ctx", flags->ctx, "Tokens per chunk")->capture_default_str();
   sub->add_option("--chunks", flags->chunks, "Score at most this many chunks (-1 = all)")
       ->capture_default_str();
   sub->add_option("-b,--batch", flags->batch, "Tokens per forward batch")->capture_default_str();
-  sub->add_option("-t,--threads", flags->threads, "Threads")
-      ->envname("MXSERVE_THREADS")
-      ->capture_default_str();
+  add_threads_flag(*sub, flags->threads);
   sub->callback([flags, &exit_code] { exit_code = run_perplexity(*flags); });
 }
 

@@ -36,9 +36,9 @@ double seconds_since(Clock::time_point start) {
 
 int run_generate(const RunFlags& flags) {
   auto model = Model::load(flags.model);
-  if (!model.ok()) return fmt::print(stderr, "mxserve run: {}\n", model.error().message), 1;
+  if (!model.ok()) return fail("run", model.error());
   auto tokenizer = Tokenizer::load(flags.model);
-  if (!tokenizer.ok()) return fmt::print(stderr, "mxserve run: {}\n", tokenizer.error().message), 1;
+  if (!tokenizer.ok()) return fail("run", tokenizer.error());
   SamplingParams params;
   params.temperature = flags.temperature;
   params.top_k = flags.top_k;
@@ -46,14 +46,17 @@ int run_generate(const RunFlags& flags) {
   if (flags.seed >= 0) params.seed = static_cast<uint64_t>(flags.seed);
   const int32_t vocab = static_cast<int32_t>((*model)->config().vocab_size);
   if (Status valid = params.validate(vocab); !valid.ok()) {
-    return fmt::print(stderr, "mxserve run: {}\n", valid.error().message), 2;
+    return fail("run", valid.error(), 2);
   }
   std::vector<int32_t> prompt = (*tokenizer)->encode(flags.prompt, /*add_special=*/true);
-  if (prompt.empty()) return fmt::print(stderr, "mxserve run: the prompt is empty\n"), 2;
+  if (prompt.empty()) {
+    return fail("run", make_error(ErrorCode::kInvalidArgument, "the prompt is empty"), 2);
+  }
   const int64_t ctx = std::min(flags.ctx, (*model)->config().context_length);
   if (static_cast<int64_t>(prompt.size()) + flags.n_predict > ctx) {
-    return fmt::print(stderr, "mxserve run: prompt ({} tokens) + -n {} exceeds the context {}\n",
-                      prompt.size(), flags.n_predict, ctx), 2;
+    return fail("run", make_error(ErrorCode::kInvalidArgument,
+                                  "prompt ({} tokens) + -n {} exceeds the context {}",
+                                  prompt.size(), flags.n_predict, ctx), 2);
   }
   ThreadPool pool(flags.threads);
   SingleSequence seq(**model, static_cast<int64_t>(prompt.size()) + flags.n_predict);
@@ -81,7 +84,7 @@ int run_generate(const RunFlags& flags) {
   }
   const double gen_seconds = seconds_since(start);
   fmt::print("{}\n", detok.flush());
-  if (!status.ok()) return fmt::print(stderr, "mxserve run: {}\n", status.error().message), 1;
+  if (!status.ok()) return fail("run", status.error());
   fmt::print(stderr, "prompt: {} tokens in {:.3f} s ({:.1f} tokens/s)\n", prompt.size(),
              prompt_seconds, prompt.size() / prompt_seconds);
   fmt::print(stderr, "generation: {} tokens in {:.3f} s ({:.1f} tokens/s)\n", generated,
@@ -94,18 +97,14 @@ int run_generate(const RunFlags& flags) {
 void register_run(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt and print tokens/s");
-  sub->add_option("-m,--model", flags->model, "GGUF file or HF folder")
-      ->required()
-      ->envname("MXSERVE_MODEL");
+  add_model_flag(*sub, flags->model);
   sub->add_option("-p,--prompt", flags->prompt, "Prompt text")->required();
   sub->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")->capture_default_str();
   sub->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")->capture_default_str();
   sub->add_option("--top-k", flags->top_k, "Top-k (0 = off)")->capture_default_str();
   sub->add_option("--top-p", flags->top_p, "Top-p (1 = off)")->capture_default_str();
   sub->add_option("--seed", flags->seed, "Sampling seed (-1 = random)")->capture_default_str();
-  sub->add_option("-t,--threads", flags->threads, "Threads")
-      ->envname("MXSERVE_THREADS")
-      ->capture_default_str();
+  add_threads_flag(*sub, flags->threads);
   sub->add_option("-c,--ctx", flags->ctx, "Context size (tokens)")->capture_default_str();
   sub->callback([flags, &exit_code] { exit_code = run_generate(*flags); });
 }

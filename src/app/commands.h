@@ -4,8 +4,18 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "core/status.h"
 
 namespace mx::app {
+
+// Flags shared by the commands that load a model, with their MXSERVE_* environment names.
+void add_model_flag(CLI::App& sub, std::string& model);
+void add_threads_flag(CLI::App& sub, int& threads);
+
+// Prints "mxserve <command>: <message>" to stderr; returns exit_code for `return fail(...)`.
+int fail(const char* command, const Error& error, int exit_code = 1);
 
 // Each returns nothing; the subcommand's callback runs the command and sets the exit code.
 void register_tokenize(CLI::App& app, int& exit_code);

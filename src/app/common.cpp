@@ -1,0 +1,25 @@
+#include <fmt/format.h>
+
+#include "app/commands.h"
+
+namespace mx::app {
+
+void add_model_flag(CLI::App& sub, std::string& model) {
+  sub.add_option("-m,--model", model, "GGUF file or Hugging Face model folder")
+      ->required()
+      ->envname("MXSERVE_MODEL");
+}
+
+void add_threads_flag(CLI::App& sub, int& threads) {
+  sub.add_option("-t,--threads", threads, "Worker threads (pinned, one per core)")
+      ->envname("MXSERVE_THREADS")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+}
+
+int fail(const char* command, const Error& error, int exit_code) {
+  fmt::print(stderr, "mxserve {}: {}\n", command, error.message);
+  return exit_code;
+}
+
+}  // namespace mx::app
