@@ -1,6 +1,7 @@
 // CPU kernel benchmark: GEMV bandwidth per weight type, GEMM GFLOP/s at 512 tokens, and a
 // memory-bandwidth probe, so decode can be stated as a fraction of the roofline.
 //   bench_kernels [--threads 1,2] [--quick] [--path auto|scalar|avx2|avx512|avx512_vnni]
+//                 [--types q8_0,q4_K,...] [--bandwidth-only]
 // Prints one JSON object (medians of repeated runs) to stdout.
 #include <algorithm>
 #include <chrono>
@@ -99,11 +100,15 @@ mx::CpuPath parse_path(const std::string& name) {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool bandwidth_only = false;
+  std::string type_filter;  // ",q8_0,q4_K," or empty for all
   mx::CpuPath path = mx::CpuPath::kAuto;
   std::vector<int> thread_counts = {1, 2};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--quick") quick = true;
+    if (arg == "--bandwidth-only") bandwidth_only = true;
+    if (arg == "--types" && i + 1 < argc) type_filter = std::string(",") + argv[++i] + ",";
     if (arg == "--path" && i + 1 < argc) path = parse_path(argv[++i]);
     if (arg == "--threads" && i + 1 < argc) {
       thread_counts.clear();
@@ -130,8 +135,14 @@ int main(int argc, char** argv) {
                 threads, bw);
     first = false;
     for (mx::DType type : types) {
+      if (bandwidth_only) break;
+      std::string name = ",";
+      name += mx::dtype_name(type);
+      if (!type_filter.empty() && type_filter.find(name + ",") == std::string::npos) continue;
       for (const Shape& shape : shapes) {
-        int copies = 8;
+        // Copies spanning >= 256 MiB so GEMV streams from DRAM, not the 32 MiB L3.
+        int64_t one = static_cast<int64_t>(*mx::row_bytes(type, static_cast<uint64_t>(shape.cols))) * shape.rows;
+        int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{256} << 20) / one));
         Matrix m = make_matrix(type, shape.rows, shape.cols, copies);
         double bytes = static_cast<double>(m.w.size()) / copies;
         double gemv = run_matmul(m, 1, pool, path, copies, quick ? 9 : 31);
