@@ -42,6 +42,12 @@ class ArgReader {
     next_positional_ = args_.positional.size();
     return rest;
   }
+  // Remaining keyword arguments (for **kwargs parameters).
+  std::vector<std::pair<std::string, Value>> rest_keywords() {
+    std::vector<std::pair<std::string, Value>> rest = std::move(args_.keyword);
+    args_.keyword.clear();
+    return rest;
+  }
   // Fails on arguments nobody took.
   void finish() {
     if (next_positional_ < args_.positional.size()) {

@@ -121,7 +121,8 @@ std::optional<int64_t> parse_int(const std::string& text, int base) {
   errno = 0;
   char* end = nullptr;
   long long value = std::strtoll(clean.c_str(), &end, base);
-  if (errno == ERANGE || end != clean.c_str() + clean.size()) return std::nullopt;
+  if (end != clean.c_str() + clean.size()) return std::nullopt;
+  if (errno == ERANGE) fail_unsupported("int: '{}' does not fit in 64 bits", text.substr(0, 40));
   return static_cast<int64_t>(value);
 }
 
@@ -145,7 +146,8 @@ Value f_int(Interpreter&, const Value& v, ArgReader& args) {
   } else if (v.is_float()) {
     as_float = v.as_float();
   }
-  if (as_float && std::isfinite(*as_float) && std::fabs(*as_float) < 9.2e18) {
+  if (as_float && std::isfinite(*as_float)) {
+    if (std::fabs(*as_float) >= 9.2e18) fail_unsupported("int: {} does not fit in 64 bits", *as_float);
     return Value(static_cast<int64_t>(std::trunc(*as_float)));
   }
   return fallback;

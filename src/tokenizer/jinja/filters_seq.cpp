@@ -117,19 +117,23 @@ Value f_map(Interpreter& interp, const Value& v, ArgReader& args) {
 
 // select/reject/selectattr/rejectattr share jinja2's select_or_reject.
 Value select_or_reject(Interpreter& interp, const Value& v, ArgReader& args, bool by_attribute, bool keep) {
-  std::string attribute = by_attribute ? to_str(args.required("attr")) : "";
+  // Everything, argument checks included, happens inside jinja2's generator: errors surface
+  // only when the result is iterated. Keyword arguments go to the test.
+  std::optional<Value> attribute = by_attribute ? args.take("attr") : std::nullopt;
   std::vector<Value> rest = args.rest();
-  args.finish();
+  std::vector<std::pair<std::string, Value>> keywords = args.rest_keywords();
   return lazy_generator([&] {
+    if (by_attribute && !attribute) fail("Missing parameter for attribute name");
     std::vector<Value> out;
     for (const Value& item : iterate(v)) {
-      Value subject = by_attribute ? get_attribute_path(item, attribute) : item;
+      Value subject = by_attribute ? get_attribute_path(item, to_str(*attribute)) : item;
       bool passed;
       if (rest.empty()) {
         passed = subject.truthy();
       } else {
         CallArgs test_args;
         test_args.positional.assign(rest.begin() + 1, rest.end());
+        test_args.keyword = keywords;
         passed = interp.apply_test(to_str(rest[0]), subject, test_args);
       }
       if (passed == keep) out.push_back(item);

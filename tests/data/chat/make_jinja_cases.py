@@ -145,6 +145,7 @@ CASES = [
     ("lazy_generator_error", "{{ (range(3) | select('divisibleby', 'x')) is defined }} {{ ['a'] | map('int') is iterable }}", {}),
     ("batch_zero", "{{ range(4) | batch(0) | list }}", {}),
     ("undefined_is_sequence", "{{ u is sequence }}", {}),
+    ("selectattr_kwargs_to_test", "{{ u | selectattr('a', attribute='x') is defined }} {{ [{'a': 2}] | selectattr('a', 'divisibleby', num=2) | list }}", {}),
     # failures (jinja2 raises; ours must fail too)
     ("lazy_generator_error_when_iterated", "{{ range(3) | select('divisibleby', 'x') | list }}", {}),
     ("attr_of_undefined", "{{ u | attr('a') }}", {}),
