@@ -129,7 +129,10 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "{}\n", tokenizer.error().message);
       return 1;
     }
-    for (const auto& [kind, text] : texts) {
+    for (const auto& named_text : texts) {
+      // Plain references: clang 14 cannot capture structured bindings in lambdas.
+      const std::string& kind = named_text.first;
+      const std::string& text = named_text.second;
       std::vector<int32_t> ids;
       tokenizer.value()->encode_into(text, false, ids);  // warm-up: fills the word cache
       auto [encode_wall, encode_cpu] = median_seconds(options.runs, [&] {
