@@ -10,8 +10,13 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libboost-dev
   libxxhash-dev libssl-dev libsqlite3-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  python3-jinja2 python3-numpy python3-torch nodejs npm
+  python3-jinja2 python3-numpy python3-torch
 )
+# Node.js: any install that provides node and npm will do (some images ship NodeSource's
+# nodejs, which bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
