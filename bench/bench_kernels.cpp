@@ -1,7 +1,7 @@
 // CPU kernel benchmark: GEMV bandwidth per weight type, GEMM GFLOP/s at 512 tokens, and a
 // memory-bandwidth probe, so decode can be stated as a fraction of the roofline.
 //   bench_kernels [--threads 1,2] [--quick] [--path auto|scalar|avx2|avx512|avx512_vnni]
-//                 [--types q8_0,q4_K,...] [--bandwidth-only]
+//                 [--types q8_0,q4_K,...] [--bandwidth-only] [--shapes 1024x1024,... (GEMV only)]
 // Prints one JSON object (medians of repeated runs) to stdout.
 #include <algorithm>
 #include <chrono>
@@ -101,6 +101,7 @@ mx::CpuPath parse_path(const std::string& name) {
 int main(int argc, char** argv) {
   bool quick = false;
   bool bandwidth_only = false;
+  std::string shape_list;
   std::string type_filter;  // ",q8_0,q4_K," or empty for all
   mx::CpuPath path = mx::CpuPath::kAuto;
   std::vector<int> thread_counts = {1, 2};
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--quick") quick = true;
     if (arg == "--bandwidth-only") bandwidth_only = true;
+    if (arg == "--shapes" && i + 1 < argc) shape_list = argv[++i];
     if (arg == "--types" && i + 1 < argc) type_filter = std::string(",") + argv[++i] + ",";
     if (arg == "--path" && i + 1 < argc) path = parse_path(argv[++i]);
     if (arg == "--threads" && i + 1 < argc) {
@@ -121,7 +123,20 @@ int main(int argc, char** argv) {
   const mx::DType types[] = {mx::DType::F32, mx::DType::F16, mx::DType::BF16, mx::DType::Q8_0,
                              mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K, mx::DType::Q6_K};
   struct Shape { const char* name; int64_t rows, cols; };
-  const Shape shapes[] = {{"1024x3072", 1024, 3072}, {"2048x8192", 2048, 8192}};
+  std::vector<Shape> shapes = {{"1024x3072", 1024, 3072}, {"2048x8192", 2048, 8192}};
+  std::vector<std::string> shape_names;  // --shapes ROWSxCOLS,... (GEMV only)
+  if (!shape_list.empty()) {
+    shapes.clear();
+    for (size_t pos = 0; pos < shape_list.size();) {
+      size_t comma = shape_list.find(',', pos);
+      std::string item = shape_list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      pos = comma == std::string::npos ? shape_list.size() : comma + 1;
+      shape_names.push_back(item);
+      size_t x = item.find('x');
+      shapes.push_back({nullptr, std::stoll(item.substr(0, x)), std::stoll(item.substr(x + 1))});
+    }
+    for (size_t i = 0; i < shapes.size(); ++i) shapes[i].name = shape_names[i].c_str();
+  }
   std::vector<uint64_t> buffer((1ull << 30) / 8, 1);
   std::printf("{\n  \"cpu\": \"%s\",\n  \"path\": \"%s\",\n",
               mx::cpu_features().describe().c_str(),
@@ -150,7 +165,7 @@ int main(int argc, char** argv) {
                     "\"us\": %.1f, \"gb_s\": %.2f, \"roofline_fraction\": %.3f}",
                     std::string(mx::dtype_name(type)).c_str(), shape.name, threads, gemv * 1e6,
                     bytes / gemv / 1e9, bytes / gemv / 1e9 / bw);
-        if (shape.rows == 2048 && quick) continue;
+        if ((shape.rows == 2048 && quick) || !shape_list.empty()) continue;
         int64_t tokens = 512;
         double gemm = run_matmul(m, tokens, pool, path, 1, quick ? 1 : 3);
         double flops = 2.0 * static_cast<double>(shape.rows * shape.cols * tokens);
