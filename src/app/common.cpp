@@ -11,7 +11,7 @@ void add_model_flag(CLI::App& sub, std::string& model) {
 }
 
 void add_threads_flag(CLI::App& sub, int& threads) {
-  sub.add_option("-t,--threads", threads, "Worker threads (pinned, one per core)")
+  sub.add_option("-t,--threads", threads, "Worker threads (one per core; the caller is one of them)")
       ->envname("MXSERVE_THREADS")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
