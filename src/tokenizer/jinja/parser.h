@@ -69,6 +69,7 @@ class Parser {
   ExprPtr parse_list();
   ExprPtr parse_dict();
   void parse_call_args(Expr& call);
+  ExprPtr parse_call(ExprPtr callee);
   ExprPtr make_binary(ExprKind kind, Op op, ExprPtr left, ExprPtr right, SourcePos pos);
 
  public:

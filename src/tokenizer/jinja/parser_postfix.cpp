@@ -27,12 +27,7 @@ ExprPtr Parser::parse_postfix(ExprPtr node) {
     } else if (at_op("[")) {
       node = parse_subscript(std::move(node));
     } else if (at_op("(")) {
-      auto call = std::make_unique<Expr>();
-      call->kind = ExprKind::kCall;
-      call->pos = current().pos;
-      call->args.push_back(std::move(node));
-      parse_call_args(*call);
-      node = std::move(call);
+      node = parse_call(std::move(node));
     } else {
       return node;
     }
@@ -102,6 +97,16 @@ void Parser::parse_call_args(Expr& call) {
   advance();  // )
 }
 
+// callee(args...): the call node takes the callee as its first argument.
+ExprPtr Parser::parse_call(ExprPtr callee) {
+  auto call = std::make_unique<Expr>();
+  call->kind = ExprKind::kCall;
+  call->pos = current().pos;
+  call->args.push_back(std::move(callee));
+  parse_call_args(*call);
+  return call;
+}
+
 ExprPtr Parser::parse_filter_expr(ExprPtr node) {
   while (true) {
     if (at_op("|")) {
@@ -109,12 +114,7 @@ ExprPtr Parser::parse_filter_expr(ExprPtr node) {
     } else if (at_name("is")) {
       node = parse_test(std::move(node));
     } else if (at_op("(")) {
-      auto call = std::make_unique<Expr>();
-      call->kind = ExprKind::kCall;
-      call->pos = current().pos;
-      call->args.push_back(std::move(node));
-      parse_call_args(*call);
-      node = std::move(call);
+      node = parse_call(std::move(node));
     } else {
       return node;
     }
