@@ -1,0 +1,79 @@
+// BlockPool: the bookkeeping of the paged KV cache's blocks (their memory is KvCacheStorage).
+//
+// Every block is in exactly one of three states:
+//   - referenced: held by one or more sequences (ref count > 0);
+//   - cached-free: ref count 0 but still holding a published prefix (its content hash maps to
+//     it); kept in an LRU and evicted (hash forgotten) only when a fresh block is needed;
+//   - empty-free: ref count 0, no content.
+// n_free() counts both free kinds: a cached-free block can be handed out at any time.
+//
+// Prefix reuse: a sequence's full token blocks get chained content hashes —
+// hash[i] = H(hash[i-1], tokens of block i), hash[-1] = layout_seed — where layout_seed names
+// the model and KV layout (so blocks of another model or dtype never match). Once a block's
+// KV has been written, the engine publishes it under its hash; a later sequence with the same
+// leading tokens acquires those blocks instead of recomputing them. A block is published under
+// at most one hash, and a hash maps to at most one block (the first published wins; a second
+// block with the same content stays unpublished and is freed normally).
+//
+// Not thread-safe: owned by the engine thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mx {
+
+using BlockId = int32_t;
+using BlockHash = uint64_t;
+
+struct BlockPoolStats {
+  int64_t prefix_queries = 0;      // blocks looked up by acquire_cached_prefix
+  int64_t prefix_hits = 0;         // of those, found cached
+  int64_t evictions = 0;           // cached-free blocks whose content was dropped for reuse
+};
+
+class BlockPool {
+ public:
+  BlockPool(int64_t n_blocks, int64_t block_size, uint64_t layout_seed);
+
+  int64_t n_blocks() const;
+  int64_t block_size() const;
+  int64_t n_free() const;         // empty-free + cached-free
+  int64_t n_cached_free() const;  // free blocks still holding a published prefix
+  int64_t n_used() const;         // referenced
+  int64_t ref_count(BlockId block) const;
+  const BlockPoolStats& stats() const;
+
+  // Chained hashes of the full blocks of `tokens` (tokens.size() / block_size of them).
+  std::vector<BlockHash> block_hashes(std::span<const int32_t> tokens) const;
+  // Extends `hashes` (the chain of tokens[0, hashes.size() * block_size)) over the further full
+  // blocks of `tokens`; for sequences whose tokens grow during generation.
+  void extend_block_hashes(std::span<const int32_t> tokens, std::vector<BlockHash>& hashes) const;
+
+  // How many leading hashes are published, without taking references.
+  // in_use_out (optional): how many of those are referenced (cost no free block to acquire).
+  int64_t count_cached_prefix(std::span<const BlockHash> hashes,
+                              int64_t* in_use_out = nullptr) const;
+  // The longest published prefix of `hashes`: appends its blocks to `out` and takes a reference
+  // on each (a cached-free block leaves the LRU). Returns how many blocks were appended.
+  int64_t acquire_cached_prefix(std::span<const BlockHash> hashes, std::vector<BlockId>& out);
+
+  // Appends n fresh blocks (ref count 1) to `out`, evicting least-recently-used cached-free
+  // blocks when no empty block is left. Returns false, changing nothing, if n > n_free().
+  bool allocate(int64_t n, std::vector<BlockId>& out);
+
+  // Publishes a full, written, referenced block under `hash` (see above for duplicates).
+  void publish(BlockId block, BlockHash hash);
+
+  // Drops one reference on each block. A block reaching zero becomes cached-free (most recently
+  // used end of the LRU) if published, else empty-free. Pass a sequence's whole block table:
+  // it is walked from last to first, so a prefix's later blocks are evicted before its earlier
+  // ones (an evicted early block would make the later ones unreachable anyway).
+  void release(std::span<const BlockId> blocks);
+
+ private:
+  // Implementation's choice (ref counts, hash → block map, intrusive LRU list, free list).
+};
+
+}  // namespace mx

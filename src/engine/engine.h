@@ -1,0 +1,109 @@
+// Engine: the serving loop. Requests become Sequences; each step the Scheduler (pure policy)
+// picks a Batch of decodes and prefill chunks under a token budget, the engine allocates their
+// KV blocks from the BlockPool (reusing cached prefix blocks), runs the Model once over the
+// whole batch (ModelRunner step), samples each sequence's next token (SamplerState) and hands it
+// to the request's TokenStream callback.
+//
+// Threads: one engine thread runs steps; submit() / cancel() / stats() may be called from any
+// thread. Callbacks run on the engine thread and must not block (the server posts them to the
+// connection's executor). Every submitted request gets exactly one final event (finished=true)
+// — on end of generation, cancellation, error or shutdown — after which no more events come.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "engine/block_pool.h"
+#include "engine/sampler.h"
+#include "engine/scheduler.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace mx {
+
+enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error"
+
+// One event of a request's TokenStream.
+struct TokenEvent {
+  SampledToken token;        // token.token < 0 when the event carries no token (final only)
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::kNone;
+  std::string error;         // with kError
+  // Filled on every event: counts so far.
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;      // prompt tokens served from the prefix cache (first admission)
+  int64_t completion_tokens = 0;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int64_t max_new_tokens = 16;
+  std::vector<int32_t> stop_token_ids;  // end of generation (EOS / end-of-turn ids)
+  bool ignore_eos = false;              // keep generating through stop_token_ids
+  std::function<void(const TokenEvent&)> on_event;
+};
+
+struct EngineConfig {
+  int64_t kv_blocks = 0;            // 0: from kv_memory_bytes
+  int64_t kv_memory_bytes = 1LL << 30;
+  int64_t block_size = 32;
+  DType kv_dtype = DType::F16;
+  int64_t max_context = 0;          // 0: the model's context length
+  bool prefix_caching = true;
+  SchedulerConfig scheduler;        // block_size is copied from above
+  int threads = 0;                  // 0: all cores
+
+  Status validate() const;
+};
+
+struct EngineStats {
+  int64_t waiting = 0;
+  int64_t running = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_free = 0;
+  int64_t prefix_queries = 0;   // blocks looked up in the prefix cache
+  int64_t prefix_hits = 0;      // blocks found
+  int64_t prompt_tokens = 0;    // totals since start
+  int64_t cached_tokens = 0;
+  int64_t generated_tokens = 0;
+  int64_t steps = 0;
+  int64_t preemptions = 0;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> create(Model& model, EngineConfig config);
+  ~Engine();  // stop()
+
+  // Queues a request. Errors (empty prompt, prompt + max_new_tokens beyond the context or the
+  // KV pool, bad sampling params) come back here and no event is sent.
+  Result<SeqId> submit(GenerationRequest request);
+  // Cancels a queued or running request: its blocks are freed before the next step and its
+  // final event has FinishReason::kCancelled. Unknown or finished ids are ignored.
+  void cancel(SeqId id);
+  EngineStats stats() const;
+  int64_t max_context() const;
+  // Stops taking requests; running ones are cancelled (final events sent); joins the thread.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mx

@@ -1,0 +1,80 @@
+// Scheduler: pure policy. Each engine step the engine describes its sequences and the free KV
+// blocks (SchedulerState); schedule() decides what runs (Decision). No model, no I/O, no block
+// pool: the engine applies the decision (engine.cpp), and the policy is tested on its own.
+//
+// Policy, in order of priority each step:
+//   1. Decode first: every running sequence that has finished its prompt computes its one new
+//      token. One that needs a new block when none is free preempts the running sequence of
+//      lowest priority (the most recently admitted; possibly itself): preemption by recompute —
+//      all its blocks are released and it goes back to the front of the waiting queue.
+//   2. Running sequences still in their prompt (chunked prefill) continue, in admission order,
+//      with chunks that fill the rest of the per-step token budget.
+//   3. Admission: waiting sequences — preempted ones first, then first come first served — are
+//      admitted while the running set is below max_running, budget is left, and the free blocks
+//      cover the whole remaining prompt (all of its blocks are allocated at admission, so later
+//      chunks never run out) plus a headroom of headroom_blocks_per_seq for every running
+//      sequence (so decodes rarely preempt). Cached prefix blocks count as computed tokens: a
+//      cached block in use by others costs nothing, a cached-free one costs one free block.
+//      A sequence that does not fit may be passed over by smaller ones behind it, but once it
+//      has waited aging_steps steps nothing behind it is admitted until it fits (no starvation).
+// Cancellation is not the policy's business: the engine drops a cancelled sequence and
+// releases its blocks before the next schedule().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+
+namespace mx {
+
+using SeqId = int64_t;
+
+struct SchedulerConfig {
+  int64_t max_batch_tokens = 512;      // tokens computed per step: decodes + prefill chunks
+  int64_t max_running = 16;            // sequences in the running set (--max-seqs)
+  int64_t block_size = 32;             // tokens per KV block
+  int64_t headroom_blocks_per_seq = 1; // free blocks kept per running sequence at admission
+  int64_t aging_steps = 64;            // waiting this long blocks everyone behind it
+
+  // Messages name the field and the allowed range.
+  Status validate() const;
+};
+
+// What the policy sees of one sequence.
+struct SequenceView {
+  SeqId id = 0;
+  int64_t n_tokens = 0;     // tokens it has: prompt + generated so far
+  int64_t n_computed = 0;   // running: tokens whose KV is written (decode: n_tokens - 1)
+  int64_t n_blocks = 0;     // running: blocks it holds
+  // Waiting only: the cached prefix a lookup would give, in full blocks (never covering the
+  // last token, which must be computed for its logits).
+  int64_t cached_blocks_in_use = 0;  // referenced by running sequences: free to share
+  int64_t cached_blocks_free = 0;    // in the LRU: each takes one free block, no compute
+  int64_t waiting_steps = 0;         // waiting only: steps since it (re-)entered the queue
+  bool preempted = false;            // waiting only: was running; resumes before new ones
+};
+
+struct SchedulerState {
+  std::span<const SequenceView> running;  // in admission order (oldest first)
+  std::span<const SequenceView> waiting;  // preempted first, then arrival order
+  int64_t free_blocks = 0;                // BlockPool::n_free() (cached-free included)
+};
+
+struct ScheduledSeq {
+  SeqId id = 0;
+  int64_t n_tokens = 0;      // tokens to compute this step (from its n_computed on)
+  int64_t n_new_blocks = 0;  // fresh blocks to allocate first (beyond cached prefix blocks)
+};
+
+struct Decision {
+  std::vector<SeqId> preempted;     // running → front of waiting; release all their blocks
+  std::vector<SeqId> admitted;      // waiting → running: acquire the cached prefix first
+  std::vector<ScheduledSeq> batch;  // decodes first, then prefill chunks; admitted included
+};
+
+// Apply in this order: release preempted, acquire admitted prefixes, allocate, run.
+Decision schedule(const SchedulerState& state, const SchedulerConfig& config);
+
+}  // namespace mx

@@ -1,0 +1,42 @@
+#include "server/api_error.h"
+
+#include <nlohmann/json.hpp>
+
+namespace mx {
+
+ApiError ApiError::bad_request(std::string message, std::string param) {
+  return ApiError{400, "invalid_request_error", std::move(message), std::move(param), {}};
+}
+
+ApiError ApiError::not_found(std::string message) {
+  return ApiError{404, "not_found_error", std::move(message), {}, {}};
+}
+
+ApiError ApiError::server_error(std::string message) {
+  return ApiError{500, "server_error", std::move(message), {}, {}};
+}
+
+ApiError ApiError::from(const Error& error, std::string param) {
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kOutOfRange:
+    case ErrorCode::kUnsupported:
+    case ErrorCode::kCorruptData:
+      return bad_request(error.message, std::move(param));
+    case ErrorCode::kNotFound:
+      return not_found(error.message);
+    case ErrorCode::kIoError:
+    case ErrorCode::kInternal:
+      break;
+  }
+  return server_error(error.message);
+}
+
+std::string ApiError::to_json() const {
+  nlohmann::json body = {{"message", message}, {"type", type}};
+  body["param"] = param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param);
+  body["code"] = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code);
+  return nlohmann::json{{"error", std::move(body)}}.dump();
+}
+
+}  // namespace mx

@@ -1,0 +1,31 @@
+// ApiError: an error as the OpenAI API reports it — an HTTP status and the JSON body
+//   {"error": {"message": "...", "type": "invalid_request_error", "param": "max_tokens",
+//              "code": null}}
+// Every handler turns its failures into one of these, so clients (the OpenAI SDKs) see the
+// shape they expect and a message that says what to fix.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace mx {
+
+struct ApiError {
+  int http_status = 400;
+  std::string type = "invalid_request_error";  // or "not_found_error", "server_error", ...
+  std::string message;
+  std::string param;  // the offending request field, empty if none
+  std::string code;   // machine-readable code, empty for null
+
+  static ApiError bad_request(std::string message, std::string param = {});
+  static ApiError not_found(std::string message);
+  static ApiError server_error(std::string message);
+  // From a library Error: kInvalidArgument / kOutOfRange / kUnsupported / kCorruptData → 400,
+  // kNotFound → 404, kIoError / kInternal → 500.
+  static ApiError from(const Error& error, std::string param = {});
+
+  std::string to_json() const;
+};
+
+}  // namespace mx
