@@ -10,16 +10,10 @@
 // — on end of generation, cancellation, error or shutdown — after which no more events come.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -41,6 +35,7 @@ struct TokenEvent {
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
   std::string error;         // with kError
+  bool stop_token = false;   // token is the stop token that ended generation: not output text
   // Filled on every event: counts so far.
   int64_t prompt_tokens = 0;
   int64_t cached_tokens = 0;      // prompt tokens served from the prefix cache (first admission)
@@ -97,6 +92,7 @@ class Engine {
   void cancel(SeqId id);
   EngineStats stats() const;
   int64_t max_context() const;
+  const Model& model() const;
   // Stops taking requests; running ones are cancelled (final events sent); joins the thread.
   void stop();
 

@@ -1,0 +1,253 @@
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "engine/engine_impl.h"
+
+namespace mx {
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone: return "none";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kError: return "error";
+  }
+  return "none";
+}
+
+Status EngineConfig::validate() const {
+  if (block_size < 1 || block_size > 1024) {
+    return make_error(ErrorCode::kInvalidArgument, "block size must be 1..1024 tokens, got {}",
+                      block_size);
+  }
+  if (kv_blocks < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "kv blocks must be >= 0, got {}", kv_blocks);
+  }
+  if (kv_blocks == 0 && kv_memory_bytes < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "kv memory must be positive, got {} bytes",
+                      kv_memory_bytes);
+  }
+  if (kv_dtype != DType::F16 && kv_dtype != DType::F32) {
+    return make_error(ErrorCode::kInvalidArgument, "kv cache type must be f16 or f32");
+  }
+  if (max_context < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "context must be >= 0 (0: the model's), got {}",
+                      max_context);
+  }
+  if (threads < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "threads must be >= 0 (0: all cores), got {}",
+                      threads);
+  }
+  return scheduler.validate();
+}
+
+namespace {
+
+// Names the model and the KV layout: prefix blocks of another model, dtype or block size
+// never match.
+uint64_t layout_seed(const Model& model, const EngineConfig& config) {
+  const ModelConfig& c = model.config();
+  const std::string id = fmt::format("{}|{}|{}|{}|{}|{}|{}", model.source(), c.n_layers,
+                                     c.n_kv_heads, c.head_dim, c.vocab_size,
+                                     static_cast<int>(config.kv_dtype), config.block_size);
+  return XXH3_64bits(id.data(), id.size());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config) {
+  config.scheduler.block_size = config.block_size;
+  MX_RETURN_IF_ERROR(config.validate());
+  const ModelConfig& c = model.config();
+  int64_t n_blocks = config.kv_blocks;
+  if (n_blocks == 0) {
+    const size_t block_bytes = KvCacheStorage::bytes_per_token(c, config.kv_dtype) *
+                               static_cast<size_t>(config.block_size);
+    n_blocks = config.kv_memory_bytes / static_cast<int64_t>(block_bytes);
+  }
+  if (n_blocks < 2) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the KV cache holds only {} blocks of {} tokens; give it more memory",
+                      n_blocks, config.block_size);
+  }
+  if (config.threads == 0) {
+    config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  auto impl = std::make_unique<Impl>(model, config, n_blocks, layout_seed(model, config));
+  std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
+  Impl* raw = engine->impl_.get();
+  raw->publish_stats();
+  raw->thread = std::thread([raw] { raw->loop(); });
+  spdlog::info("engine: {} KV blocks of {} tokens ({} MiB), context {}, {} threads, prefix "
+               "caching {}",
+               n_blocks, config.block_size,
+               (n_blocks * raw->kv.block_bytes()) >> 20, raw->max_context, config.threads,
+               config.prefix_caching ? "on" : "off");
+  return engine;
+}
+
+Engine::Impl::Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t seed)
+    : model(m),
+      config(c),
+      max_context(c.max_context > 0 ? c.max_context : m.config().context_length),
+      kv(m.config(), n_blocks, c.block_size, c.kv_dtype),
+      blocks(n_blocks, c.block_size, seed),
+      threads(c.threads) {
+  if (max_context <= 0) max_context = 4096;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { stop(); }
+
+Result<SeqId> Engine::submit(GenerationRequest request) {
+  const ModelConfig& c = impl_->model.config();
+  const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
+  if (n_prompt == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "the prompt is empty; send at least one token");
+  }
+  for (int32_t token : request.prompt) {
+    if (token < 0 || token >= c.vocab_size) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "prompt token id {} is outside the vocabulary (0..{})", token,
+                        c.vocab_size - 1);
+    }
+  }
+  if (request.max_new_tokens < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "max tokens must be at least 1, got {}",
+                      request.max_new_tokens);
+  }
+  const int64_t total = n_prompt + request.max_new_tokens;
+  if (total > impl_->max_context) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "this model's context is {} tokens, but the request asks for {} ({} in "
+                      "the prompt + {} to generate); shorten the prompt or max_tokens",
+                      impl_->max_context, total, n_prompt, request.max_new_tokens);
+  }
+  const int64_t kv_tokens = impl_->blocks.n_blocks() * impl_->config.block_size;
+  if (total > kv_tokens) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "the request needs {} tokens of KV cache but the server holds {} in all; "
+                      "shorten it or start the server with more --kv-memory",
+                      total, kv_tokens);
+  }
+  MX_RETURN_IF_ERROR(request.sampling.validate(static_cast<int32_t>(c.vocab_size)));
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->stopping) {
+    return make_error(ErrorCode::kUnsupported, "the server is shutting down; retry elsewhere");
+  }
+  const SeqId id = impl_->next_id++;
+  impl_->incoming.push_back(
+      std::make_unique<Sequence>(id, std::move(request), static_cast<int32_t>(c.vocab_size)));
+  impl_->wake.notify_one();
+  return id;
+}
+
+void Engine::cancel(SeqId id) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->cancels.push_back(id);
+  impl_->wake.notify_one();
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stats;
+}
+
+int64_t Engine::max_context() const { return impl_->max_context; }
+
+const Model& Engine::model() const { return impl_->model; }
+
+void Engine::stop() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+    impl_->wake.notify_one();
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void Engine::Impl::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [&] {
+        return stopping || !incoming.empty() || !cancels.empty() || !running.empty() ||
+               !waiting.empty();
+      });
+      if (stopping) break;
+    }
+    take_incoming();
+    const bool ran = step();
+    publish_stats();
+    // Nothing could run (all waiting requests blocked): let cancellations or new requests in.
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Shutdown: every request still here gets its final event.
+  take_incoming();
+  std::vector<Sequence*> left(running.begin(), running.end());
+  left.insert(left.end(), waiting.begin(), waiting.end());
+  for (Sequence* seq : left) finish(*seq, FinishReason::kCancelled);
+  publish_stats();
+}
+
+void Engine::Impl::take_incoming() {
+  std::deque<std::unique_ptr<Sequence>> arrived;
+  std::vector<SeqId> cancelled;
+  {
+    std::lock_guard lock(mutex);
+    arrived.swap(incoming);
+    cancelled.swap(cancels);
+  }
+  for (auto& seq : arrived) {
+    waiting.push_back(seq.get());
+    sequences.emplace(seq->id, std::move(seq));
+  }
+  for (SeqId id : cancelled) {
+    auto it = sequences.find(id);
+    if (it != sequences.end()) finish(*it->second, FinishReason::kCancelled);
+  }
+}
+
+void Engine::Impl::emit(Sequence& seq, TokenEvent event) {
+  event.prompt_tokens = seq.n_prompt();
+  event.cached_tokens = std::max<int64_t>(seq.cached_tokens, 0);
+  event.completion_tokens = seq.n_generated();
+  if (seq.request.on_event) seq.request.on_event(event);
+}
+
+// Removes the sequence everywhere and sends its final event.
+void Engine::Impl::finish(Sequence& seq, FinishReason reason, std::string error) {
+  release_blocks(seq);
+  std::erase(running, &seq);
+  std::erase(waiting, &seq);
+  TokenEvent event;
+  event.finished = true;
+  event.finish_reason = reason;
+  event.error = std::move(error);
+  emit(seq, std::move(event));
+  sequences.erase(seq.id);  // destroys seq
+}
+
+void Engine::Impl::publish_stats() {
+  EngineStats s = totals;
+  s.waiting = static_cast<int64_t>(waiting.size());
+  s.running = static_cast<int64_t>(running.size());
+  s.kv_blocks_total = blocks.n_blocks();
+  s.kv_blocks_used = blocks.n_used();
+  s.kv_blocks_free = blocks.n_free();
+  s.prefix_queries = blocks.stats().prefix_queries;
+  s.prefix_hits = blocks.stats().prefix_hits;
+  std::lock_guard lock(mutex);
+  s.waiting += static_cast<int64_t>(incoming.size());
+  stats = s;
+}
+
+}  // namespace mx

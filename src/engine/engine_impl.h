@@ -1,0 +1,69 @@
+// Engine::Impl: the engine thread's state and the step (engine.cpp: public API and loop;
+// engine_step.cpp: one schedule → allocate → forward → sample step).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/sequence.h"
+
+namespace mx {
+
+struct Engine::Impl {
+  Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t layout_seed);
+
+  // Engine thread.
+  void loop();
+  void take_incoming();                       // new requests and cancellations, under mutex_
+  bool step();                                // false when there was nothing to do
+  void build_views(std::vector<SequenceView>& running, std::vector<SequenceView>& waiting);
+  void apply_preemptions(const Decision& decision);
+  void apply_admissions(const Decision& decision);
+  bool prepare(const ScheduledSeq& scheduled, Sequence& seq);  // blocks for this step
+  void run_batch();                           // forward over batch_, then sample
+  void after_compute(Sequence& seq, int64_t n_tokens);
+  void sample_next(Sequence& seq, float* logits);
+  void finish(Sequence& seq, FinishReason reason, std::string error = {});
+  void release_blocks(Sequence& seq);
+  void publish_full_blocks(Sequence& seq);
+  int64_t usable_prefix_blocks(const Sequence& seq) const;
+  void emit(Sequence& seq, TokenEvent event);
+  void publish_stats();
+
+  Model& model;
+  EngineConfig config;
+  int64_t max_context;
+  KvCacheStorage kv;
+  BlockPool blocks;
+  ThreadPool threads;
+
+  // Shared with other threads.
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<Sequence>> incoming;
+  std::vector<SeqId> cancels;
+  bool stopping = false;
+  SeqId next_id = 1;
+  EngineStats stats;  // snapshot, published after each step
+  std::thread thread;
+
+  // Engine thread only.
+  std::unordered_map<SeqId, std::unique_ptr<Sequence>> sequences;
+  std::vector<Sequence*> running;  // admission order
+  std::deque<Sequence*> waiting;   // preempted first, then arrival order
+  EngineStats totals;
+  // The step's batch, reused: ForwardBatch views into these.
+  std::vector<Sequence*> batch_seqs;
+  std::vector<int64_t> batch_counts;
+  std::vector<int32_t> batch_tokens, batch_positions, logit_rows;
+  std::vector<BatchSequence> batch_slices;
+  std::vector<float> logits;
+};
+
+}  // namespace mx

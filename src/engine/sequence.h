@@ -1,0 +1,40 @@
+// Sequence: one request's state inside the engine (engine thread only). Its tokens are the
+// prompt followed by what it generated; n_computed of them have KV in its blocks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/block_pool.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+
+namespace mx {
+
+struct Sequence {
+  Sequence(SeqId seq_id, GenerationRequest req, int32_t vocab_size)
+      : id(seq_id),
+        request(std::move(req)),
+        tokens(request.prompt),
+        sampler(request.sampling, vocab_size) {
+    sampler.add_prompt_tokens(request.prompt);
+  }
+
+  int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t n_prompt() const { return static_cast<int64_t>(request.prompt.size()); }
+  int64_t n_generated() const { return n_tokens() - n_prompt(); }
+
+  SeqId id;
+  GenerationRequest request;
+  std::vector<int32_t> tokens;       // prompt + generated
+  int64_t n_computed = 0;            // tokens whose KV is written
+  std::vector<BlockId> blocks;       // block table, position order
+  std::vector<BlockHash> hashes;     // chained hashes of the full blocks of `tokens`
+  int64_t n_published = 0;           // leading blocks published to the prefix cache
+  SamplerState sampler;
+  int64_t cached_tokens = -1;        // prompt tokens from the prefix cache, set at 1st admission
+  int64_t waiting_steps = 0;
+  bool preempted = false;
+};
+
+}  // namespace mx
