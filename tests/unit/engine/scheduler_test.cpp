@@ -148,6 +148,20 @@ TEST(Scheduler, DecodePreemptsNewestWhenNoBlockIsFree) {
   EXPECT_TRUE(d.admitted.empty());  // a step that preempts admits nothing
 }
 
+TEST(Scheduler, StepThatPreemptsAdmitsNothingEvenWithRoomLeft) {
+  SchedulerConfig config = small_config();
+  config.headroom_blocks_per_seq = 0;
+  // Preempting the 40-token prefill frees 10 blocks; the decode takes one, 9 stay free, and
+  // the one-block request would fit — but memory was short this step.
+  Decision d = run({decoding(1, 9), prefilling(2, 40, 0)}, {waiting(5, 3)}, 0, config);
+  EXPECT_EQ(d.preempted, (Ids{2}));
+  EXPECT_TRUE(d.admitted.empty());
+  EXPECT_EQ(batch_of(d), (Rows{{1, 1, 1}}));
+  d = run({decoding(1, 9), prefilling(2, 40, 0)}, {waiting(5, 3)}, 1, config);
+  EXPECT_TRUE(d.preempted.empty());
+  EXPECT_TRUE(d.admitted.empty());  // 0 free after the decode's block
+}
+
 TEST(Scheduler, PreemptsItselfWhenItIsTheNewest) {
   Decision d = run({decoding(1, 6), decoding(2, 9)}, {}, 0);
   EXPECT_EQ(d.preempted, (Ids{2}));
