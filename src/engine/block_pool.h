@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace mx {
@@ -28,9 +29,9 @@ using BlockId = int32_t;
 using BlockHash = uint64_t;
 
 struct BlockPoolStats {
-  int64_t prefix_queries = 0;      // blocks looked up by acquire_cached_prefix
-  int64_t prefix_hits = 0;         // of those, found cached
-  int64_t evictions = 0;           // cached-free blocks whose content was dropped for reuse
+  int64_t prefix_queries = 0;  // hashes passed to acquire_cached_prefix (blocks asked for)
+  int64_t prefix_hits = 0;     // of those, found cached (the acquired prefix)
+  int64_t evictions = 0;       // cached-free blocks whose content was dropped for reuse
 };
 
 class BlockPool {
@@ -64,7 +65,11 @@ class BlockPool {
   bool allocate(int64_t n, std::vector<BlockId>& out);
 
   // Publishes a full, written, referenced block under `hash` (see above for duplicates).
-  void publish(BlockId block, BlockHash hash);
+  // Returns true if `block` is now published under `hash`; false if the hash already names
+  // another block or `block` is already published under another hash (nothing changes).
+  bool publish(BlockId block, BlockHash hash);
+  // Whether `block` is published (its hash maps to it).
+  bool is_published(BlockId block) const;
 
   // Drops one reference on each block. A block reaching zero becomes cached-free (most recently
   // used end of the LRU) if published, else empty-free. Pass a sequence's whole block table:
@@ -73,7 +78,27 @@ class BlockPool {
   void release(std::span<const BlockId> blocks);
 
  private:
-  // Implementation's choice (ref counts, hash → block map, intrusive LRU list, free list).
+  static constexpr BlockId kNone = -1;
+
+  void lru_push_back(BlockId block);  // most recently used end
+  void lru_remove(BlockId block);
+  BlockId take_free_block();  // an empty block, else the LRU's oldest (evicted)
+  void forget_hash(BlockId block);
+
+  int64_t block_size_;
+  uint64_t layout_seed_;
+  std::vector<int32_t> ref_counts_;  // [n_blocks]
+  std::vector<BlockHash> hash_of_;   // [n_blocks], valid where published_
+  std::vector<uint8_t> published_;   // [n_blocks]
+  std::unordered_map<BlockHash, BlockId> block_of_hash_;
+  // Intrusive doubly linked LRU of cached-free blocks: head is the least recently used.
+  std::vector<BlockId> lru_prev_;  // [n_blocks], kNone at the head / when not in the LRU
+  std::vector<BlockId> lru_next_;  // [n_blocks], kNone at the tail / when not in the LRU
+  BlockId lru_head_ = kNone;
+  BlockId lru_tail_ = kNone;
+  int64_t n_cached_free_ = 0;
+  std::vector<BlockId> empty_free_;  // stack; back() is handed out next
+  BlockPoolStats stats_;
 };
 
 }  // namespace mx
