@@ -53,6 +53,12 @@ int64_t BlockPool::ref_count(BlockId block) const {
   return ref_counts_[block];
 }
 
+int64_t BlockPool::count_shared(std::span<const BlockId> blocks) const {
+  int64_t n_shared = 0;
+  for (BlockId block : blocks) n_shared += ref_count(block) > 1 ? 1 : 0;
+  return n_shared;
+}
+
 bool BlockPool::is_published(BlockId block) const {
   check(block >= 0 && block < n_blocks(), "block id in range");
   return published_[block] != 0;

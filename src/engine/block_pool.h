@@ -44,6 +44,9 @@ class BlockPool {
   int64_t n_cached_free() const;  // free blocks still holding a published prefix
   int64_t n_used() const;         // referenced
   int64_t ref_count(BlockId block) const;
+  // How many of `blocks` are also referenced elsewhere (ref count > 1): releasing the table
+  // would not free them (SequenceView::n_blocks_shared).
+  int64_t count_shared(std::span<const BlockId> blocks) const;
   const BlockPoolStats& stats() const;
 
   // Chained hashes of the full blocks of `tokens` (tokens.size() / block_size of them).

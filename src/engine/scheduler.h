@@ -54,7 +54,8 @@ struct SequenceView {
   int64_t n_computed = 0;  // running: tokens whose KV is written (decode: n_tokens - 1)
   int64_t n_blocks = 0;    // running: blocks it holds
   // Running: of n_blocks, those another sequence also holds (shared prefix blocks); releasing
-  // the sequence does not free them, so preempting it frees only n_blocks - n_blocks_shared.
+  // the sequence does not free them, so preempting it frees only n_blocks - n_blocks_shared
+  // (BlockPool::count_shared of its table; 0 treats every block as freed).
   int64_t n_blocks_shared = 0;
   // Waiting only: the cached prefix a lookup would give, in full blocks (never covering the
   // last token, which must be computed for its logits).
@@ -72,8 +73,11 @@ struct SchedulerState {
 
 struct ScheduledSeq {
   SeqId id = 0;
-  int64_t n_tokens = 0;      // tokens to compute this step (from its n_computed on)
-  int64_t n_new_blocks = 0;  // fresh blocks to allocate first (beyond cached prefix blocks)
+  // Tokens to compute this step, from its n_computed on (admitted: after its cached prefix).
+  int64_t n_tokens = 0;
+  // Fresh blocks to allocate first (beyond cached prefix blocks). For an admitted sequence
+  // they cover its whole prompt, not only this step's chunk.
+  int64_t n_new_blocks = 0;
 };
 
 struct Decision {

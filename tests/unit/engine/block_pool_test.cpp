@@ -69,7 +69,13 @@ TEST(BlockPool, RefCountsAndRelease) {
   EXPECT_EQ(b, a);  // shared, not copied
   EXPECT_EQ(pool.ref_count(a[0]), 2);
   EXPECT_EQ(pool.n_used(), 2);
+  std::vector<BlockId> c;
+  ASSERT_TRUE(pool.allocate(1, c));
+  std::vector<BlockId> b_and_c = {b[0], b[1], c[0]};
+  EXPECT_EQ(pool.count_shared(b_and_c), 2);
+  pool.release(c);
   pool.release(a);
+  EXPECT_EQ(pool.count_shared(b), 0);
   EXPECT_EQ(pool.ref_count(a[0]), 1);
   EXPECT_EQ(pool.n_free(), 2);
   EXPECT_EQ(pool.n_cached_free(), 0);

@@ -114,7 +114,7 @@ void Simulator::build_views() {
                       .n_tokens = static_cast<int64_t>(seq->tokens.size()),
                       .n_computed = seq->n_computed,
                       .n_blocks = static_cast<int64_t>(seq->blocks.size())};
-    for (BlockId b : seq->blocks) view.n_blocks_shared += pool_.ref_count(b) > 1 ? 1 : 0;
+    view.n_blocks_shared = pool_.count_shared(seq->blocks);
     running_views_.push_back(view);
   }
   for (const SimSeq* seq : waiting_) {
