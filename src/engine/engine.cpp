@@ -12,11 +12,16 @@ namespace mx {
 
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
   }
   return "none";
 }
@@ -53,9 +58,9 @@ namespace {
 // never match.
 uint64_t layout_seed(const Model& model, const EngineConfig& config) {
   const ModelConfig& c = model.config();
-  const std::string id = fmt::format("{}|{}|{}|{}|{}|{}|{}", model.source(), c.n_layers,
-                                     c.n_kv_heads, c.head_dim, c.vocab_size,
-                                     static_cast<int>(config.kv_dtype), config.block_size);
+  const std::string id =
+      fmt::format("{}|{}|{}|{}|{}|{}|{}", model.source(), c.n_layers, c.n_kv_heads, c.head_dim,
+                  c.vocab_size, static_cast<int>(config.kv_dtype), config.block_size);
   return XXH3_64bits(id.data(), id.size());
 }
 
@@ -84,11 +89,11 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   Impl* raw = engine->impl_.get();
   raw->publish_stats();
   raw->thread = std::thread([raw] { raw->loop(); });
-  spdlog::info("engine: {} KV blocks of {} tokens ({} MiB), context {}, {} threads, prefix "
-               "caching {}",
-               n_blocks, config.block_size,
-               (n_blocks * raw->kv.block_bytes()) >> 20, raw->max_context, config.threads,
-               config.prefix_caching ? "on" : "off");
+  spdlog::info(
+      "engine: {} KV blocks of {} tokens ({} MiB), context {}, {} threads, prefix "
+      "caching {}",
+      n_blocks, config.block_size, (n_blocks * raw->kv.block_bytes()) >> 20, raw->max_context,
+      config.threads, config.prefix_caching ? "on" : "off");
   return engine;
 }
 

@@ -31,14 +31,14 @@ const char* finish_reason_name(FinishReason reason);  // "stop", "length", "canc
 
 // One event of a request's TokenStream.
 struct TokenEvent {
-  SampledToken token;        // token.token < 0 when the event carries no token (final only)
+  SampledToken token;  // token.token < 0 when the event carries no token (final only)
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
-  std::string error;         // with kError
-  bool stop_token = false;   // token is the stop token that ended generation: not output text
+  std::string error;        // with kError
+  bool stop_token = false;  // token is the stop token that ended generation: not output text
   // Filled on every event: counts so far.
   int64_t prompt_tokens = 0;
-  int64_t cached_tokens = 0;      // prompt tokens served from the prefix cache (first admission)
+  int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
   int64_t completion_tokens = 0;
 };
 
@@ -52,14 +52,14 @@ struct GenerationRequest {
 };
 
 struct EngineConfig {
-  int64_t kv_blocks = 0;            // 0: from kv_memory_bytes
+  int64_t kv_blocks = 0;  // 0: from kv_memory_bytes
   int64_t kv_memory_bytes = 1LL << 30;
   int64_t block_size = 32;
   DType kv_dtype = DType::F16;
-  int64_t max_context = 0;          // 0: the model's context length
+  int64_t max_context = 0;  // 0: the model's context length
   bool prefix_caching = true;
-  SchedulerConfig scheduler;        // block_size is copied from above
-  int threads = 0;                  // 0: all cores
+  SchedulerConfig scheduler;  // block_size is copied from above
+  int threads = 0;            // 0: all cores
 
   Status validate() const;
 };
@@ -70,9 +70,9 @@ struct EngineStats {
   int64_t kv_blocks_total = 0;
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_free = 0;
-  int64_t prefix_queries = 0;   // blocks looked up in the prefix cache
-  int64_t prefix_hits = 0;      // blocks found
-  int64_t prompt_tokens = 0;    // totals since start
+  int64_t prefix_queries = 0;  // blocks looked up in the prefix cache
+  int64_t prefix_hits = 0;     // blocks found
+  int64_t prompt_tokens = 0;   // totals since start
   int64_t cached_tokens = 0;
   int64_t generated_tokens = 0;
   int64_t steps = 0;

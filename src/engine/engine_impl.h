@@ -20,13 +20,13 @@ struct Engine::Impl {
 
   // Engine thread.
   void loop();
-  void take_incoming();                       // new requests and cancellations, under mutex_
-  bool step();                                // false when there was nothing to do
+  void take_incoming();  // new requests and cancellations, under mutex_
+  bool step();           // false when there was nothing to do
   void build_views(std::vector<SequenceView>& running, std::vector<SequenceView>& waiting);
   void apply_preemptions(const Decision& decision);
   void apply_admissions(const Decision& decision);
   bool prepare(const ScheduledSeq& scheduled, Sequence& seq);  // blocks for this step
-  void run_batch();                           // forward over batch_, then sample
+  void run_batch();                                            // forward over batch_, then sample
   void after_compute(Sequence& seq, int64_t n_tokens);
   void sample_next(Sequence& seq, float* logits);
   void finish(Sequence& seq, FinishReason reason, std::string error = {});

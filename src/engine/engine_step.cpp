@@ -24,6 +24,7 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     v.n_tokens = seq->n_tokens();
     v.n_computed = seq->n_computed;
     v.n_blocks = static_cast<int64_t>(seq->blocks.size());
+    v.n_blocks_shared = blocks.count_shared(seq->blocks);
     running_views.push_back(v);
   }
   for (Sequence* seq : waiting) {
@@ -36,8 +37,7 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
       blocks.extend_block_hashes(seq->tokens, seq->hashes);
       int64_t in_use = 0;
       const int64_t cached = blocks.count_cached_prefix(
-          std::span(seq->hashes).first(static_cast<size_t>(usable_prefix_blocks(*seq))),
-          &in_use);
+          std::span(seq->hashes).first(static_cast<size_t>(usable_prefix_blocks(*seq))), &in_use);
       v.cached_blocks_in_use = in_use;
       v.cached_blocks_free = cached - in_use;
     }
@@ -168,8 +168,7 @@ void Engine::Impl::sample_next(Sequence& seq, float* row) {
   seq.tokens.push_back(token);
   ++totals.generated_tokens;
   const GenerationRequest& r = seq.request;
-  const bool is_stop = !r.ignore_eos && std::find(r.stop_token_ids.begin(),
-                                                  r.stop_token_ids.end(),
+  const bool is_stop = !r.ignore_eos && std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(),
                                                   token) != r.stop_token_ids.end();
   FinishReason reason = FinishReason::kNone;
   if (is_stop) {

@@ -26,13 +26,13 @@ struct Sequence {
 
   SeqId id;
   GenerationRequest request;
-  std::vector<int32_t> tokens;       // prompt + generated
-  int64_t n_computed = 0;            // tokens whose KV is written
-  std::vector<BlockId> blocks;       // block table, position order
-  std::vector<BlockHash> hashes;     // chained hashes of the full blocks of `tokens`
-  int64_t n_published = 0;           // leading blocks published to the prefix cache
+  std::vector<int32_t> tokens;    // prompt + generated
+  int64_t n_computed = 0;         // tokens whose KV is written
+  std::vector<BlockId> blocks;    // block table, position order
+  std::vector<BlockHash> hashes;  // chained hashes of the full blocks of `tokens`
+  int64_t n_published = 0;        // leading blocks published to the prefix cache
   SamplerState sampler;
-  int64_t cached_tokens = -1;        // prompt tokens from the prefix cache, set at 1st admission
+  int64_t cached_tokens = -1;  // prompt tokens from the prefix cache, set at 1st admission
   int64_t waiting_steps = 0;
   bool preempted = false;
 };

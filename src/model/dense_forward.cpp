@@ -74,12 +74,15 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
     }
     scratch = std::max(scratch, matmul_scratch_bytes(w_.output.type, n_tokens, c.d_model));
     matmul_scratch_.resize(scratch);
-    // Decode (one query) may split the KV range across threads and need more scratch than a
-    // prefill of n_tokens: reserve for both.
-    size_t attention_bytes = 0;
-    for (int64_t q : {n_tokens, int64_t{1}}) {
-      attention_bytes = std::max(attention_bytes, attention_scratch_bytes(
-                                                      kv.layer(0), {c.n_heads, q, n_threads}));
+    // A few queries (decodes of a batch) may split the KV range across threads and need more
+    // scratch than a prefill of n_tokens: reserve for every query count up to n_tokens (the
+    // kernel splits only below a small count, so the loop stops early).
+    auto attention_need = [&](int64_t q) {
+      return attention_scratch_bytes(kv.layer(0), {c.n_heads, q, n_threads});
+    };
+    size_t attention_bytes = attention_need(n_tokens);
+    for (int64_t q = 1; q <= std::min<int64_t>(n_tokens, 64); ++q) {
+      attention_bytes = std::max(attention_bytes, attention_need(q));
     }
     attention_scratch_.resize(std::max(attention_scratch_.size(), attention_bytes));
     reserved_tokens_ = n_tokens;

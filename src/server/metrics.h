@@ -37,9 +37,9 @@ class Metrics {
 
   // Requests answered, by route and HTTP status.
   void count_request(const std::string& route, int status);
-  Histogram ttft_seconds;        // time to first token
-  Histogram tpot_seconds;        // time per output token after the first
-  Histogram e2e_seconds;         // request start to last byte
+  Histogram ttft_seconds;  // time to first token
+  Histogram tpot_seconds;  // time per output token after the first
+  Histogram e2e_seconds;   // request start to last byte
   std::atomic<int64_t> prompt_tokens{0};
   std::atomic<int64_t> cached_tokens{0};
   std::atomic<int64_t> generated_tokens{0};
