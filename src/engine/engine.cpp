@@ -10,17 +10,17 @@
 
 namespace mx {
 
-const char* finish_reason_name(FinishReason reason) {
+const char* stop_reason_name(StopReason reason) {
   switch (reason) {
-    case FinishReason::kNone:
+    case StopReason::kNone:
       return "none";
-    case FinishReason::kStop:
+    case StopReason::kStop:
       return "stop";
-    case FinishReason::kLength:
+    case StopReason::kLength:
       return "length";
-    case FinishReason::kCancelled:
+    case StopReason::kCancelled:
       return "cancelled";
-    case FinishReason::kError:
+    case StopReason::kError:
       return "error";
   }
   return "none";
@@ -111,7 +111,7 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { stop(); }
 
-Result<SeqId> Engine::submit(GenerationRequest request) {
+Result<SeqId> Engine::submit(EngineRequest request) {
   const ModelConfig& c = impl_->model.config();
   const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
   if (n_prompt == 0) {
@@ -199,7 +199,7 @@ void Engine::Impl::loop() {
   take_incoming();
   std::vector<Sequence*> left(running.begin(), running.end());
   left.insert(left.end(), waiting.begin(), waiting.end());
-  for (Sequence* seq : left) finish(*seq, FinishReason::kCancelled);
+  for (Sequence* seq : left) finish(*seq, StopReason::kCancelled);
   publish_stats();
 }
 
@@ -217,7 +217,7 @@ void Engine::Impl::take_incoming() {
   }
   for (SeqId id : cancelled) {
     auto it = sequences.find(id);
-    if (it != sequences.end()) finish(*it->second, FinishReason::kCancelled);
+    if (it != sequences.end()) finish(*it->second, StopReason::kCancelled);
   }
 }
 
@@ -229,13 +229,13 @@ void Engine::Impl::emit(Sequence& seq, TokenEvent event) {
 }
 
 // Removes the sequence everywhere and sends its final event.
-void Engine::Impl::finish(Sequence& seq, FinishReason reason, std::string error) {
+void Engine::Impl::finish(Sequence& seq, StopReason reason, std::string error) {
   release_blocks(seq);
   std::erase(running, &seq);
   std::erase(waiting, &seq);
   TokenEvent event;
   event.finished = true;
-  event.finish_reason = reason;
+  event.stop_reason = reason;
   event.error = std::move(error);
   emit(seq, std::move(event));
   sequences.erase(seq.id);  // destroys seq

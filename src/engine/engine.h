@@ -26,14 +26,14 @@
 
 namespace mx {
 
-enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
-const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error"
+enum class StopReason { kNone, kStop, kLength, kCancelled, kError };
+const char* stop_reason_name(StopReason reason);  // "stop", "length", "cancelled", "error"
 
 // One event of a request's TokenStream.
 struct TokenEvent {
   SampledToken token;  // token.token < 0 when the event carries no token (final only)
   bool finished = false;
-  FinishReason finish_reason = FinishReason::kNone;
+  StopReason stop_reason = StopReason::kNone;
   std::string error;        // with kError
   bool stop_token = false;  // token is the stop token that ended generation: not output text
   // Filled on every event: counts so far.
@@ -42,7 +42,7 @@ struct TokenEvent {
   int64_t completion_tokens = 0;
 };
 
-struct GenerationRequest {
+struct EngineRequest {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
   int64_t max_new_tokens = 16;
@@ -86,9 +86,9 @@ class Engine {
 
   // Queues a request. Errors (empty prompt, prompt + max_new_tokens beyond the context or the
   // KV pool, bad sampling params) come back here and no event is sent.
-  Result<SeqId> submit(GenerationRequest request);
+  Result<SeqId> submit(EngineRequest request);
   // Cancels a queued or running request: its blocks are freed before the next step and its
-  // final event has FinishReason::kCancelled. Unknown or finished ids are ignored.
+  // final event has StopReason::kCancelled. Unknown or finished ids are ignored.
   void cancel(SeqId id);
   EngineStats stats() const;
   int64_t max_context() const;

@@ -29,7 +29,7 @@ struct Engine::Impl {
   void run_batch();                                            // forward over batch_, then sample
   void after_compute(Sequence& seq, int64_t n_tokens);
   void sample_next(Sequence& seq, float* logits);
-  void finish(Sequence& seq, FinishReason reason, std::string error = {});
+  void finish(Sequence& seq, StopReason reason, std::string error = {});
   void release_blocks(Sequence& seq);
   void publish_full_blocks(Sequence& seq);
   int64_t usable_prefix_blocks(const Sequence& seq) const;

@@ -147,7 +147,7 @@ void Engine::Impl::run_batch() {
   std::vector<Sequence*> done(batch_seqs.begin(), batch_seqs.end());
   if (!status.ok()) {
     spdlog::error("engine: forward failed: {}", status.error().message);
-    for (Sequence* seq : done) finish(*seq, FinishReason::kError, status.error().message);
+    for (Sequence* seq : done) finish(*seq, StopReason::kError, status.error().message);
     return;
   }
   for (size_t i = 0; i < done.size(); ++i) {
@@ -167,23 +167,23 @@ void Engine::Impl::sample_next(Sequence& seq, float* row) {
   seq.sampler.accept(token);
   seq.tokens.push_back(token);
   ++totals.generated_tokens;
-  const GenerationRequest& r = seq.request;
+  const EngineRequest& r = seq.request;
   const bool is_stop = !r.ignore_eos && std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(),
                                                   token) != r.stop_token_ids.end();
-  FinishReason reason = FinishReason::kNone;
+  StopReason reason = StopReason::kNone;
   if (is_stop) {
-    reason = FinishReason::kStop;
+    reason = StopReason::kStop;
   } else if (seq.n_generated() >= r.max_new_tokens || seq.n_tokens() >= max_context) {
-    reason = FinishReason::kLength;
+    reason = StopReason::kLength;
   }
-  if (reason == FinishReason::kNone) {
+  if (reason == StopReason::kNone) {
     emit(seq, std::move(event));
     return;
   }
   // The last token travels with the final event.
   event.stop_token = is_stop;
   event.finished = true;
-  event.finish_reason = reason;
+  event.stop_reason = reason;
   release_blocks(seq);
   std::erase(running, &seq);
   emit(seq, std::move(event));

@@ -12,7 +12,7 @@
 namespace mx {
 
 struct Sequence {
-  Sequence(SeqId seq_id, GenerationRequest req, int32_t vocab_size)
+  Sequence(SeqId seq_id, EngineRequest req, int32_t vocab_size)
       : id(seq_id),
         request(std::move(req)),
         tokens(request.prompt),
@@ -25,7 +25,7 @@ struct Sequence {
   int64_t n_generated() const { return n_tokens() - n_prompt(); }
 
   SeqId id;
-  GenerationRequest request;
+  EngineRequest request;
   std::vector<int32_t> tokens;    // prompt + generated
   int64_t n_computed = 0;         // tokens whose KV is written
   std::vector<BlockId> blocks;    // block table, position order

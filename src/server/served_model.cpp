@@ -14,8 +14,9 @@ namespace {
 // End-of-turn / end-of-text tokens of the chat formats mxserve serves (ChatML / Qwen, Llama 3,
 // DeepSeek, GLM, Llama 2 / Mistral).
 constexpr const char* kEndOfTurnTokens[] = {
-    "<|im_end|>",  "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>",
-    "<｜end▁of▁sentence｜>", "<|user|>", "<|observation|>", "</s>",
+    "<|im_end|>",      "<|endoftext|>",   "<|eot_id|>",
+    "<|end_of_text|>", "<|eom_id|>",      "<｜end▁of▁sentence｜>",
+    "<|user|>",        "<|observation|>", "</s>",
 };
 
 void add_unique(std::vector<int32_t>& ids, int32_t id) {
@@ -52,8 +53,7 @@ std::vector<int32_t> generation_stop_ids(const Tokenizer& tokenizer, const std::
   return ids;
 }
 
-Result<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& path,
-                                                       std::string name) {
+Result<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& path, std::string name) {
   auto served = std::make_unique<ServedModel>();
   served->path = path;
   if (name.empty()) {
@@ -71,8 +71,8 @@ Result<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& path,
   if (chat_template.ok()) {
     served->chat_template = std::move(*chat_template);
   } else {
-    spdlog::warn("{}: no usable chat template ({}); /v1/chat/completions is disabled",
-                 path, chat_template.error().message);
+    spdlog::warn("{}: no usable chat template ({}); /v1/chat/completions is disabled", path,
+                 chat_template.error().message);
   }
   served->stop_token_ids = generation_stop_ids(*served->tokenizer, path);
   return served;

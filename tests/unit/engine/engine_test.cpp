@@ -112,8 +112,8 @@ class EngineTest : public ::testing::Test {
     return c;
   }
 
-  static GenerationRequest greedy(std::vector<int32_t> p, int64_t n, Stream& stream) {
-    GenerationRequest r;
+  static EngineRequest greedy(std::vector<int32_t> p, int64_t n, Stream& stream) {
+    EngineRequest r;
     r.prompt = std::move(p);
     r.sampling.temperature = 0;
     r.max_new_tokens = n;
@@ -145,7 +145,7 @@ TEST_F(EngineTest, ConcurrentSequencesMatchSingleSequence) {
     streams[i].wait();
     EXPECT_EQ(streams[i].tokens, expected[i]) << "sequence " << i;
     ASSERT_EQ(streams[i].finals.size(), 1u);
-    EXPECT_EQ(streams[i].finals[0].finish_reason, FinishReason::kLength);
+    EXPECT_EQ(streams[i].finals[0].stop_reason, StopReason::kLength);
     EXPECT_EQ(streams[i].finals[0].completion_tokens, 12);
     EXPECT_EQ(streams[i].finals[0].prompt_tokens, static_cast<int64_t>(prompts[i].size()));
   }
@@ -216,7 +216,7 @@ TEST_F(EngineTest, CancelEndsWithOneFinalEventAndFreesBlocks) {
   (*engine)->cancel(*id);
   stream.wait();
   ASSERT_EQ(stream.finals.size(), 1u);
-  EXPECT_EQ(stream.finals[0].finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(stream.finals[0].stop_reason, StopReason::kCancelled);
   EXPECT_LT(stream.tokens.size(), 500u);
   EXPECT_EQ(idle_stats(**engine).kv_blocks_used, 0);
   (*engine)->cancel(*id);  // already finished: ignored
@@ -228,14 +228,14 @@ TEST_F(EngineTest, StopTokenEndsGeneration) {
   auto engine = Engine::create(*model_, config(64));
   ASSERT_TRUE(engine.ok());
   Stream stream;
-  GenerationRequest r = greedy(p, 50, stream);
+  EngineRequest r = greedy(p, 50, stream);
   r.stop_token_ids = {expected[3]};
   ASSERT_TRUE((*engine)->submit(std::move(r)).ok());
   stream.wait();
   // Tokens up to (not including) the stop token; the stop token is counted as generated.
   const auto stop_at = std::find(expected.begin(), expected.end(), expected[3]) - expected.begin();
   EXPECT_EQ(stream.tokens, std::vector<int32_t>(expected.begin(), expected.begin() + stop_at));
-  EXPECT_EQ(stream.finals[0].finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stream.finals[0].stop_reason, StopReason::kStop);
   EXPECT_TRUE(stream.finals[0].stop_token);
   EXPECT_EQ(stream.finals[0].completion_tokens, stop_at + 1);
 }
