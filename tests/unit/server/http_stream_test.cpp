@@ -229,5 +229,74 @@ TEST_F(HttpStreamTest, Http10StreamIsDelimitedByClose) {
   EXPECT_EQ(hub_->closes.load(), 0);
 }
 
+TEST_F(HttpStreamTest, ResponderOutlivesTheServer) {
+  start();
+  RawClient client(port_);
+  ASSERT_TRUE(client.send(post_request("/stream", "{}")));
+  ASSERT_TRUE(client.read_head());
+  auto stream = hub_->wait_for(0);
+  ASSERT_TRUE(stream);
+  server_.reset();  // stop(0) and destroy while the "engine" still holds the responder
+  EXPECT_EQ(hub_->closes.load(), 1);
+  EXPECT_TRUE(stream->closed());
+  stream->write("data: nobody listens\n\n");
+  stream->end_stream();
+  hub_->streams.clear();
+  stream.reset();  // the last reference: connection and server core go here
+  EXPECT_TRUE(client.wait_closed(milliseconds(3000)));
+}
+
+TEST_F(HttpStreamTest, ManyClientsOnSeveralIoThreads) {
+  auto config = test_config();
+  config.io_threads = 2;
+  start(config);
+  constexpr int kClients = 8;
+  constexpr int kRequests = 25;
+  std::atomic<bool> feeding{true};
+  std::thread feeder([&] {  // writes to whatever streams exist, ends each after 3 events
+    std::vector<int> sent;
+    while (feeding.load()) {
+      {
+        std::lock_guard lock(hub_->mutex);
+        sent.resize(hub_->streams.size());
+        for (size_t i = 0; i < hub_->streams.size(); ++i) {
+          if (sent[i] == 3) continue;
+          hub_->streams[i]->write("data: " + std::to_string(sent[i]) + "\n\n");
+          if (++sent[i] == 3) hub_->streams[i]->end_stream();
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  });
+  std::vector<std::thread> clients;
+  std::atomic<int> good{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      RawClient client(port_);
+      for (int r = 0; r < kRequests; ++r) {
+        if (r % 5 == 4) {
+          if (!client.send(post_request("/stream", "{}")) || !client.read_head()) return;
+          for (int e = 0; e < 3; ++e) {
+            auto chunk = client.read_chunk();
+            if (!chunk || *chunk != "data: " + std::to_string(e) + "\n\n") return;
+          }
+          auto last = client.read_chunk();
+          if (!last || !last->empty()) return;
+        } else {
+          if (!client.send(get_request("/hello"))) return;
+          auto response = client.read_response();
+          if (!response || response->body() != "hello") return;
+        }
+        good.fetch_add(1);
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  feeding.store(false);
+  feeder.join();
+  EXPECT_EQ(good.load(), kClients * kRequests);
+  EXPECT_EQ(hub_->closes.load(), 0);
+}
+
 }  // namespace
 }  // namespace mx::test
