@@ -102,6 +102,8 @@ class HttpResponder {
   bool close_fired_ = false;        // guarded by close_mutex_
 };
 
+// The request is valid for the duration of the call only (copy what outlives it); the
+// responder may be kept and used from any thread.
 using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<HttpResponder>)>;
 
 struct HttpServerConfig {
@@ -115,7 +117,9 @@ struct HttpServerConfig {
   std::chrono::milliseconds idle_timeout{60'000};
   // A write that makes no progress for this long closes the connection (client not reading).
   std::chrono::milliseconds write_timeout{60'000};
-  size_t max_queued_bytes = size_t{4} << 20;  // per connection, unsent response bytes
+  // Unsent response bytes per connection; a stream write() beyond it closes the connection.
+  // One send() may be larger (it is never cut).
+  size_t max_queued_bytes = size_t{4} << 20;
   int io_threads = 1;
   size_t max_connections = 10'000;  // beyond: 503 and close
 
@@ -124,6 +128,8 @@ struct HttpServerConfig {
 
 class HttpServer {
  public:
+  using Handler = HttpHandler;
+
   explicit HttpServer(HttpServerConfig config);
   ~HttpServer();  // stop(0) if still running
   HttpServer(const HttpServer&) = delete;
