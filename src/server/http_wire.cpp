@@ -80,6 +80,10 @@ std::string build_response(const ResponseHead& head, const HttpHeaders& extra,
   std::string out;
   out.reserve(256 + body.size());
   append_head(out, head, extra);
+  if (head.status == 204 || head.status < 200) {  // no body and no Content-Length (RFC 9110)
+    out += "\r\n";
+    return out;
+  }
   fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n\r\n", body.size());
   out += body;
   return out;

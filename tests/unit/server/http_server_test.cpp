@@ -85,6 +85,16 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405) {
   EXPECT_EQ(wrong->result_int(), 405);
   EXPECT_EQ((*wrong)[http::field::allow], "DELETE, GET");
   EXPECT_EQ(error_of(*wrong)["type"], "invalid_request_error");
+
+  ASSERT_TRUE(client.send("DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto deleted = client.read_response();
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->result_int(), 204);
+  EXPECT_EQ((*deleted)[http::field::content_length], "");
+  ASSERT_TRUE(client.send(get_request("/hello")));  // framing still in step
+  auto after = client.read_response();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->body(), "hello");
 }
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
@@ -151,9 +161,13 @@ TEST_F(HttpServerTest, BodyOverLimitIs413) {
     EXPECT_NE(error_of(*over)["message"].get<std::string>().find("1024 bytes"), std::string::npos);
     EXPECT_TRUE(client.wait_closed(milliseconds(3000)));
   }
-  // A chunked body is counted as it arrives.
+  // A chunked body is reassembled, and counted against the limit as it arrives.
   RawClient chunked(port_);
   std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  chunked.send(head + "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+  auto joined = chunked.read_response();
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->body(), "abcdefg");
   chunked.send(head + "400\r\n" + std::string(1024, 'c') + "\r\n10\r\n" + std::string(16, 'd') +
                "\r\n0\r\n\r\n");
   auto over = chunked.read_response();
