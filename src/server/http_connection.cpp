@@ -26,7 +26,10 @@ HttpConnection::HttpConnection(std::shared_ptr<HttpServerCore> core, tcp::socket
       buffer_(core_->config.max_header_bytes + 65536) {
   boost::system::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
-  if (!ec) remote_ = fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+  if (!ec) {
+    const char* format = endpoint.address().is_v6() ? "[{}]:{}" : "{}:{}";
+    remote_ = fmt::format(fmt::runtime(format), endpoint.address().to_string(), endpoint.port());
+  }
 }
 
 HttpConnection::~HttpConnection() {
