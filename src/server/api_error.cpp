@@ -16,6 +16,13 @@ ApiError ApiError::server_error(std::string message) {
   return ApiError{500, "server_error", std::move(message), {}, {}};
 }
 
+ApiError ApiError::of_status(int http_status, std::string message) {
+  std::string type = "invalid_request_error";
+  if (http_status == 404) type = "not_found_error";
+  if (http_status >= 500) type = "server_error";
+  return ApiError{http_status, std::move(type), std::move(message), {}, {}};
+}
+
 ApiError ApiError::from(const Error& error, std::string param) {
   switch (error.code) {
     case ErrorCode::kInvalidArgument:

@@ -21,6 +21,9 @@ struct ApiError {
   static ApiError bad_request(std::string message, std::string param = {});
   static ApiError not_found(std::string message);
   static ApiError server_error(std::string message);
+  // Any other status, with the type OpenAI uses for it: 404 → "not_found_error",
+  // 5xx → "server_error", else "invalid_request_error".
+  static ApiError of_status(int http_status, std::string message);
   // From a library Error: kInvalidArgument / kOutOfRange / kUnsupported / kCorruptData → 400,
   // kNotFound → 404, kIoError / kInternal → 500.
   static ApiError from(const Error& error, std::string param = {});
