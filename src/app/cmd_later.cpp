@@ -16,7 +16,6 @@ struct LaterCommand {
 };
 
 constexpr LaterCommand kLater[] = {
-    {"serve", "Run all roles in one process (OpenAI-compatible server)", "Serving engine"},
     {"keys", "Manage API keys (Tokens service)", "Tokens service"},
     {"usage", "Usage and cost reports (Tokens service)", "Tokens service"},
     {"frontend", "Cluster role: HTTP frontend", "cluster roles"},

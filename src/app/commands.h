@@ -25,6 +25,7 @@ void register_logits(CLI::App& app, int& exit_code);
 void register_run(CLI::App& app, int& exit_code);
 void register_perplexity(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
+void register_serve(CLI::App& app, int& exit_code);
 void register_later_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mx::app

@@ -1,0 +1,186 @@
+// mxserve serve: the whole server in one process — HTTP API, engine, KV cache — on one model.
+// Every flag also comes from an MXSERVE_* environment variable and from the --config file
+// ([serve] section); CLI11 merges the three here, in this one place.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <string>
+
+#include "app/commands.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/openai_service.h"
+#include "server/served_model.h"
+
+namespace mx::app {
+namespace {
+
+struct ServeFlags {
+  std::string model;
+  std::string served_model_name;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 0;
+  int http_threads = 1;
+  int64_t ctx = 0;
+  int64_t max_seqs = 16;
+  int64_t max_batch_tokens = 512;
+  std::string kv_memory = "2GiB";
+  std::string kv_type = "f16";
+  int64_t block_size = 32;
+  bool no_prefix_caching = false;
+  std::string max_body = "8MiB";
+  double shutdown_grace_seconds = 30;
+};
+
+// "512MiB", "2GiB", "1.5G", "4096" (bytes).
+Result<int64_t> parse_size(const std::string& text, const char* flag) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  if (unit == "K" || unit == "KiB" || unit == "KB") scale = 1024.0;
+  if (unit == "M" || unit == "MiB" || unit == "MB") scale = 1024.0 * 1024;
+  if (unit == "G" || unit == "GiB" || unit == "GB") scale = 1024.0 * 1024 * 1024;
+  if (used == 0 || scale == 0 || value <= 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "{} must be a size such as 512MiB or 2GiB, got '{}'", flag, text);
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
+Result<EngineConfig> engine_config(const ServeFlags& flags) {
+  EngineConfig config;
+  MX_ASSIGN_OR_RETURN(config.kv_memory_bytes, parse_size(flags.kv_memory, "--kv-memory"));
+  if (flags.kv_type == "f16") {
+    config.kv_dtype = DType::F16;
+  } else if (flags.kv_type == "f32") {
+    config.kv_dtype = DType::F32;
+  } else {
+    return make_error(ErrorCode::kInvalidArgument, "--kv-type must be f16 or f32, got '{}'",
+                      flags.kv_type);
+  }
+  config.block_size = flags.block_size;
+  config.max_context = flags.ctx;
+  config.prefix_caching = !flags.no_prefix_caching;
+  config.threads = flags.threads;
+  config.scheduler.max_running = flags.max_seqs;
+  config.scheduler.max_batch_tokens = flags.max_batch_tokens;
+  return config;
+}
+
+// Blocks SIGINT/SIGTERM in every thread created from here on; serve() waits for them.
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int serve(const ServeFlags& flags) {
+  const sigset_t signals = block_stop_signals();
+  auto config = engine_config(flags);
+  if (!config.ok()) return fail("serve", config.error(), 2);
+  HttpServerConfig http;
+  http.host = flags.host;
+  http.port = flags.port;
+  http.io_threads = flags.http_threads;
+  auto max_body = parse_size(flags.max_body, "--max-body");
+  if (!max_body.ok()) return fail("serve", max_body.error(), 2);
+  http.max_body_bytes = static_cast<size_t>(*max_body);
+  if (Status valid = http.validate(); !valid.ok()) return fail("serve", valid.error(), 2);
+
+  auto served = ServedModel::load(flags.model, flags.served_model_name);
+  if (!served.ok()) return fail("serve", served.error());
+  auto engine = Engine::create(*(*served)->model, *config);
+  if (!engine.ok()) return fail("serve", engine.error(), 2);
+  OpenAiService service(**served, **engine, OpenAiServiceConfig{});
+  HttpServer server(http);
+  service.register_routes(server);
+  auto port = server.start();
+  if (!port.ok()) return fail("serve", port.error());
+  spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, flags.host,
+               *port);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("{}: draining — no new requests; running ones get {} s to finish",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT", flags.shutdown_grace_seconds);
+  service.set_draining();
+  server.stop(std::chrono::milliseconds(static_cast<int64_t>(flags.shutdown_grace_seconds * 1000)));
+  (*engine)->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* sub = app.add_subcommand("serve", "Run the OpenAI-compatible server on one model");
+  add_model_flag(*sub, flags->model);
+  sub->add_option("--served-model-name", flags->served_model_name,
+                  "Model id clients use (default: the file or folder name)")
+      ->envname("MXSERVE_SERVED_MODEL_NAME");
+  sub->add_option("--host", flags->host, "Address to listen on")
+      ->envname("MXSERVE_HOST")
+      ->capture_default_str();
+  sub->add_option("--port", flags->port, "Port to listen on (0: any free port)")
+      ->envname("MXSERVE_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  sub->add_option("-t,--threads", flags->threads, "Compute threads (0: one per core)")
+      ->envname("MXSERVE_THREADS")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  sub->add_option("--http-threads", flags->http_threads, "Threads serving sockets")
+      ->envname("MXSERVE_HTTP_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--ctx", flags->ctx, "Context length per sequence (0: the model's)")
+      ->envname("MXSERVE_CTX")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
+      ->capture_default_str();
+  sub->add_option("--max-seqs", flags->max_seqs, "Sequences generating at once")
+      ->envname("MXSERVE_MAX_SEQS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  sub->add_option("--max-batch-tokens", flags->max_batch_tokens,
+                  "Tokens computed per engine step (decodes + prefill chunks)")
+      ->envname("MXSERVE_MAX_BATCH_TOKENS")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  sub->add_option("--kv-memory", flags->kv_memory, "Memory for the KV cache, e.g. 2GiB")
+      ->envname("MXSERVE_KV_MEMORY")
+      ->capture_default_str();
+  sub->add_option("--kv-type", flags->kv_type, "KV cache element type: f16 or f32")
+      ->envname("MXSERVE_KV_TYPE")
+      ->capture_default_str();
+  sub->add_option("--block-size", flags->block_size, "Tokens per KV block")
+      ->envname("MXSERVE_BLOCK_SIZE")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  sub->add_flag("--no-prefix-caching", flags->no_prefix_caching,
+                "Do not reuse KV blocks of repeated prompt prefixes")
+      ->envname("MXSERVE_NO_PREFIX_CACHING");
+  sub->add_option("--max-body", flags->max_body, "Largest request body, e.g. 8MiB")
+      ->envname("MXSERVE_MAX_BODY")
+      ->capture_default_str();
+  sub->add_option("--shutdown-grace", flags->shutdown_grace_seconds,
+                  "Seconds running requests get to finish after SIGTERM")
+      ->envname("MXSERVE_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  sub->callback([flags, &exit_code] { exit_code = serve(*flags); });
+}
+
+}  // namespace mx::app

@@ -1,0 +1,94 @@
+// GenerationCall: one /v1/chat/completions or /v1/completions request in flight — its n
+// choices, each an engine sequence with its own text pipeline (Detokenizer → OutputText), and
+// the response being written: SSE chunks as tokens arrive, or one JSON body at the end.
+//
+// Engine events arrive on the engine thread (on_event); the client going away arrives on an I/O
+// thread (cancel_all). One mutex guards the call. When every choice has its final event the
+// call writes the end of the response, records metrics, and is released.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "server/api_error.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_response.h"
+#include "server/output_text.h"
+#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace mx {
+
+struct GenerationCallSettings {
+  bool chat = true;  // chat.completion(.chunk) vs text_completion
+  bool stream = false;
+  bool include_usage = false;
+  bool want_logprobs = false;
+  int32_t top_logprobs = 0;
+  bool skip_special = true;  // detokenizer: drop special tokens from the text
+  OutputTextOptions output;
+  std::string route;  // for metrics
+  std::string model_name;
+};
+
+class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
+ public:
+  GenerationCall(GenerationCallSettings settings, int32_t n_choices, const Tokenizer& tokenizer,
+                 Engine& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
+                 std::function<void()> on_done);
+
+  // Submits one engine sequence per choice (seed + index for choices after the first).
+  // On error nothing is running and the caller answers with the error.
+  Status start(const EngineRequest& base);
+  // The client is gone: cancel every sequence.
+  void cancel_all();
+
+ private:
+  struct Choice {
+    Choice(const Tokenizer& tokenizer, bool skip_special, OutputTextOptions options)
+        : detokenizer(tokenizer, skip_special), output(std::move(options)) {}
+    SeqId seq = 0;
+    Detokenizer detokenizer;
+    OutputText output;
+    bool done = false;
+    bool role_sent = false;
+    bool reasoning_seen = false, content_seen = false;
+    std::string content, reasoning;
+    std::vector<TokenLogprobs> logprobs;  // all (non-stream) or not yet sent (stream)
+    int64_t text_chars = 0;               // characters of text sent (completions text_offset)
+    int64_t completion_tokens = 0, reasoning_tokens = 0;
+    FinishReason finish = FinishReason::kStop;
+  };
+
+  void on_event(int32_t index, const TokenEvent& event);
+  void add_token(Choice& choice, const TokenEvent& event, OutputDelta& delta);
+  void finish_choice(int32_t index, Choice& choice, const TokenEvent& event, OutputDelta& delta);
+  void stream_delta(int32_t index, Choice& choice, const OutputDelta& delta, bool final);
+  void complete();  // every choice is done
+  void send_whole_response();
+  TokenLogprobs logprobs_of(const SampledToken& token) const;
+
+  GenerationCallSettings settings_;
+  const Tokenizer& tokenizer_;
+  Engine& engine_;
+  Metrics& metrics_;
+  std::shared_ptr<HttpResponder> responder_;
+  std::function<void()> on_done_;
+  ResponseMeta meta_;
+
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Choice>> choices_;
+  int32_t choices_done_ = 0;
+  Usage usage_;
+  std::string error_;  // an engine error or shutdown: the response becomes an error
+  bool client_gone_ = false;
+  std::chrono::steady_clock::time_point start_, first_token_, last_token_;
+  int64_t tokens_seen_ = 0;
+};
+
+}  // namespace mx

