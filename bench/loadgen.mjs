@@ -38,6 +38,8 @@ const HELP = `usage: node bench/loadgen.mjs --url URL [options]
   --timeout SEC                per-request inactivity timeout (default 600)
   --label TEXT                 name of the server in the result (default: the URL)
   --api-key KEY                sent as "Authorization: Bearer KEY"
+  --extra-body JSON            fields merged into every request body, e.g.
+                               '{"cache_prompt":false}' (llama-server without prefix reuse)
   --out FILE                   write the JSON result here (default: stdout)
   --quiet                      no per-level table on stderr`;
 
@@ -59,6 +61,7 @@ function parseCli(argv) {
       timeout: { type: 'string', default: '600' },
       label: { type: 'string' },
       'api-key': { type: 'string' },
+      'extra-body': { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -79,6 +82,12 @@ function parseCli(argv) {
   const duration = values.duration !== undefined ? Number(values.duration) : null;
   if (duration !== null && !(duration > 0)) throw new Error(`--duration must be > 0 seconds, got "${values.duration}"`);
   const url = values.url.replace(/\/+$/, '');
+  let extraBody = {};
+  if (values['extra-body'] !== undefined) {
+    try { extraBody = JSON.parse(values['extra-body']); } catch (e) {
+      throw new Error(`--extra-body is not JSON: ${e.message}`);
+    }
+  }
   return {
     url, model: values.model, levels,
     requests: positiveInt('requests', values.requests), duration_s: duration,
@@ -88,7 +97,7 @@ function parseCli(argv) {
     tokenMin: Number(range[1]), tokenMax: Number(range[2]),
     seed: positiveInt('seed', values.seed), warmup: positiveInt('warmup', values.warmup),
     timeoutMs: Number(values.timeout) * 1000, label: values.label ?? url,
-    apiKey: values['api-key'], out: values.out, quiet: values.quiet,
+    apiKey: values['api-key'], extraBody, out: values.out, quiet: values.quiet,
   };
 }
 
@@ -105,7 +114,8 @@ async function runLevel(cfg, prompts, concurrency, stream, count, durationS) {
     while (more()) {
       const index = next++;
       const p = prompts.make(stream, index, cfg.promptDist, cfg.outputDist);
-      const body = completionBody({ model: cfg.model, ids: p.ids, outputTokens: p.outputTokens });
+      const body = { ...completionBody({ model: cfg.model, ids: p.ids, outputTokens: p.outputTokens }),
+                     ...cfg.extraBody };
       const sent = performance.now() - start;
       const r = await streamCompletion(cfg.url, body, { agent, timeoutMs: cfg.timeoutMs, headers });
       records.push({ index, sent_ms: sent, prompt_tokens_sent: p.promptTokens,
@@ -184,6 +194,7 @@ async function main() {
       duration_s: cfg.duration_s, prompt_tokens: cfg.promptDist.spec,
       output_tokens: cfg.outputDist.spec, shared_prefix_fraction: cfg.sharedPrefixFraction,
       token_range: [cfg.tokenMin, cfg.tokenMax], seed: cfg.seed, warmup: cfg.warmup,
+      extra_body: cfg.extraBody,
       timeout_s: cfg.timeoutMs / 1000, request: 'POST /v1/completions, prompt as token ids, ' +
         'stream, stream_options.include_usage, ignore_eos, temperature 0',
     },

@@ -165,13 +165,14 @@ export async function streamCompletion(baseUrl, body, options = {}) {
 }
 
 function streamCompletionOnce(baseUrl, body, { agent, timeoutMs = 600000, headers = {},
-                                               onChunk, signal } = {}) {
+                                               onChunk, onResponse, signal } = {}) {
   return new Promise((resolve) => {
     const payload = JSON.stringify(body);
     const t0 = performance.now();
     const result = { ok: false, ttft_ms: null, e2e_ms: null, output_tokens: null,
                      chunk_tokens: 0, prompt_tokens: null, cached_tokens: null,
-                     finish_reason: null, max_gap_ms: 0, error: null, status: null };
+                     finish_reason: null, max_gap_ms: 0, error: null, status: null,
+                     headers_ms: null };
     let lastChunk = null, done = false, buffer = '', sawDone = false, req;
     const finish = (error) => {
       if (done) return;
@@ -214,6 +215,8 @@ function streamCompletionOnce(baseUrl, body, { agent, timeoutMs = 600000, header
                  accept: 'text/event-stream', ...headers },
     }, (res) => {
       result.status = res.statusCode;
+      result.headers_ms = performance.now() - t0;
+      if (onResponse) onResponse(result);
       res.setEncoding('utf8');
       if (res.statusCode !== 200) {
         let text = '';
