@@ -24,6 +24,7 @@
 import { parseArgs } from 'node:util';
 import net from 'node:net';
 import fs from 'node:fs';
+import { readGgufVocab, invalidUtf8TokenIds } from './lib/gguf_vocab.mjs';
 import {
   PromptFactory, parseDistribution, makeAgent, streamCompletion, completionBody, summarize,
   machineInfo, serverModels, requestJson, loadavg1,
@@ -45,6 +46,8 @@ const HELP = `usage: node bench/idle_connections.mjs --url URL [options]
   --check-timeout SEC     a check that takes longer counts as failed (default 120)
   --baseline N            checks before the connections open (default 3)
   --seed N                prompt seed (default 1)
+  --ban-invalid-utf8 GGUF logit_bias -100 for the vocabulary's invalid-UTF-8 tokens (as in
+                          loadgen.mjs; needed for llama-server with random-weight models)
   --out FILE              JSON result (default: stdout)`;
 
 function parseCli(argv) {
@@ -65,6 +68,7 @@ function parseCli(argv) {
       'check-timeout': { type: 'string', default: '120' },
       baseline: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
+      'ban-invalid-utf8': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -85,11 +89,14 @@ function parseCli(argv) {
     holdPromptTokens: num('hold-prompt-tokens', 1), checkPromptTokens: num('check-prompt-tokens', 1),
     checkTokens: num('check-tokens', 1), checkIntervalS: num('check-interval', 0),
     checkTimeoutS: num('check-timeout', 1), baseline: num('baseline', 0), seed: num('seed', 0),
-    out: values.out,
+    out: values.out, banInvalidUtf8: values['ban-invalid-utf8'], extraBody: {},
   };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const requestBody = (cfg, p) => ({
+  ...completionBody({ model: cfg.model, ids: p.ids, outputTokens: p.outputTokens }), ...cfg.extraBody,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Held connections: raw sockets for keepalive and silent (so that nothing but what we write
@@ -150,8 +157,7 @@ class StreamHeld {
     this.accepted = false;
     this.finished = false;
     this.ready = new Promise((resolveReady) => {
-      this.result = streamCompletion(cfg.url, completionBody({ model: cfg.model, ids: p.ids,
-                                                               outputTokens: p.outputTokens }), {
+      this.result = streamCompletion(cfg.url, requestBody(cfg, p), {
         agent, timeoutMs: (cfg.durationS + cfg.checkTimeoutS) * 1000, signal: this.controller.signal,
         onResponse: (r) => { this.accepted = r.status === 200; resolveReady(); },
       }).then((r) => { this.finished = true; resolveReady(); return r; });
@@ -183,8 +189,7 @@ async function completionCheck(cfg, prompts, phase, index) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), cfg.checkTimeoutS * 1000);
   const agent = makeAgent(cfg.url, 1);
-  const c = await streamCompletion(cfg.url, completionBody({ model: cfg.model, ids: p.ids,
-                                                             outputTokens: p.outputTokens }),
+  const c = await streamCompletion(cfg.url, requestBody(cfg, p),
                                    { agent, timeoutMs: cfg.checkTimeoutS * 1000, signal: controller.signal });
   clearTimeout(timer);
   agent.destroy();
@@ -217,6 +222,10 @@ async function main() {
     process.exit(1);
   }
   if (cfg.model === undefined && models.ids?.length) cfg.model = models.ids[0];
+  if (cfg.banInvalidUtf8) {
+    const ids = invalidUtf8TokenIds(readGgufVocab(cfg.banInvalidUtf8));
+    cfg.extraBody = { logit_bias: Object.fromEntries(ids.map((id) => [String(id), -100])) };
+  }
   const prompts = new PromptFactory({ seed: cfg.seed, tokenMin: 1000, tokenMax: 30000,
                                       sharedPrefixFraction: 0, maxPromptTokens: 1 });
   const log = (msg) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);

@@ -15,6 +15,7 @@
 
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
+import { readGgufVocab, invalidUtf8TokenIds } from './lib/gguf_vocab.mjs';
 import {
   PromptFactory, parseDistribution, makeAgent, streamCompletion, completionBody, summarize,
   machineInfo, serverModels, loadavg1,
@@ -38,6 +39,9 @@ const HELP = `usage: node bench/loadgen.mjs --url URL [options]
   --timeout SEC                per-request inactivity timeout (default 600)
   --label TEXT                 name of the server in the result (default: the URL)
   --api-key KEY                sent as "Authorization: Bearer KEY"
+  --ban-invalid-utf8 GGUF      send logit_bias -100 for the tokens of this GGUF's vocabulary
+                               that are not valid UTF-8 alone (see bench/lib/gguf_vocab.mjs:
+                               llama-server aborts streams of random-weight models otherwise)
   --extra-body JSON            fields merged into every request body, e.g.
                                '{"cache_prompt":false}' (llama-server without prefix reuse)
   --out FILE                   write the JSON result here (default: stdout)
@@ -62,6 +66,7 @@ function parseCli(argv) {
       label: { type: 'string' },
       'api-key': { type: 'string' },
       'extra-body': { type: 'string' },
+      'ban-invalid-utf8': { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -97,7 +102,7 @@ function parseCli(argv) {
     tokenMin: Number(range[1]), tokenMax: Number(range[2]),
     seed: positiveInt('seed', values.seed), warmup: positiveInt('warmup', values.warmup),
     timeoutMs: Number(values.timeout) * 1000, label: values.label ?? url,
-    apiKey: values['api-key'], extraBody, out: values.out, quiet: values.quiet,
+    apiKey: values['api-key'], extraBody, banInvalidUtf8: values['ban-invalid-utf8'], out: values.out, quiet: values.quiet,
   };
 }
 
@@ -181,6 +186,13 @@ async function main() {
   if (models.error) console.error(`loadgen: GET /v1/models failed (${models.error}); continuing`);
   if (cfg.model === undefined && models.ids?.length) cfg.model = models.ids[0];
 
+  let bannedTokens = 0;
+  if (cfg.banInvalidUtf8) {
+    const ids = invalidUtf8TokenIds(readGgufVocab(cfg.banInvalidUtf8));
+    bannedTokens = ids.length;
+    cfg.extraBody = { logit_bias: Object.fromEntries(ids.map((id) => [String(id), -100])),
+                      ...cfg.extraBody };
+  }
   const prompts = new PromptFactory({
     seed: cfg.seed, tokenMin: cfg.tokenMin, tokenMax: cfg.tokenMax,
     sharedPrefixFraction: cfg.sharedPrefixFraction, maxPromptTokens: cfg.promptDist.max,
@@ -194,7 +206,8 @@ async function main() {
       duration_s: cfg.duration_s, prompt_tokens: cfg.promptDist.spec,
       output_tokens: cfg.outputDist.spec, shared_prefix_fraction: cfg.sharedPrefixFraction,
       token_range: [cfg.tokenMin, cfg.tokenMax], seed: cfg.seed, warmup: cfg.warmup,
-      extra_body: cfg.extraBody,
+      extra_body: { ...cfg.extraBody, logit_bias: undefined },
+      invalid_utf8_tokens_banned: bannedTokens,
       timeout_s: cfg.timeoutMs / 1000, request: 'POST /v1/completions, prompt as token ids, ' +
         'stream, stream_options.include_usage, ignore_eos, temperature 0',
     },

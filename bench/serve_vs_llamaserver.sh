@@ -13,7 +13,12 @@
 #   them alone to try the script), PARALLEL (16), SLOT_CTX (1024 tokens per sequence; llama-server
 #   gets -c PARALLEL*SLOT_CTX), THREADS (2), ROUNDS (2), CONCURRENCY (1,4,16), REQUESTS (32 per
 #   level), PROMPT_TOKENS (128), OUTPUT_TOKENS (128), WARMUP (2), SEED (1), MXSERVE_ARGS and
-#   LLAMA_SERVER_ARGS (extra flags), OUT (bench/results/serve_vs_llamaserver-<date>.json).
+#   LLAMA_SERVER_ARGS (extra flags), OUT (bench/results/serve_vs_llamaserver-<date>.json),
+#   BAN_INVALID_UTF8 (llama-server: which servers get loadgen --ban-invalid-utf8 MODEL, i.e.
+#   logit_bias -100 on the ~1.4k vocabulary tokens that are not valid UTF-8 alone; llama-server
+#   aborts a stream whose output is not valid UTF-8, which random-weight models produce within
+#   a few dozen tokens. "both" sends it to mxserve too (needs logit_bias), "none" to neither.
+#   Outputs have max_tokens tokens either way (ignore_eos), so the work per request is the same.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +44,11 @@ SEED=${SEED:-1}
 MXSERVE_ARGS=${MXSERVE_ARGS:-}
 LLAMA_SERVER_ARGS=${LLAMA_SERVER_ARGS:-}
 OUT=${OUT:-bench/results/serve_vs_llamaserver-$(date -u +%Y%m%d).json}
+BAN_INVALID_UTF8=${BAN_INVALID_UTF8:-llama-server}
+case $BAN_INVALID_UTF8 in
+  llama-server|both|none) ;;
+  *) echo "error: BAN_INVALID_UTF8 must be llama-server, both or none" >&2; exit 2 ;;
+esac
 
 for s in $SERVERS; do
   case $s in
@@ -74,8 +84,11 @@ run_one() {  # run_one NAME ROUND
   printf '%s\n' "${CMD[*]}" > "$RAW/$name.cmd"
   start_server "$name" "$RAW/$name.$round.log" "$port" "${CMD[@]}"
   echo "[$name] round $round/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-  local rc=0
-  node bench/loadgen.mjs --url "$SERVER_URL" --label "$name" --concurrency "$CONCURRENCY" \
+  local rc=0 ban=()
+  if [ "$BAN_INVALID_UTF8" = both ] || [ "$BAN_INVALID_UTF8" = "$name" ]; then
+    ban=(--ban-invalid-utf8 "$MODEL")
+  fi
+  node bench/loadgen.mjs "${ban[@]}" --url "$SERVER_URL" --label "$name" --concurrency "$CONCURRENCY" \
     --requests "$REQUESTS" --prompt-tokens "$PROMPT_TOKENS" --output-tokens "$OUTPUT_TOKENS" \
     --warmup "$WARMUP" --seed "$SEED" --out "$RAW/$name.$round.json" || rc=$?
   if [ "$rc" -ne 0 ]; then
@@ -105,5 +118,5 @@ done
 mkdir -p "$(dirname "$OUT")"
 node bench/serve_report.mjs --raw "$RAW" --servers "$SERVERS" --rounds "$ROUNDS" \
   --model "$MODEL" --out "$OUT" \
-  --settings "{\"parallel\":$PARALLEL,\"slot_ctx\":$SLOT_CTX,\"threads\":$THREADS,\"rounds\":$ROUNDS}"
+  --settings "{\"parallel\":$PARALLEL,\"ban_invalid_utf8\":\"$BAN_INVALID_UTF8\",\"slot_ctx\":$SLOT_CTX,\"threads\":$THREADS,\"rounds\":$ROUNDS}"
 echo "wrote $OUT" >&2

@@ -154,12 +154,13 @@ export function requestJson(url, { method, body, agent, timeoutMs = 10000, heade
 //
 // A keep-alive socket that the server closed while idle (llama-server closes the connection
 // after every streamed response) fails the next request with ECONNRESET / "socket hang up"
-// before any response; such a request is sent again once on a new socket (Node's documented
+// before any response; such a request is sent again once on a new connection (Node's documented
 // `req.reusedSocket` pattern), timed from the second send.
 export async function streamCompletion(baseUrl, body, options = {}) {
   const first = await streamCompletionOnce(baseUrl, body, options);
   if (first.ok || !first.retryable) return first;
-  const second = await streamCompletionOnce(baseUrl, body, options);
+  // On a new connection: the pool may hold more sockets that the server has closed.
+  const second = await streamCompletionOnce(baseUrl, body, { ...options, agent: false });
   second.retried = true;
   return second;
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the serving benchmark scripts (source it): start one OpenAI-compatible server in
 # the background, wait for GET /health, stop it; an EXIT trap stops whatever is still running.
 #   start_server NAME LOG CMD...   sets SERVER_PID, SERVER_URL (port from free_port)
