@@ -25,7 +25,8 @@ const HELP = `usage: node bench/loadgen.mjs --url URL [options]
   --url URL                    server base URL (default http://127.0.0.1:8080)
   --model NAME                 "model" field (default: first id from GET /v1/models, else omitted)
   --concurrency LIST           concurrency levels to sweep, e.g. 1,4,16 (default 1,4,16)
-  --requests N                 requests per level (default 32)
+  --requests N|LIST            requests per level (default 32), or one count per level,
+                               e.g. 8,16,64 with --concurrency 1,4,16
   --duration SEC               instead of --requests: send for SEC seconds per level, then
                                wait for the requests in flight
   --prompt-tokens DIST         prompt length in tokens (default 128)
@@ -46,6 +47,15 @@ const HELP = `usage: node bench/loadgen.mjs --url URL [options]
                                '{"cache_prompt":false}' (llama-server without prefix reuse)
   --out FILE                   write the JSON result here (default: stdout)
   --quiet                      no per-level table on stderr`;
+
+function requestCounts(spec, levels, positiveInt) {
+  const counts = spec.split(',').map((s) => positiveInt('requests', s.trim()));
+  if (counts.length === 1) return levels.map(() => counts[0]);
+  if (counts.length !== levels.length) {
+    throw new Error(`--requests has ${counts.length} counts for ${levels.length} concurrency levels`);
+  }
+  return counts;
+}
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -95,7 +105,7 @@ function parseCli(argv) {
   }
   return {
     url, model: values.model, levels,
-    requests: positiveInt('requests', values.requests), duration_s: duration,
+    requests: requestCounts(values.requests, levels, positiveInt), duration_s: duration,
     promptDist: parseDistribution(values['prompt-tokens'], '--prompt-tokens'),
     outputDist: parseDistribution(values['output-tokens'], '--output-tokens'),
     sharedPrefixFraction: fraction,
@@ -226,7 +236,7 @@ async function main() {
     }
   }
   for (const [i, c] of cfg.levels.entries()) {
-    const { records, wallS } = await runLevel(cfg, prompts, c, `level${i}-c${c}`, cfg.requests,
+    const { records, wallS } = await runLevel(cfg, prompts, c, `level${i}-c${c}`, cfg.requests[i],
                                               cfg.duration_s);
     const summary = levelSummary(c, records, wallS);
     summary.requests_detail = records.map((r) => ({
