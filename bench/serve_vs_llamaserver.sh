@@ -12,8 +12,9 @@
 #   (build-perf/bin/mxserve, else build/bin/mxserve), SERVERS ("mxserve llama-server"; one of
 #   them alone to try the script), PARALLEL (16), SLOT_CTX (1024 tokens per sequence; llama-server
 #   gets -c PARALLEL*SLOT_CTX), THREADS (2), ROUNDS (2), CONCURRENCY (1,4,16), REQUESTS (32 per
-#   level, or one count per level: 16,32,64), PROMPT_TOKENS (128), OUTPUT_TOKENS (128), WARMUP (2), SEED (1), MXSERVE_ARGS and
-#   LLAMA_SERVER_ARGS (extra flags), OUT (bench/results/serve_vs_llamaserver-<date>.json),
+#   level, or one count per level: 16,32,64), PROMPT_TOKENS (128), OUTPUT_TOKENS (128),
+#   WARMUP (2), SEED (1), MXSERVE_ARGS and LLAMA_SERVER_ARGS (extra flags),
+#   OUT (bench/results/serve_vs_llamaserver-<date>.json),
 #   BAN_INVALID_UTF8 (llama-server: which servers get loadgen --ban-invalid-utf8 MODEL, i.e.
 #   logit_bias -100 on the ~1.4k vocabulary tokens that are not valid UTF-8 alone; llama-server
 #   aborts a stream whose output is not valid UTF-8, which random-weight models produce within
