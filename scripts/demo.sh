@@ -2,8 +2,8 @@
 # Demo on a fresh Debian bookworm machine: installs what is missing, builds mxserve, writes a
 # small random-weight demo model (Qwen3 architecture, the real Qwen3 tokenizer and chat
 # template) under demo/, and runs mxserve on it: tokenize, chat-template, generation with
-# tokens/s. `mxserve serve` (the OpenAI-compatible server) arrives with the serving-engine work;
-# until then the last step says so.
+# tokens/s, then starts the OpenAI-compatible server on it (port 8080, or $PORT) and keeps it
+# running until Ctrl-C: try the curl line it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -29,5 +29,8 @@ build/bin/mxserve chat-template --tokenizer "$model" --request-file demo/request
 echo
 echo "== mxserve run (random weights: the text is noise; the speed is real) =="
 build/bin/mxserve run -m "$model" -p "The capital of France is" -n 32 --seed 1
-echo "== mxserve serve =="
-build/bin/mxserve serve -m "$model" || true
+port="${PORT:-8080}"
+echo "== mxserve serve on http://127.0.0.1:$port (Ctrl-C stops it) =="
+echo "try: curl -s http://127.0.0.1:$port/v1/chat/completions -H 'content-type: application/json' \\"
+echo "       -d '{\"model\": \"qwen3-demo\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 16}'"
+exec build/bin/mxserve serve -m "$model" --served-model-name qwen3-demo --port "$port"
