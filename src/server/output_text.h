@@ -25,8 +25,10 @@ struct OutputTextOptions {
   std::vector<std::string> stop;
   bool split_reasoning = false;      // <think>…</think> → reasoning_content
   bool starts_in_reasoning = false;  // the prompt ends inside <think> (see ReasoningSplitter)
-  ToolCallFormat tool_call_format = ToolCallFormat::kNone;  // kNone: no tool-call parsing
-  ToolCallParser::IdGenerator make_tool_call_id;            // empty: random_tool_call_id
+  // detect_tool_call_format(template); kNone: no tool-call parsing (also the right choice when
+  // the request has no tools or tool_choice "none").
+  ToolCallFormat tool_call_format = ToolCallFormat::kNone;
+  ToolCallParser::IdGenerator make_tool_call_id;  // empty: random_tool_call_id
 };
 
 struct OutputDelta {
