@@ -49,6 +49,9 @@ class OutputText {
   OutputDelta finish();
 
   bool stopped() const { return stop_.stopped(); }
+  // Whether the text fed so far ends inside reasoning: ask after each token's feed() to count
+  // usage.completion_tokens_details.reasoning_tokens.
+  bool in_reasoning() const { return split_reasoning_ && reasoning_.in_reasoning(); }
   // The completed tool calls so far (all of them after finish()).
   const std::vector<ToolCall>& tool_calls() const { return tools_.calls(); }
 
