@@ -185,7 +185,7 @@ using openai_detail::Json;
 
 // nlohmann's message without its "[json.exception.parse_error.101] " prefix; bytes outside
 // printable ASCII (the "last read" excerpt may hold a cut UTF-8 sequence) become '?'.
-std::string parse_error_message(const nlohmann::json::parse_error& error) {
+std::string parse_error_message(const nlohmann::json::exception& error) {
   std::string_view what = error.what();
   if (const size_t bracket = what.find("] "); what.starts_with("[json.") && bracket != what.npos) {
     what.remove_prefix(bracket + 2);
@@ -214,6 +214,9 @@ ApiResult<Json> parse_request_json(std::string_view body) {
   } catch (const nlohmann::json::parse_error& error) {
     return ApiError::bad_request(fmt::format("request body is not valid JSON: {} (byte {})",
                                              parse_error_message(error), error.byte));
+  } catch (const nlohmann::json::exception& error) {  // a number out of range: 1e400
+    return ApiError::bad_request(
+        fmt::format("request body is not valid JSON: {}", parse_error_message(error)));
   }
   if (!parsed.is_object()) {
     return ApiError::bad_request(

@@ -25,8 +25,10 @@ struct OutputTextOptions {
   std::vector<std::string> stop;
   bool split_reasoning = false;      // <think>…</think> → reasoning_content
   bool starts_in_reasoning = false;  // the prompt ends inside <think> (see ReasoningSplitter)
-  ToolCallFormat tool_call_format = ToolCallFormat::kNone;  // kNone: no tool-call parsing
-  ToolCallParser::IdGenerator make_tool_call_id;            // empty: random_tool_call_id
+  // detect_tool_call_format(template); kNone: no tool-call parsing (also the right choice when
+  // the request has no tools or tool_choice "none").
+  ToolCallFormat tool_call_format = ToolCallFormat::kNone;
+  ToolCallParser::IdGenerator make_tool_call_id;  // empty: random_tool_call_id
 };
 
 struct OutputDelta {
@@ -47,6 +49,9 @@ class OutputText {
   OutputDelta finish();
 
   bool stopped() const { return stop_.stopped(); }
+  // Whether the text fed so far ends inside reasoning: ask after each token's feed() to count
+  // usage.completion_tokens_details.reasoning_tokens.
+  bool in_reasoning() const { return split_reasoning_ && reasoning_.in_reasoning(); }
   // The completed tool calls so far (all of them after finish()).
   const std::vector<ToolCall>& tool_calls() const { return tools_.calls(); }
 

@@ -43,7 +43,11 @@ class ReasoningSplitter {
   // Flushes what is held back at the end of the generation.
   ReasoningDelta finish();
 
-  bool in_reasoning() const { return state_ == State::kReasoning; }
+  // True while the text fed so far ends inside reasoning (before any text decides it, when
+  // starts_in_reasoning): the caller counts the tokens fed meanwhile as reasoning tokens.
+  bool in_reasoning() const {
+    return state_ == State::kReasoning || (state_ == State::kStart && options_.starts_in_reasoning);
+  }
 
  private:
   enum class State { kStart, kReasoning, kContent };

@@ -117,7 +117,14 @@ bool ToolCallParser::process_content(ToolCallOutput& out) {
 }
 
 bool ToolCallParser::process_call(ToolCallOutput& out) {
-  if (pending_.find(close_marker_) == std::string::npos) return false;
+  // Search only the new text (and the marker's length before it): a long call body must not
+  // make every token rescan all of it.
+  const size_t overlap = close_marker_.size() - 1;
+  const size_t from = call_scanned_ > overlap ? call_scanned_ - overlap : 0;
+  if (pending_.find(close_marker_, from) == std::string::npos) {
+    call_scanned_ = pending_.size();
+    return false;
+  }
   finish_call(/*at_end=*/false, out);
   return true;
 }
@@ -142,6 +149,7 @@ void ToolCallParser::finish_call(bool at_end, ToolCallOutput& out) {
     emit_content(space_before_call_ + open_marker_ + pending_.substr(0, consumed), out);
   }
   space_before_call_.clear();
+  call_scanned_ = 0;
   pending_.erase(0, consumed);
   state_ = State::kContent;
 }

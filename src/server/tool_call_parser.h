@@ -90,6 +90,7 @@ class ToolCallParser {
   std::string close_marker_;       // "</tool_call>", "<｜tool▁calls▁end｜>"
   std::string pending_;            // text not yet classified (content or a call's body)
   std::string space_before_call_;  // whitespace dropped before the call being read
+  size_t call_scanned_ = 0;        // bytes of a call body already searched for close_marker_
   bool after_call_ = false;        // drop whitespace that follows a call
   std::vector<ToolCall> calls_;
 };

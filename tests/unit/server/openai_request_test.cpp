@@ -172,6 +172,8 @@ TEST(OpenAiRequest, MalformedJsonSaysWhere) {
                      "error while parsing value - unexpected '}'; expected '[', '{', or a "
                      "literal (byte 15)"});
   expect_chat_error({"[1]", "", "request body must be a JSON object, got an array"});
+  expect_chat_error({chat_body(R"("temperature": 1e400)"), "",
+                     "request body is not valid JSON: number overflow parsing '1e400'"});
   expect_chat_error(
       {std::string(200, '['), "", "request body nests arrays/objects deeper than 128 levels"});
 }

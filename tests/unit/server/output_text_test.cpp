@@ -217,6 +217,21 @@ TEST(OutputText, StopInsideReasoningFlushesEverything) {
   }
 }
 
+TEST(OutputText, InReasoningCountsReasoningTokens) {
+  OutputTextOptions options;
+  options.split_reasoning = true;
+  OutputText text(options);
+  std::string in_reasoning;
+  for (const char* token : {"<think>", "\n", "a", "</think>", "\n\n", "b"}) {
+    (void)text.feed(token);
+    in_reasoning += text.in_reasoning() ? '1' : '0';
+  }
+  EXPECT_EQ(in_reasoning, "111000");
+  options.starts_in_reasoning = true;
+  EXPECT_TRUE(OutputText(options).in_reasoning());
+  EXPECT_FALSE(OutputText(OutputTextOptions{}).in_reasoning());
+}
+
 TEST(OutputText, NothingAfterStopOrFinish) {
   OutputText text(OutputTextOptions{{"x"}, false, false, ToolCallFormat::kNone, {}});
   OutputDelta d = text.feed("abxcd");
