@@ -113,10 +113,9 @@ void GenerationCall::add_token(Choice& choice, const TokenEvent& event, OutputDe
   if (choice.output.stopped()) return;  // tokens computed before the cancel took effect
   append(delta, choice.output.feed(text));
   if (delta.stopped) engine_.cancel(choice.seq);  // a stop string: end the sequence
-  // A token counts as reasoning while the reasoning has begun and no content has.
-  choice.reasoning_seen = choice.reasoning_seen || !delta.reasoning.empty();
-  choice.content_seen = choice.content_seen || !delta.content.empty() || !delta.tool_calls.empty();
-  if (choice.reasoning_seen && !choice.content_seen) ++choice.reasoning_tokens;
+  // A token is a reasoning token if it produced reasoning text or left the splitter inside
+  // <think> (a token holding part of the closing tag counts too).
+  if (!delta.reasoning.empty() || choice.output.in_reasoning()) ++choice.reasoning_tokens;
 }
 
 void GenerationCall::finish_choice(int32_t, Choice& choice, const TokenEvent& event,

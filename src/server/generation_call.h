@@ -57,7 +57,6 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     OutputText output;
     bool done = false;
     bool role_sent = false;
-    bool reasoning_seen = false, content_seen = false;
     std::string content, reasoning;
     std::vector<TokenLogprobs> logprobs;  // all (non-stream) or not yet sent (stream)
     int64_t text_chars = 0;               // characters of text sent (completions text_offset)
