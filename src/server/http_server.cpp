@@ -214,6 +214,12 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   threads_.clear();
   core->io_context.restart();
   core->io_context.poll();
+  // Handlers are not needed any more; dropping them breaks cycles such as handler → engine →
+  // responder → connection → core → handler, which would keep all of them alive.
+  {
+    std::unique_lock lock(core->routes_mutex);
+    core->routes.clear();
+  }
   spdlog::info("http: stopped ({} connection{} cut after the grace period)", cut,
                cut == 1 ? "" : "s");
 }

@@ -76,9 +76,11 @@ class HttpResponder {
 
   // True once the connection is gone (client disconnected, overflow, timeout or server stop).
   bool closed() const;
-  // `callback` runs exactly once (on an I/O thread, or at once on the calling thread if the
-  // connection is already gone) if the connection dies before the response is complete; never
-  // after send() / end_stream(). It must not block. A later call replaces the callback.
+  // The close notification: if the connection dies before the response is complete (before
+  // send() / end_stream()), the registered callback runs once, on an I/O thread; it must not
+  // block. Registering after the connection died runs `callback` at once on the calling
+  // thread, unless a callback already ran. A later call replaces a callback not yet run.
+  // Dropping the responder without completing the response answers 500 (or cuts the stream).
   void on_close(std::function<void()> callback);
 
  private:
@@ -144,7 +146,8 @@ class HttpServer {
   Result<int> start();
 
   // Stops accepting, closes idle connections, lets open responses finish for up to `grace`,
-  // then closes everything (on_close fires for unfinished responses) and joins the I/O threads.
+  // then closes everything (on_close fires for unfinished responses), joins the I/O threads
+  // and drops the route handlers (responders still held elsewhere stay safe to call).
   // Must not be called from a handler or an I/O thread. Idempotent.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
