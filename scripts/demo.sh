@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
 
-model=demo/qwen3-demo.gguf
+model=demo/qwen3-demo-q8_0.gguf
 mkdir -p demo
 if [ ! -f "$model" ]; then
   build/bin/mxserve make-test-model --arch qwen3 --size tiny --type q8_0 --seed 1 \
