@@ -160,6 +160,24 @@ TEST(Attention, PrefillChunkedAndDecodeAllPaths) {
   }
 }
 
+// Prefill chunks (queries in lanes): many blocks, a last partial block, queries that start
+// mid-cache (chunked prefill with more than the split threshold of queries), a batch of both.
+TEST(Attention, PrefillChunksOverManyBlocks) {
+  ThreadPool pool(2, false);
+  int64_t n_kv = 100, n_heads = 4, n_kv_heads = 2, head_dim = 128;
+  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 11);
+  Queries whole = make_queries(n_kv, 0, n_heads, head_dim, 12);
+  Queries tail = make_queries(30, n_kv - 30, n_heads, head_dim, 13);
+  std::vector<float> o1(whole.q.size()), o2(tail.q.size());
+  AttentionSeq s1{c.table.data(), n_kv, n_kv, whole.positions.data(), whole.q.data(),
+                  whole.stride, o1.data(), whole.stride};
+  AttentionSeq s2{c.table.data(), n_kv, 30, tail.positions.data(), tail.q.data(), tail.stride,
+                  o2.data(), tail.stride};
+  expect_matches_reference(c, {s1}, n_heads, pool);
+  expect_matches_reference(c, {s2}, n_heads, pool);
+  expect_matches_reference(c, {s2, s1}, n_heads, pool);
+}
+
 TEST(Attention, LongContextDecodeSplitsKv) {
   ThreadPool pool(2, false);
   int64_t n_kv = 3000, n_heads = 16, n_kv_heads = 8, head_dim = 128;
