@@ -11,9 +11,11 @@
 //   facc[r] += minterm[r][g] * msum[g][16 tokens]                                  (Q4_K, Q5_K)
 // with a + 128 as the unsigned operand and bias = -128 * sum(w over the group), so the float
 // work is 3 ops per group of 32 (Q6_K: 16) columns for 16 tokens instead of per 64 columns for
-// one. A tile is 8 rows x 16 tokens (16 int32 and float accumulators). Weights are unpacked per
-// 8 rows and kSegCols columns into a stack RowPack (signed bytes in column order, the group's
-// bias, scale and min term), so each weight block is decoded once per call, not per token tile.
+// one (K types: cvt + fma per group into a per-super-block sum, times d_a once per super-block).
+// A tile is 8 rows x 16 tokens; two tiles (16 rows) are transposed into one 64-byte store per
+// token. Weights are unpacked per 8 rows and kSegCols columns into a stack RowPack (signed bytes
+// in column order, the group's bias, scale and min term), so each weight block is decoded once
+// per call, not per token tile.
 // Integer sums are exact: |lane| <= 255 * 128 * 32 + 128 * 128 * 32 < 2^31.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -154,68 +156,116 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
 //   a     interleaved activations at the segment's first column ([n / 4][16][4] bytes)
 //   d     activation scales at the segment's first scale block ([.][16] floats)
 //   msum  d_a * sum of a per 32 columns at the segment's first column ([.][16] floats)
-template <DType kType>
-inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const float* d,
-                       const float* msum, __m512 facc[kR]) {
-  constexpr int kG = group_elems(kType);
-  constexpr int kSteps = kG / 4;
-  constexpr int64_t kGroupsPerD = (kType == DType::Q8_0 || kType == DType::Q4_0) ? 1 : 256 / kG;
-  const int64_t n_groups = n / kG;
-  for (int64_t g = 0; g < n_groups; ++g) {
-    __m512i iacc[kR];
-    for (int r = 0; r < kR; ++r) iacc[r] = _mm512_set1_epi32(pk.bias[r][g]);
-    const uint8_t* ag = a + g * kSteps * 64;
-    for (int j = 0; j < kSteps; ++j) {
-      __m512i av = _mm512_loadu_si512(ag + 64 * j);
-      for (int r = 0; r < kR; ++r) iacc[r] = dpbusd_bcast(iacc[r], av, pk.w[r] + g * kG + 4 * j);
-    }
-    __m512 dv = _mm512_loadu_ps(d + (g / kGroupsPerD) * 16);
-    for (int r = 0; r < kR; ++r) {
-      facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_mul_ps(_mm512_set1_ps(pk.scale[r][g]), dv), facc[r]);
-    }
-    if constexpr (has_mins(kType)) {
-      __m512 mv = _mm512_loadu_ps(msum + g * 16);
-      for (int r = 0; r < kR; ++r) facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm[r][g]), mv, facc[r]);
-    }
+// Integer sums of group g for the 8 rows, started from the rows' biases.
+template <int kG>
+inline void group_dots(const RowPack& pk, int64_t g, const uint8_t* ag, __m512i iacc[kR]) {
+  for (int r = 0; r < kR; ++r) iacc[r] = _mm512_set1_epi32(pk.bias[r][g]);
+  for (int j = 0; j < kG / 4; ++j) {
+    __m512i av = _mm512_loadu_si512(ag + 64 * j);
+    for (int r = 0; r < kR; ++r) iacc[r] = dpbusd_bcast(iacc[r], av, pk.w[r] + g * kG + 4 * j);
   }
 }
 
 template <DType kType>
+inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const float* d,
+                       const float* msum, __m512 facc[kR]) {
+  constexpr int kG = group_elems(kType);
+  __m512i iacc[kR];
+  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
+    for (int64_t g = 0; g < n / kG; ++g) {
+      group_dots<kG>(pk, g, a + g * kG * 16, iacc);
+      __m512 dv = _mm512_loadu_ps(d + g * 16);
+      for (int r = 0; r < kR; ++r) {
+        facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_mul_ps(_mm512_set1_ps(pk.scale[r][g]), dv), facc[r]);
+      }
+    }
+    return;
+  }
+  // K types: d_a is constant over a super-block, so the group scales go into sacc (cvt + fma
+  // per group) and d_a into facc once per super-block.
+  constexpr int64_t kGroups = 256 / kG;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    __m512 sacc[kR];
+    for (int r = 0; r < kR; ++r) sacc[r] = _mm512_setzero_ps();
+    for (int64_t g = b * kGroups; g < (b + 1) * kGroups; ++g) {
+      group_dots<kG>(pk, g, a + g * kG * 16, iacc);
+      for (int r = 0; r < kR; ++r) sacc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_set1_ps(pk.scale[r][g]), sacc[r]);
+      if constexpr (has_mins(kType)) {
+        __m512 mv = _mm512_loadu_ps(msum + g * 16);
+        for (int r = 0; r < kR; ++r) facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm[r][g]), mv, facc[r]);
+      }
+    }
+    __m512 dv = _mm512_loadu_ps(d + b * 16);
+    for (int r = 0; r < kR; ++r) facc[r] = _mm512_fmadd_ps(sacc[r], dv, facc[r]);
+  }
+}
+
+// 16 x 16 transpose: in[r] lane t -> out[t] lane r.
+inline void transpose16(const __m512 in[16], __m512 out[16]) {
+  __m512 a[16], b[16];
+  for (int i = 0; i < 16; i += 2) {
+    a[i] = _mm512_unpacklo_ps(in[i], in[i + 1]);
+    a[i + 1] = _mm512_unpackhi_ps(in[i], in[i + 1]);
+  }
+  // a[i]: rows i, i + 1 interleaved at tokens 0, 1 of each 128-bit lane; a[i + 1] at 2, 3.
+  for (int i = 0; i < 16; i += 4) {
+    for (int k = 0; k < 2; ++k) {
+      b[i + 2 * k] = _mm512_shuffle_ps(a[i + k], a[i + 2 + k], _MM_SHUFFLE(1, 0, 1, 0));
+      b[i + 2 * k + 1] = _mm512_shuffle_ps(a[i + k], a[i + 2 + k], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+  }
+  // b[4q + j]: rows 4q..4q+3 at token j of each 128-bit lane (tokens j, 4 + j, 8 + j, 12 + j).
+  for (int i = 0; i < 16; i += 8) {
+    for (int k = 0; k < 4; ++k) {
+      a[i + k] = _mm512_shuffle_f32x4(b[i + k], b[i + 4 + k], _MM_SHUFFLE(2, 0, 2, 0));
+      a[i + 4 + k] = _mm512_shuffle_f32x4(b[i + k], b[i + 4 + k], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+  }
+  for (int k = 0; k < 8; ++k) {
+    out[k] = _mm512_shuffle_f32x4(a[k], a[8 + k], _MM_SHUFFLE(2, 0, 2, 0));
+    out[k + 8] = _mm512_shuffle_f32x4(a[k], a[8 + k], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// Rows are taken 16 at a time (two 8-row packs) so each token's 16 outputs are one 64-byte
+// store: scattering 8 rows x 16 tokens as scalars was 12% of the kernel's samples (y lines
+// touched twice, from L3).
+template <DType kType>
 void lanes_kernel(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   constexpr int64_t kBlock = (kType == DType::Q8_0 || kType == DType::Q4_0) ? 32 : 256;
   const LanesLayout& L = job.lanes_layout;
-  RowPack pk;
-  for (int64_t rb = r0; rb < r1; rb += kR) {
-    int nr = static_cast<int>(std::min<int64_t>(kR, r1 - rb));
+  RowPack pk[2];
+  for (int64_t rb = r0; rb < r1; rb += 2 * kR) {
+    int nr = static_cast<int>(std::min<int64_t>(2 * kR, r1 - rb));
+    __mmask16 row_mask = static_cast<__mmask16>((1u << nr) - 1);
     for (int64_t c0 = 0; c0 < job.cols; c0 += kSegCols) {
       int64_t n = std::min(kSegCols, job.cols - c0);
-      for (int r = 0; r < kR; ++r) {
+      for (int r = 0; r < 2 * kR; ++r) {
+        RowPack& p = pk[r / kR];
         if (r < nr) {
-          pack_row<kType>(job.w + (rb + r) * job.w_row_bytes, c0, n, pk, r);
+          pack_row<kType>(job.w + (rb + r) * job.w_row_bytes, c0, n, p, r % kR);
         } else {  // rows past the end: zero, never written
-          std::memset(pk.w[r], 0, static_cast<size_t>(n));
-          std::fill_n(pk.bias[r], kMaxGroups, 0);
-          std::fill_n(pk.scale[r], kMaxGroups, 0.0f);
-          std::fill_n(pk.minterm[r], kMaxGroups, 0.0f);
+          std::memset(p.w[r % kR], 0, static_cast<size_t>(n));
+          std::fill_n(p.bias[r % kR], kMaxGroups, 0);
+          std::fill_n(p.scale[r % kR], kMaxGroups, 0.0f);
+          std::fill_n(p.minterm[r % kR], kMaxGroups, 0.0f);
         }
       }
       for (int64_t tg = t0 / 16; tg * 16 < t1; ++tg) {
         const uint8_t* grp = job.lanes + tg * L.group_bytes;
         const auto* d = reinterpret_cast<const float*>(grp + L.d_offset) + c0 / kBlock * 16;
         const auto* msum = reinterpret_cast<const float*>(grp + L.msum_offset) + c0 / 32 * 16;
-        __m512 facc[kR];
-        for (int r = 0; r < kR; ++r) facc[r] = _mm512_setzero_ps();
-        lanes_tile<kType>(pk, n, grp + c0 * 16, d, msum, facc);
-        alignas(64) float out[kR][16];
-        for (int r = 0; r < kR; ++r) _mm512_store_ps(out[r], facc[r]);
+        __m512 facc[2 * kR], out[16];
+        for (int r = 0; r < 2 * kR; ++r) facc[r] = _mm512_setzero_ps();
+        lanes_tile<kType>(pk[0], n, grp + c0 * 16, d, msum, facc);
+        if (nr > kR) lanes_tile<kType>(pk[1], n, grp + c0 * 16, d, msum, facc + kR);
+        transpose16(facc, out);
         int64_t nt = std::min<int64_t>(16, t1 - tg * 16);
         for (int64_t t = 0; t < nt; ++t) {
           float* y = job.y + (tg * 16 + t) * job.y_stride + rb;
-          if (c0 == 0) {
-            for (int r = 0; r < nr; ++r) y[r] = out[r][t];
-          } else {
-            for (int r = 0; r < nr; ++r) y[r] += out[r][t];
-          }
+          __m512 v = out[t];
+          if (c0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(row_mask, y));
+          _mm512_mask_storeu_ps(y, row_mask, v);
         }
       }
     }
