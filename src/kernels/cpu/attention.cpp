@@ -48,7 +48,7 @@ float exp_sum_scalar(float* s, int64_t n, float max) {
 
 }  // namespace
 
-const Ops kScalarOps = {scores_scalar, accumulate_scalar, exp_sum_scalar, nullptr};
+const Ops kScalarOps = {scores_scalar, accumulate_scalar, exp_sum_scalar, nullptr, nullptr};
 
 }  // namespace attention_detail
 
@@ -339,6 +339,7 @@ void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* posi
               int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
               int64_t v_stride) {
   int64_t row_bytes = kv.head_dim * kv.elem_bytes();
+  auto to_f16 = ops_for(CpuPath::kAuto).to_f16;  // same bits on every path
   for (int64_t t = 0; t < n_tokens; ++t) {
     int64_t block = block_table[positions[t] / kv.block_size];
     int64_t slot = positions[t] % kv.block_size;
@@ -353,6 +354,11 @@ void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* posi
       }
       auto* dst_k = reinterpret_cast<uint16_t*>(kv.k_base + offset);
       auto* dst_v = reinterpret_cast<uint16_t*>(kv.v_base + offset);
+      if (to_f16) {
+        to_f16(src_k, dst_k, kv.head_dim);
+        to_f16(src_v, dst_v, kv.head_dim);
+        continue;
+      }
       for (int64_t i = 0; i < kv.head_dim; ++i) {
         dst_k[i] = fp32_to_fp16(src_k[i]);
         dst_v[i] = fp32_to_fp16(src_v[i]);

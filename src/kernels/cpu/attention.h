@@ -106,6 +106,8 @@ struct Ops {
   // One block of n kv rows at positions pos0.. into the chunk's state; nullptr: not available.
   void (*chunk_block)(const ChunkTile& tile, const void* k_rows, const void* v_rows, bool f16,
                       int64_t n, int64_t pos0);
+  // dst[i] = fp32_to_fp16(src[i]) (kv_write); nullptr: the scalar loop.
+  void (*to_f16)(const float* src, uint16_t* dst, int64_t n);
 };
 extern const Ops kScalarOps;
 extern const Ops kAvx2Ops;

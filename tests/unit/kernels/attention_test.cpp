@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -176,6 +177,29 @@ TEST(Attention, PrefillChunksOverManyBlocks) {
   expect_matches_reference(c, {s1}, n_heads, pool);
   expect_matches_reference(c, {s2}, n_heads, pool);
   expect_matches_reference(c, {s2, s1}, n_heads, pool);
+}
+
+// kv_write's SIMD f16 conversion gives fp32_to_fp16's bits: ties, subnormals, overflow, NaN.
+TEST(Attention, KvWriteF16MatchesScalarConversion) {
+  const int64_t head_dim = 40;  // a tail on both vector widths
+  std::vector<float> src(head_dim);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (float& v : src) v = normal(rng);
+  src[0] = 1.0f + 1.0f / 2048.0f;  // tie, rounds to even
+  src[1] = 3e-6f;                  // subnormal
+  src[2] = -70000.0f;              // overflow to -inf
+  src[3] = std::numeric_limits<float>::quiet_NaN();
+  src[17] = 65519.0f;
+  std::vector<uint16_t> k(head_dim), v(head_dim);
+  PagedKv kv{reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()),
+             head_dim * 2, 1, 1, head_dim, DType::F16};
+  int32_t table[1] = {0}, pos[1] = {0};
+  kv_write(kv, table, pos, 1, src.data(), head_dim, src.data(), head_dim);
+  for (int64_t i = 0; i < head_dim; ++i) {
+    EXPECT_EQ(k[i], fp32_to_fp16(src[i])) << i;
+    EXPECT_EQ(v[i], fp32_to_fp16(src[i])) << i;
+  }
 }
 
 TEST(Attention, LongContextDecodeSplitsKv) {
