@@ -27,7 +27,9 @@ size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols) {
   int64_t bytes = act_layout(w_type, cols).token_bytes * std::max<int64_t>(n_tokens, 0);
   // Interleaved copies for the lanes kernels (whichever path runs: the size depends only on
   // the arguments).
-  if (n_tokens >= kLanesMinTokens) bytes += (n_tokens + 15) / 16 * lanes_layout(w_type, cols).group_bytes;
+  if (n_tokens >= kLanesMinTokens) {
+    bytes += (n_tokens + 15) / 16 * lanes_layout(w_type, cols).group_bytes;
+  }
   return static_cast<size_t>(bytes);
 }
 
@@ -137,7 +139,9 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
   job.acts = static_cast<const uint8_t*>(scratch);
 
   LanesKernels lanes;
-  if (kernels.quantize && args.n_tokens >= kLanesMinTokens) lanes = lanes_kernels_for(path, args.w_type);
+  if (kernels.quantize && args.n_tokens >= kLanesMinTokens) {
+    lanes = lanes_kernels_for(path, args.w_type);
+  }
   if (lanes.kernel) {
     // Quantize and interleave per group of 16 tokens in one region.
     auto* records = static_cast<uint8_t*>(scratch);

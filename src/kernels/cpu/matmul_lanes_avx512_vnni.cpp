@@ -32,8 +32,8 @@
 namespace mx::matmul_detail {
 namespace {
 
-constexpr int kR = 8;                 // rows per tile
-constexpr int64_t kSegCols = 2048;    // columns unpacked at a time (multiple of 256)
+constexpr int kR = 8;               // rows per tile
+constexpr int64_t kSegCols = 2048;  // columns unpacked at a time (multiple of 256)
 constexpr int64_t kMaxGroups = kSegCols / 16;
 
 // Elements per weight scale group.
@@ -61,7 +61,9 @@ inline void sums8(__m512i v, uint64_t out[8]) {
 // acc += dpbusd(a, broadcast of the 4 bytes at w), the broadcast folded into the instruction
 // (GCC emits a separate vpbroadcastd for _mm512_set1_epi32 of a load: one more uop per MAC op).
 inline __m512i dpbusd_bcast(__m512i acc, __m512i a, const int8_t* w) {
-  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*reinterpret_cast<const int32_t*>(w)));
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(a), "m"(*reinterpret_cast<const int32_t*>(w)));
   return acc;
 }
 
@@ -82,12 +84,14 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
       } else {
         const __m128i mask = _mm_set1_epi8(0x0f);
         __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-        q = _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), mask), _mm_and_si128(x, mask)),
-                            _mm256_set1_epi8(8));
+        q = _mm256_sub_epi8(
+            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), mask), _mm_and_si128(x, mask)),
+            _mm256_set1_epi8(8));
       }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(w + 32 * g), q);
       // sum(q) = sum(q + 128) - 32 * 128
-      sums8(_mm512_castsi256_si512(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)))), s);
+      sums8(_mm512_castsi256_si512(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)))),
+            s);
       pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[0] + s[1] + s[2] + s[3]) - 4096);
       pk.scale[pr][g] = _cvtsh_ss(read_u16(blk));
     }
@@ -104,9 +108,11 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
       for (int c = 0; c < 4; ++c) {  // 64 elements each, as load_k_block in the tile kernels
         __m512i l = _mm512_loadu_si512(ql + 64 * (c / 2));
         if (c % 2) l = _mm512_srli_epi16(l, 4);
-        __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * (c / 2))));
-        __m512i shift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * (c % 2))),
-                                           _mm256_set1_epi16(static_cast<short>(4 * (c % 2) + 2)), 1);
+        __m512i h = _mm512_broadcast_i64x4(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * (c / 2))));
+        __m512i shift =
+            _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * (c % 2))),
+                               _mm256_set1_epi16(static_cast<short>(4 * (c % 2) + 2)), 1);
         h = _mm512_and_si512(_mm512_srlv_epi16(h, shift), _mm512_set1_epi8(3));
         __m512i q = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_slli_epi16(h, 4));  // 0..63
         _mm512_storeu_si512(w + 256 * b + 64 * c, _mm512_sub_epi8(q, _mm512_set1_epi8(32)));
@@ -129,22 +135,28 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
     uint8_t sc[8], mn[8];
     unpack_k_scales(blk + 4, sc, mn);
     const uint8_t* qs = blk + (kFive ? 48 : 16);
-    __m256i qh = kFive ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)) : _mm256_setzero_si256();
+    __m256i qh = kFive ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16))
+                       : _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
       __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * p));
       __m256i lo = _mm256_and_si256(x, _mm512_castsi512_si256(low4));
       __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), _mm512_castsi512_si256(low4));
       if constexpr (kFive) {
         __m256i sixteen = _mm256_set1_epi8(16);
-        lo = _mm256_mask_add_epi8(lo, _mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * p)))), lo, sixteen);
-        hi = _mm256_mask_add_epi8(hi, _mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * p + 1)))), hi, sixteen);
+        lo = _mm256_mask_add_epi8(
+            lo, _mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * p)))), lo,
+            sixteen);
+        hi = _mm256_mask_add_epi8(
+            hi, _mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * p + 1)))),
+            hi, sixteen);
       }
       __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
       _mm512_storeu_si512(w + 256 * b + 64 * p, q);
       sums8(q, s);
       for (int k = 0; k < 2; ++k) {
         int64_t g = 8 * b + 2 * p + k;
-        pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[4 * k] + s[4 * k + 1] + s[4 * k + 2] + s[4 * k + 3]));
+        pk.bias[pr][g] =
+            bias_of(static_cast<int64_t>(s[4 * k] + s[4 * k + 1] + s[4 * k + 2] + s[4 * k + 3]));
         pk.scale[pr][g] = d * sc[2 * p + k];
         pk.minterm[pr][g] = -dmin * mn[2 * p + k];
       }
@@ -176,7 +188,8 @@ inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const flo
       group_dots<kG>(pk, g, a + g * kG * 16, iacc);
       __m512 dv = _mm512_loadu_ps(d + g * 16);
       for (int r = 0; r < kR; ++r) {
-        facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_mul_ps(_mm512_set1_ps(pk.scale[r][g]), dv), facc[r]);
+        facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]),
+                                  _mm512_mul_ps(_mm512_set1_ps(pk.scale[r][g]), dv), facc[r]);
       }
     }
     return;
@@ -189,10 +202,13 @@ inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const flo
     for (int r = 0; r < kR; ++r) sacc[r] = _mm512_setzero_ps();
     for (int64_t g = b * kGroups; g < (b + 1) * kGroups; ++g) {
       group_dots<kG>(pk, g, a + g * kG * 16, iacc);
-      for (int r = 0; r < kR; ++r) sacc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_set1_ps(pk.scale[r][g]), sacc[r]);
+      for (int r = 0; r < kR; ++r)
+        sacc[r] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_set1_ps(pk.scale[r][g]), sacc[r]);
       if constexpr (has_mins(kType)) {
         __m512 mv = _mm512_loadu_ps(msum + g * 16);
-        for (int r = 0; r < kR; ++r) facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm[r][g]), mv, facc[r]);
+        for (int r = 0; r < kR; ++r)
+          facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm[r][g]), mv, facc[r]);
       }
     }
     __m512 dv = _mm512_loadu_ps(d + b * 16);
@@ -311,12 +327,18 @@ void interleave(const MatmulJob& job, int64_t tg, int64_t n_tokens) {
 
 LanesKernels avx512_vnni_lanes_kernels(DType w_type) {
   switch (w_type) {
-    case DType::Q8_0: return {lanes_kernel<DType::Q8_0>, interleave};
-    case DType::Q4_0: return {lanes_kernel<DType::Q4_0>, interleave};
-    case DType::Q4_K: return {lanes_kernel<DType::Q4_K>, interleave};
-    case DType::Q5_K: return {lanes_kernel<DType::Q5_K>, interleave};
-    case DType::Q6_K: return {lanes_kernel<DType::Q6_K>, interleave};
-    default: return {};
+    case DType::Q8_0:
+      return {lanes_kernel<DType::Q8_0>, interleave};
+    case DType::Q4_0:
+      return {lanes_kernel<DType::Q4_0>, interleave};
+    case DType::Q4_K:
+      return {lanes_kernel<DType::Q4_K>, interleave};
+    case DType::Q5_K:
+      return {lanes_kernel<DType::Q5_K>, interleave};
+    case DType::Q6_K:
+      return {lanes_kernel<DType::Q6_K>, interleave};
+    default:
+      return {};
   }
 }
 
