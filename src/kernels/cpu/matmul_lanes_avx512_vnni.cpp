@@ -292,7 +292,10 @@ void lanes_kernel(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int6
 void interleave(const MatmulJob& job, int64_t tg, int64_t n_tokens) {
   const LanesLayout& L = job.lanes_layout;
   uint8_t* grp = const_cast<uint8_t*>(job.lanes) + tg * L.group_bytes;
-  std::memset(grp, 0, static_cast<size_t>(L.group_bytes));
+  // Every lane of a real token is written below; only padding tokens' scales need zeros.
+  if ((tg + 1) * 16 > n_tokens) {
+    std::memset(grp + L.d_offset, 0, static_cast<size_t>(L.group_bytes - L.d_offset));
+  }
   bool legacy = is_legacy(job.w_type);
   // Legacy VNNI records hold a + 128 already; K records hold signed a.
   uint32_t flip = legacy ? 0u : 0x80808080u;
