@@ -2,6 +2,7 @@
 // memory-bandwidth probe, so decode can be stated as a fraction of the roofline.
 //   bench_kernels [--threads 1,2] [--quick] [--path auto|scalar|avx2|avx512|avx512_vnni]
 //                 [--types q8_0,q4_K,...] [--bandwidth-only] [--shapes 1024x1024,... (GEMV only)]
+//                 [--gemm-tokens N (GEMM only, N tokens, on --shapes; no bandwidth probe)]
 // Prints one JSON object (medians of repeated runs) to stdout.
 #include <algorithm>
 #include <chrono>
@@ -101,6 +102,7 @@ mx::CpuPath parse_path(const std::string& name) {
 int main(int argc, char** argv) {
   bool quick = false;
   bool bandwidth_only = false;
+  int64_t gemm_tokens = 0;
   std::string shape_list;
   std::string type_filter;  // ",q8_0,q4_K," or empty for all
   mx::CpuPath path = mx::CpuPath::kAuto;
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
     if (arg == "--quick") quick = true;
     if (arg == "--bandwidth-only") bandwidth_only = true;
     if (arg == "--shapes" && i + 1 < argc) shape_list = argv[++i];
+    if (arg == "--gemm-tokens" && i + 1 < argc) gemm_tokens = std::stoll(argv[++i]);
     if (arg == "--types" && i + 1 < argc) type_filter = std::string(",") + argv[++i] + ",";
     if (arg == "--path" && i + 1 < argc) path = parse_path(argv[++i]);
     if (arg == "--threads" && i + 1 < argc) {
@@ -137,7 +140,7 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < shapes.size(); ++i) shapes[i].name = shape_names[i].c_str();
   }
-  std::vector<uint64_t> buffer((1ull << 30) / 8, 1);
+  std::vector<uint64_t> buffer(gemm_tokens > 0 ? 8 : (1ull << 30) / 8, 1);
   std::printf("{\n  \"cpu\": \"%s\",\n  \"path\": \"%s\",\n",
               mx::cpu_features().describe().c_str(),
               mx::cpu_path_name(mx::resolve_cpu_path(path)));
@@ -145,7 +148,7 @@ int main(int argc, char** argv) {
   bool first = true;
   for (int threads : thread_counts) {
     mx::ThreadPool pool(threads);
-    double bw = bandwidth_gbs(pool, buffer, quick ? 3 : 7);
+    double bw = gemm_tokens > 0 ? 0.0 : bandwidth_gbs(pool, buffer, quick ? 3 : 7);
     std::printf("%s    {\"kind\": \"bandwidth\", \"threads\": %d, \"gb_s\": %.2f}", first ? "" : ",\n",
                 threads, bw);
     first = false;
@@ -158,6 +161,17 @@ int main(int argc, char** argv) {
         // Copies spanning >= 256 MiB so GEMV streams from DRAM, not the 32 MiB L3.
         int64_t one = static_cast<int64_t>(*mx::row_bytes(type, static_cast<uint64_t>(shape.cols))) * shape.rows;
         int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{256} << 20) / one));
+        if (gemm_tokens > 0) {
+          Matrix m = make_matrix(type, shape.rows, shape.cols, 1);
+          double gemm = run_matmul(m, gemm_tokens, pool, path, 1, quick ? 3 : 7);
+          double flops = 2.0 * static_cast<double>(shape.rows * shape.cols * gemm_tokens);
+          std::printf(",\n    {\"kind\": \"gemm\", \"type\": \"%s\", \"shape\": \"%s\", \"tokens\": %ld, "
+                      "\"threads\": %d, \"ms\": %.3f, \"gflop_s\": %.1f}",
+                      std::string(mx::dtype_name(type)).c_str(), shape.name,
+                      static_cast<long>(gemm_tokens), threads, gemm * 1e3, flops / gemm / 1e9);
+          std::fflush(stdout);
+          continue;
+        }
         Matrix m = make_matrix(type, shape.rows, shape.cols, copies);
         double bytes = static_cast<double>(m.w.size()) / copies;
         double gemv = run_matmul(m, 1, pool, path, copies, quick ? 9 : 31);

@@ -48,7 +48,7 @@ float exp_sum_scalar(float* s, int64_t n, float max) {
 
 }  // namespace
 
-const Ops kScalarOps = {scores_scalar, accumulate_scalar, exp_sum_scalar};
+const Ops kScalarOps = {scores_scalar, accumulate_scalar, exp_sum_scalar, nullptr, nullptr};
 
 }  // namespace attention_detail
 
@@ -61,7 +61,20 @@ constexpr int64_t kSplitKvTokens = 512;    // one split per this many kv tokens
 
 int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
-int64_t per_thread_floats(const PagedKv& kv) { return pad16(kv.block_size) + pad16(kv.head_dim); }
+// Prefill chunks (attention_detail::ChunkTile) need head_dim a multiple of 16.
+bool chunk_shape(const PagedKv& kv) { return kv.head_dim % 16 == 0; }
+
+// ChunkTile arrays of one thread: qt, ot [head_dim][M]; q_pos, m, l, corr [M]; kf, vf
+// [block_size][head_dim]; s [block_size][M], M = kQueryChunk * group.
+int64_t chunk_floats(const PagedKv& kv, int64_t group) {
+  if (!chunk_shape(kv)) return 0;
+  int64_t rows = kQueryChunk * group;
+  return 2 * kv.head_dim * rows + 4 * rows + 2 * kv.block_size * kv.head_dim + kv.block_size * rows;
+}
+
+int64_t per_thread_floats(const PagedKv& kv, int64_t group) {
+  return pad16(kv.block_size) + pad16(kv.head_dim) + pad16(chunk_floats(kv, group));
+}
 
 // Floats of one split's partial result: running max, sum, then acc[head_dim].
 int64_t partial_floats(const PagedKv& kv) { return pad16(kv.head_dim + 2); }
@@ -123,8 +136,74 @@ void attend_one(const Plan& plan, const AttentionSeq& seq, const float* q, int64
   }
 }
 
+// One (kv head, chunk of queries) of a sequence, not split, through ops->chunk_block.
+void run_chunk(const Plan& plan, const AttentionSeq& seq, int64_t kv_head, int64_t chunk,
+               float* tls) {
+  const PagedKv& kv = *plan.kv;
+  const int64_t hd = kv.head_dim, group = plan.group, rows = kQueryChunk * group;
+  attention_detail::ChunkTile a;
+  a.rows = rows;
+  a.head_dim = hd;
+  float* p = tls + pad16(kv.block_size) + pad16(kv.head_dim);
+  float* qt = p; p += hd * rows;
+  a.ot = p; p += hd * rows;
+  float* q_pos = p; p += rows;
+  a.m = p; p += rows;
+  a.l = p; p += rows;
+  a.corr = p; p += rows;
+  a.kf = p; p += kv.block_size * hd;
+  a.vf = p; p += kv.block_size * hd;
+  a.s = p;
+  a.qt = qt;
+  a.q_pos = q_pos;
+  int64_t t0 = chunk * kQueryChunk, nt = std::min(seq.n_q - t0, kQueryChunk);
+  int64_t kv_end = 0;
+  a.min_pos = std::numeric_limits<float>::max();
+  for (int64_t hh = 0; hh < group; ++hh) {
+    for (int64_t t = 0; t < kQueryChunk; ++t) {
+      int64_t m = hh * kQueryChunk + t;
+      if (t < nt) {
+        const float* q = seq.q + (t0 + t) * seq.q_stride + (kv_head * group + hh) * hd;
+        for (int64_t i = 0; i < hd; ++i) qt[i * rows + m] = q[i] * plan.scale;
+        int64_t end = std::min<int64_t>(seq.q_positions[t0 + t] + 1, seq.n_kv);
+        kv_end = std::max(kv_end, end);
+        // Positions at or past n_kv are masked like future ones.
+        q_pos[m] = static_cast<float>(end - 1);
+        a.min_pos = std::min(a.min_pos, q_pos[m]);
+      } else {
+        for (int64_t i = 0; i < hd; ++i) qt[i * rows + m] = 0.0f;
+        q_pos[m] = std::numeric_limits<float>::max();
+      }
+    }
+  }
+  std::fill(a.ot, a.ot + hd * rows, 0.0f);
+  std::fill(a.m, a.m + rows, -std::numeric_limits<float>::infinity());
+  std::fill(a.l, a.l + rows, 0.0f);
+  bool f16 = kv.dtype == DType::F16;
+  int64_t row_bytes = hd * kv.elem_bytes();
+  for (int64_t b = 0; b * kv.block_size < kv_end; ++b) {
+    int64_t n = std::min(kv_end - b * kv.block_size, kv.block_size);
+    int64_t offset = static_cast<int64_t>(seq.block_table[b]) * kv.block_stride_bytes +
+                     kv_head * kv.block_size * row_bytes;
+    plan.ops->chunk_block(a, kv.k_base + offset, kv.v_base + offset, f16, n, b * kv.block_size);
+  }
+  for (int64_t hh = 0; hh < group; ++hh) {
+    for (int64_t t = 0; t < nt; ++t) {
+      int64_t m = hh * kQueryChunk + t;
+      float* out = seq.out + (t0 + t) * seq.out_stride + (kv_head * group + hh) * hd;
+      float inv = a.l[m] > 0.0f ? 1.0f / a.l[m] : 0.0f;
+      for (int64_t i = 0; i < hd; ++i) out[i] = a.ot[i * rows + m] * inv;
+    }
+  }
+}
+
 void run_item(const Plan& plan, int64_t seq_index, int64_t q_offset, int64_t item, float* tls) {
   const AttentionSeq& seq = plan.seqs[seq_index];
+  if (!plan.split && plan.ops->chunk_block && chunk_shape(*plan.kv)) {
+    int64_t kv_head = item % plan.kv->n_kv_heads;
+    run_chunk(plan, seq, kv_head, item / plan.kv->n_kv_heads, tls);
+    return;
+  }
   const PagedKv& kv = *plan.kv;
   int64_t splits = n_splits(plan, seq);
   int64_t split = item % splits;
@@ -203,7 +282,8 @@ Status validate(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, int
 }  // namespace
 
 size_t attention_scratch_bytes(const PagedKv& kv, const AttentionShape& shape) {
-  int64_t floats = per_thread_floats(kv) * std::max(shape.n_threads, 1);
+  int64_t group = shape.n_heads / std::max<int64_t>(kv.n_kv_heads, 1);
+  int64_t floats = per_thread_floats(kv, group) * std::max(shape.n_threads, 1);
   if (shape.total_q <= kMaxSplitQueries) {
     floats += shape.total_q * shape.n_heads * kMaxSplits * partial_floats(kv);
   }
@@ -224,13 +304,13 @@ Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, in
   }
   Plan plan{&kv, seqs, n_seqs, n_heads, n_heads / kv.n_kv_heads, scale,
             total_q <= kMaxSplitQueries, static_cast<float*>(scratch), nullptr, &ops_for(path)};
-  plan.partials = plan.thread_scratch + per_thread_floats(kv) * pool.size();
+  plan.partials = plan.thread_scratch + per_thread_floats(kv, plan.group) * pool.size();
   int64_t total_items = 0;
   for (int64_t s = 0; s < n_seqs; ++s) total_items += items_of(plan, seqs[s]);
 
   std::atomic<int64_t> next{0};
   pool.share([&](int thread, int) {
-    float* tls = plan.thread_scratch + per_thread_floats(kv) * thread;
+    float* tls = plan.thread_scratch + per_thread_floats(kv, plan.group) * thread;
     int64_t seq_index = 0, seq_first = 0, q_offset = 0;  // items are claimed in increasing order
     for (int64_t item = next.fetch_add(1); item < total_items; item = next.fetch_add(1)) {
       while (item >= seq_first + items_of(plan, seqs[seq_index])) {
@@ -259,6 +339,7 @@ void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* posi
               int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
               int64_t v_stride) {
   int64_t row_bytes = kv.head_dim * kv.elem_bytes();
+  auto to_f16 = ops_for(CpuPath::kAuto).to_f16;  // same bits on every path
   for (int64_t t = 0; t < n_tokens; ++t) {
     int64_t block = block_table[positions[t] / kv.block_size];
     int64_t slot = positions[t] % kv.block_size;
@@ -273,6 +354,11 @@ void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* posi
       }
       auto* dst_k = reinterpret_cast<uint16_t*>(kv.k_base + offset);
       auto* dst_v = reinterpret_cast<uint16_t*>(kv.v_base + offset);
+      if (to_f16) {
+        to_f16(src_k, dst_k, kv.head_dim);
+        to_f16(src_v, dst_v, kv.head_dim);
+        continue;
+      }
       for (int64_t i = 0; i < kv.head_dim; ++i) {
         dst_k[i] = fp32_to_fp16(src_k[i]);
         dst_v[i] = fp32_to_fp16(src_v[i]);

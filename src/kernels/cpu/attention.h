@@ -74,6 +74,25 @@ void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* posi
 void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_heads, float scale);
 
 namespace attention_detail {
+// Prefill with the query rows of one (sequence, kv head, chunk of <= 16 tokens) in the vector
+// lanes: row m = hh * 16 + t for head hh of the group and token t of the chunk, rows padded to
+// M = 16 * group. Per kv block, S[j][m] = K[j] . qt[.][m] takes k as broadcast scalars, so the
+// online softmax is lane-wise (no horizontal sums) and K/V are converted once for all M rows.
+struct ChunkTile {
+  int64_t rows = 0;      // M, a multiple of 16
+  int64_t head_dim = 0;  // multiple of 16
+  const float* qt;       // [head_dim][M] q * scale
+  const float* q_pos;    // [M] position of each row (padding rows: a huge position)
+  float min_pos;         // smallest position of a real row (no mask below it)
+  float* ot;             // [head_dim][M] unnormalized output
+  float* m;              // [M] running max, -inf at start
+  float* l;              // [M] running sum, 0 at start
+  float* kf;             // [block rows][head_dim] work: K converted
+  float* vf;             // [block rows][head_dim] work: V converted
+  float* s;              // [block rows][M] work: scores, then probabilities
+  float* corr;           // [M] work
+};
+
 // Per-path inner loops over one block of n kv rows (k/v rows: head_dim elements, contiguous).
 struct Ops {
   // scores[j] = scale * q . k_row(j)
@@ -84,6 +103,11 @@ struct Ops {
                      int64_t n, int64_t head_dim);
   // p[j] = exp(s[j] - max) in place; returns the sum
   float (*exp_sum)(float* s, int64_t n, float max);
+  // One block of n kv rows at positions pos0.. into the chunk's state; nullptr: not available.
+  void (*chunk_block)(const ChunkTile& tile, const void* k_rows, const void* v_rows, bool f16,
+                      int64_t n, int64_t pos0);
+  // dst[i] = fp32_to_fp16(src[i]) (kv_write); nullptr: the scalar loop.
+  void (*to_f16)(const float* src, uint16_t* dst, int64_t n);
 };
 extern const Ops kScalarOps;
 extern const Ops kAvx2Ops;

@@ -24,7 +24,13 @@ bool matmul_supports(DType w_type) {
 
 size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols) {
   if (!is_legacy(w_type) && !is_k_type(w_type)) return 0;
-  return static_cast<size_t>(act_layout(w_type, cols).token_bytes * std::max<int64_t>(n_tokens, 0));
+  int64_t bytes = act_layout(w_type, cols).token_bytes * std::max<int64_t>(n_tokens, 0);
+  // Interleaved copies for the lanes kernels (whichever path runs: the size depends only on
+  // the arguments).
+  if (n_tokens >= kLanesMinTokens) {
+    bytes += (n_tokens + 15) / 16 * lanes_layout(w_type, cols).group_bytes;
+  }
+  return static_cast<size_t>(bytes);
 }
 
 int activation_block_elems(DType w_type) {
@@ -64,6 +70,11 @@ PathKernels kernels_for(CpuPath path, DType w_type) {
     case CpuPath::kAvx2: return avx2_kernels(w_type);
     default: return scalar_kernels(w_type);
   }
+}
+
+LanesKernels lanes_kernels_for(CpuPath path, DType w_type) {
+  if (resolve_cpu_path(path) == CpuPath::kAvx512Vnni) return avx512_vnni_lanes_kernels(w_type);
+  return {};
 }
 
 Status validate(const MatmulArgs& a, void* scratch, size_t scratch_bytes) {
@@ -127,7 +138,26 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
   job.layout = act_layout(args.w_type, args.cols);
   job.acts = static_cast<const uint8_t*>(scratch);
 
-  if (kernels.quantize) {
+  LanesKernels lanes;
+  if (kernels.quantize && args.n_tokens >= kLanesMinTokens) {
+    lanes = lanes_kernels_for(path, args.w_type);
+  }
+  if (lanes.kernel) {
+    // Quantize and interleave per group of 16 tokens in one region.
+    auto* records = static_cast<uint8_t*>(scratch);
+    job.lanes = records + args.n_tokens * job.layout.token_bytes;
+    job.lanes_layout = lanes_layout(args.w_type, args.cols);
+    pool.parallel_for((args.n_tokens + 15) / 16, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g) {
+        for (int64_t t = g * 16; t < std::min(args.n_tokens, g * 16 + 16); ++t) {
+          kernels.quantize(args.w_type, args.x + t * args.x_stride, args.cols, job.layout,
+                           records + t * job.layout.token_bytes);
+        }
+        lanes.interleave(job, g, args.n_tokens);
+      }
+    });
+    kernels.kernel = lanes.kernel;
+  } else if (kernels.quantize) {
     auto* records = static_cast<uint8_t*>(scratch);
     auto quantize_tokens = [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {

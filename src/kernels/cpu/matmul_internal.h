@@ -54,6 +54,28 @@ inline ActLayout act_layout(DType w_type, int64_t cols) {
   return layout;
 }
 
+// Prefill with tokens in the vector lanes (matmul_lanes_avx512_vnni.cpp): per group of 16
+// tokens, after the per-token records of all tokens in scratch:
+//  a     uint8 [cols / 4][16][4]  token t's a + 128 for columns 4j..4j+3 at (j * 16 + t) * 4
+//  d     float [n_d][16]          activation scale per block (legacy: 32 columns, K: 256)
+//  msum  float [cols / 32][16]    K types: d * (sum of q over each 32 columns)
+constexpr int64_t kLanesMinTokens = 16;
+
+struct LanesLayout {
+  int64_t d_offset = 0;
+  int64_t msum_offset = 0;
+  int64_t group_bytes = 0;
+};
+
+inline LanesLayout lanes_layout(DType w_type, int64_t cols) {
+  LanesLayout layout;
+  layout.d_offset = 16 * cols;
+  int64_t n_d = cols / (is_legacy(w_type) ? kLegacyBlock : kSuperBlock);
+  layout.msum_offset = layout.d_offset + n_d * 64;
+  layout.group_bytes = round_up(layout.msum_offset + (is_k_type(w_type) ? cols / 32 * 64 : 0), 64);
+  return layout;
+}
+
 // Everything a kernel needs for one call; row and token ranges come separately.
 struct MatmulJob {
   DType w_type = DType::F32;
@@ -66,6 +88,8 @@ struct MatmulJob {
   ActLayout layout;
   float* y = nullptr;
   int64_t y_stride = 0;
+  const uint8_t* lanes = nullptr;  // interleaved activations (LanesLayout), lanes kernels only
+  LanesLayout lanes_layout;
 };
 
 // Writes y[t, r] for r in [r0, r1), t in [t0, t1).
@@ -80,10 +104,19 @@ struct PathKernels {
   ActQuantizer quantize = nullptr;    // for quantized types
 };
 
+// Fills token group `group`'s interleaved activations from the records (all quantized).
+using LanesInterleaver = void (*)(const MatmulJob& job, int64_t group, int64_t n_tokens);
+
+struct LanesKernels {
+  MatmulKernel kernel = nullptr;  // nullptr: no lanes kernel for this type on this path
+  LanesInterleaver interleave = nullptr;
+};
+
 PathKernels scalar_kernels(DType w_type);
 PathKernels avx2_kernels(DType w_type);
 PathKernels avx512_kernels(DType w_type);
 PathKernels avx512_vnni_kernels(DType w_type);
+LanesKernels avx512_vnni_lanes_kernels(DType w_type);
 
 // 6-bit scales and mins of Q4_K / Q5_K: 8 of each packed into 12 bytes. Sub-blocks 0-3 keep
 // theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7 take their low 4

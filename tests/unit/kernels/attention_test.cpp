@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -157,6 +158,47 @@ TEST(Attention, PrefillChunkedAndDecodeAllPaths) {
       expect_matches_reference(c, {s2, s3}, n_heads, pool);  // a batch of two sequences
       expect_matches_reference(c, {s3}, n_heads, pool);
     }
+  }
+}
+
+// Prefill chunks (queries in lanes): many blocks, a last partial block, queries that start
+// mid-cache (chunked prefill with more than the split threshold of queries), a batch of both.
+TEST(Attention, PrefillChunksOverManyBlocks) {
+  ThreadPool pool(2, false);
+  int64_t n_kv = 100, n_heads = 4, n_kv_heads = 2, head_dim = 128;
+  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 11);
+  Queries whole = make_queries(n_kv, 0, n_heads, head_dim, 12);
+  Queries tail = make_queries(30, n_kv - 30, n_heads, head_dim, 13);
+  std::vector<float> o1(whole.q.size()), o2(tail.q.size());
+  AttentionSeq s1{c.table.data(), n_kv, n_kv, whole.positions.data(), whole.q.data(),
+                  whole.stride, o1.data(), whole.stride};
+  AttentionSeq s2{c.table.data(), n_kv, 30, tail.positions.data(), tail.q.data(), tail.stride,
+                  o2.data(), tail.stride};
+  expect_matches_reference(c, {s1}, n_heads, pool);
+  expect_matches_reference(c, {s2}, n_heads, pool);
+  expect_matches_reference(c, {s2, s1}, n_heads, pool);
+}
+
+// kv_write's SIMD f16 conversion gives fp32_to_fp16's bits: ties, subnormals, overflow, NaN.
+TEST(Attention, KvWriteF16MatchesScalarConversion) {
+  const int64_t head_dim = 40;  // a tail on both vector widths
+  std::vector<float> src(head_dim);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (float& v : src) v = normal(rng);
+  src[0] = 1.0f + 1.0f / 2048.0f;  // tie, rounds to even
+  src[1] = 3e-6f;                  // subnormal
+  src[2] = -70000.0f;              // overflow to -inf
+  src[3] = std::numeric_limits<float>::quiet_NaN();
+  src[17] = 65519.0f;
+  std::vector<uint16_t> k(head_dim), v(head_dim);
+  PagedKv kv{reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()),
+             head_dim * 2, 1, 1, head_dim, DType::F16};
+  int32_t table[1] = {0}, pos[1] = {0};
+  kv_write(kv, table, pos, 1, src.data(), head_dim, src.data(), head_dim);
+  for (int64_t i = 0; i < head_dim; ++i) {
+    EXPECT_EQ(k[i], fp32_to_fp16(src[i])) << i;
+    EXPECT_EQ(v[i], fp32_to_fp16(src[i])) << i;
   }
 }
 

@@ -133,6 +133,20 @@ TEST(Matmul, PathsAgreeOnLargerDecodeAndPrefill) {
   }
 }
 
+// Prefill on the lanes kernels: columns in several unpacked segments (the last one partial),
+// token counts at and just past a group of 16, rows not a multiple of the 8-row tile.
+TEST(Matmul, PrefillOverSeveralColumnSegments) {
+  ThreadPool pool(2, false);
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    for (int64_t tokens : {16, 33}) {
+      Problem p = make_problem(type, 21, 4352, tokens, 7);
+      for (CpuPath path : kPaths) {
+        if (cpu_path_supported(path)) check(p, path, pool);
+      }
+    }
+  }
+}
+
 TEST(Matmul, ReferenceMatchesHandComputedProduct) {
   // 2x2 F32 weights: checks the reference wiring itself (y = x W^T, strides).
   ThreadPool pool(1, false);
