@@ -133,6 +133,26 @@ TEST(Matmul, PathsAgreeOnLargerDecodeAndPrefill) {
   }
 }
 
+// Float weights on the SIMD tile kernels (matmul_float_simd.inc): cols below one vector, with a
+// 7-element tail after full 8- and 16-lane vectors, and 16-aligned; rows leaving 1-3 rows after
+// the 4-row tiles; token counts leaving every remainder of the 6-token (AVX-512) and 2-token
+// (AVX2) tiles. Same tolerance as above: f32 products, only the summation order differs.
+TEST(Matmul, FloatWeightsOddShapesOnEveryPath) {
+  ThreadPool pool1(1, false), pool2(2, false);
+  uint32_t seed = 500;
+  for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+    for (int64_t cols : {5, 23, 1031, 2048}) {
+      for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{13, 1}, {6, 2}, {1, 5}, {15, 11},
+                                  {37, 14}, {258, 1}}) {
+        Problem p = make_problem(type, rows, cols, tokens, seed++);
+        for (CpuPath path : kPaths) {
+          if (cpu_path_supported(path)) check(p, path, rows > 100 ? pool2 : pool1);
+        }
+      }
+    }
+  }
+}
+
 // Prefill on the lanes kernels: columns in several unpacked segments (the last one partial),
 // token counts at and just past a group of 16, rows not a multiple of the 8-row tile.
 TEST(Matmul, PrefillOverSeveralColumnSegments) {
