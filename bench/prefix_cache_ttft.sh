@@ -10,7 +10,7 @@
 #
 # Usage: bench/prefix_cache_ttft.sh MODEL
 # Env (defaults): SERVER (mxserve; llama-server to try the script: the uncached variant then
-#   sends "cache_prompt": false), MXSERVE (build-perf/bin/mxserve, else build/bin/mxserve),
+#   sends "cache_prompt": false), MXSERVE (build/bin/mxserve),
 #   LLAMA_SERVER (/tmp/llama.cpp/build/bin/llama-server), THREADS (2), MAX_SEQS (16),
 #   PROMPT_TOKENS (2048), SHARED_FRACTION (0.9), OUTPUT_TOKENS (16), REQUESTS (8),
 #   CONCURRENCY (1), ROUNDS (1), SLOT_CTX (4096, llama-server only), MXSERVE_ARGS,
@@ -24,10 +24,7 @@ MODEL=$1
 [ -e "$MODEL" ] || { echo "error: no model at $MODEL" >&2; exit 1; }
 SERVER=${SERVER:-mxserve}
 LLAMA_SERVER=${LLAMA_SERVER:-/tmp/llama.cpp/build/bin/llama-server}
-if [ -z "${MXSERVE:-}" ]; then
-  MXSERVE=build-perf/bin/mxserve
-  [ -x "$MXSERVE" ] || MXSERVE=build/bin/mxserve
-fi
+MXSERVE=${MXSERVE:-build/bin/mxserve}
 THREADS=${THREADS:-2}
 MAX_SEQS=${MAX_SEQS:-16}
 PROMPT_TOKENS=${PROMPT_TOKENS:-2048}

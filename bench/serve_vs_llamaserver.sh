@@ -9,7 +9,7 @@
 #
 # Usage: bench/serve_vs_llamaserver.sh MODEL.gguf
 # Env (defaults): LLAMA_SERVER (/tmp/llama.cpp/build/bin/llama-server), MXSERVE
-#   (build-perf/bin/mxserve, else build/bin/mxserve), SERVERS ("mxserve llama-server"; one of
+#   (build/bin/mxserve), SERVERS ("mxserve llama-server"; one of
 #   them alone to try the script), PARALLEL (16), SLOT_CTX (1024 tokens per sequence; llama-server
 #   gets -c PARALLEL*SLOT_CTX), THREADS (2), ROUNDS (2), CONCURRENCY (1,4,16), REQUESTS (32 per
 #   level, or one count per level: 16,32,64), PROMPT_TOKENS (128), OUTPUT_TOKENS (128),
@@ -27,10 +27,7 @@ cd "$(dirname "$0")/.."
 MODEL=$1
 [ -f "$MODEL" ] || { echo "error: no model file $MODEL" >&2; exit 1; }
 LLAMA_SERVER=${LLAMA_SERVER:-/tmp/llama.cpp/build/bin/llama-server}
-if [ -z "${MXSERVE:-}" ]; then
-  MXSERVE=build-perf/bin/mxserve
-  [ -x "$MXSERVE" ] || MXSERVE=build/bin/mxserve
-fi
+MXSERVE=${MXSERVE:-build/bin/mxserve}
 SERVERS=${SERVERS:-mxserve llama-server}
 PARALLEL=${PARALLEL:-16}
 SLOT_CTX=${SLOT_CTX:-1024}
