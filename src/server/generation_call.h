@@ -86,6 +86,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   Usage usage_;
   std::string error_;  // an engine error or shutdown: the response becomes an error
   bool client_gone_ = false;
+  bool abandoned_ = false;  // start() failed part-way: events are ignored, nothing is sent
   std::chrono::steady_clock::time_point start_, first_token_, last_token_;
   int64_t tokens_seen_ = 0;
 };
