@@ -228,15 +228,19 @@ void Engine::Impl::emit(Sequence& seq, TokenEvent event) {
   if (seq.request.on_event) seq.request.on_event(event);
 }
 
-// Removes the sequence everywhere and sends its final event.
 void Engine::Impl::finish(Sequence& seq, StopReason reason, std::string error) {
+  TokenEvent event;
+  event.error = std::move(error);
+  finish(seq, reason, std::move(event));
+}
+
+// `event` may carry the last sampled token.
+void Engine::Impl::finish(Sequence& seq, StopReason reason, TokenEvent event) {
   release_blocks(seq);
   std::erase(running, &seq);
   std::erase(waiting, &seq);
-  TokenEvent event;
   event.finished = true;
   event.stop_reason = reason;
-  event.error = std::move(error);
   emit(seq, std::move(event));
   sequences.erase(seq.id);  // destroys seq
 }

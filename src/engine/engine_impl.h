@@ -29,7 +29,9 @@ struct Engine::Impl {
   void run_batch();                                            // forward over batch_, then sample
   void after_compute(Sequence& seq, int64_t n_tokens);
   void sample_next(Sequence& seq, float* logits);
+  // Removes the sequence everywhere and sends its final event.
   void finish(Sequence& seq, StopReason reason, std::string error = {});
+  void finish(Sequence& seq, StopReason reason, TokenEvent event);
   void release_blocks(Sequence& seq);
   void publish_full_blocks(Sequence& seq);
   int64_t usable_prefix_blocks(const Sequence& seq) const;
@@ -58,8 +60,9 @@ struct Engine::Impl {
   std::vector<Sequence*> running;  // admission order
   std::deque<Sequence*> waiting;   // preempted first, then arrival order
   EngineStats totals;
-  // The step's batch, reused: ForwardBatch views into these.
-  std::vector<Sequence*> batch_seqs;
+  // The step's views and batch, reused: ForwardBatch views into these.
+  std::vector<SequenceView> running_views, waiting_views;
+  std::vector<Sequence*> batch_seqs, sampled_seqs;
   std::vector<int64_t> batch_counts;
   std::vector<int32_t> batch_tokens, batch_positions, logit_rows;
   std::vector<BatchSequence> batch_slices;

@@ -101,7 +101,8 @@ bool Engine::Impl::prepare(const ScheduledSeq& scheduled, Sequence& seq) {
 }
 
 bool Engine::Impl::step() {
-  std::vector<SequenceView> running_views, waiting_views;
+  running_views.clear();
+  waiting_views.clear();
   build_views(running_views, waiting_views);
   SchedulerState state{running_views, waiting_views, blocks.n_free()};
   const Decision decision = schedule(state, config.scheduler);
@@ -125,7 +126,7 @@ void Engine::Impl::run_batch() {
   batch_positions.clear();
   batch_slices.clear();
   logit_rows.clear();
-  std::vector<Sequence*> sampled;
+  sampled_seqs.clear();
   for (size_t i = 0; i < batch_seqs.size(); ++i) {
     Sequence& seq = *batch_seqs[i];
     const int64_t n = batch_counts[i];
@@ -137,25 +138,24 @@ void Engine::Impl::run_batch() {
     batch_slices.push_back({offset, n, seq.blocks.data(), seq.n_computed + n});
     if (seq.n_computed + n == seq.n_tokens()) {
       logit_rows.push_back(static_cast<int32_t>(offset + n - 1));
-      sampled.push_back(&seq);
+      sampled_seqs.push_back(&seq);
     }
   }
   const int64_t vocab = model.config().vocab_size;
   logits.resize(logit_rows.size() * static_cast<size_t>(vocab));
   ForwardBatch batch{batch_tokens, batch_positions, batch_slices, logit_rows};
   Status status = model.forward(batch, kv, logits.data(), threads);
-  std::vector<Sequence*> done(batch_seqs.begin(), batch_seqs.end());
   if (!status.ok()) {
     spdlog::error("engine: forward failed: {}", status.error().message);
-    for (Sequence* seq : done) finish(*seq, StopReason::kError, status.error().message);
+    for (Sequence* seq : batch_seqs) finish(*seq, StopReason::kError, status.error().message);
     return;
   }
-  for (size_t i = 0; i < done.size(); ++i) {
-    done[i]->n_computed += batch_counts[i];
-    publish_full_blocks(*done[i]);
+  for (size_t i = 0; i < batch_seqs.size(); ++i) {
+    batch_seqs[i]->n_computed += batch_counts[i];
+    publish_full_blocks(*batch_seqs[i]);
   }
-  for (size_t i = 0; i < sampled.size(); ++i) {
-    sample_next(*sampled[i], logits.data() + i * static_cast<size_t>(vocab));
+  for (size_t i = 0; i < sampled_seqs.size(); ++i) {
+    sample_next(*sampled_seqs[i], logits.data() + i * static_cast<size_t>(vocab));
   }
 }
 
@@ -180,14 +180,8 @@ void Engine::Impl::sample_next(Sequence& seq, float* row) {
     emit(seq, std::move(event));
     return;
   }
-  // The last token travels with the final event.
   event.stop_token = is_stop;
-  event.finished = true;
-  event.stop_reason = reason;
-  release_blocks(seq);
-  std::erase(running, &seq);
-  emit(seq, std::move(event));
-  sequences.erase(seq.id);
+  finish(seq, reason, std::move(event));  // the last token travels with the final event
 }
 
 void Engine::Impl::publish_full_blocks(Sequence& seq) {
