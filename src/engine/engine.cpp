@@ -111,8 +111,8 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { stop(); }
 
-Result<SeqId> Engine::submit(EngineRequest request) {
-  const ModelConfig& c = impl_->model.config();
+Status Engine::Impl::check(const EngineRequest& request) const {
+  const ModelConfig& c = model.config();
   const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
   if (n_prompt == 0) {
     return make_error(ErrorCode::kInvalidArgument, "the prompt is empty; send at least one token");
@@ -129,29 +129,43 @@ Result<SeqId> Engine::submit(EngineRequest request) {
                       request.max_new_tokens);
   }
   const int64_t total = n_prompt + request.max_new_tokens;
-  if (total > impl_->max_context) {
+  if (total > max_context) {
     return make_error(ErrorCode::kOutOfRange,
                       "this model's context is {} tokens, but the request asks for {} ({} in "
                       "the prompt + {} to generate); shorten the prompt or max_tokens",
-                      impl_->max_context, total, n_prompt, request.max_new_tokens);
+                      max_context, total, n_prompt, request.max_new_tokens);
   }
-  const int64_t kv_tokens = impl_->blocks.n_blocks() * impl_->config.block_size;
+  const int64_t kv_tokens = blocks.n_blocks() * config.block_size;
   if (total > kv_tokens) {
     return make_error(ErrorCode::kOutOfRange,
                       "the request needs {} tokens of KV cache but the server holds {} in all; "
                       "shorten it or start the server with more --kv-memory",
                       total, kv_tokens);
   }
-  MX_RETURN_IF_ERROR(request.sampling.validate(static_cast<int32_t>(c.vocab_size)));
+  return request.sampling.validate(static_cast<int32_t>(c.vocab_size));
+}
+
+Result<std::vector<SeqId>> Engine::submit_all(std::vector<EngineRequest> requests) {
+  for (const EngineRequest& request : requests) MX_RETURN_IF_ERROR(impl_->check(request));
+  const int32_t vocab = static_cast<int32_t>(impl_->model.config().vocab_size);
   std::lock_guard lock(impl_->mutex);
   if (impl_->stopping) {
     return make_error(ErrorCode::kUnsupported, "the server is shutting down; retry elsewhere");
   }
-  const SeqId id = impl_->next_id++;
-  impl_->incoming.push_back(
-      std::make_unique<Sequence>(id, std::move(request), static_cast<int32_t>(c.vocab_size)));
+  std::vector<SeqId> ids;
+  for (EngineRequest& request : requests) {
+    ids.push_back(impl_->next_id++);
+    impl_->incoming.push_back(std::make_unique<Sequence>(ids.back(), std::move(request), vocab));
+  }
   impl_->wake.notify_one();
-  return id;
+  return ids;
+}
+
+Result<SeqId> Engine::submit(EngineRequest request) {
+  std::vector<EngineRequest> one;
+  one.push_back(std::move(request));
+  MX_ASSIGN_OR_RETURN(std::vector<SeqId> ids, submit_all(std::move(one)));
+  return ids.front();
 }
 
 void Engine::cancel(SeqId id) {

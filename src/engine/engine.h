@@ -87,6 +87,10 @@ class Engine {
   // Queues a request. Errors (empty prompt, prompt + max_new_tokens beyond the context or the
   // KV pool, bad sampling params) come back here and no event is sent.
   Result<SeqId> submit(EngineRequest request);
+  // Several requests queued together (the n choices of one API request): all or none, and
+  // they enter the same engine step, so a request served alone is scheduled the same way
+  // every time (its sampled text then depends only on its seeds).
+  Result<std::vector<SeqId>> submit_all(std::vector<EngineRequest> requests);
   // Cancels a queued or running request: its blocks are freed before the next step and its
   // final event has StopReason::kCancelled. Unknown or finished ids are ignored.
   void cancel(SeqId id);

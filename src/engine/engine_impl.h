@@ -18,6 +18,9 @@ namespace mx {
 struct Engine::Impl {
   Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t layout_seed);
 
+  // Any thread: the checks of Engine::submit (no shared state).
+  Status check(const EngineRequest& request) const;
+
   // Engine thread.
   void loop();
   void take_incoming();  // new requests and cancellations, under mutex_

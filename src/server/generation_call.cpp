@@ -51,23 +51,18 @@ GenerationCall::GenerationCall(GenerationCallSettings settings, int32_t n_choice
 
 Status GenerationCall::start(const EngineRequest& base) {
   {
-    std::lock_guard lock(mutex_);  // events wait until every choice is submitted
+    std::lock_guard lock(mutex_);  // events wait until every choice has its id
+    std::vector<EngineRequest> requests;
     for (size_t i = 0; i < choices_.size(); ++i) {
       EngineRequest request = base;
       if (i > 0 && request.sampling.seed) *request.sampling.seed += i;
       request.on_event = [self = shared_from_this(), index = static_cast<int32_t>(i)](
                              const TokenEvent& event) { self->on_event(index, event); };
-      auto seq = engine_.submit(std::move(request));
-      if (!seq.ok()) {
-        // Deterministic for identical requests, so only the first can fail in practice; the
-        // ones already queued are cancelled, and the caller answers with the error.
-        abandoned_ = true;
-        client_gone_ = true;
-        for (size_t j = 0; j < i; ++j) engine_.cancel(choices_[j]->seq);
-        return seq.error();
-      }
-      choices_[i]->seq = *seq;
+      requests.push_back(std::move(request));
     }
+    auto seqs = engine_.submit_all(std::move(requests));
+    if (!seqs.ok()) return seqs.error();  // nothing was queued; the caller answers
+    for (size_t i = 0; i < choices_.size(); ++i) choices_[i]->seq = (*seqs)[i];
     if (settings_.stream) responder_->start_stream(200);
   }
   // Outside the lock: if the client is already gone the callback runs here, at once.
@@ -192,7 +187,6 @@ void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDel
 }
 
 void GenerationCall::complete() {
-  if (abandoned_) return;  // start() failed: the caller answered and counted the request
   const Clock::time_point end = Clock::now();
   int status = error_.empty() ? 200 : 503;
   if (client_gone_) {

@@ -42,8 +42,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
                  Engine& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
                  std::function<void()> on_done);
 
-  // Submits one engine sequence per choice (seed + index for choices after the first).
-  // On error nothing is running and the caller answers with the error.
+  // Submits one engine sequence per choice, all together (seed + index for choices after the
+  // first). On error nothing is queued and the caller answers with the error.
   Status start(const EngineRequest& base);
   // The client is gone: cancel every sequence.
   void cancel_all();
@@ -86,7 +86,6 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   Usage usage_;
   std::string error_;  // an engine error or shutdown: the response becomes an error
   bool client_gone_ = false;
-  bool abandoned_ = false;  // start() failed part-way: events are ignored, nothing is sent
   std::chrono::steady_clock::time_point start_, first_token_, last_token_;
   int64_t tokens_seen_ = 0;
 };
