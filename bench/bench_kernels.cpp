@@ -3,6 +3,7 @@
 //   bench_kernels [--threads 1,2] [--quick] [--path auto|scalar|avx2|avx512|avx512_vnni]
 //                 [--types q8_0,q4_K,...] [--bandwidth-only] [--shapes 1024x1024,... (GEMV only)]
 //                 [--gemm-tokens N (GEMM only, N tokens, on --shapes; no bandwidth probe)]
+//                 [--no-aux (GEMM without the per-weight data a loaded model prepares)]
 // Prints one JSON object (medians of repeated runs) to stdout.
 #include <algorithm>
 #include <chrono>
@@ -74,16 +75,26 @@ Matrix make_matrix(mx::DType type, int64_t rows, int64_t cols, int copies) {
   return m;
 }
 
+bool g_use_aux = true;  // --no-aux: GEMM without matmul_prepare_aux() data
+
 double run_matmul(const Matrix& m, int64_t n_tokens, mx::ThreadPool& pool, mx::CpuPath path,
                   int copies, int reps) {
   std::vector<float> x(static_cast<size_t>(n_tokens * m.cols), 0.5f);
   std::vector<float> y(static_cast<size_t>(n_tokens * m.rows));
   std::vector<uint8_t> scratch(mx::matmul_scratch_bytes(m.type, n_tokens, m.cols) + 64);
   size_t matrix_bytes = m.w.size() / static_cast<size_t>(copies);
+  // The per-weight data a loaded model prepares (GEMM runs on one copy only).
+  std::vector<uint8_t> aux(copies == 1 && g_use_aux
+                               ? mx::matmul_aux_bytes(m.type, m.rows, m.cols, path) : 0);
+  if (!aux.empty() && !mx::matmul_prepare_aux(m.type, m.w.data(), m.rows, m.cols, aux.data(),
+                                              aux.size(), pool, path).ok()) {
+    std::abort();
+  }
   int next = 0;
   return median_seconds([&] {
     mx::MatmulArgs args{m.type, m.w.data() + matrix_bytes * static_cast<size_t>(next),
-                        m.rows, m.cols, x.data(), m.cols, y.data(), m.rows, n_tokens};
+                        m.rows, m.cols, x.data(), m.cols, y.data(), m.rows, n_tokens,
+                        aux.empty() ? nullptr : aux.data()};
     next = (next + 1) % copies;
     if (!mx::matmul(args, scratch.data(), scratch.size(), pool, path).ok()) std::abort();
   }, reps);
@@ -110,6 +121,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--quick") quick = true;
+    if (arg == "--no-aux") g_use_aux = false;
     if (arg == "--bandwidth-only") bandwidth_only = true;
     if (arg == "--shapes" && i + 1 < argc) shape_list = argv[++i];
     if (arg == "--gemm-tokens" && i + 1 < argc) gemm_tokens = std::stoll(argv[++i]);

@@ -20,6 +20,7 @@ struct Matrix {
   const void* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
+  const void* aux = nullptr;  // matmul_prepare_aux() data for this CPU, or nullptr
   bool present() const { return data != nullptr; }
 };
 

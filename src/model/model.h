@@ -55,6 +55,7 @@ class Model {
  private:
   Model() = default;
   Status bind(const WeightMap& weights);
+  Status prepare_matmul_aux();
   void reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv);
   Status run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv, ThreadPool& pool);
   Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
@@ -66,6 +67,7 @@ class Model {
   WeightMap weights_;  // keeps the mappings alive
   ModelWeights w_;
   std::deque<std::vector<float>> owned_vectors_;
+  std::deque<std::vector<uint8_t>> matmul_aux_;  // Matrix::aux data (matmul_prepare_aux)
   RopeTable rope_;
 
   // Activations, [n_tokens, width] row-major; sized by reserve().

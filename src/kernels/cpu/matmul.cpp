@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 
+#include "core/half.h"
 #include "kernels/cpu/matmul_internal.h"
 
 namespace mx {
@@ -25,9 +27,9 @@ bool matmul_supports(DType w_type) {
 size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols) {
   if (!is_legacy(w_type) && !is_k_type(w_type)) return 0;
   int64_t bytes = act_layout(w_type, cols).token_bytes * std::max<int64_t>(n_tokens, 0);
-  // Interleaved copies for the lanes kernels (whichever path runs: the size depends only on
-  // the arguments).
-  if (n_tokens >= kLanesMinTokens) {
+  // Interleaved copies for the lanes kernels (whichever path runs and whether w_aux is given:
+  // the size depends only on the arguments).
+  if (n_tokens >= lanes_min_tokens(w_type, true)) {
     bytes += (n_tokens + 15) / 16 * lanes_layout(w_type, cols).group_bytes;
   }
   return static_cast<size_t>(bytes);
@@ -45,6 +47,38 @@ void quantize_activations_row(DType w_type, const float* x, int64_t cols, int8_t
   for (int64_t b = 0; b < cols / block; ++b) {
     matmul_detail::quantize_block_scalar(x + b * block, block, q + b * block, d + b);
   }
+}
+
+size_t matmul_aux_bytes(DType w_type, int64_t rows, int64_t cols, CpuPath path) {
+  if (w_type != DType::Q8_0 || resolve_cpu_path(path) != CpuPath::kAvx512Vnni) return 0;
+  if (rows <= 0 || cols <= 0 || cols % kLegacyBlock != 0) return 0;
+  return static_cast<size_t>(rows * (cols / kLegacyBlock)) * sizeof(Q8LanesAux);
+}
+
+Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t cols, void* aux,
+                          size_t aux_bytes, ThreadPool& pool, CpuPath path) {
+  size_t need = matmul_aux_bytes(w_type, rows, cols, path);
+  if (need == 0 || aux_bytes < need || !w || !aux) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "matmul_prepare_aux: {} [{}, {}] needs {} aux bytes, got {}",
+                      dtype_name(w_type), rows, cols, need, aux_bytes);
+  }
+  const int64_t n_groups = cols / kLegacyBlock;
+  const int64_t row_size = n_groups * 34;
+  pool.parallel_for(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const auto* block = static_cast<const uint8_t*>(w) + r * row_size;
+      auto* out = static_cast<Q8LanesAux*>(aux) + r * n_groups;
+      for (int64_t g = 0; g < n_groups; ++g, block += 34) {
+        uint16_t d;
+        std::memcpy(&d, block, 2);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; ++i) sum += static_cast<int8_t>(block[2 + i]);
+        out[g] = {-128 * sum, fp16_to_fp32(d)};
+      }
+    }
+  });
+  return ok_status();
 }
 
 namespace matmul_detail {
@@ -111,8 +145,9 @@ Status validate(const MatmulArgs& a, void* scratch, size_t scratch_bytes) {
 // Rows per work item. Decode (few tokens) is memory-bound: chunks small enough that both cores
 // stay busy to the end even if one is slowed by another process. Prefill is compute-bound:
 // chunks big enough to amortize the walk over tokens, small enough to balance.
-int64_t rows_per_chunk(int64_t rows, int64_t n_tokens, int n_threads) {
-  if (n_tokens >= 16) return 16;
+// The lanes kernels take rows 16 at a time.
+int64_t rows_per_chunk(int64_t rows, int64_t n_tokens, int n_threads, bool lanes) {
+  if (n_tokens >= 16 || lanes) return 16;
   int64_t chunk = rows / (static_cast<int64_t>(n_threads) * 8);
   return std::clamp<int64_t>(round_up(chunk, 4), 4, 256);
 }
@@ -137,9 +172,10 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
   job.y_stride = args.y_stride;
   job.layout = act_layout(args.w_type, args.cols);
   job.acts = static_cast<const uint8_t*>(scratch);
+  job.w_aux = args.w_aux;
 
   LanesKernels lanes;
-  if (kernels.quantize && args.n_tokens >= kLanesMinTokens) {
+  if (kernels.quantize && args.n_tokens >= lanes_min_tokens(args.w_type, args.w_aux != nullptr)) {
     lanes = lanes_kernels_for(path, args.w_type);
   }
   if (lanes.kernel) {
@@ -172,7 +208,7 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
     }
   }
 
-  int64_t chunk = rows_per_chunk(args.rows, args.n_tokens, pool.size());
+  int64_t chunk = rows_per_chunk(args.rows, args.n_tokens, pool.size(), lanes.kernel != nullptr);
   int64_t n_chunks = (args.rows + chunk - 1) / chunk;
   std::atomic<int64_t> next_chunk{0};
   pool.share([&](int, int) {

@@ -32,6 +32,9 @@ struct MatmulArgs {
   float* y = nullptr;       // [n_tokens, rows], row i at y + i * y_stride
   int64_t y_stride = 0;     // floats, >= rows
   int64_t n_tokens = 0;
+  // Optional, from matmul_prepare_aux() on this w: lets the multi-token kernels read the
+  // weights in place instead of unpacking them on every call. nullptr: unpack per call.
+  const void* w_aux = nullptr;
 };
 
 // Weight types matmul() handles.
@@ -46,6 +49,16 @@ size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols);
 // (tests, benchmarks); kAuto picks the best this CPU has.
 Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
               CpuPath path = CpuPath::kAuto);
+
+// Per-weight data computed once at load for the multi-token (batched decode, prefill) kernels:
+// for Q8_0 on the AVX-512 VNNI path, each 32-column group's weight sum (as the bias of the
+// unsigned-activation dot product) and its scale as float, 8 bytes per group (+24% of the
+// weight). Without it those kernels derive the same values per call, which at 16 tokens costs
+// as much as the products themselves. 0 bytes: nothing to prepare for this type on this path.
+size_t matmul_aux_bytes(DType w_type, int64_t rows, int64_t cols, CpuPath path = CpuPath::kAuto);
+// Fills aux [matmul_aux_bytes()] from w [rows] rows of row_bytes(w_type, cols) bytes.
+Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t cols, void* aux,
+                          size_t aux_bytes, ThreadPool& pool, CpuPath path = CpuPath::kAuto);
 
 // How matmul() quantizes activations for a weight type, exposed so references and tests can
 // reproduce it exactly. Blocks of activation_block_elems(w_type) values (32 for Q8_0/Q4_0, 256

@@ -60,6 +60,13 @@ inline ActLayout act_layout(DType w_type, int64_t cols) {
 //  d     float [n_d][16]          activation scale per block (legacy: 32 columns, K: 256)
 //  msum  float [cols / 32][16]    K types: d * (sum of q over each 32 columns)
 constexpr int64_t kLanesMinTokens = 16;
+// With weights read in place (MatmulJob::w_aux) nothing is unpacked per call, and a partly
+// filled group of 16 tokens beats the per-token tiles from this many tokens on.
+constexpr int64_t kLanesMinTokensInPlace = 6;
+
+inline int64_t lanes_min_tokens(DType w_type, bool has_aux) {
+  return w_type == DType::Q8_0 && has_aux ? kLanesMinTokensInPlace : kLanesMinTokens;
+}
 
 struct LanesLayout {
   int64_t d_offset = 0;
@@ -76,6 +83,14 @@ inline LanesLayout lanes_layout(DType w_type, int64_t cols) {
   return layout;
 }
 
+// matmul_prepare_aux() output for Q8_0: one entry per (row, 32-column group), row-major.
+//  bias  -128 * sum of the group's int8 weights (the lanes kernels feed a + 128 to vpdpbusd)
+//  scale the group's f16 scale as float
+struct Q8LanesAux {
+  int32_t bias;
+  float scale;
+};
+
 // Everything a kernel needs for one call; row and token ranges come separately.
 struct MatmulJob {
   DType w_type = DType::F32;
@@ -90,6 +105,7 @@ struct MatmulJob {
   int64_t y_stride = 0;
   const uint8_t* lanes = nullptr;  // interleaved activations (LanesLayout), lanes kernels only
   LanesLayout lanes_layout;
+  const void* w_aux = nullptr;     // MatmulArgs::w_aux (Q8LanesAux for Q8_0), or nullptr
 };
 
 // Writes y[t, r] for r in [r0, r1), t in [t0, t1).

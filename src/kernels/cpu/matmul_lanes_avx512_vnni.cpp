@@ -1,5 +1,5 @@
 // Prefill GEMM with tokens in the vector lanes (AVX-512 VNNI), for Q8_0 / Q4_0 / Q4_K / Q5_K /
-// Q6_K weights and n_tokens >= kLanesMinTokens.
+// Q6_K weights and n_tokens >= kLanesMinTokens (Q8_0 with weights read in place: kLanesMinTokensInPlace).
 //
 // The tile kernels of matmul_avx512_quant.inc put 64 consecutive columns of one (row, token) in
 // a zmm, so every weight scale group ends in a per-lane float step (cvt + mul + fma per 64 MACs
@@ -15,7 +15,9 @@
 // A tile is 8 rows x 16 tokens; two tiles (16 rows) are transposed into one 64-byte store per
 // token. Weights are unpacked per 8 rows and kSegCols columns into a stack RowPack (signed bytes
 // in column order, the group's bias, scale and min term), so each weight block is decoded once
-// per call, not per token tile.
+// per call, not per token tile. Q8_0 weights with prepared aux data (bias and scale per group,
+// matmul_prepare_aux) skip the unpack and are read in place: at 16 tokens (a batch of decodes)
+// the unpack cost as much as the products.
 // Integer sums are exact: |lane| <= 255 * 128 * 32 + 128 * 128 * 32 < 2^31.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -164,22 +166,47 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
   }
 }
 
-// One 8-row x 16-token tile over the packed columns: accumulates into facc.
+// The weights of an 8-row tile as the tile code reads them: group g's kG signed bytes, its
+// bias (-128 * sum of the bytes), scale and, for Q4_K / Q5_K, min term.
+struct PackedRows {  // unpacked per call into a RowPack
+  const RowPack& pk;
+  const int8_t* weights(int r, int64_t g, int kG) const { return pk.w[r] + g * kG; }
+  int32_t bias(int r, int64_t g) const { return pk.bias[r][g]; }
+  float scale(int r, int64_t g) const { return pk.scale[r][g]; }
+  float minterm(int r, int64_t g) const { return pk.minterm[r][g]; }
+};
+
+struct Q8InPlaceRows {  // Q8_0 blocks read where they are, bias and scale from the aux array
+  const uint8_t* row[kR];        // at the segment's first block
+  const Q8LanesAux* aux[kR];     // at the segment's first group
+  const int8_t* weights(int r, int64_t g, int) const {
+    return reinterpret_cast<const int8_t*>(row[r] + g * 34 + 2);
+  }
+  int32_t bias(int r, int64_t g) const { return aux[r][g].bias; }
+  float scale(int r, int64_t g) const { return aux[r][g].scale; }
+  float minterm(int, int64_t) const { return 0.0f; }
+};
+
+// One 8-row x 16-token tile over a segment's columns: accumulates into facc.
 //   a     interleaved activations at the segment's first column ([n / 4][16][4] bytes)
 //   d     activation scales at the segment's first scale block ([.][16] floats)
 //   msum  d_a * sum of a per 32 columns at the segment's first column ([.][16] floats)
 // Integer sums of group g for the 8 rows, started from the rows' biases.
-template <int kG>
-inline void group_dots(const RowPack& pk, int64_t g, const uint8_t* ag, __m512i iacc[kR]) {
-  for (int r = 0; r < kR; ++r) iacc[r] = _mm512_set1_epi32(pk.bias[r][g]);
+template <int kG, typename Rows>
+inline void group_dots(const Rows& rows, int64_t g, const uint8_t* ag, __m512i iacc[kR]) {
+  const int8_t* w[kR];
+  for (int r = 0; r < kR; ++r) {
+    iacc[r] = _mm512_set1_epi32(rows.bias(r, g));
+    w[r] = rows.weights(r, g, kG);
+  }
   for (int j = 0; j < kG / 4; ++j) {
     __m512i av = _mm512_loadu_si512(ag + 64 * j);
-    for (int r = 0; r < kR; ++r) iacc[r] = dpbusd_bcast(iacc[r], av, pk.w[r] + g * kG + 4 * j);
+    for (int r = 0; r < kR; ++r) iacc[r] = dpbusd_bcast(iacc[r], av, w[r] + 4 * j);
   }
 }
 
-template <DType kType>
-inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const float* d,
+template <DType kType, typename Rows>
+inline void lanes_tile(const Rows& pk, int64_t n, const uint8_t* a, const float* d,
                        const float* msum, __m512 facc[kR]) {
   constexpr int kG = group_elems(kType);
   __m512i iacc[kR];
@@ -189,7 +216,7 @@ inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const flo
       __m512 dv = _mm512_loadu_ps(d + g * 16);
       for (int r = 0; r < kR; ++r) {
         facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]),
-                                  _mm512_mul_ps(_mm512_set1_ps(pk.scale[r][g]), dv), facc[r]);
+                                  _mm512_mul_ps(_mm512_set1_ps(pk.scale(r, g)), dv), facc[r]);
       }
     }
     return;
@@ -204,11 +231,11 @@ inline void lanes_tile(const RowPack& pk, int64_t n, const uint8_t* a, const flo
       group_dots<kG>(pk, g, a + g * kG * 16, iacc);
       for (int r = 0; r < kR; ++r)
         sacc[r] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_set1_ps(pk.scale[r][g]), sacc[r]);
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]), _mm512_set1_ps(pk.scale(r, g)), sacc[r]);
       if constexpr (has_mins(kType)) {
         __m512 mv = _mm512_loadu_ps(msum + g * 16);
         for (int r = 0; r < kR; ++r)
-          facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm[r][g]), mv, facc[r]);
+          facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm(r, g)), mv, facc[r]);
       }
     }
     __m512 dv = _mm512_loadu_ps(d + b * 16);
@@ -243,47 +270,81 @@ inline void transpose16(const __m512 in[16], __m512 out[16]) {
   }
 }
 
+// Fills the two 8-row packs of rows [rb, rb + nr) for columns [c0, c0 + n).
+template <DType kType>
+void pack_rows(const MatmulJob& job, int64_t rb, int nr, int64_t c0, int64_t n, RowPack pk[2]) {
+  for (int r = 0; r < 2 * kR; ++r) {
+    RowPack& p = pk[r / kR];
+    if (r < nr) {
+      pack_row<kType>(job.w + (rb + r) * job.w_row_bytes, c0, n, p, r % kR);
+    } else {  // rows past the end: zero, never written
+      std::memset(p.w[r % kR], 0, static_cast<size_t>(n));
+      std::fill_n(p.bias[r % kR], kMaxGroups, 0);
+      std::fill_n(p.scale[r % kR], kMaxGroups, 0.0f);
+      std::fill_n(p.minterm[r % kR], kMaxGroups, 0.0f);
+    }
+  }
+}
+
+// Points the two 8-row views at rows [rb, rb + nr) from column c0 (rows past the end repeat
+// row rb: computed, never written).
+void view_q8_rows(const MatmulJob& job, int64_t rb, int nr, int64_t c0, Q8InPlaceRows v[2]) {
+  const int64_t n_groups = job.cols / 32;
+  for (int r = 0; r < 2 * kR; ++r) {
+    int64_t row = rb + (r < nr ? r : 0);
+    v[r / kR].row[r % kR] = job.w + row * job.w_row_bytes + c0 / 32 * 34;
+    v[r / kR].aux[r % kR] = static_cast<const Q8LanesAux*>(job.w_aux) + row * n_groups + c0 / 32;
+  }
+}
+
+// Every token group against the 16 rows at rb over one column segment; adds into y when the
+// segment is not the first.
+template <DType kType, typename Rows>
+void segment_tiles(const MatmulJob& job, const Rows rows[2], int64_t rb, int nr, int64_t c0,
+                   int64_t n, int64_t t0, int64_t t1) {
+  constexpr int64_t kBlock = (kType == DType::Q8_0 || kType == DType::Q4_0) ? 32 : 256;
+  const LanesLayout& L = job.lanes_layout;
+  __mmask16 row_mask = static_cast<__mmask16>((1u << nr) - 1);
+  for (int64_t tg = t0 / 16; tg * 16 < t1; ++tg) {
+    const uint8_t* grp = job.lanes + tg * L.group_bytes;
+    const auto* d = reinterpret_cast<const float*>(grp + L.d_offset) + c0 / kBlock * 16;
+    const auto* msum = reinterpret_cast<const float*>(grp + L.msum_offset) + c0 / 32 * 16;
+    __m512 facc[2 * kR], out[16];
+    for (int r = 0; r < 2 * kR; ++r) facc[r] = _mm512_setzero_ps();
+    lanes_tile<kType>(rows[0], n, grp + c0 * 16, d, msum, facc);
+    if (nr > kR) lanes_tile<kType>(rows[1], n, grp + c0 * 16, d, msum, facc + kR);
+    transpose16(facc, out);
+    int64_t nt = std::min<int64_t>(16, t1 - tg * 16);
+    for (int64_t t = 0; t < nt; ++t) {
+      float* y = job.y + (tg * 16 + t) * job.y_stride + rb;
+      __m512 v = out[t];
+      if (c0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(row_mask, y));
+      _mm512_mask_storeu_ps(y, row_mask, v);
+    }
+  }
+}
+
 // Rows are taken 16 at a time (two 8-row packs) so each token's 16 outputs are one 64-byte
 // store: scattering 8 rows x 16 tokens as scalars was 12% of the kernel's samples (y lines
 // touched twice, from L3).
 template <DType kType>
 void lanes_kernel(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  constexpr int64_t kBlock = (kType == DType::Q8_0 || kType == DType::Q4_0) ? 32 : 256;
-  const LanesLayout& L = job.lanes_layout;
   RowPack pk[2];
   for (int64_t rb = r0; rb < r1; rb += 2 * kR) {
     int nr = static_cast<int>(std::min<int64_t>(2 * kR, r1 - rb));
-    __mmask16 row_mask = static_cast<__mmask16>((1u << nr) - 1);
     for (int64_t c0 = 0; c0 < job.cols; c0 += kSegCols) {
       int64_t n = std::min(kSegCols, job.cols - c0);
-      for (int r = 0; r < 2 * kR; ++r) {
-        RowPack& p = pk[r / kR];
-        if (r < nr) {
-          pack_row<kType>(job.w + (rb + r) * job.w_row_bytes, c0, n, p, r % kR);
-        } else {  // rows past the end: zero, never written
-          std::memset(p.w[r % kR], 0, static_cast<size_t>(n));
-          std::fill_n(p.bias[r % kR], kMaxGroups, 0);
-          std::fill_n(p.scale[r % kR], kMaxGroups, 0.0f);
-          std::fill_n(p.minterm[r % kR], kMaxGroups, 0.0f);
+      if constexpr (kType == DType::Q8_0) {
+        if (job.w_aux) {
+          Q8InPlaceRows v[2];
+          view_q8_rows(job, rb, nr, c0, v);
+          segment_tiles<kType>(job, v, rb, nr, c0, n, t0, t1);
+          continue;
         }
       }
-      for (int64_t tg = t0 / 16; tg * 16 < t1; ++tg) {
-        const uint8_t* grp = job.lanes + tg * L.group_bytes;
-        const auto* d = reinterpret_cast<const float*>(grp + L.d_offset) + c0 / kBlock * 16;
-        const auto* msum = reinterpret_cast<const float*>(grp + L.msum_offset) + c0 / 32 * 16;
-        __m512 facc[2 * kR], out[16];
-        for (int r = 0; r < 2 * kR; ++r) facc[r] = _mm512_setzero_ps();
-        lanes_tile<kType>(pk[0], n, grp + c0 * 16, d, msum, facc);
-        if (nr > kR) lanes_tile<kType>(pk[1], n, grp + c0 * 16, d, msum, facc + kR);
-        transpose16(facc, out);
-        int64_t nt = std::min<int64_t>(16, t1 - tg * 16);
-        for (int64_t t = 0; t < nt; ++t) {
-          float* y = job.y + (tg * 16 + t) * job.y_stride + rb;
-          __m512 v = out[t];
-          if (c0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(row_mask, y));
-          _mm512_mask_storeu_ps(y, row_mask, v);
-        }
-      }
+      pack_rows<kType>(job, rb, nr, c0, n, pk);
+      const PackedRows rows[2] = {{pk[0]}, {pk[1]}};
+      segment_tiles<kType>(job, rows, rb, nr, c0, n, t0, t1);
     }
   }
 }

@@ -63,20 +63,28 @@ std::vector<float> effective_x(const Problem& p, int64_t t) {
   return out;
 }
 
-std::vector<float> run(const Problem& p, CpuPath path, ThreadPool& pool, int64_t y_stride) {
+// use_aux: with the per-weight data of matmul_prepare_aux() (types and paths that have it).
+std::vector<float> run(const Problem& p, CpuPath path, ThreadPool& pool, int64_t y_stride,
+                       bool use_aux) {
   std::vector<float> y(static_cast<size_t>(p.n_tokens * y_stride), -7.0f);
+  std::vector<uint8_t> aux(use_aux ? matmul_aux_bytes(p.type, p.rows, p.cols, path) : 0);
+  if (use_aux) {
+    Status prepared = matmul_prepare_aux(p.type, p.w.data(), p.rows, p.cols, aux.data(),
+                                         aux.size(), pool, path);
+    EXPECT_TRUE(prepared.ok()) << (prepared.ok() ? "" : prepared.error().message);
+  }
   std::vector<uint8_t> scratch(matmul_scratch_bytes(p.type, p.n_tokens, p.cols) + 64);
   void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
   MatmulArgs args{p.type, p.w.data(), p.rows, p.cols, p.x.data(), p.x_stride,
-                  y.data(), y_stride, p.n_tokens};
+                  y.data(), y_stride, p.n_tokens, use_aux ? aux.data() : nullptr};
   Status status = matmul(args, aligned, scratch.size() - 64, pool, path);
   EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
   return y;
 }
 
-void check(const Problem& p, CpuPath path, ThreadPool& pool) {
+void check_one(const Problem& p, CpuPath path, ThreadPool& pool, bool use_aux) {
   int64_t y_stride = p.rows + 3;
-  std::vector<float> y = run(p, path, pool, y_stride);
+  std::vector<float> y = run(p, path, pool, y_stride, use_aux);
   double err_sq = 0.0, ref_sq = 0.0;
   for (int64_t t = 0; t < p.n_tokens; ++t) {
     std::vector<float> xq = effective_x(p, t);
@@ -92,13 +100,20 @@ void check(const Problem& p, CpuPath path, ThreadPool& pool) {
       float got = y[t * y_stride + r];
       ASSERT_NEAR(got, ref, 2e-5 * magnitude + 1e-6)
           << dtype_name(p.type) << " " << cpu_path_name(path) << " rows=" << p.rows
-          << " cols=" << p.cols << " tokens=" << p.n_tokens << " t=" << t << " r=" << r;
+          << " cols=" << p.cols << " tokens=" << p.n_tokens << " aux=" << use_aux << " t=" << t
+          << " r=" << r;
       err_sq += (got - exact) * (got - exact);
       ref_sq += magnitude * magnitude;
     }
     for (int64_t r = p.rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
   }
   EXPECT_LE(std::sqrt(err_sq / std::max(ref_sq, 1e-30)), 0.01) << dtype_name(p.type);
+}
+
+// Without and (where this type and path have it) with the prepared per-weight data.
+void check(const Problem& p, CpuPath path, ThreadPool& pool) {
+  check_one(p, path, pool, false);
+  if (matmul_aux_bytes(p.type, p.rows, p.cols, path) > 0) check_one(p, path, pool, true);
 }
 
 TEST(Matmul, AllTypesPathsAndShapes) {
@@ -193,6 +208,17 @@ TEST(Matmul, RejectsBadArguments) {
   EXPECT_FALSE(matmul(args, nullptr, 0, pool).ok());  // no scratch
   args.w_type = DType::Q2_K;
   EXPECT_EQ(matmul(args, nullptr, 0, pool).error().code, ErrorCode::kUnsupported);
+}
+
+TEST(Matmul, PrepareAuxRejectsWrongSizes) {
+  ThreadPool pool(1, false);
+  std::vector<uint8_t> w(34 * 2), aux(64);
+  EXPECT_EQ(matmul_aux_bytes(DType::Q4_K, 2, 256), 0u);  // only Q8_0 has aux data
+  EXPECT_EQ(matmul_aux_bytes(DType::Q8_0, 2, 32, CpuPath::kScalar), 0u);
+  if (matmul_aux_bytes(DType::Q8_0, 2, 32) == 0) return;  // no VNNI here
+  EXPECT_EQ(matmul_aux_bytes(DType::Q8_0, 2, 32), 16u);
+  EXPECT_FALSE(matmul_prepare_aux(DType::Q8_0, w.data(), 2, 32, aux.data(), 15, pool).ok());
+  ASSERT_TRUE(matmul_prepare_aux(DType::Q8_0, w.data(), 2, 32, aux.data(), 16, pool).ok());
 }
 
 TEST(Matmul, ActivationQuantizationRoundsToNearestEven) {
