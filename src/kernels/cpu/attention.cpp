@@ -58,6 +58,9 @@ constexpr int64_t kQueryChunk = 16;        // query tokens per work item (prefil
 constexpr int64_t kMaxSplits = 16;         // kv ranges per (sequence, kv head) for decode
 constexpr int64_t kMaxSplitQueries = 8;    // split kv only when a call has this few queries
 constexpr int64_t kSplitKvTokens = 512;    // one split per this many kv tokens
+// A query chunk computes all kQueryChunk token rows whether or not they are real, so chunks of
+// fewer tokens (decodes batched with others: one token each) go row by row (attend_one).
+constexpr int64_t kMinChunkTokens = 6;
 
 int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -201,8 +204,11 @@ void run_item(const Plan& plan, int64_t seq_index, int64_t q_offset, int64_t ite
   const AttentionSeq& seq = plan.seqs[seq_index];
   if (!plan.split && plan.ops->chunk_block && chunk_shape(*plan.kv)) {
     int64_t kv_head = item % plan.kv->n_kv_heads;
-    run_chunk(plan, seq, kv_head, item / plan.kv->n_kv_heads, tls);
-    return;
+    int64_t chunk = item / plan.kv->n_kv_heads;
+    if (std::min(seq.n_q - chunk * kQueryChunk, kQueryChunk) >= kMinChunkTokens) {
+      run_chunk(plan, seq, kv_head, chunk, tls);
+      return;
+    }
   }
   const PagedKv& kv = *plan.kv;
   int64_t splits = n_splits(plan, seq);

@@ -179,6 +179,27 @@ TEST(Attention, PrefillChunksOverManyBlocks) {
   expect_matches_reference(c, {s2, s1}, n_heads, pool);
 }
 
+// A step of batched decodes: more single-token sequences than the split threshold, so each is
+// one work item per kv head, computed row by row (no 16-token query chunk around one token).
+TEST(Attention, BatchOfDecodesWithoutSplit) {
+  ThreadPool pool(2, false);
+  int64_t n_kv = 70, n_heads = 4, n_kv_heads = 2, head_dim = 128;
+  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 21);
+  std::vector<Queries> queries;
+  std::vector<std::vector<float>> outs;
+  std::vector<AttentionSeq> seqs;
+  for (int i = 0; i < 12; ++i) {
+    int64_t len = n_kv - 5 * i;  // sequences of different lengths over the same blocks
+    queries.push_back(make_queries(1, len - 1, n_heads, head_dim, 30 + i));
+    outs.emplace_back(queries.back().q.size());
+  }
+  for (int i = 0; i < 12; ++i) {
+    seqs.push_back({c.table.data(), n_kv - 5 * i, 1, queries[i].positions.data(),
+                    queries[i].q.data(), queries[i].stride, outs[i].data(), queries[i].stride});
+  }
+  expect_matches_reference(c, seqs, n_heads, pool);
+}
+
 // kv_write's SIMD f16 conversion gives fp32_to_fp16's bits: ties, subnormals, overflow, NaN.
 TEST(Attention, KvWriteF16MatchesScalarConversion) {
   const int64_t head_dim = 40;  // a tail on both vector widths
