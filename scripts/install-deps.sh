@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ccache pkg-config git
   libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libboost-dev
-  libxxhash-dev libssl-dev libsqlite3-dev libutf8proc-dev
+  libxxhash-dev libssl-dev libsqlite3-dev libpq-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3-jinja2 python3-numpy python3-torch
+  postgresql
 )
 # Node.js: any install that provides node and npm will do (some images ship NodeSource's
 # nodejs, which bundles npm and conflicts with Debian's npm package).
