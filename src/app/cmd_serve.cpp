@@ -1,17 +1,22 @@
 // mxserve serve: the whole server in one process — HTTP API, engine, KV cache — on one model.
 // Every flag also comes from an MXSERVE_* environment variable and from the --config file
 // ([serve] section); CLI11 merges the three here, in this one place.
+#include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "app/commands.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/metering.h"
 #include "server/openai_service.h"
 #include "server/served_model.h"
+#include "service/ledger.h"
 
 namespace mx::app {
 namespace {
@@ -32,7 +37,37 @@ struct ServeFlags {
   bool no_prefix_caching = false;
   std::string max_body = "8MiB";
   double shutdown_grace_seconds = 30;
+  std::string data_dir = "mxserve-data";
+  std::string ledger;  // postgresql://... instead of SQLite under data_dir
+  bool no_ledger = false;
+  bool allow_no_auth = false;
 };
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string worker_name(int port) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
+  return fmt::format("{}:{}", host, port);
+}
+
+// The Tokens service's ledger (keys, usage records), unless --no-ledger.
+Result<std::unique_ptr<Ledger>> start_ledger(const ServeFlags& flags) {
+  if (flags.no_ledger) return std::unique_ptr<Ledger>();
+  const std::string& location = flags.ledger.empty() ? flags.data_dir : flags.ledger;
+  MX_ASSIGN_OR_RETURN(auto store, open_ledger_store(location));
+  const std::string where = store->describe();
+  MX_ASSIGN_OR_RETURN(auto ledger, Ledger::start(std::move(store)));
+  spdlog::info("usage ledger: {}", where);
+  if (ledger->recovered_at_start() > 0) {
+    spdlog::warn("settled {} usage records left open by a previous run (status aborted, from "
+                 "their last recorded progress)",
+                 ledger->recovered_at_start());
+  }
+  return ledger;
+}
 
 // "512MiB", "2GiB", "1.5G", "4096" (bytes).
 Result<int64_t> parse_size(const std::string& text, const char* flag) {
@@ -99,16 +134,35 @@ int serve(const ServeFlags& flags) {
   http.max_body_bytes = static_cast<size_t>(*max_body);
   if (Status valid = http.validate(); !valid.ok()) return fail("serve", valid.error(), 2);
 
+  auto ledger = start_ledger(flags);
+  if (!ledger.ok()) return fail("serve", ledger.error());
+  Metering metering(*ledger ? &(*ledger)->store() : nullptr, ledger->get(),
+                    MeteringConfig{worker_name(flags.port)});
+  if (Status seeded = metering.seed_quotas(unix_ms_now()); !seeded.ok()) {
+    return fail("serve", seeded.error());
+  }
+  if (metering.open_mode()) {
+    if (!is_loopback(http.host) && !flags.allow_no_auth) {
+      spdlog::warn("no API keys exist, so anyone who can reach the server may use it: listening "
+                   "on 127.0.0.1 instead of {} (create a key with `mxserve keys create --admin "
+                   "--data-dir {}`, or pass --allow-no-auth)",
+                   http.host, flags.data_dir);
+      http.host = "127.0.0.1";
+    } else {
+      spdlog::warn("no API keys exist: every caller is served without a key");
+    }
+  }
+
   auto served = ServedModel::load(flags.model, flags.served_model_name);
   if (!served.ok()) return fail("serve", served.error());
   auto engine = Engine::create(*(*served)->model, *config);
   if (!engine.ok()) return fail("serve", engine.error(), 2);
-  OpenAiService service(**served, **engine, OpenAiServiceConfig{});
+  OpenAiService service(**served, **engine, metering, OpenAiServiceConfig{});
   HttpServer server(http);
   service.register_routes(server);
   auto port = server.start();
   if (!port.ok()) return fail("serve", port.error());
-  spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, flags.host,
+  spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, http.host,
                *port);
 
   int signal_number = 0;
@@ -118,6 +172,11 @@ int serve(const ServeFlags& flags) {
   service.set_draining();
   server.stop(std::chrono::milliseconds(static_cast<int64_t>(flags.shutdown_grace_seconds * 1000)));
   (*engine)->stop();
+  if (*ledger) {
+    if (Status flushed = (*ledger)->flush(); !flushed.ok()) {
+      spdlog::error("usage ledger: {}", flushed.error().message);
+    }
+  }
   spdlog::info("stopped");
   return 0;
 }
@@ -180,6 +239,19 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->envname("MXSERVE_SHUTDOWN_GRACE")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  sub->add_option("--data-dir", flags->data_dir,
+                  "Directory of the usage ledger and API keys (SQLite)")
+      ->envname("MXSERVE_DATA_DIR")
+      ->capture_default_str();
+  sub->add_option("--ledger", flags->ledger,
+                  "PostgreSQL ledger instead of SQLite, e.g. postgresql://user@host/db")
+      ->envname("MXSERVE_LEDGER");
+  sub->add_flag("--no-ledger", flags->no_ledger,
+                "No Tokens service: no keys, no usage records (benchmarks, local tests)")
+      ->envname("MXSERVE_NO_LEDGER");
+  sub->add_flag("--allow-no-auth", flags->allow_no_auth,
+                "Serve on a non-loopback --host even when no API key exists")
+      ->envname("MXSERVE_ALLOW_NO_AUTH");
   sub->callback([flags, &exit_code] { exit_code = serve(*flags); });
 }
 

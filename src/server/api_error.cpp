@@ -5,22 +5,22 @@
 namespace mx {
 
 ApiError ApiError::bad_request(std::string message, std::string param) {
-  return ApiError{400, "invalid_request_error", std::move(message), std::move(param), {}};
+  return ApiError{400, "invalid_request_error", std::move(message), std::move(param), {}, 0};
 }
 
 ApiError ApiError::not_found(std::string message) {
-  return ApiError{404, "not_found_error", std::move(message), {}, {}};
+  return ApiError{404, "not_found_error", std::move(message), {}, {}, 0};
 }
 
 ApiError ApiError::server_error(std::string message) {
-  return ApiError{500, "server_error", std::move(message), {}, {}};
+  return ApiError{500, "server_error", std::move(message), {}, {}, 0};
 }
 
 ApiError ApiError::of_status(int http_status, std::string message) {
   std::string type = "invalid_request_error";
   if (http_status == 404) type = "not_found_error";
   if (http_status >= 500) type = "server_error";
-  return ApiError{http_status, std::move(type), std::move(message), {}, {}};
+  return ApiError{http_status, std::move(type), std::move(message), {}, {}, 0};
 }
 
 ApiError ApiError::from(const Error& error, std::string param) {

@@ -17,6 +17,7 @@ struct ApiError {
   std::string message;
   std::string param;  // the offending request field, empty if none
   std::string code;   // machine-readable code, empty for null
+  int retry_after_s = 0;  // > 0: sent as the Retry-After header (429)
 
   static ApiError bad_request(std::string message, std::string param = {});
   static ApiError not_found(std::string message);

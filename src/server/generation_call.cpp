@@ -93,6 +93,9 @@ void GenerationCall::on_event(int32_t index, const TokenEvent& event) {
   std::lock_guard lock(mutex_);
   Choice& choice = *choices_[static_cast<size_t>(index)];
   if (choice.done) return;
+  choice.computed_tokens = event.completion_tokens;
+  prompt_tokens_ = event.prompt_tokens;
+  cached_tokens_ = std::max(cached_tokens_, event.cached_tokens);
   OutputDelta delta;
   if (event.token.token >= 0 && !event.stop_token) add_token(choice, event, delta);
   if (event.finished) finish_choice(index, choice, event, delta);
@@ -132,7 +135,10 @@ void GenerationCall::finish_choice(int32_t, Choice& choice, const TokenEvent& ev
         choice.finish = FinishReason::kLength;
         break;
       case StopReason::kCancelled:
-        if (!client_gone_) error_ = "the server is shutting down; retry the request";
+        if (!client_gone_) {
+          error_ = "the server is shutting down; retry the request";
+          cancelled_by_server_ = true;
+        }
         break;
       case StopReason::kError:
         error_ = event.error;
@@ -152,8 +158,8 @@ void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDel
                                   bool final) {
   const bool has_text = !delta.content.empty() || !delta.reasoning.empty();
   if (final && !error_.empty()) {
-    responder_->write(sse_event(
-        nlohmann::ordered_json::parse(ApiError{503, "server_error", error_, {}, {}}.to_json())));
+    send_chunk(sse_event(
+        nlohmann::ordered_json::parse(ApiError{503, "server_error", error_, {}, {}, 0}.to_json())));
     return;
   }
   std::optional<nlohmann::ordered_json> logprobs;
@@ -173,7 +179,7 @@ void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDel
     chunk.logprobs = std::move(logprobs);
     if (!chunk.role && !has_text && chunk.tool_calls.empty() && !final) return;
     choice.role_sent = true;
-    responder_->write(sse_event(chat_chunk_json(meta_, chunk, settings_.include_usage)));
+    send_chunk(sse_event(chat_chunk_json(meta_, chunk, settings_.include_usage)));
     return;
   }
   CompletionChoice chunk;
@@ -183,27 +189,40 @@ void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDel
   chunk.logprobs = std::move(logprobs);
   if (chunk.text.empty() && !final) return;
   choice.text_chars += utf8_chars(chunk.text);
-  responder_->write(sse_event(completion_chunk_json(meta_, chunk, settings_.include_usage)));
+  send_chunk(sse_event(completion_chunk_json(meta_, chunk, settings_.include_usage)));
+}
+
+void GenerationCall::send_chunk(std::string data) {
+  if (!meter_) return responder_->write(std::move(data));
+  meter_->progress(counts_now(), ttft_ms(),
+                   [responder = responder_, data = std::move(data)]() mutable {
+                     responder->write(std::move(data));
+                   });
+}
+
+TokenCounts GenerationCall::counts_now() const {
+  TokenCounts counts{prompt_tokens_, cached_tokens_, 0, 0};
+  for (const auto& choice : choices_) {
+    counts.completion += choice->computed_tokens;
+    counts.reasoning += choice->reasoning_tokens;
+  }
+  return counts;
+}
+
+double GenerationCall::ttft_ms() const {
+  return tokens_seen_ > 0 ? seconds(first_token_ - start_) * 1e3 : 0.0;
+}
+
+UsageStatus GenerationCall::final_status() const {
+  // A shutdown cancels what is still running: aborted by the server, not an engine error.
+  if (client_gone_ || cancelled_by_server_) return UsageStatus::kAborted;
+  return error_.empty() ? UsageStatus::kOk : UsageStatus::kError;
 }
 
 void GenerationCall::complete() {
   const Clock::time_point end = Clock::now();
   int status = error_.empty() ? 200 : 503;
-  if (client_gone_) {
-    status = 499;  // nginx's "client closed request", for the request counter
-  } else if (settings_.stream) {
-    if (settings_.include_usage && error_.empty()) {
-      responder_->write(sse_event(settings_.chat ? chat_usage_chunk_json(meta_, usage_)
-                                                 : completion_usage_chunk_json(meta_, usage_)));
-    }
-    responder_->write(std::string(kSseDone));
-    responder_->end_stream();
-  } else if (!error_.empty()) {
-    responder_->send(503, "application/json",
-                     ApiError{503, "server_error", error_, {}, {}}.to_json());
-  } else {
-    send_whole_response();
-  }
+  if (client_gone_) status = 499;  // nginx's "client closed request", for the request counter
   metrics_.count_request(settings_.route, status);
   metrics_.e2e_seconds.observe(seconds(end - start_));
   if (tokens_seen_ > 0) {
@@ -216,6 +235,35 @@ void GenerationCall::complete() {
   metrics_.prompt_tokens += usage_.prompt_tokens;
   metrics_.cached_tokens += usage_.cached_tokens;
   metrics_.generated_tokens += usage_.completion_tokens;
+  if (!meter_) return respond();
+  // Billed: what the client is told (usage_), and for an aborted call what was computed.
+  TokenCounts billed{usage_.prompt_tokens, usage_.cached_tokens, usage_.completion_tokens,
+                     usage_.reasoning_tokens};
+  if (billed.prompt == 0) billed.prompt = prompt_tokens_;
+  billed.completion = std::max(billed.completion, counts_now().completion);
+  meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3,
+                 [self = shared_from_this()] {
+                   std::lock_guard lock(self->mutex_);
+                   self->respond();
+                 });
+}
+
+void GenerationCall::respond() {
+  if (client_gone_) {
+    // nothing to send
+  } else if (settings_.stream) {
+    if (settings_.include_usage && error_.empty()) {
+      responder_->write(sse_event(settings_.chat ? chat_usage_chunk_json(meta_, usage_)
+                                                 : completion_usage_chunk_json(meta_, usage_)));
+    }
+    responder_->write(std::string(kSseDone));
+    responder_->end_stream();
+  } else if (!error_.empty()) {
+    responder_->send(503, "application/json",
+                     ApiError{503, "server_error", error_, {}, {}, 0}.to_json());
+  } else {
+    send_whole_response();
+  }
   if (on_done_) on_done_();
 }
 

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
+#include "server/metering.h"
 #include "server/metrics.h"
 #include "server/openai_response.h"
 #include "server/output_text.h"
@@ -42,6 +43,11 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
                  Engine& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
                  std::function<void()> on_done);
 
+  // The response id ("chatcmpl-..."), also the ledger's request id.
+  const std::string& id() const { return meta_.id; }
+  // Meters this call (before start()): its output is sent only once the usage it bills is in
+  // the ledger, and its record is finalized when the call completes.
+  void attach_meter(std::shared_ptr<MeteredRequest> meter) { meter_ = std::move(meter); }
   // Submits one engine sequence per choice, all together (seed + index for choices after the
   // first). On error nothing is queued and the caller answers with the error.
   Status start(const EngineRequest& base);
@@ -61,6 +67,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     std::vector<TokenLogprobs> logprobs;  // all (non-stream) or not yet sent (stream)
     int64_t text_chars = 0;               // characters of text sent (completions text_offset)
     int64_t completion_tokens = 0, reasoning_tokens = 0;
+    int64_t computed_tokens = 0;  // the engine's count so far (the last event's)
     FinishReason finish = FinishReason::kStop;
   };
 
@@ -69,6 +76,12 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   void finish_choice(int32_t index, Choice& choice, const TokenEvent& event, OutputDelta& delta);
   void stream_delta(int32_t index, Choice& choice, const OutputDelta& delta, bool final);
   void complete();  // every choice is done
+  // Writes one SSE chunk, after the ledger holds the usage up to it (metered calls).
+  void send_chunk(std::string data);
+  TokenCounts counts_now() const;
+  double ttft_ms() const;
+  UsageStatus final_status() const;
+  void respond();  // the end of the response (after the final record is committed)
   void send_whole_response();
   TokenLogprobs logprobs_of(const SampledToken& token) const;
 
@@ -78,6 +91,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   Metrics& metrics_;
   std::shared_ptr<HttpResponder> responder_;
   std::function<void()> on_done_;
+  std::shared_ptr<MeteredRequest> meter_;
   ResponseMeta meta_;
 
   std::mutex mutex_;
@@ -86,8 +100,10 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   Usage usage_;
   std::string error_;  // an engine error or shutdown: the response becomes an error
   bool client_gone_ = false;
+  bool cancelled_by_server_ = false;  // shutdown
   std::chrono::steady_clock::time_point start_, first_token_, last_token_;
   int64_t tokens_seen_ = 0;
+  int64_t prompt_tokens_ = 0, cached_tokens_ = 0;  // from the engine's events
 };
 
 }  // namespace mx

@@ -20,8 +20,8 @@ bool ends_in_think(const std::string& prompt) {
 }  // namespace
 
 // Shared tail of both routes: model check, max_tokens, sampling check, start the call.
-void OpenAiService::start_generation(const GenerationRequest& options, std::vector<int32_t> prompt,
-                                     GenerationCallSettings settings,
+void OpenAiService::start_generation(const Caller& caller, const GenerationRequest& options,
+                                     std::vector<int32_t> prompt, GenerationCallSettings settings,
                                      const std::shared_ptr<HttpResponder>& responder) {
   const std::string& route = settings.route;
   if (!options.model.empty() && options.model != model_.name) {
@@ -30,7 +30,7 @@ void OpenAiService::start_generation(const GenerationRequest& options, std::vect
                                 fmt::format("The model '{}' does not exist; this server "
                                             "serves '{}' (see GET /v1/models)",
                                             options.model, model_.name),
-                                "model", "model_not_found"},
+                                "model", "model_not_found", 0},
                        responder);
   }
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
@@ -65,19 +65,27 @@ void OpenAiService::start_generation(const GenerationRequest& options, std::vect
   settings.top_logprobs = options.sampling.top_logprobs;
   settings.output.stop = options.stop;
   settings.model_name = model_.name;
-  ++active_requests_;
   auto call =
       std::make_shared<GenerationCall>(std::move(settings), options.n, *model_.tokenizer, engine_,
                                        metrics_, responder, [this] { --active_requests_; });
+  // Billed at most: the prompt once and max_tokens per choice.
+  const int64_t reserve = n_prompt + request.max_new_tokens * options.n;
+  auto meter = metering_.admit(caller, call->id(), model_.name, TokenCounts{n_prompt, 0, 0, 0},
+                               reserve);
+  if (!meter.ok()) return reply_error(route, meter.error(), responder);
+  call->attach_meter(*meter);
+  ++active_requests_;
   if (Status started = call->start(request); !started.ok()) {
     --active_requests_;
+    (*meter)->finish(UsageStatus::kError, TokenCounts{}, 0.0, 0.0, {});  // nothing computed
     const bool too_long = started.error().code == ErrorCode::kOutOfRange;
     return reply_error(route, ApiError::from(started.error(), too_long ? "max_tokens" : ""),
                        responder);
   }
 }
 
-void OpenAiService::handle_chat(const HttpRequest& http, std::shared_ptr<HttpResponder> responder) {
+void OpenAiService::handle_chat(const Caller& caller, const HttpRequest& http,
+                                std::shared_ptr<HttpResponder> responder) {
   const std::string route = "/v1/chat/completions";
   auto request = parse_chat_completion_request(http.body);
   if (!request.ok()) return reply_error(route, request.error(), responder);
@@ -104,10 +112,11 @@ void OpenAiService::handle_chat(const HttpRequest& http, std::shared_ptr<HttpRes
   // DeepSeek's tool-call markers are special tokens: keep them in the text for the parser.
   settings.skip_special = settings.output.tool_call_format != ToolCallFormat::kDeepSeekV3;
   std::vector<int32_t> prompt = model_.tokenizer->encode(*prompt_text, /*add_special=*/false);
-  start_generation(request->generation, std::move(prompt), std::move(settings), responder);
+  start_generation(caller, request->generation, std::move(prompt), std::move(settings),
+                   responder);
 }
 
-void OpenAiService::handle_completion(const HttpRequest& http,
+void OpenAiService::handle_completion(const Caller& caller, const HttpRequest& http,
                                       std::shared_ptr<HttpResponder> responder) {
   const std::string route = "/v1/completions";
   auto request = parse_completion_request(http.body);
@@ -135,7 +144,8 @@ void OpenAiService::handle_completion(const HttpRequest& http,
   GenerationCallSettings settings;
   settings.chat = false;
   settings.route = route;
-  start_generation(request->generation, std::move(prompt), std::move(settings), responder);
+  start_generation(caller, request->generation, std::move(prompt), std::move(settings),
+                   responder);
 }
 
 }  // namespace mx

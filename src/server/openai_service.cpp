@@ -9,8 +9,9 @@ namespace mx {
 
 using nlohmann::json;
 
-OpenAiService::OpenAiService(ServedModel& model, Engine& engine, OpenAiServiceConfig config)
-    : model_(model), engine_(engine), config_(config) {
+OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& metering,
+                             OpenAiServiceConfig config)
+    : model_(model), engine_(engine), metering_(metering), config_(config) {
   metrics_.set_collector([this] {
     const EngineStats s = engine_.stats();
     const double hit_rate =
@@ -32,38 +33,62 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, OpenAiServiceCo
 }
 
 void OpenAiService::register_routes(HttpServer& server) {
-  server.route("POST", "/v1/chat/completions", [this](const HttpRequest& r, auto responder) {
-    handle_chat(r, std::move(responder));
+  // Routes behind the caller's key: handler(caller, request, responder).
+  auto keyed = [this, &server](const char* method, const std::string& path, auto handler) {
+    server.route(method, path, [this, path, handler](const HttpRequest& r, auto responder) {
+      Caller caller;
+      if (identify(path, r, responder, caller)) handler(caller, r, std::move(responder));
+    });
+  };
+  keyed("POST", "/v1/chat/completions", [this](const Caller& c, const HttpRequest& r,
+                                               auto responder) {
+    handle_chat(c, r, std::move(responder));
   });
-  server.route("POST", "/v1/completions", [this](const HttpRequest& r, auto responder) {
-    handle_completion(r, std::move(responder));
+  keyed("POST", "/v1/completions", [this](const Caller& c, const HttpRequest& r, auto responder) {
+    handle_completion(c, r, std::move(responder));
   });
-  server.route("GET", "/v1/models",
-               [this](const HttpRequest&, auto responder) { handle_models(std::move(responder)); });
-  server.route("POST", "/tokenize", [this](const HttpRequest& r, auto responder) {
+  keyed("GET", "/v1/models", [this](const Caller&, const HttpRequest&, auto responder) {
+    handle_models(std::move(responder));
+  });
+  keyed("POST", "/tokenize", [this](const Caller&, const HttpRequest& r, auto responder) {
     handle_tokenize(r, std::move(responder));
   });
-  server.route("POST", "/detokenize", [this](const HttpRequest& r, auto responder) {
+  keyed("POST", "/detokenize", [this](const Caller&, const HttpRequest& r, auto responder) {
     handle_detokenize(r, std::move(responder));
   });
   server.route("GET", "/health", [this](const HttpRequest&, auto responder) {
     if (draining_) {
-      reply_error("/health", ApiError{503, "service_unavailable", "shutting down", {}, {}},
+      reply_error("/health", ApiError{503, "service_unavailable", "shutting down", {}, {}, 0},
                   responder);
     } else {
       reply_json("/health", R"({"status":"ok"})", responder);
     }
   });
-  server.route("GET", "/metrics", [this](const HttpRequest&, auto responder) {
+  server.route("GET", "/metrics", [this](const HttpRequest& r, auto responder) {
+    auto caller = metering_.identify_admin(r);
+    if (!caller.ok()) return reply_error("/metrics", caller.error(), responder);
     metrics_.count_request("/metrics", 200);
     responder->send(200, "text/plain; version=0.0.4", metrics_.render());
   });
 }
 
+bool OpenAiService::identify(const std::string& route, const HttpRequest& request,
+                             const std::shared_ptr<HttpResponder>& responder, Caller& caller) {
+  auto identified = metering_.identify(request);
+  if (!identified.ok()) {
+    reply_error(route, identified.error(), responder);
+    return false;
+  }
+  caller = std::move(*identified);
+  return true;
+}
+
 void OpenAiService::reply_error(const std::string& route, const ApiError& error,
                                 const std::shared_ptr<HttpResponder>& responder) {
   metrics_.count_request(route, error.http_status);
-  responder->send(error.http_status, "application/json", error.to_json());
+  HttpHeaders headers;
+  if (error.retry_after_s > 0) headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  responder->send(error.http_status, "application/json", error.to_json(), std::move(headers));
 }
 
 void OpenAiService::reply_json(const std::string& route, const std::string& body,

@@ -6,6 +6,9 @@
 //   POST /tokenize, /detokenize                  text ↔ token ids with the model's tokenizer
 //   GET  /health                                 200 while serving, 503 while shutting down
 //   GET  /metrics                                Prometheus text (server/metrics.h)
+// Every route but /health checks the caller's key (server/metering.h); /metrics needs an admin
+// key once keys exist. A generation is admitted (model allowed, quotas, ledger room) before
+// anything is queued, and metered to its end.
 // A generation request goes: parse + validate (openai_request.h) → chat template → tokenize →
 // Engine::submit once per choice → TokenEvents on the engine thread → per-choice text pipeline
 // (detokenize → stop strings → reasoning split → tool calls; output_text.h) → SSE chunks or one
@@ -18,6 +21,7 @@
 #include "engine/engine.h"
 #include "server/generation_call.h"
 #include "server/http_server.h"
+#include "server/metering.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/served_model.h"
@@ -30,7 +34,8 @@ struct OpenAiServiceConfig {
 
 class OpenAiService {
  public:
-  OpenAiService(ServedModel& model, Engine& engine, OpenAiServiceConfig config);
+  OpenAiService(ServedModel& model, Engine& engine, Metering& metering,
+                OpenAiServiceConfig config);
 
   void register_routes(HttpServer& server);
   // /health answers 503 from now on (load balancers stop sending).
@@ -40,11 +45,16 @@ class OpenAiService {
   Metrics& metrics() { return metrics_; }
 
  private:
-  void handle_chat(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
-  void handle_completion(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
-  void start_generation(const GenerationRequest& options, std::vector<int32_t> prompt,
-                        GenerationCallSettings settings,
+  void handle_chat(const Caller& caller, const HttpRequest& request,
+                   std::shared_ptr<HttpResponder> responder);
+  void handle_completion(const Caller& caller, const HttpRequest& request,
+                         std::shared_ptr<HttpResponder> responder);
+  void start_generation(const Caller& caller, const GenerationRequest& options,
+                        std::vector<int32_t> prompt, GenerationCallSettings settings,
                         const std::shared_ptr<HttpResponder>& responder);
+  // The caller of an API route, or false after answering 401 / 403.
+  bool identify(const std::string& route, const HttpRequest& request,
+                const std::shared_ptr<HttpResponder>& responder, Caller& caller);
   void handle_models(std::shared_ptr<HttpResponder> responder);
   void handle_tokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
   void handle_detokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
@@ -55,6 +65,7 @@ class OpenAiService {
 
   ServedModel& model_;
   Engine& engine_;
+  Metering& metering_;
   OpenAiServiceConfig config_;
   Metrics metrics_;
   std::atomic<bool> draining_{false};

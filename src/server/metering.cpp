@@ -1,0 +1,117 @@
+#include "server/metering.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace mx {
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void MeteredRequest::progress(const TokenCounts& tokens, double ttft_ms,
+                              std::function<void()> then) {
+  if (!ledger_ || finished_.load()) {
+    if (then) then();
+    return;
+  }
+  ledger_->progress(record_.request_id, tokens, ttft_ms, std::move(then));
+}
+
+void MeteredRequest::finish(UsageStatus status, const TokenCounts& tokens, double ttft_ms,
+                            double e2e_ms, std::function<void()> then) {
+  if (finished_.exchange(true)) {
+    if (then) then();
+    return;
+  }
+  const int64_t now = unix_ms_now();
+  quotas_.settle(record_.key_id, record_.reserved_tokens, tokens.prompt + tokens.completion,
+                 reserved_at_ms_, now);
+  if (!ledger_) {
+    if (then) then();
+    return;
+  }
+  UsageRecord final_record = record_;
+  final_record.tokens = tokens;
+  final_record.status = status;
+  final_record.ttft_ms = ttft_ms;
+  final_record.e2e_ms = e2e_ms;
+  final_record.finished_at_ms = now;
+  ledger_->finalize(final_record, std::move(then));
+}
+
+Metering::Metering(LedgerStore* store, Ledger* ledger, MeteringConfig config)
+    : store_(store), ledger_(ledger), config_(std::move(config)) {
+  if (store_) keys_ = std::make_unique<KeyDirectory>(*store_);
+}
+
+bool Metering::open_mode() { return !keys_ || !keys_->has_keys(); }
+
+ApiResult<Caller> Metering::identify(const HttpRequest& request) {
+  if (open_mode()) return Caller{};
+  auto key = keys_->authenticate(request.header("authorization"), unix_ms_now());
+  if (!key.ok()) return key.error();
+  return Caller{std::move(*key)};
+}
+
+ApiResult<Caller> Metering::identify_admin(const HttpRequest& request) {
+  auto caller = identify(request);
+  if (!caller.ok() || caller->admin()) return caller;
+  ApiError error = ApiError::of_status(403, "this route needs an admin key (keys create --admin)");
+  error.type = "permission_error";
+  return error;
+}
+
+ApiResult<std::shared_ptr<MeteredRequest>> Metering::admit(const Caller& caller,
+                                                           const std::string& request_id,
+                                                           const std::string& model,
+                                                           const TokenCounts& prompt,
+                                                           int64_t reserve_tokens) {
+  const int64_t now = unix_ms_now();
+  if (caller.key && !key_allows_model(*caller.key, model)) {
+    ApiError error = ApiError::of_status(
+        403, fmt::format("this API key may not use the model '{}'", model));
+    error.type = "permission_error";
+    error.param = "model";
+    return error;
+  }
+  if (caller.key) {
+    QuotaDecision decision = quotas_.reserve(*caller.key, reserve_tokens, now);
+    if (!decision.allowed) {
+      if (decision.retry_after_s == 0) return ApiError::bad_request(decision.message, "max_tokens");
+      ApiError error = ApiError::of_status(429, decision.message);
+      error.type = "rate_limit_error";
+      error.code = "rate_limit_exceeded";
+      error.retry_after_s = decision.retry_after_s;
+      return error;
+    }
+  }
+  UsageRecord record;
+  record.request_id = request_id;
+  record.key_id = caller.key_id();
+  record.tenant = caller.key ? caller.key->tenant : std::string();
+  record.model = model;
+  record.tokens = prompt;
+  record.reserved_tokens = reserve_tokens;
+  record.worker = config_.worker;
+  record.started_at_ms = now;
+  if (ledger_ && !ledger_->open(record)) {
+    if (caller.key) quotas_.settle(caller.key->id, reserve_tokens, 0, now, now);
+    return ApiError::of_status(
+        503, "the server has too many requests in flight for its usage ledger; retry shortly");
+  }
+  return std::make_shared<MeteredRequest>(ledger_, quotas_, std::move(record), now);
+}
+
+Status Metering::seed_quotas(int64_t now_ms) {
+  if (!store_) return ok_status();
+  auto used = store_->tokens_since(now_ms - int64_t{24} * 3600 * 1000);
+  if (!used.ok()) return used.error();
+  for (const KeyTokens& k : *used) quotas_.seed(k.key_id, k.tokens, k.minute_start_ms);
+  return ok_status();
+}
+
+}  // namespace mx

@@ -1,0 +1,96 @@
+// Metering: the Tokens service on the request path. identify() says who is calling (the
+// Bearer key, through KeyDirectory); admit() decides whether a generation may start — the key
+// may use the model, its quotas have room for prompt + max_tokens (QuotaTracker), the ledger
+// can take one more open record — and returns the MeteredRequest that carries its usage record
+// to the end. Nothing is computed for a request that is refused.
+//
+// Open mode: while the store holds no usable key, every caller is let in without a key and
+// metered under key_id "" (the server then listens on loopback only unless the operator
+// allowed otherwise; see cmd_serve). Without a store at all (--no-ledger) the server is always
+// open and records nothing.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/api_result.h"
+#include "server/http_server.h"
+#include "server/key_directory.h"
+#include "service/ledger.h"
+#include "service/quota.h"
+#include "service/usage.h"
+
+namespace mx {
+
+int64_t unix_ms_now();
+
+struct Caller {
+  std::optional<ApiKey> key;  // nullopt in open mode
+  bool admin() const { return !key || key->admin; }
+  std::string key_id() const { return key ? key->id : std::string(); }
+};
+
+class MeteredRequest {
+ public:
+  MeteredRequest(Ledger* ledger, QuotaTracker& quotas, UsageRecord record, int64_t reserved_at_ms)
+      : ledger_(ledger), quotas_(quotas), record_(std::move(record)),
+        reserved_at_ms_(reserved_at_ms) {}
+
+  const std::string& request_id() const { return record_.request_id; }
+  // The counts so far; then() runs once they are durable in the ledger (at once without one).
+  // Streamed output is sent from then(), so a delivered token is never missing from the
+  // ledger, even after a crash.
+  void progress(const TokenCounts& tokens, double ttft_ms, std::function<void()> then);
+  // The final record (first call only); settles the quota reservation; then() after commit.
+  void finish(UsageStatus status, const TokenCounts& tokens, double ttft_ms, double e2e_ms,
+              std::function<void()> then);
+
+ private:
+  Ledger* ledger_;
+  QuotaTracker& quotas_;
+  UsageRecord record_;
+  int64_t reserved_at_ms_;
+  std::atomic<bool> finished_{false};
+};
+
+struct MeteringConfig {
+  std::string worker;  // written into every record: who computed it
+};
+
+class Metering {
+ public:
+  // store and ledger may be null (--no-ledger): open, nothing recorded.
+  Metering(LedgerStore* store, Ledger* ledger, MeteringConfig config);
+
+  // The caller of an API route: 401 / 403 errors when keys exist and the header is wrong.
+  ApiResult<Caller> identify(const HttpRequest& request);
+  // The same, and the caller must hold an admin key (403 otherwise).
+  ApiResult<Caller> identify_admin(const HttpRequest& request);
+  // Admission of a generation of `reserve_tokens` (prompt + max_tokens over all choices):
+  // 403 if the key may not use `model`, 429 (with retry_after_s) if a quota is full, 400 if
+  // the request can never fit the key's quota, 503 if the ledger has too many open records.
+  ApiResult<std::shared_ptr<MeteredRequest>> admit(const Caller& caller,
+                                                   const std::string& request_id,
+                                                   const std::string& model,
+                                                   const TokenCounts& prompt,
+                                                   int64_t reserve_tokens);
+  // Loads the last 24 h of usage into the quota windows (start-up).
+  Status seed_quotas(int64_t now_ms);
+
+  bool has_store() const { return store_ != nullptr; }
+  LedgerStore& store() { return *store_; }
+  KeyDirectory& keys() { return *keys_; }
+  bool open_mode();
+
+ private:
+  LedgerStore* store_;
+  Ledger* ledger_;
+  MeteringConfig config_;
+  std::unique_ptr<KeyDirectory> keys_;
+  QuotaTracker quotas_;
+};
+
+}  // namespace mx
