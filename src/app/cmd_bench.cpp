@@ -25,6 +25,7 @@ struct BenchFlags {
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
   int threads = 2;
+  bool pin = false;
   int repetitions = 5;
   bool json = false;
 };
@@ -72,7 +73,7 @@ Result<std::vector<double>> measure(SingleSequence& seq, int64_t n, bool one_by_
 int run_bench(const BenchFlags& flags) {
   auto model = Model::load(flags.model);
   if (!model.ok()) return fail("bench", model.error());
-  ThreadPool pool(flags.threads);
+  ThreadPool pool(flags.threads, flags.pin);
   const int64_t vocab = (*model)->config().vocab_size;
   SingleSequence seq(**model, std::max(flags.n_prompt, flags.n_gen));
   nlohmann::ordered_json out = {{"model", flags.model}, {"threads", flags.threads},
@@ -103,6 +104,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   sub->add_option("-p,--n-prompt", flags->n_prompt, "Prompt tokens (pp test)")->capture_default_str();
   sub->add_option("-n,--n-gen", flags->n_gen, "Generated tokens (tg test)")->capture_default_str();
   add_threads_flag(*sub, flags->threads);
+  add_pin_flag(*sub, flags->pin);
   sub->add_option("-r,--repetitions", flags->repetitions, "Timed repetitions")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -19,6 +19,7 @@ struct LogitsFlags {
   std::string tokens;
   std::string out;
   int threads = 2;
+  bool pin = false;
   std::string kv_type = "f32";
   int64_t chunk = 512;
 };
@@ -41,7 +42,7 @@ int run_logits(const LogitsFlags& flags) {
   if (!model.ok()) {
     return fail("logits", model.error());
   }
-  ThreadPool pool(flags.threads);
+  ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, static_cast<int64_t>(tokens.size()),
                      flags.kv_type == "f16" ? DType::F16 : DType::F32);
   std::vector<float> logits;
@@ -68,6 +69,7 @@ void register_logits(CLI::App& app, int& exit_code) {
   sub->add_option("--tokens", flags->tokens, "Comma-separated token ids")->required();
   sub->add_option("--out", flags->out, "Output file: float32 [n_tokens, vocab]")->required();
   add_threads_flag(*sub, flags->threads);
+  add_pin_flag(*sub, flags->pin);
   sub->add_option("--kv-type", flags->kv_type, "KV cache type: f32 | f16")->capture_default_str();
   sub->add_option("--chunk", flags->chunk, "Prefill chunk size in tokens")->capture_default_str();
   sub->callback([flags, &exit_code] { exit_code = run_logits(*flags); });

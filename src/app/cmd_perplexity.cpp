@@ -26,6 +26,7 @@ struct PerplexityFlags {
   int64_t ctx = 512;
   int64_t chunks = -1;
   int threads = 2;
+  bool pin = false;
   int64_t batch = 512;
 };
 
@@ -59,7 +60,7 @@ int run_perplexity(const PerplexityFlags& flags) {
   }
   fmt::print(stderr, "perplexity: {} tokens, {} chunks of {}, add_bos={}\n", tokens.size(),
              n_chunks, ctx, add_bos);
-  ThreadPool pool(flags.threads);
+  ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, ctx);
   const int64_t vocab = (*model)->config().vocab_size;
   const int64_t first = ctx / 2;
@@ -101,6 +102,7 @@ void register_perplexity(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   sub->add_option("-b,--batch", flags->batch, "Tokens per forward batch")->capture_default_str();
   add_threads_flag(*sub, flags->threads);
+  add_pin_flag(*sub, flags->pin);
   sub->callback([flags, &exit_code] { exit_code = run_perplexity(*flags); });
 }
 

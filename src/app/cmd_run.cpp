@@ -25,6 +25,7 @@ struct RunFlags {
   float top_p = 0.95f;
   int64_t seed = -1;
   int threads = 2;
+  bool pin = false;
   int64_t ctx = 4096;
 };
 
@@ -58,7 +59,7 @@ int run_generate(const RunFlags& flags) {
                                   "prompt ({} tokens) + -n {} exceeds the context {}",
                                   prompt.size(), flags.n_predict, ctx), 2);
   }
-  ThreadPool pool(flags.threads);
+  ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, static_cast<int64_t>(prompt.size()) + flags.n_predict);
   SamplerState sampler(params, vocab);
   sampler.add_prompt_tokens(prompt);
@@ -105,6 +106,7 @@ void register_run(CLI::App& app, int& exit_code) {
   sub->add_option("--top-p", flags->top_p, "Top-p (1 = off)")->capture_default_str();
   sub->add_option("--seed", flags->seed, "Sampling seed (-1 = random)")->capture_default_str();
   add_threads_flag(*sub, flags->threads);
+  add_pin_flag(*sub, flags->pin);
   sub->add_option("-c,--ctx", flags->ctx, "Context size (tokens)")->capture_default_str();
   sub->callback([flags, &exit_code] { exit_code = run_generate(*flags); });
 }

@@ -27,6 +27,7 @@ struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
   int threads = 0;
+  bool pin = false;
   int http_threads = 1;
   int64_t ctx = 0;
   int64_t max_seqs = 16;
@@ -106,6 +107,7 @@ Result<EngineConfig> engine_config(const ServeFlags& flags) {
   config.max_context = flags.ctx;
   config.prefix_caching = !flags.no_prefix_caching;
   config.threads = flags.threads;
+  config.pin_threads = flags.pin;
   config.scheduler.max_running = flags.max_seqs;
   config.scheduler.max_batch_tokens = flags.max_batch_tokens;
   return config;
@@ -201,6 +203,7 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->envname("MXSERVE_THREADS")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
+  add_pin_flag(*sub, flags->pin);
   sub->add_option("--http-threads", flags->http_threads, "Threads serving sockets")
       ->envname("MXSERVE_HTTP_THREADS")
       ->check(CLI::Range(1, 64))

@@ -13,6 +13,7 @@ namespace mx::app {
 // Flags shared by the commands that load a model, with their MXSERVE_* environment names.
 void add_model_flag(CLI::App& sub, std::string& model);
 void add_threads_flag(CLI::App& sub, int& threads);
+void add_pin_flag(CLI::App& sub, bool& pin);
 
 // Prints "mxserve <command>: <message>" to stderr; returns exit_code for `return fail(...)`.
 int fail(const char* command, const Error& error, int exit_code = 1);

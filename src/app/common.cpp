@@ -17,6 +17,13 @@ void add_threads_flag(CLI::App& sub, int& threads) {
       ->capture_default_str();
 }
 
+void add_pin_flag(CLI::App& sub, bool& pin) {
+  sub.add_flag("--pin", pin,
+               "Pin compute thread i to CPU i: faster on a machine the process has to itself, "
+               "slower when other processes compete for the CPUs")
+      ->envname("MXSERVE_PIN");
+}
+
 int fail(const char* command, const Error& error, int exit_code) {
   fmt::print(stderr, "mxserve {}: {}\n", command, error.message);
   return exit_code;

@@ -103,7 +103,7 @@ Engine::Impl::Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t seed)
       max_context(c.max_context > 0 ? c.max_context : m.config().context_length),
       kv(m.config(), n_blocks, c.block_size, c.kv_dtype),
       blocks(n_blocks, c.block_size, seed),
-      threads(c.threads) {
+      threads(c.threads, c.pin_threads) {
   if (max_context <= 0) max_context = 4096;
 }
 

@@ -60,6 +60,7 @@ struct EngineConfig {
   bool prefix_caching = true;
   SchedulerConfig scheduler;  // block_size is copied from above
   int threads = 0;            // 0: all cores
+  bool pin_threads = false;   // pin compute thread i to CPU i (ThreadPool)
 
   Status validate() const;
 };
