@@ -151,15 +151,17 @@ Status SqliteStore::write_batch(const std::vector<LedgerOp>& ops) {
   });
 }
 
-// OR IGNORE: a batch retried after an ambiguous failure (the commit landed, the reply did not)
-// must not fail on the records it already inserted.
+// DO NOTHING on a known request id: a batch retried after an ambiguous failure (the commit
+// landed, the reply did not) must not fail on the records it already inserted. Not "INSERT OR
+// IGNORE", which would also skip rows that break a CHECK instead of failing the batch.
 Status SqliteStore::apply(const LedgerOpen& op) {
   const UsageRecord& r = op.record;
   MX_ASSIGN_OR_RETURN(auto insert, writer_->prepare(R"sql(
-INSERT OR IGNORE INTO usage_records (request_id, key_id, tenant, model, prompt_tokens,
+INSERT INTO usage_records (request_id, key_id, tenant, model, prompt_tokens,
   cached_tokens, completion_tokens, reasoning_tokens, reserved_tokens, status, recovered,
   ttft_ms, e2e_ms, worker, started_at_ms, finished_at_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', 0, ?10, 0, ?11, ?12, 0))sql",
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', 0, ?10, 0, ?11, ?12, 0)
+ON CONFLICT (request_id) DO NOTHING)sql",
                                                     "insert an open usage record"));
   return insert.bind(1, r.request_id)
       .bind(2, r.key_id)
