@@ -1,0 +1,264 @@
+#include "service/ledger.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace mx {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstBackoff{10};
+constexpr std::chrono::milliseconds kMaxBackoff{1000};
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An op the store would refuse forever (a CHECK constraint) would stall the writer, which
+// retries until a commit succeeds; so caller mistakes are repaired here, with a warning.
+void repair_counts(const std::string& request_id, TokenCounts& tokens) {
+  if (tokens.prompt >= 0 && tokens.cached >= 0 && tokens.completion >= 0 &&
+      tokens.reasoning >= 0) {
+    return;
+  }
+  spdlog::warn("ledger: request {}: negative token counts ({}, {}, {}, {}) recorded as 0",
+               request_id, tokens.prompt, tokens.cached, tokens.completion, tokens.reasoning);
+  tokens.prompt = std::max<int64_t>(tokens.prompt, 0);
+  tokens.cached = std::max<int64_t>(tokens.cached, 0);
+  tokens.completion = std::max<int64_t>(tokens.completion, 0);
+  tokens.reasoning = std::max<int64_t>(tokens.reasoning, 0);
+}
+
+// One queued entry: an op and the callbacks to run after it is committed. No op: only
+// callbacks (a progress or finalize that changes nothing still runs then() in order).
+struct Pending {
+  std::optional<LedgerOp> op;
+  std::vector<std::function<void()>> callbacks;
+};
+
+struct Batch {
+  std::vector<LedgerOp> ops;
+  std::vector<std::function<void()>> callbacks;  // in queue order
+  int64_t end_seq = 0;                            // committed_seq once this batch is done
+};
+
+}  // namespace
+
+struct Ledger::Impl {
+  std::unique_ptr<LedgerStore> store;
+  LedgerOptions options;
+  int64_t recovered = 0;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake_writer;  // work queued, flush asked, or stopping
+  std::condition_variable committed;    // committed_seq moved
+  // Entries in order; entry i has sequence number queue_front_seq + i.
+  std::deque<Pending> queue;
+  int64_t queue_front_seq = 0;
+  int64_t committed_seq = 0;  // entries below it are committed and their callbacks ran
+  int64_t flush_seq = 0;      // a flush waits for entries below it: commit them at once
+  // Request id → sequence number of its queued progress entry (coalescing target).
+  std::unordered_map<std::string, int64_t> queued_progress;
+  // Records opened and not yet finalized: admission counts them, finalize consumes them.
+  std::unordered_set<std::string> open_ids;
+  bool stopping = false;
+  std::thread writer;
+
+  int64_t end_seq() const { return queue_front_seq + static_cast<int64_t>(queue.size()); }
+  void enqueue(Pending pending);  // caller holds mutex
+  void run_writer();
+  std::optional<Batch> next_batch();
+  void commit(const Batch& batch);
+};
+
+void Ledger::Impl::enqueue(Pending pending) {
+  queue.push_back(std::move(pending));
+  if (static_cast<int64_t>(queue.size()) >= options.max_batch) wake_writer.notify_one();
+  else if (queue.size() == 1) wake_writer.notify_one();  // starts the flush_interval wait
+}
+
+// Waits for work, then up to flush_interval for more (unless a batch is full, a flush waits,
+// or the ledger stops), and takes up to max_batch entries. Empty: stopping and nothing left.
+std::optional<Batch> Ledger::Impl::next_batch() {
+  std::unique_lock lock(mutex);
+  wake_writer.wait(lock, [&] { return stopping || !queue.empty(); });
+  auto urgent = [&] {
+    return stopping || static_cast<int64_t>(queue.size()) >= options.max_batch ||
+           flush_seq > queue_front_seq;
+  };
+  if (!urgent()) wake_writer.wait_for(lock, options.flush_interval, urgent);
+  if (queue.empty()) return std::nullopt;
+
+  Batch batch;
+  int64_t count = std::min<int64_t>(static_cast<int64_t>(queue.size()), options.max_batch);
+  for (int64_t i = 0; i < count; ++i) {
+    Pending& pending = queue.front();
+    if (pending.op) {
+      if (auto* progress = std::get_if<LedgerProgress>(&*pending.op)) {
+        queued_progress.erase(progress->request_id);  // later progress starts a new entry
+      }
+      batch.ops.push_back(std::move(*pending.op));
+    }
+    for (auto& callback : pending.callbacks) batch.callbacks.push_back(std::move(callback));
+    queue.pop_front();
+    ++queue_front_seq;
+  }
+  batch.end_seq = queue_front_seq;
+  return batch;
+}
+
+// Never gives up: dropping a batch would lose billed tokens. Callers are held back meanwhile
+// through their callbacks, and admission through max_open.
+void Ledger::Impl::commit(const Batch& batch) {
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    Status status = store->write_batch(batch.ops);
+    if (status.ok()) {
+      if (attempt > 1) spdlog::info("ledger: committed after {} attempts", attempt);
+      return;
+    }
+    spdlog::warn("ledger: committing {} ops to {} failed (attempt {}), retrying in {} ms: {}",
+                 batch.ops.size(), store->describe(), attempt, backoff.count(),
+                 status.error().message);
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+void Ledger::Impl::run_writer() {
+  while (std::optional<Batch> batch = next_batch()) {
+    commit(*batch);
+    for (auto& callback : batch->callbacks) {
+      try {
+        callback();
+      } catch (const std::exception& e) {
+        spdlog::error("ledger: a commit callback threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("ledger: a commit callback threw a non-standard exception");
+      }
+    }
+    {
+      std::lock_guard lock(mutex);
+      committed_seq = batch->end_seq;
+    }
+    committed.notify_all();
+  }
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::start(std::unique_ptr<LedgerStore> store,
+                                              LedgerOptions options) {
+  if (!store) return make_error(ErrorCode::kInvalidArgument, "ledger: no store given");
+  if (options.max_open < 1 || options.max_batch < 1 || options.flush_interval.count() < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "ledger: max_open ({}) and max_batch ({}) must be at least 1 and "
+                      "flush_interval ({} ms) not negative",
+                      options.max_open, options.max_batch, options.flush_interval.count());
+  }
+  auto impl = std::make_unique<Impl>();
+  MX_ASSIGN_OR_RETURN(impl->recovered, store->recover_open(now_unix_ms()));
+  if (impl->recovered > 0) {
+    spdlog::warn("ledger: settled {} usage records left open by a previous process (status "
+                 "aborted, counts as last committed)",
+                 impl->recovered);
+  }
+  impl->store = std::move(store);
+  impl->options = options;
+  impl->writer = std::thread([raw = impl.get()] { raw->run_writer(); });
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Ledger::~Ledger() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake_writer.notify_one();
+  impl_->writer.join();  // the writer drains the queue before it returns
+}
+
+bool Ledger::open(const UsageRecord& record) {
+  std::lock_guard lock(impl_->mutex);
+  if (static_cast<int64_t>(impl_->open_ids.size()) >= impl_->options.max_open) return false;
+  if (!impl_->open_ids.insert(record.request_id).second) {
+    spdlog::warn("ledger: request {} is already open; the second open is refused",
+                 record.request_id);
+    return false;
+  }
+  LedgerOpen op{record};
+  repair_counts(op.record.request_id, op.record.tokens);
+  op.record.reserved_tokens = std::max<int64_t>(op.record.reserved_tokens, 0);
+  impl_->enqueue({LedgerOp(std::move(op)), {}});
+  return true;
+}
+
+void Ledger::progress(const std::string& request_id, const TokenCounts& tokens, double ttft_ms,
+                      std::function<void()> then) {
+  std::lock_guard lock(impl_->mutex);
+  Impl& impl = *impl_;
+  Pending pending;
+  if (then) pending.callbacks.push_back(std::move(then));
+  if (!impl.open_ids.contains(request_id)) {  // finalized or never opened: nothing to write
+    impl.enqueue(std::move(pending));
+    return;
+  }
+  LedgerProgress op{request_id, tokens, ttft_ms};
+  repair_counts(request_id, op.tokens);
+  auto queued = impl.queued_progress.find(request_id);
+  if (queued != impl.queued_progress.end()) {  // coalesce: latest counts, every callback
+    Pending& target = impl.queue[static_cast<size_t>(queued->second - impl.queue_front_seq)];
+    std::get<LedgerProgress>(*target.op) = std::move(op);
+    for (auto& callback : pending.callbacks) target.callbacks.push_back(std::move(callback));
+    return;
+  }
+  impl.queued_progress[request_id] = impl.end_seq();
+  pending.op = LedgerOp(std::move(op));
+  impl.enqueue(std::move(pending));
+}
+
+void Ledger::finalize(const UsageRecord& record, std::function<void()> then) {
+  std::lock_guard lock(impl_->mutex);
+  Pending pending;
+  if (then) pending.callbacks.push_back(std::move(then));
+  if (impl_->open_ids.erase(record.request_id) == 1) {  // the first final of an open record
+    LedgerFinal op{record};
+    repair_counts(record.request_id, op.record.tokens);
+    if (op.record.status == UsageStatus::kOpen) {
+      spdlog::warn("ledger: request {} finalized with status 'open'; recorded as 'error'",
+                   record.request_id);
+      op.record.status = UsageStatus::kError;
+    }
+    pending.op = LedgerOp(std::move(op));
+  }
+  impl_->enqueue(std::move(pending));
+}
+
+Status Ledger::flush() {
+  std::unique_lock lock(impl_->mutex);
+  int64_t target = impl_->end_seq();
+  impl_->flush_seq = std::max(impl_->flush_seq, target);
+  impl_->wake_writer.notify_one();
+  impl_->committed.wait(lock, [&] { return impl_->committed_seq >= target; });
+  return ok_status();
+}
+
+int64_t Ledger::open_records() const {
+  std::lock_guard lock(impl_->mutex);
+  return static_cast<int64_t>(impl_->open_ids.size());
+}
+
+int64_t Ledger::recovered_at_start() const { return impl_->recovered; }
+
+LedgerStore& Ledger::store() { return *impl_->store; }
+
+}  // namespace mx

@@ -1,0 +1,53 @@
+// The SQLite LedgerStore: one file, <dir>/ledger.sqlite3, in WAL mode with synchronous=NORMAL,
+// so a committed batch survives the process being killed (not a power cut: that needs FULL,
+// a sync per commit). One write connection and one read connection, each behind its own mutex:
+// WAL lets usage reports read a consistent snapshot while the ledger writer commits.
+//
+// Internal to src/service: callers use open_ledger_store(dir), which picks this backend.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "service/ledger_store.h"
+#include "service/sqlite_db.h"
+
+namespace mx {
+
+// Creates the directory if missing, then the file and its schema (or upgrades it).
+Result<std::unique_ptr<LedgerStore>> open_sqlite_store(const std::string& dir);
+
+class SqliteStore final : public LedgerStore {
+ public:
+  SqliteStore(std::unique_ptr<SqliteConnection> writer, std::unique_ptr<SqliteConnection> reader)
+      : writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+  std::string describe() const override { return "sqlite:" + writer_->path(); }
+
+  Status write_batch(const std::vector<LedgerOp>& ops) override;
+  Result<int64_t> recover_open(int64_t now_ms) override;
+
+  Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
+  Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
+  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms) override;
+
+  Status insert_key(const ApiKey& key) override;
+  Status update_key(const ApiKey& key) override;
+  Result<std::optional<ApiKey>> find_key(const std::string& id) override;
+  Result<std::optional<ApiKey>> find_key_by_hash(const std::string& secret_hash) override;
+  Result<std::vector<ApiKey>> list_keys() override;
+
+ private:
+  Status apply(const LedgerOpen& op);
+  Status apply(const LedgerProgress& op);
+  Status apply(const LedgerFinal& op);
+  Result<std::optional<ApiKey>> find_key_where(const char* column, const std::string& value);
+
+  std::mutex write_mutex_;  // guards writer_ and its statements
+  std::unique_ptr<SqliteConnection> writer_;
+  std::mutex read_mutex_;  // guards reader_ and its statements
+  std::unique_ptr<SqliteConnection> reader_;
+};
+
+}  // namespace mx

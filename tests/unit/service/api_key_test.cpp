@@ -1,0 +1,77 @@
+#include "service/api_key.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+namespace mx {
+namespace {
+
+TEST(ApiKeyTest, GeneratedKeyHasDocumentedFormats) {
+  ApiKey fields;
+  fields.name = "ci";
+  fields.tenant = "acme";
+  fields.models = {"qwen3"};
+  fields.tokens_per_day = 1000;
+  auto created = generate_key(fields, 1'700'000'000'000);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const NewKey& key = *created;
+  EXPECT_TRUE(std::regex_match(key.key.id, std::regex("key_[0-9a-f]{12}"))) << key.key.id;
+  EXPECT_TRUE(std::regex_match(key.secret, std::regex("mxk-[A-Za-z0-9_-]{43}"))) << key.secret;
+  // 32 bytes = 42 full sextets + 4 bits: the last character's low 2 bits are zero padding.
+  EXPECT_NE(std::string("AEIMQUYcgkosw048").find(key.secret.back()), std::string::npos)
+      << key.secret;
+  EXPECT_EQ(key.key.secret_hash, hash_secret(key.secret));
+  EXPECT_EQ(key.key.created_at_ms, 1'700'000'000'000);
+  // The caller's fields are kept.
+  EXPECT_EQ(key.key.name, "ci");
+  EXPECT_EQ(key.key.tenant, "acme");
+  EXPECT_EQ(key.key.models, std::vector<std::string>{"qwen3"});
+  EXPECT_EQ(key.key.tokens_per_day, 1000);
+}
+
+TEST(ApiKeyTest, GeneratedKeysDiffer) {
+  std::set<std::string> ids, secrets;
+  for (int i = 0; i < 50; ++i) {
+    auto created = generate_key({}, 0);
+    ASSERT_TRUE(created.ok());
+    ids.insert(created->key.id);
+    secrets.insert(created->secret);
+  }
+  EXPECT_EQ(ids.size(), 50u);
+  EXPECT_EQ(secrets.size(), 50u);
+}
+
+TEST(ApiKeyTest, HashIsLowercaseHexSha256) {
+  // FIPS 180-2 test vectors.
+  EXPECT_EQ(hash_secret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hash_secret(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hash_secret("mxk-test"),
+            "fe0418ad3689a780321d20052123deac08b2b6cef689b58fd4193051e4e8320b");
+}
+
+TEST(ApiKeyTest, ModelAllowList) {
+  ApiKey key;
+  EXPECT_TRUE(key_allows_model(key, "anything"));  // empty list: all models
+  key.models = {"qwen3-8b", "llama3"};
+  EXPECT_TRUE(key_allows_model(key, "qwen3-8b"));
+  EXPECT_TRUE(key_allows_model(key, "llama3"));
+  EXPECT_FALSE(key_allows_model(key, "qwen3"));      // no prefix match
+  EXPECT_FALSE(key_allows_model(key, "Qwen3-8B"));   // names are exact
+  EXPECT_FALSE(key_allows_model(key, ""));
+}
+
+TEST(ApiKeyTest, UnusableWhenRevokedOrExpired) {
+  ApiKey key;
+  EXPECT_EQ(key_unusable_reason(key, 5'000), "");  // expires_at_ms 0: never
+  key.expires_at_ms = 10'000;
+  EXPECT_EQ(key_unusable_reason(key, 9'999), "");
+  EXPECT_EQ(key_unusable_reason(key, 10'000), "expired");
+  EXPECT_EQ(key_unusable_reason(key, 20'000), "expired");
+  key.revoked = true;
+  EXPECT_EQ(key_unusable_reason(key, 0), "revoked");
+}
+
+}  // namespace
+}  // namespace mx
