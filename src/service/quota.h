@@ -24,6 +24,9 @@ struct QuotaDecision {
 
 class QuotaTracker {
  public:
+  QuotaTracker();
+  ~QuotaTracker();  // out of line: Windows is complete only in quota.cpp
+
   // Checks the key's three limits with `tokens` more; records the reservation when allowed.
   // A request that could never fit (tokens > tokens_per_minute or tokens_per_day) is refused
   // with a message saying so (retry_after_s = 0 then; the caller answers 400, not 429).
