@@ -92,7 +92,7 @@ class Ring {
 // Every window of one key. All three are kept once any limit is set, so a limit raised later
 // (update_key) sees the key's recent history.
 struct QuotaTracker::Windows {
-  Ring requests{kSecondMs, 60};      // requests, last 60 s
+  Ring requests{kSecondMs, 60};       // requests, last 60 s
   Ring minute_tokens{kSecondMs, 60};  // tokens, last 60 s
   Ring day_tokens{kMinuteMs, 1440};   // tokens, last 24 h
 
@@ -127,12 +127,12 @@ QuotaDecision never_fits(const LimitCheck& check, const std::string& key_id) {
 
 QuotaDecision over_limit(const LimitCheck& check, const std::string& key_id, int64_t now_ms) {
   int64_t retry = check.ring->retry_after_s(check.need, check.limit, now_ms);
-  std::string usage =
-      check.tokens ? fmt::format("{} in use in the last {}, this request needs {} "
-                                 "(prompt + max_tokens)",
-                                 check.ring->total(), window_name(*check.ring), check.need)
-                   : fmt::format("{} requests in the last {}", check.ring->total(),
-                                 window_name(*check.ring));
+  std::string usage = check.tokens ? fmt::format(
+                                         "{} in use in the last {}, this request needs {} "
+                                         "(prompt + max_tokens)",
+                                         check.ring->total(), window_name(*check.ring), check.need)
+                                   : fmt::format("{} requests in the last {}", check.ring->total(),
+                                                 window_name(*check.ring));
   return {false, retry,
           fmt::format("{} limit of {} for key {}: {}; retry in {} s", check.name, check.limit,
                       key_id, usage, retry)};
@@ -182,8 +182,8 @@ QuotaDecision QuotaTracker::reserve(const ApiKey& key, int64_t tokens, int64_t n
   return {};
 }
 
-void QuotaTracker::settle(const std::string& key_id, int64_t reserved_tokens,
-                          int64_t used_tokens, int64_t reserved_at_ms, int64_t now_ms) {
+void QuotaTracker::settle(const std::string& key_id, int64_t reserved_tokens, int64_t used_tokens,
+                          int64_t reserved_at_ms, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   auto it = keys_.find(key_id);
   if (it == keys_.end()) return;  // a key without limits reserved nothing

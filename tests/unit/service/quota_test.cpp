@@ -131,7 +131,7 @@ TEST(QuotaTracker, RetryAfterIsExactAtBucketBoundaries) {
   ASSERT_TRUE(quota.reserve(key, 100, kT0 + 20 * kSec).allowed);
   // {now offset, expected retry_after_s} for 200 more: fits once second 0 (900) expires at 60 s.
   const std::vector<std::pair<int64_t, int64_t>> cases = {
-      {20 * kSec, 40}, {30 * kSec, 30}, {30 * kSec + 1, 30}, {59 * kSec, 1},
+      {20 * kSec, 40},      {30 * kSec, 30},    {30 * kSec + 1, 30}, {59 * kSec, 1},
       {59 * kSec + 999, 1}, {59 * kSec + 1, 1}, {58 * kSec + 999, 2}};
   for (const auto& [offset, expected] : cases) {
     QuotaDecision refused = quota.reserve(key, 200, kT0 + offset);
@@ -233,8 +233,8 @@ TEST(QuotaTracker, SettleOfUnknownKeyIsIgnored) {
 TEST(QuotaTracker, SeedCountsTowardBothTokenWindows) {
   QuotaTracker quota;
   ApiKey key = key_with(1000, 4500, 0);
-  quota.seed(key.id, 3000, kT0 - 3 * kHour);  // only the day window
-  quota.seed(key.id, 800, kT0 - 10 * kSec);   // both windows
+  quota.seed(key.id, 3000, kT0 - 3 * kHour);   // only the day window
+  quota.seed(key.id, 800, kT0 - 10 * kSec);    // both windows
   quota.seed(key.id, 9999, kT0 - 25 * kHour);  // before either window: ignored
   EXPECT_FALSE(quota.reserve(key, 201, kT0).allowed);
   EXPECT_TRUE(quota.reserve(key, 200, kT0).allowed);
