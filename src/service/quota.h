@@ -25,7 +25,7 @@ struct QuotaDecision {
 class QuotaTracker {
  public:
   QuotaTracker();
-  ~QuotaTracker();  // Windows is defined in quota.cpp
+  ~QuotaTracker();  // out of line: Windows is complete only in quota.cpp
 
   // Checks the key's three limits with `tokens` more; records the reservation when allowed.
   // A request that could never fit (tokens > tokens_per_minute or tokens_per_day) is refused

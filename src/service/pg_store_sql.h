@@ -1,0 +1,127 @@
+// The SQL of the PostgreSQL ledger store (pg_store.cpp). Every value is a $n parameter; the
+// texts here are constants. Parameters whose type PostgreSQL cannot infer are cast.
+#pragma once
+
+namespace mx::pg_sql {
+
+constexpr int kSchemaVersion = 1;
+
+// Runs in one transaction under an advisory lock, so two processes starting at once against an
+// empty database do not race on CREATE ... IF NOT EXISTS (which is not atomic in PostgreSQL:
+// the loser fails on a duplicate pg_type row). The lock number is arbitrary but fixed.
+constexpr const char* kCreateSchema = R"sql(
+BEGIN;
+SELECT pg_advisory_xact_lock(7093184452771001);
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_records (
+  request_id TEXT PRIMARY KEY,
+  key_id TEXT, tenant TEXT, model TEXT,
+  prompt_tokens BIGINT, cached_tokens BIGINT, completion_tokens BIGINT, reasoning_tokens BIGINT,
+  reserved_tokens BIGINT,
+  status TEXT, recovered BOOLEAN,
+  ttft_ms DOUBLE PRECISION, e2e_ms DOUBLE PRECISION,
+  worker TEXT,
+  started_at_ms BIGINT, finished_at_ms BIGINT);
+CREATE INDEX IF NOT EXISTS usage_records_key_started ON usage_records (key_id, started_at_ms);
+CREATE INDEX IF NOT EXISTS usage_records_started ON usage_records (started_at_ms);
+CREATE INDEX IF NOT EXISTS usage_records_status ON usage_records (status);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT, tenant TEXT,
+  models TEXT,
+  tokens_per_day BIGINT, tokens_per_minute BIGINT, requests_per_minute BIGINT,
+  expires_at_ms BIGINT,
+  admin BOOLEAN, revoked BOOLEAN,
+  created_at_ms BIGINT,
+  secret_hash TEXT UNIQUE);
+INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
+COMMIT;
+)sql";
+
+constexpr const char* kSelectSchemaVersion = "SELECT max(version) FROM schema_version";
+
+// $1..$16: the record's columns in table order (record_params).
+constexpr const char* kInsertOpen = R"sql(
+INSERT INTO usage_records (request_id, key_id, tenant, model, prompt_tokens, cached_tokens,
+  completion_tokens, reasoning_tokens, reserved_tokens, status, recovered, ttft_ms, e2e_ms,
+  worker, started_at_ms, finished_at_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (request_id) DO NOTHING)sql";
+
+// Counts only rise (a late progress never lowers what an earlier one billed); a ttft of 0
+// means "no token yet" and keeps the one recorded.
+constexpr const char* kUpdateProgress = R"sql(
+UPDATE usage_records SET
+  prompt_tokens = GREATEST(prompt_tokens, $2::bigint),
+  cached_tokens = GREATEST(cached_tokens, $3::bigint),
+  completion_tokens = GREATEST(completion_tokens, $4::bigint),
+  reasoning_tokens = GREATEST(reasoning_tokens, $5::bigint),
+  ttft_ms = CASE WHEN $6::double precision > 0 THEN $6::double precision ELSE ttft_ms END
+WHERE request_id = $1 AND status = 'open')sql";
+
+// Same parameters as kInsertOpen; applies only once (while the record is open).
+constexpr const char* kUpdateFinal = R"sql(
+UPDATE usage_records SET key_id = $2, tenant = $3, model = $4, prompt_tokens = $5,
+  cached_tokens = $6, completion_tokens = $7, reasoning_tokens = $8, reserved_tokens = $9,
+  status = $10, recovered = $11, ttft_ms = $12, e2e_ms = $13, worker = $14,
+  started_at_ms = $15, finished_at_ms = $16
+WHERE request_id = $1 AND status = 'open')sql";
+
+constexpr const char* kRecoverOpen = R"sql(
+UPDATE usage_records SET status = 'aborted', recovered = true, finished_at_ms = $1
+WHERE status = 'open')sql";
+
+// $1 from_ms, $2 to_ms, $3 key_id, $4 tenant, $5 model ('' = any), $6 include_open.
+#define MX_PG_RECORD_FILTER                                           \
+  " WHERE started_at_ms >= $1::bigint AND started_at_ms < $2::bigint" \
+  " AND ($3::text = '' OR key_id = $3::text)"                         \
+  " AND ($4::text = '' OR tenant = $4::text)"                         \
+  " AND ($5::text = '' OR model = $5::text)"                          \
+  " AND ($6::boolean OR status <> 'open')"
+
+constexpr const char* kSelectRecords =
+    "SELECT request_id, key_id, tenant, model, prompt_tokens, cached_tokens, completion_tokens,"
+    " reasoning_tokens, reserved_tokens, status, recovered, ttft_ms, e2e_ms, worker,"
+    " started_at_ms, finished_at_ms FROM usage_records" MX_PG_RECORD_FILTER
+    " ORDER BY started_at_ms, request_id";
+
+// Sums per (bucket, key, tenant, model); $7 = bucket width in ms, 0 for no time buckets.
+// The bucket is floored (not truncated toward zero) so it is right for any sign.
+constexpr const char* kSelectUsage =
+    "SELECT CASE WHEN $7::bigint > 0 THEN"
+    " started_at_ms - ((started_at_ms % $7::bigint) + $7::bigint) % $7::bigint ELSE 0 END,"
+    " key_id, tenant, model, count(*), sum(prompt_tokens), sum(cached_tokens),"
+    " sum(completion_tokens), sum(reasoning_tokens) FROM usage_records" MX_PG_RECORD_FILTER
+    " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+
+#undef MX_PG_RECORD_FILTER
+
+constexpr const char* kSelectTokensSince = R"sql(
+SELECT key_id, started_at_ms - ((started_at_ms % 60000) + 60000) % 60000,
+  sum(prompt_tokens + completion_tokens)
+FROM usage_records WHERE started_at_ms >= $1::bigint
+GROUP BY 1, 2 ORDER BY 1, 2)sql";
+
+// $1..$12: the key's columns in table order (key_params). An empty secret hash is stored as
+// NULL, so keys without a secret do not collide on the UNIQUE constraint.
+constexpr const char* kInsertKey = R"sql(
+INSERT INTO api_keys (id, name, tenant, models, tokens_per_day, tokens_per_minute,
+  requests_per_minute, expires_at_ms, admin, revoked, created_at_ms, secret_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12::text, '')))sql";
+
+constexpr const char* kUpdateKey = R"sql(
+UPDATE api_keys SET name = $2, tenant = $3, models = $4, tokens_per_day = $5,
+  tokens_per_minute = $6, requests_per_minute = $7, expires_at_ms = $8, admin = $9,
+  revoked = $10, created_at_ms = $11, secret_hash = NULLIF($12::text, '')
+WHERE id = $1)sql";
+
+#define MX_PG_SELECT_KEYS                                                           \
+  "SELECT id, name, tenant, models, tokens_per_day, tokens_per_minute,"             \
+  " requests_per_minute, expires_at_ms, admin, revoked, created_at_ms, secret_hash" \
+  " FROM api_keys"
+constexpr const char* kSelectKeyById = MX_PG_SELECT_KEYS " WHERE id = $1";
+constexpr const char* kSelectKeyByHash = MX_PG_SELECT_KEYS " WHERE secret_hash = $1";
+constexpr const char* kSelectKeys = MX_PG_SELECT_KEYS " ORDER BY created_at_ms, id";
+#undef MX_PG_SELECT_KEYS
+
+}  // namespace mx::pg_sql
