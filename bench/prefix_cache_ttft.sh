@@ -60,6 +60,7 @@ run_variant() {  # run_variant cached|uncached ROUND
     [ "$variant" = uncached ] && flag=(--no-prefix-caching)
     # shellcheck disable=SC2206
     CMD=("$MXSERVE" serve -m "$MODEL" --host 127.0.0.1 --port "$port" --max-seqs "$MAX_SEQS"
+         --data-dir "$RAW/mxserve-data"
          --threads "$THREADS" "${flag[@]}" $MXSERVE_ARGS)
   else
     # llama-server has no server-wide switch: prefix reuse is the per-request cache_prompt.

@@ -67,6 +67,7 @@ server_cmd() {
     mxserve)
       # shellcheck disable=SC2206
       CMD=("$MXSERVE" serve -m "$MODEL" --host 127.0.0.1 --port "$2" --max-seqs "$PARALLEL"
+           --data-dir "$RAW/mxserve-data"
            --threads "$THREADS" $MXSERVE_ARGS) ;;
     llama-server)
       # shellcheck disable=SC2206

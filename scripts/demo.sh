@@ -33,4 +33,4 @@ port="${PORT:-8080}"
 echo "== mxserve serve on http://127.0.0.1:$port (Ctrl-C stops it) =="
 echo "try: curl -s http://127.0.0.1:$port/v1/chat/completions -H 'content-type: application/json' \\"
 echo "       -d '{\"model\": \"qwen3-demo\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 16}'"
-exec build/bin/mxserve serve -m "$model" --served-model-name qwen3-demo --port "$port"
+exec build/bin/mxserve serve -m "$model" --served-model-name qwen3-demo --port "$port" --data-dir demo/data

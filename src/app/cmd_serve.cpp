@@ -8,15 +8,19 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "app/commands.h"
 #include "engine/engine.h"
+#include "server/admin_service.h"
 #include "server/http_server.h"
 #include "server/metering.h"
 #include "server/openai_service.h"
 #include "server/served_model.h"
 #include "service/ledger.h"
+#include "service/usage_format.h"
 
 namespace mx::app {
 namespace {
@@ -42,7 +46,21 @@ struct ServeFlags {
   std::string ledger;  // postgresql://... instead of SQLite under data_dir
   bool no_ledger = false;
   bool allow_no_auth = false;
+  std::string prices;  // JSON price table file
 };
+
+Result<PriceTable> load_prices(const std::string& path) {
+  if (path.empty()) return PriceTable{};
+  std::ifstream in(path);
+  if (!in) {
+    return make_error(ErrorCode::kNotFound, "--prices: cannot read '{}'", path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto prices = parse_price_table(text.str());
+  if (!prices.ok()) return prices.error().with_context("--prices " + path);
+  return prices;
+}
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -136,6 +154,8 @@ int serve(const ServeFlags& flags) {
   http.max_body_bytes = static_cast<size_t>(*max_body);
   if (Status valid = http.validate(); !valid.ok()) return fail("serve", valid.error(), 2);
 
+  auto prices = load_prices(flags.prices);
+  if (!prices.ok()) return fail("serve", prices.error(), 2);
   auto ledger = start_ledger(flags);
   if (!ledger.ok()) return fail("serve", ledger.error());
   Metering metering(*ledger ? &(*ledger)->store() : nullptr, ledger->get(),
@@ -160,8 +180,10 @@ int serve(const ServeFlags& flags) {
   auto engine = Engine::create(*(*served)->model, *config);
   if (!engine.ok()) return fail("serve", engine.error(), 2);
   OpenAiService service(**served, **engine, metering, OpenAiServiceConfig{});
+  AdminService admin(metering, service.metrics(), *prices);
   HttpServer server(http);
   service.register_routes(server);
+  admin.register_routes(server);
   auto port = server.start();
   if (!port.ok()) return fail("serve", port.error());
   spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, http.host,
@@ -252,6 +274,10 @@ void register_serve(CLI::App& app, int& exit_code) {
   sub->add_flag("--no-ledger", flags->no_ledger,
                 "No Tokens service: no keys, no usage records (benchmarks, local tests)")
       ->envname("MXSERVE_NO_LEDGER");
+  sub->add_option("--prices", flags->prices,
+                  "JSON price table for usage costs: {\"MODEL\": {\"input\": 0.5, "
+                  "\"cached_input\": 0.1, \"output\": 2.0}} per 1M tokens")
+      ->envname("MXSERVE_PRICES");
   sub->add_flag("--allow-no-auth", flags->allow_no_auth,
                 "Serve on a non-loopback --host even when no API key exists")
       ->envname("MXSERVE_ALLOW_NO_AUTH");

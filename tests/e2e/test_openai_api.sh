@@ -17,7 +17,8 @@ trap cleanup EXIT
 
 # Port 0: the server picks a free port and logs it.
 "$mxserve" serve -m "$work/model.gguf" --served-model-name tiny-qwen3 --port 0 --threads 2 \
-  --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 2>"$work/server.log" &
+  --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 --data-dir "$work/data" \
+  2>"$work/server.log" &
 server_pid=$!
 port=""
 for _ in $(seq 1 600); do

@@ -1,0 +1,286 @@
+#include "server/admin_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "server/openai_request.h"
+#include "server/url_query.h"
+#include "service/usage_format.h"
+
+namespace mx {
+namespace {
+
+using nlohmann::json;
+
+json key_json(const ApiKey& key) {
+  return json{{"id", key.id},
+              {"name", key.name},
+              {"tenant", key.tenant},
+              {"models", key.models},
+              {"tokens_per_day", key.tokens_per_day},
+              {"tokens_per_minute", key.tokens_per_minute},
+              {"requests_per_minute", key.requests_per_minute},
+              {"expires_at", key.expires_at_ms ? json(format_utc_time(key.expires_at_ms)) : json()},
+              {"admin", key.admin},
+              {"revoked", key.revoked},
+              {"created_at", format_utc_time(key.created_at_ms)}};
+}
+
+// Reads one optional field of a key body into `out`; an ApiError names a wrong type.
+template <typename T>
+std::optional<ApiError> read_field(const json& body, const char* name, T& out) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    return ApiError::bad_request(fmt::format("'{}' has the wrong type", name), name);
+  }
+  return std::nullopt;
+}
+
+// The fields of a create / update body onto `key` (fields absent stay as they are).
+std::optional<ApiError> apply_key_fields(const json& body, ApiKey& key) {
+  static const char* kKnown[] = {"id", "name", "tenant", "models", "tokens_per_day",
+                                 "tokens_per_minute", "requests_per_minute", "expires_at",
+                                 "admin"};
+  for (const auto& [name, value] : body.items()) {
+    if (std::find_if(std::begin(kKnown), std::end(kKnown),
+                     [&](const char* k) { return name == k; }) == std::end(kKnown)) {
+      return ApiError::bad_request(fmt::format("unknown field '{}'", name), name);
+    }
+  }
+  std::optional<ApiError> error;
+  if ((error = read_field(body, "name", key.name))) return error;
+  if ((error = read_field(body, "tenant", key.tenant))) return error;
+  if ((error = read_field(body, "models", key.models))) return error;
+  if ((error = read_field(body, "tokens_per_day", key.tokens_per_day))) return error;
+  if ((error = read_field(body, "tokens_per_minute", key.tokens_per_minute))) return error;
+  if ((error = read_field(body, "requests_per_minute", key.requests_per_minute))) return error;
+  if ((error = read_field(body, "admin", key.admin))) return error;
+  if (key.tokens_per_day < 0 || key.tokens_per_minute < 0 || key.requests_per_minute < 0) {
+    return ApiError::bad_request("limits must be >= 0 (0: no limit)");
+  }
+  auto expires = body.find("expires_at");
+  if (expires != body.end()) {
+    if (expires->is_null()) {
+      key.expires_at_ms = 0;
+    } else if (!expires->is_string()) {
+      return ApiError::bad_request("'expires_at' must be an ISO 8601 time or null", "expires_at");
+    } else {
+      auto when = parse_utc_time(expires->get<std::string>());
+      if (!when.ok()) return ApiError::bad_request(when.error().message, "expires_at");
+      key.expires_at_ms = when->unix_ms;
+    }
+  }
+  return std::nullopt;
+}
+
+// A time parameter of a usage query: ISO 8601 (a date alone is midnight UTC; as `to` it means
+// the end of that day) or unix seconds.
+std::optional<ApiError> read_time(const QueryParams& params, const char* name, bool end_of_day,
+                                  int64_t& out) {
+  auto it = params.find(name);
+  if (it == params.end() || it->second.empty()) return std::nullopt;
+  const std::string& text = it->second;
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12) {
+    out = std::stoll(text) * 1000;
+    return std::nullopt;
+  }
+  auto when = parse_utc_time(text);
+  if (!when.ok()) return ApiError::bad_request(when.error().message, name);
+  out = when->unix_ms + (end_of_day && when->date_only ? int64_t{24} * 3600 * 1000 : 0);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void AdminService::register_routes(HttpServer& server) {
+  server.route("GET", "/v1/usage", [this](const HttpRequest& r, auto responder) {
+    handle_usage(r, responder);
+  });
+  server.route("GET", "/admin/usage/records", [this](const HttpRequest& r, auto responder) {
+    handle_records(r, responder);
+  });
+  server.route("GET", "/admin/keys", [this](const HttpRequest& r, auto responder) {
+    handle_list_keys(r, responder);
+  });
+  server.route("POST", "/admin/keys", [this](const HttpRequest& r, auto responder) {
+    handle_create_key(r, responder);
+  });
+  server.route("POST", "/admin/keys/update", [this](const HttpRequest& r, auto responder) {
+    handle_update_key(r, responder, false);
+  });
+  server.route("POST", "/admin/keys/revoke", [this](const HttpRequest& r, auto responder) {
+    handle_update_key(r, responder, true);
+  });
+}
+
+void AdminService::reply_error(const std::string& route, const ApiError& error,
+                               const Responder& responder) {
+  metrics_.count_request(route, error.http_status);
+  responder->send(error.http_status, "application/json", error.to_json());
+}
+
+void AdminService::reply(const std::string& route, int status, std::string content_type,
+                         std::string body, const Responder& responder) {
+  metrics_.count_request(route, status);
+  responder->send(status, std::move(content_type), std::move(body));
+}
+
+// The query of /v1/usage and /admin/usage/records. A caller without an admin key sees only
+// its own key's usage, whatever key_id it asks for.
+ApiResult<UsageQuery> AdminService::usage_query(const HttpRequest& request, const Caller& caller,
+                                                bool& csv) {
+  auto params = parse_query(request.target);
+  if (!params.ok()) return params.error();
+  UsageQuery query;
+  const auto get = [&](const char* name) {
+    auto it = params->find(name);
+    return it == params->end() ? std::string() : it->second;
+  };
+  query.key_id = caller.admin() ? get("key_id") : caller.key_id();
+  query.tenant = get("tenant");
+  query.model = get("model");
+  if (auto error = read_time(*params, "from", false, query.from_ms)) return *error;
+  if (auto error = read_time(*params, "to", true, query.to_ms)) return *error;
+  const std::string group = get("group_by");
+  if (!group.empty()) {
+    auto parsed = parse_usage_group(group);
+    if (!parsed) {
+      return ApiError::bad_request(
+          fmt::format("group_by must be none, hour, day, model or key, got '{}'", group),
+          "group_by");
+    }
+    query.group = *parsed;
+  }
+  query.include_open = get("include_open") == "true";
+  const std::string format = get("format");
+  if (!format.empty() && format != "json" && format != "csv") {
+    return ApiError::bad_request(fmt::format("format must be json or csv, got '{}'", format),
+                                 "format");
+  }
+  csv = format == "csv";
+  return query;
+}
+
+void AdminService::handle_usage(const HttpRequest& request, const Responder& responder) {
+  const std::string route = "/v1/usage";
+  auto caller = metering_.identify(request);
+  if (!caller.ok()) return reply_error(route, caller.error(), responder);
+  if (!metering_.has_store()) {
+    return reply_error(route, ApiError::of_status(404, "this server keeps no usage ledger "
+                                                       "(started with --no-ledger)"),
+                       responder);
+  }
+  bool csv = false;
+  auto query = usage_query(request, *caller, csv);
+  if (!query.ok()) return reply_error(route, query.error(), responder);
+  auto rows = metering_.store().usage(*query, prices_);
+  if (!rows.ok()) return reply_error(route, ApiError::server_error(rows.error().message), responder);
+  if (csv) return reply(route, 200, "text/csv", usage_report_csv(*rows, query->group), responder);
+  reply(route, 200, "application/json", usage_report_json(*rows, query->group), responder);
+}
+
+void AdminService::handle_records(const HttpRequest& request, const Responder& responder) {
+  const std::string route = "/admin/usage/records";
+  auto caller = metering_.identify_admin(request);
+  if (!caller.ok()) return reply_error(route, caller.error(), responder);
+  if (!metering_.has_store()) {
+    return reply_error(route, ApiError::of_status(404, "no usage ledger (--no-ledger)"),
+                       responder);
+  }
+  bool csv = false;
+  auto query = usage_query(request, *caller, csv);
+  if (!query.ok()) return reply_error(route, query.error(), responder);
+  query->include_open = true;
+  auto records = metering_.store().records(*query);
+  if (!records.ok()) {
+    return reply_error(route, ApiError::server_error(records.error().message), responder);
+  }
+  if (csv) return reply(route, 200, "text/csv", usage_records_csv(*records, prices_), responder);
+  reply(route, 200, "application/json", usage_records_json(*records, prices_), responder);
+}
+
+void AdminService::handle_list_keys(const HttpRequest& request, const Responder& responder) {
+  const std::string route = "/admin/keys";
+  auto caller = metering_.identify_admin(request);
+  if (!caller.ok()) return reply_error(route, caller.error(), responder);
+  if (!metering_.has_store()) {
+    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
+  }
+  auto keys = metering_.store().list_keys();
+  if (!keys.ok()) return reply_error(route, ApiError::server_error(keys.error().message), responder);
+  json data = json::array();
+  for (const ApiKey& key : *keys) data.push_back(key_json(key));
+  reply(route, 200, "application/json", json{{"object", "list"}, {"data", data}}.dump(),
+        responder);
+}
+
+void AdminService::handle_create_key(const HttpRequest& request, const Responder& responder) {
+  const std::string route = "/admin/keys";
+  auto caller = metering_.identify_admin(request);
+  if (!caller.ok()) return reply_error(route, caller.error(), responder);
+  if (!metering_.has_store()) {
+    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
+  }
+  auto body = parse_request_json(request.body);
+  if (!body.ok()) return reply_error(route, body.error(), responder);
+  ApiKey fields;
+  if (auto error = apply_key_fields(*body, fields)) return reply_error(route, *error, responder);
+  if (body->contains("id")) {
+    return reply_error(route, ApiError::bad_request("'id' is chosen by the server", "id"),
+                       responder);
+  }
+  if (fields.name.empty()) {
+    return reply_error(route, ApiError::bad_request("a key needs a 'name'", "name"), responder);
+  }
+  auto made = generate_key(std::move(fields), unix_ms_now());
+  if (!made.ok()) return reply_error(route, ApiError::server_error(made.error().message), responder);
+  if (Status stored = metering_.store().insert_key(made->key); !stored.ok()) {
+    return reply_error(route, ApiError::server_error(stored.error().message), responder);
+  }
+  metering_.keys().invalidate();
+  json out = key_json(made->key);
+  out["secret"] = made->secret;
+  reply(route, 201, "application/json", out.dump(), responder);
+}
+
+void AdminService::handle_update_key(const HttpRequest& request, const Responder& responder,
+                                     bool revoke) {
+  const std::string route = revoke ? "/admin/keys/revoke" : "/admin/keys/update";
+  auto caller = metering_.identify_admin(request);
+  if (!caller.ok()) return reply_error(route, caller.error(), responder);
+  if (!metering_.has_store()) {
+    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
+  }
+  auto body = parse_request_json(request.body);
+  if (!body.ok()) return reply_error(route, body.error(), responder);
+  auto id = body->find("id");
+  if (id == body->end() || !id->is_string()) {
+    return reply_error(route, ApiError::bad_request("send the key's \"id\"", "id"), responder);
+  }
+  auto found = metering_.store().find_key(id->get<std::string>());
+  if (!found.ok()) return reply_error(route, ApiError::server_error(found.error().message), responder);
+  if (!found->has_value()) {
+    return reply_error(route, ApiError::not_found(fmt::format("no key with id '{}'",
+                                                              id->get<std::string>())),
+                       responder);
+  }
+  ApiKey key = **found;
+  if (revoke) {
+    key.revoked = true;
+  } else if (auto error = apply_key_fields(*body, key)) {
+    return reply_error(route, *error, responder);
+  }
+  if (Status stored = metering_.store().update_key(key); !stored.ok()) {
+    return reply_error(route, ApiError::server_error(stored.error().message), responder);
+  }
+  metering_.keys().invalidate();
+  reply(route, 200, "application/json", key_json(key).dump(), responder);
+}
+
+}  // namespace mx
