@@ -1,0 +1,226 @@
+// The /dashboard page in headless Chromium against a running mxserve (tests/e2e/test_dashboard.sh).
+// Opens the page with the admin key, sends completions with a normal key while it polls, then
+// checks the data the charts draw (window.mxDashboard) against the server's own answers
+// (/v1/usage) and against the usage the client got back. Every expected number comes from the
+// server. A wrong key and a non-admin key must show the error banner.
+//
+// Environment: MX_BASE_URL, MX_ADMIN_KEY, MX_USER_KEY, MX_USER_KEY_ID, MX_MODEL,
+// MX_TEST_ARTIFACTS_DIR (screenshots), MX_CHROMIUM (default /usr/bin/chromium).
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === "") throw new Error(`${name} is not set`);
+  return value;
+};
+const baseUrl = env("MX_BASE_URL");
+const adminKey = env("MX_ADMIN_KEY");
+const userKey = env("MX_USER_KEY");
+const userKeyId = env("MX_USER_KEY_ID");
+const model = env("MX_MODEL");
+const artifacts = env("MX_TEST_ARTIFACTS_DIR", "build/test-artifacts");
+const chromiumPath = env("MX_CHROMIUM", "/usr/bin/chromium");
+const COMPLETIONS = 6;        // requests sent, 2 at a time
+const SETTLE_MS = 30000;      // how long the page may take to show them
+
+const failures = [];
+function check(condition, message) {
+  console.log(`${condition ? "ok  " : "FAIL"} ${message}`);
+  if (!condition) failures.push(message);
+}
+
+async function api(route, { key = adminKey, body } = {}) {
+  const response = await fetch(`${baseUrl}${route}`, {
+    method: body ? "POST" : "GET",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${route}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+// A few completions and chat completions with the normal key; returns the summed usage.
+async function sendCompletions() {
+  const sums = { prompt: 0, completion: 0, cached: 0, requests: 0 };
+  const one = async (i) => {
+    const answer = i % 2
+      ? await api("/v1/chat/completions", { key: userKey, body: {
+          model, max_tokens: 8 + i, messages: [{ role: "user", content: `Dashboard check number ${i}.` }] } })
+      : await api("/v1/completions", { key: userKey, body: {
+          model, max_tokens: 8 + i, prompt: `The dashboard test sends prompt ${i} and` } });
+    if (!answer.usage) throw new Error(`no usage in the answer to request ${i}`);
+    sums.prompt += answer.usage.prompt_tokens;
+    sums.completion += answer.usage.completion_tokens;
+    sums.cached += answer.usage.prompt_tokens_details?.cached_tokens ?? 0;
+    sums.requests += 1;
+  };
+  for (let i = 0; i < COMPLETIONS; i += 2) await Promise.all([one(i), one(i + 1)]);
+  return sums;
+}
+
+const sumPoints = (series) => series.points.reduce((sum, point) => sum + point[1], 0);
+const seriesNamed = (chart, name) => chart.series.find((s) => s.name === name);
+const closeTo = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+async function openDashboard(browser, key) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  page.pageErrors = [];
+  page.on("pageerror", (error) => page.pageErrors.push(error.message));
+  await page.goto(`${baseUrl}/dashboard#key=${encodeURIComponent(key)}&interval=1`);
+  return page;
+}
+
+async function checkAdminView(browser) {
+  const page = await openDashboard(browser, adminKey);
+  try {
+    await page.waitForFunction(() => window.mxDashboard?.lastUpdate > 0, null, { timeout: 20000 });
+    check(!page.url().includes("key="), "the key leaves the address bar once read");
+    const first = await page.evaluate(() => window.mxDashboard.errors);
+    check(first.length === 0, `the admin key gets every answer (errors: ${JSON.stringify(first)})`);
+
+    const sent = await sendCompletions();
+    console.log(`sent ${sent.requests} requests: ${sent.prompt} prompt tokens (${sent.cached} cached), ` +
+                `${sent.completion} completion tokens`);
+
+    // Until the page shows all of it (the ledger may settle a moment after the answers).
+    const shown = await page.waitForFunction(({ model, total }) => {
+      const d = window.mxDashboard;
+      const byModel = d.charts.usage_tokens_by_model.series.find((s) => s.name === model);
+      const modelTotal = byModel ? byModel.points.reduce((sum, p) => sum + p[1], 0) : 0;
+      const outputRate = d.charts.tokens_per_second.series.find((s) => s.name === "output tokens/s");
+      return modelTotal === total && outputRate.points.some((p) => p[1] > 0);
+    }, { model, total: sent.prompt + sent.completion }, { timeout: SETTLE_MS }).then(() => true, () => false);
+    check(shown, `the page shows the new usage and a positive output rate within ${SETTLE_MS / 1000} s`);
+
+    const data = await page.evaluate(() => window.mxDashboard);
+    const range = `from=${new Date(data.usage.from_ms).toISOString()}&to=${new Date(data.usage.to_ms).toISOString()}`;
+    const [byModel, byKey, keys] = await Promise.all([
+      api(`/v1/usage?group_by=model&${range}`), api(`/v1/usage?group_by=key&${range}`), api("/admin/keys"),
+    ]);
+    checkUsage(data, byModel, byKey, sent);
+    checkLive(data);
+    await checkTables(page, byModel, keys);
+    check(page.pageErrors.length === 0, `no script errors in the page (${page.pageErrors.join("; ")})`);
+  } finally {
+    await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
+    await page.context().close();
+  }
+}
+
+function checkUsage(data, byModel, byKey, sent) {
+  const charts = data.charts;
+  const modelRow = byModel.data.find((row) => row.model === model);
+  check(modelRow !== undefined, `GET /v1/usage?group_by=model has a row for ${model}`);
+  if (!modelRow) return;
+  const apiTokens = modelRow.prompt_tokens + modelRow.completion_tokens;
+  const clientTokens = sent.prompt + sent.completion;
+  check(modelRow.prompt_tokens === sent.prompt && modelRow.completion_tokens === sent.completion,
+        `/v1/usage's ${model} row (${modelRow.prompt_tokens} + ${modelRow.completion_tokens}) ` +
+        `equals the client's usage (${sent.prompt} + ${sent.completion})`);
+  check(modelRow.requests === sent.requests, `/v1/usage counts ${modelRow.requests} requests, sent ${sent.requests}`);
+
+  const modelNames = charts.usage_tokens_by_model.series.map((s) => s.name).sort();
+  const apiModels = byModel.data.map((row) => row.model).sort();
+  check(JSON.stringify(modelNames) === JSON.stringify(apiModels),
+        `the per-model chart has one series per model of /v1/usage (${modelNames} vs ${apiModels})`);
+  const modelSeries = seriesNamed(charts.usage_tokens_by_model, model);
+  const chartTokens = modelSeries ? sumPoints(modelSeries) : NaN;
+  check(chartTokens === apiTokens && chartTokens === clientTokens,
+        `per-model chart tokens (${chartTokens}) = /v1/usage (${apiTokens}) = client usage (${clientTokens})`);
+  const costSeries = seriesNamed(charts.usage_cost_by_model, model);
+  check(costSeries && closeTo(sumPoints(costSeries), modelRow.cost),
+        `per-model cost chart (${costSeries && sumPoints(costSeries)}) = /v1/usage cost (${modelRow.cost})`);
+
+  const hourly = Object.fromEntries(charts.usage_tokens_hourly.series.map((s) => [s.name, sumPoints(s)]));
+  const hourlyPrompt = hourly["prompt (uncached)"] + hourly["prompt (cached)"];
+  check(hourlyPrompt === sent.prompt && hourly.completion === sent.completion,
+        `hourly chart: prompt ${hourlyPrompt} and completion ${hourly.completion} tokens equal the client's`);
+  check(hourly["prompt (cached)"] === modelRow.cached_tokens,
+        `hourly chart: cached ${hourly["prompt (cached)"]} = /v1/usage cached ${modelRow.cached_tokens}`);
+
+  const keyRow = byKey.data.find((row) => row.key_id === userKeyId);
+  const keySeries = charts.usage_tokens_by_key.series.find((s) => s.key_id === userKeyId);
+  check(keyRow && keySeries && sumPoints(keySeries) === keyRow.prompt_tokens + keyRow.completion_tokens &&
+        sumPoints(keySeries) === clientTokens,
+        `per-key chart for ${userKeyId} (${keySeries && sumPoints(keySeries)}) = /v1/usage group_by=key = client usage`);
+  check(charts.usage_tokens_by_key.series.length === byKey.data.length,
+        `the per-key chart has one series per key with usage (${charts.usage_tokens_by_key.series.length} vs ${byKey.data.length})`);
+  check(data.usage.totals && data.usage.totals.requests === byModel.totals.requests &&
+        data.usage.totals.completion_tokens === byModel.totals.completion_tokens,
+        "the page's totals are /v1/usage's totals");
+}
+
+function checkLive(data) {
+  const charts = data.charts;
+  const output = seriesNamed(charts.tokens_per_second, "output tokens/s").points;
+  check(output.some((p) => p[1] > 0) && output.every((p) => p[1] >= 0),
+        `output tokens/s: a positive point and none negative (${JSON.stringify(output.map((p) => +p[1].toFixed(1)))})`);
+  const kv = seriesNamed(charts.kv_usage, "used / total").points;
+  check(kv.length > 0 && kv.every((p) => p[1] >= 0 && p[1] <= 1), `KV use within [0, 1] (${kv.length} points)`);
+  const hitRate = seriesNamed(charts.prefix_cache_hit_rate, "hit rate").points;
+  check(hitRate.length > 0 && hitRate.every((p) => p[1] >= 0 && p[1] <= 1), "prefix-cache hit rate within [0, 1]");
+  for (const chartId of ["ttft_ms", "tpot_ms"]) {
+    const mean = seriesNamed(charts[chartId], "mean").points;
+    const p50 = new Map(seriesNamed(charts[chartId], "p50").points);
+    const p99 = seriesNamed(charts[chartId], "p99").points;
+    check(mean.some((p) => p[1] > 0), `${chartId}: a positive mean after the requests`);
+    check(p99.length > 0 && p99.every(([x, y]) => p50.has(x) && p50.get(x) <= y && p50.get(x) >= 0),
+          `${chartId}: 0 <= p50 <= p99 at every point`);
+  }
+  const running = seriesNamed(charts.sequences, "running").points;
+  check(running.length > 0 && running.every((p) => Number.isInteger(p[1]) && p[1] >= 0),
+        "running sequences are counts");
+}
+
+async function checkTables(page, byModel, keys) {
+  const modelRows = await page.$$eval("#models-table tbody tr",
+    (rows) => rows.map((row) => [...row.cells].map((c) => c.textContent)));
+  const row = modelRows.find((cells) => cells[0] === model);
+  const modelRow = byModel.data.find((r) => r.model === model);
+  check(row && row[4] === modelRow.completion_tokens.toLocaleString("en-US"),
+        `the models table shows ${model}'s completion tokens (${row && row[4]})`);
+  const keyCells = await page.$$eval("#keys-table tbody tr td:first-child", (cells) => cells.map((c) => c.textContent));
+  check(keys.data.every((k) => keyCells.some((text) => text.includes(k.id))),
+        `the keys table lists every key of /admin/keys (${keys.data.length})`);
+}
+
+// A key the server does not know, and a valid key that is not an admin key.
+async function checkErrorBanner(browser, key, label, statuses, screenshot) {
+  const page = await openDashboard(browser, key);
+  try {
+    const visible = await page.waitForSelector("#error-banner:not([hidden])", { timeout: 15000 })
+      .then(() => true, () => false);
+    check(visible, `${label}: the error banner shows`);
+    const errors = await page.evaluate(() => window.mxDashboard.errors);
+    const text = visible ? await page.textContent("#error-banner") : "";
+    check(errors.some((e) => statuses.includes(e.status)) && statuses.some((s) => text.includes(String(s))),
+          `${label}: the banner names HTTP ${statuses.join(" or ")} (${text.slice(0, 160)})`);
+    check(page.pageErrors.length === 0, `${label}: no script errors (${page.pageErrors.join("; ")})`);
+  } finally {
+    if (screenshot) await page.screenshot({ path: path.join(artifacts, screenshot), fullPage: true });
+    await page.context().close();
+  }
+}
+
+fs.mkdirSync(artifacts, { recursive: true });
+const browser = await chromium.launch({ executablePath: chromiumPath });
+try {
+  await checkAdminView(browser);
+  await checkErrorBanner(browser, "mxk-not-a-key-of-this-server", "wrong key", [401], "dashboard-wrong-key.png");
+  await checkErrorBanner(browser, userKey, "non-admin key", [401, 403], null);
+} catch (error) {
+  failures.push(`stopped: ${error.stack || error}`);
+  console.log(`FAIL stopped: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+console.log(`screenshots in ${artifacts}`);
+if (failures.length) {
+  console.log(`\n${failures.length} check(s) failed:\n - ${failures.join("\n - ")}`);
+  process.exit(1);
+}
+console.log("dashboard: all checks passed");
