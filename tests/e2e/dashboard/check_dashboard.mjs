@@ -104,6 +104,7 @@ async function checkAdminView(browser) {
     checkUsage(data, byModel, byKey, sent);
     checkLive(data);
     await checkTables(page, byModel, keys);
+    await checkParser(page);
     check(page.pageErrors.length === 0, `no script errors in the page (${page.pageErrors.join("; ")})`);
   } finally {
     await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
@@ -186,6 +187,69 @@ async function checkTables(page, byModel, keys) {
   const keyCells = await page.$$eval("#keys-table tbody tr td:first-child", (cells) => cells.map((c) => c.textContent));
   check(keys.data.every((k) => keyCells.some((text) => text.includes(k.id))),
         `the keys table lists every key of /admin/keys (${keys.data.length})`);
+}
+
+// The page's Prometheus parser and histogram math on a fixed text (values worked out by hand),
+// then on the server's own /metrics against a plain line split of its unlabelled samples.
+const PARSER_SAMPLE = [
+  "# HELP mx_lat A latency.", "# TYPE mx_lat histogram",
+  'mx_lat_bucket{le="0.1"} 2', 'mx_lat_bucket{le="1"} 6', 'mx_lat_bucket{le="+Inf"} 8',
+  "mx_lat_sum 7.5", "mx_lat_count 8", "# a comment", "",
+  String.raw`mx_odd{path="/a\"b\\c",note="x\ny"} NaN`, "mx_big +Inf 1700000000000", "mx_neg -Inf",
+  "mx_fmt_nan nan", "mx_fmt_inf inf", "mx_sci 1.5e3", "not a valid line {",
+].join("\n");
+
+async function checkParser(page) {
+  const got = await page.evaluate((text) => {
+    const parsed = parsePrometheus(text);
+    const value = (name) => String(metricValue(parsed, name));
+    const histogram = readHistogram(parsed, "mx_lat");
+    const earlier = { buckets: [{ le: 0.1, count: 1 }, { le: 1, count: 1 }, { le: Infinity, count: 1 }], sum: 0.5, count: 1 };
+    return {
+      samples: parsed.samples.length,
+      values: ["mx_sci", "mx_big", "mx_neg", "mx_odd", "mx_fmt_nan", "mx_fmt_inf"].map(value),
+      labels: parsed.samples.find((s) => s.name === "mx_odd").labels,
+      buckets: histogram.buckets.map((b) => [String(b.le), b.count]),
+      sumCount: [histogram.sum, histogram.count],
+      quantiles: [0.25, 0.5, 0.99].map((q) => histogramQuantile(q, histogram.buckets)),
+      delta: histogramDelta(histogram, earlier).buckets.map((b) => b.count),
+      empty: histogramQuantile(0.5, [{ le: 1, count: 0 }, { le: Infinity, count: 0 }]),
+    };
+  }, PARSER_SAMPLE);
+  const expected = {
+    samples: 11,
+    values: ["1500", "Infinity", "-Infinity", "NaN", "NaN", "Infinity"],
+    labels: { path: '/a"b\\c', note: "x\ny" },
+    buckets: [["0.1", 2], ["1", 6], ["Infinity", 8]],
+    sumCount: [7.5, 8],
+    quantiles: [0.1, 0.55, 1],
+    delta: [1, 5, 7],
+    empty: null,
+  };
+  for (const [field, want] of Object.entries(expected)) {
+    const have = got[field];
+    const same = field === "quantiles"
+      ? have.every((v, i) => Math.abs(v - want[i]) < 1e-12)
+      : JSON.stringify(have) === JSON.stringify(want);
+    check(same, `parser: ${field} ${JSON.stringify(have)} (expected ${JSON.stringify(want)})`);
+  }
+
+  const text = await (await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
+  const plain = text.split("\n").filter((line) => line && !line.startsWith("#") && !line.includes("{"))
+    .map((line) => line.split(" ")).map(([name, value]) => [name, String(Number(value))]);
+  const parsed = await page.evaluate((metrics) => {
+    const samples = parsePrometheus(metrics).samples.filter((s) => !Object.keys(s.labels).length);
+    return samples.map((s) => [s.name, String(s.value)]);
+  }, text);
+  check(plain.length > 0 && JSON.stringify(parsed) === JSON.stringify(plain),
+        `parser: the server's ${plain.length} unlabelled samples read the same as a plain split`);
+  const names = new Set(plain.map(([name]) => name));
+  const needed = ["mxserve_generated_tokens_total", "mxserve_prompt_tokens_total",
+    "mxserve_time_to_first_token_seconds_count", "mxserve_time_per_output_token_seconds_sum",
+    "mxserve_kv_blocks_used", "mxserve_kv_blocks_total", "mxserve_prefix_cache_hit_rate",
+    "mxserve_sequences_running", "mxserve_sequences_waiting", "mxserve_requests_active"];
+  const missing = needed.filter((name) => !names.has(name));
+  check(missing.length === 0, `the server exports every metric the page draws (missing: ${missing})`);
 }
 
 // A key the server does not know, and a valid key that is not an admin key.
