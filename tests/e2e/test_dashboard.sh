@@ -48,6 +48,7 @@ json_field() {  # json_field FIELD < JSON
 "$mxserve" keys create --name dashboard-user --models "$model_name" --data-dir "$data_dir" --json \
   >"$work/user.json"
 admin_key="$(json_field secret <"$work/admin.json")"
+admin_key_id="$(json_field id <"$work/admin.json")"
 user_key="$(json_field secret <"$work/user.json")"
 user_key_id="$(json_field id <"$work/user.json")"
 
@@ -66,7 +67,8 @@ done
 [ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
 
 status=0
-MX_BASE_URL="http://127.0.0.1:$port" MX_ADMIN_KEY="$admin_key" MX_USER_KEY="$user_key" \
+MX_BASE_URL="http://127.0.0.1:$port" MX_ADMIN_KEY="$admin_key" MX_ADMIN_KEY_ID="$admin_key_id" \
+  MX_USER_KEY="$user_key" \
   MX_USER_KEY_ID="$user_key_id" MX_MODEL="$model_name" \
   node "$dashboard_dir/check_dashboard.mjs" || status=$?
 

@@ -2,9 +2,10 @@
 // Opens the page with the admin key, sends completions with a normal key while it polls, then
 // checks the data the charts draw (window.mxDashboard) against the server's own answers
 // (/v1/usage) and against the usage the client got back. Every expected number comes from the
-// server. A wrong key and a non-admin key must show the error banner.
+// server. The admin key sends one completion too, so that two keys have usage and the per-key
+// series must tell them apart. A wrong key and a non-admin key must show the error banner.
 //
-// Environment: MX_BASE_URL, MX_ADMIN_KEY, MX_USER_KEY, MX_USER_KEY_ID, MX_MODEL,
+// Environment: MX_BASE_URL, MX_ADMIN_KEY, MX_ADMIN_KEY_ID, MX_USER_KEY, MX_USER_KEY_ID, MX_MODEL,
 // MX_TEST_ARTIFACTS_DIR (screenshots), MX_CHROMIUM (default /usr/bin/chromium).
 import fs from "node:fs";
 import path from "node:path";
@@ -17,12 +18,13 @@ const env = (name, fallback) => {
 };
 const baseUrl = env("MX_BASE_URL");
 const adminKey = env("MX_ADMIN_KEY");
+const adminKeyId = env("MX_ADMIN_KEY_ID");
 const userKey = env("MX_USER_KEY");
 const userKeyId = env("MX_USER_KEY_ID");
 const model = env("MX_MODEL");
 const artifacts = env("MX_TEST_ARTIFACTS_DIR", "build/test-artifacts");
 const chromiumPath = env("MX_CHROMIUM", "/usr/bin/chromium");
-const COMPLETIONS = 6;        // requests sent, 2 at a time
+const USER_COMPLETIONS = 6;   // requests sent with the normal key, 2 at a time
 const SETTLE_MS = 30000;      // how long the page may take to show them
 
 const failures = [];
@@ -42,14 +44,14 @@ async function api(route, { key = adminKey, body } = {}) {
   return JSON.parse(text);
 }
 
-// A few completions and chat completions with the normal key; returns the summed usage.
-async function sendCompletions() {
+// Completions and chat completions with one key; returns the summed usage the client got back.
+async function sendCompletions(key, count) {
   const sums = { prompt: 0, completion: 0, cached: 0, requests: 0 };
   const one = async (i) => {
     const answer = i % 2
-      ? await api("/v1/chat/completions", { key: userKey, body: {
+      ? await api("/v1/chat/completions", { key, body: {
           model, max_tokens: 8 + i, messages: [{ role: "user", content: `Dashboard check number ${i}.` }] } })
-      : await api("/v1/completions", { key: userKey, body: {
+      : await api("/v1/completions", { key, body: {
           model, max_tokens: 8 + i, prompt: `The dashboard test sends prompt ${i} and` } });
     if (!answer.usage) throw new Error(`no usage in the answer to request ${i}`);
     sums.prompt += answer.usage.prompt_tokens;
@@ -57,8 +59,12 @@ async function sendCompletions() {
     sums.cached += answer.usage.prompt_tokens_details?.cached_tokens ?? 0;
     sums.requests += 1;
   };
-  for (let i = 0; i < COMPLETIONS; i += 2) await Promise.all([one(i), one(i + 1)]);
+  for (let i = 0; i < count; i += 2) await Promise.all([one(i), ...(i + 1 < count ? [one(i + 1)] : [])]);
   return sums;
+}
+
+function addSums(a, b) {
+  return Object.fromEntries(Object.keys(a).map((field) => [field, a[field] + b[field]]));
 }
 
 const sumPoints = (series) => series.points.reduce((sum, point) => sum + point[1], 0);
@@ -82,7 +88,9 @@ async function checkAdminView(browser) {
     const first = await page.evaluate(() => window.mxDashboard.errors);
     check(first.length === 0, `the admin key gets every answer (errors: ${JSON.stringify(first)})`);
 
-    const sent = await sendCompletions();
+    const byKeySent = { [userKeyId]: await sendCompletions(userKey, USER_COMPLETIONS),
+                        [adminKeyId]: await sendCompletions(adminKey, 1) };
+    const sent = addSums(byKeySent[userKeyId], byKeySent[adminKeyId]);
     console.log(`sent ${sent.requests} requests: ${sent.prompt} prompt tokens (${sent.cached} cached), ` +
                 `${sent.completion} completion tokens`);
 
@@ -101,7 +109,7 @@ async function checkAdminView(browser) {
     const [byModel, byKey, keys] = await Promise.all([
       api(`/v1/usage?group_by=model&${range}`), api(`/v1/usage?group_by=key&${range}`), api("/admin/keys"),
     ]);
-    checkUsage(data, byModel, byKey, sent);
+    checkUsage(data, byModel, byKey, sent, byKeySent);
     checkLive(data);
     await checkTables(page, byModel, keys);
     await checkParser(page);
@@ -112,7 +120,7 @@ async function checkAdminView(browser) {
   }
 }
 
-function checkUsage(data, byModel, byKey, sent) {
+function checkUsage(data, byModel, byKey, sent, byKeySent) {
   const charts = data.charts;
   const modelRow = byModel.data.find((row) => row.model === model);
   check(modelRow !== undefined, `GET /v1/usage?group_by=model has a row for ${model}`);
@@ -143,11 +151,15 @@ function checkUsage(data, byModel, byKey, sent) {
   check(hourly["prompt (cached)"] === modelRow.cached_tokens,
         `hourly chart: cached ${hourly["prompt (cached)"]} = /v1/usage cached ${modelRow.cached_tokens}`);
 
-  const keyRow = byKey.data.find((row) => row.key_id === userKeyId);
-  const keySeries = charts.usage_tokens_by_key.series.find((s) => s.key_id === userKeyId);
-  check(keyRow && keySeries && sumPoints(keySeries) === keyRow.prompt_tokens + keyRow.completion_tokens &&
-        sumPoints(keySeries) === clientTokens,
-        `per-key chart for ${userKeyId} (${keySeries && sumPoints(keySeries)}) = /v1/usage group_by=key = client usage`);
+  for (const [keyId, keySent] of Object.entries(byKeySent)) {
+    const keyRow = byKey.data.find((row) => row.key_id === keyId);
+    const keySeries = charts.usage_tokens_by_key.series.find((s) => s.key_id === keyId);
+    const apiKeyTokens = keyRow ? keyRow.prompt_tokens + keyRow.completion_tokens : NaN;
+    const chartKeyTokens = keySeries ? sumPoints(keySeries) : NaN;
+    check(chartKeyTokens === apiKeyTokens && chartKeyTokens === keySent.prompt + keySent.completion,
+          `per-key chart for ${keyId} (${chartKeyTokens}) = /v1/usage group_by=key (${apiKeyTokens}) ` +
+          `= client usage (${keySent.prompt + keySent.completion})`);
+  }
   check(charts.usage_tokens_by_key.series.length === byKey.data.length,
         `the per-key chart has one series per key with usage (${charts.usage_tokens_by_key.series.length} vs ${byKey.data.length})`);
   check(data.usage.totals && data.usage.totals.requests === byModel.totals.requests &&
