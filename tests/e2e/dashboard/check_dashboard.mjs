@@ -105,7 +105,8 @@ async function checkAdminView(browser) {
     check(shown, `the page shows the new usage and a positive output rate within ${SETTLE_MS / 1000} s`);
 
     const data = await page.evaluate(() => window.mxDashboard);
-    const range = `from=${new Date(data.usage.from_ms).toISOString()}&to=${new Date(data.usage.to_ms).toISOString()}`;
+    const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");  // as the page sends it
+    const range = `from=${iso(data.usage.from_ms)}&to=${iso(data.usage.to_ms)}`;
     const [byModel, byKey, keys] = await Promise.all([
       api(`/v1/usage?group_by=model&${range}`), api(`/v1/usage?group_by=key&${range}`), api("/admin/keys"),
     ]);
