@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3-jinja2 python3-numpy python3-torch
   postgresql
+  chromium
 )
 # Node.js: any install that provides node and npm will do (some images ship NodeSource's
 # nodejs, which bundles npm and conflicts with Debian's npm package).
@@ -37,4 +38,11 @@ if [ ! -d tests/tools/node_modules/@lenml/tokenizers ] ||
    [ tests/tools/package-lock.json -nt tests/tools/node_modules/.package-lock.json ]; then
   echo "install-deps: npm ci in tests/tools"
   (cd tests/tools && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The dashboard's headless-browser test (playwright-core driving Debian's chromium): pinned by
+# tests/e2e/dashboard/package-lock.json.
+if [ ! -d tests/e2e/dashboard/node_modules/playwright-core ] ||
+   [ tests/e2e/dashboard/package-lock.json -nt tests/e2e/dashboard/node_modules/.package-lock.json ]; then
+  echo "install-deps: npm ci in tests/e2e/dashboard"
+  (cd tests/e2e/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 fi
