@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dashboard_page.h"
 #include "server/openai_request.h"
 #include "server/url_query.h"
 #include "service/usage_format.h"
@@ -116,6 +117,10 @@ void AdminService::register_routes(HttpServer& server) {
   });
   server.route("POST", "/admin/keys/revoke", [this](const HttpRequest& r, auto responder) {
     handle_update_key(r, responder, true);
+  });
+  // The page holds no data: it asks for the admin key and sends it with its own requests.
+  server.route("GET", "/dashboard", [this](const HttpRequest&, auto responder) {
+    reply("/dashboard", 200, "text/html; charset=utf-8", std::string(kDashboardPage), responder);
   });
 }
 
