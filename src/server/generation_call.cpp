@@ -195,7 +195,9 @@ void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDel
 void GenerationCall::send_chunk(std::string data) {
   if (!meter_) return responder_->write(std::move(data));
   meter_->progress(counts_now(), ttft_ms(),
-                   [responder = responder_, data = std::move(data)]() mutable {
+                   [responder = responder_, data = std::move(data), &metrics = metrics_,
+                    ready = Clock::now()]() mutable {
+                     metrics.ledger_wait_seconds.observe(seconds(Clock::now() - ready));
                      responder->write(std::move(data));
                    });
 }
@@ -242,7 +244,8 @@ void GenerationCall::complete() {
   if (billed.prompt == 0) billed.prompt = prompt_tokens_;
   billed.completion = std::max(billed.completion, counts_now().completion);
   meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3,
-                 [self = shared_from_this()] {
+                 [self = shared_from_this(), end] {
+                   self->metrics_.ledger_wait_seconds.observe(seconds(Clock::now() - end));
                    std::lock_guard lock(self->mutex_);
                    self->respond();
                  });

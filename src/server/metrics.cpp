@@ -41,7 +41,8 @@ void Histogram::render(const std::string& name, std::string& out) const {
 Metrics::Metrics()
     : ttft_seconds(latency_buckets()),
       tpot_seconds({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
-      e2e_seconds(latency_buckets()) {}
+      e2e_seconds(latency_buckets()),
+      ledger_wait_seconds({0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
 
 void Metrics::count_request(const std::string& route, int status) {
   std::lock_guard lock(mutex_);
@@ -68,6 +69,7 @@ std::string Metrics::render() const {
   ttft_seconds.render("mxserve_time_to_first_token_seconds", out);
   tpot_seconds.render("mxserve_time_per_output_token_seconds", out);
   e2e_seconds.render("mxserve_request_duration_seconds", out);
+  ledger_wait_seconds.render("mxserve_ledger_wait_seconds", out);
   for (const auto& [name, value] :
        {std::pair{"mxserve_prompt_tokens_total", prompt_tokens.load()},
         std::pair{"mxserve_cached_prompt_tokens_total", cached_tokens.load()},

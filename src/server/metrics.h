@@ -40,6 +40,9 @@ class Metrics {
   Histogram ttft_seconds;  // time to first token
   Histogram tpot_seconds;  // time per output token after the first
   Histogram e2e_seconds;   // request start to last byte
+  // How long output waited for the ledger to make its usage durable before it was sent (each
+  // streamed chunk and each final response): the latency the metering adds.
+  Histogram ledger_wait_seconds;
   std::atomic<int64_t> prompt_tokens{0};
   std::atomic<int64_t> cached_tokens{0};
   std::atomic<int64_t> generated_tokens{0};
