@@ -26,8 +26,7 @@ int64_t now_unix_ms() {
 // An op the store would refuse forever (a CHECK constraint) would stall the writer, which
 // retries until a commit succeeds; so caller mistakes are repaired here, with a warning.
 void repair_counts(const std::string& request_id, TokenCounts& tokens) {
-  if (tokens.prompt >= 0 && tokens.cached >= 0 && tokens.completion >= 0 &&
-      tokens.reasoning >= 0) {
+  if (tokens.prompt >= 0 && tokens.cached >= 0 && tokens.completion >= 0 && tokens.reasoning >= 0) {
     return;
   }
   spdlog::warn("ledger: request {}: negative token counts ({}, {}, {}, {}) recorded as 0",
@@ -48,7 +47,7 @@ struct Pending {
 struct Batch {
   std::vector<LedgerOp> ops;
   std::vector<std::function<void()>> callbacks;  // in queue order
-  int64_t end_seq = 0;                            // committed_seq once this batch is done
+  int64_t end_seq = 0;                           // committed_seq once this batch is done
 };
 
 }  // namespace
@@ -81,9 +80,11 @@ struct Ledger::Impl {
 };
 
 void Ledger::Impl::enqueue(Pending pending) {
+  if (!pending.op && pending.callbacks.empty()) return;  // nothing to write, nothing to run
   queue.push_back(std::move(pending));
-  if (static_cast<int64_t>(queue.size()) >= options.max_batch) wake_writer.notify_one();
-  else if (queue.size() == 1) wake_writer.notify_one();  // starts the flush_interval wait
+  // The writer waits for a first entry, then up to flush_interval for a full batch.
+  int64_t queued = static_cast<int64_t>(queue.size());
+  if (queued == 1 || queued == options.max_batch) wake_writer.notify_one();
 }
 
 // Waits for work, then up to flush_interval for more (unless a batch is full, a flush waits,
@@ -166,9 +167,10 @@ Result<std::unique_ptr<Ledger>> Ledger::start(std::unique_ptr<LedgerStore> store
   auto impl = std::make_unique<Impl>();
   MX_ASSIGN_OR_RETURN(impl->recovered, store->recover_open(now_unix_ms()));
   if (impl->recovered > 0) {
-    spdlog::warn("ledger: settled {} usage records left open by a previous process (status "
-                 "aborted, counts as last committed)",
-                 impl->recovered);
+    spdlog::warn(
+        "ledger: settled {} usage records left open by a previous process (status "
+        "aborted, counts as last committed)",
+        impl->recovered);
   }
   impl->store = std::move(store);
   impl->options = options;
@@ -244,6 +246,10 @@ void Ledger::finalize(const UsageRecord& record, std::function<void()> then) {
 }
 
 Status Ledger::flush() {
+  if (std::this_thread::get_id() == impl_->writer.get_id()) {
+    return make_error(ErrorCode::kInternal,
+                      "ledger: flush() called from a commit callback would wait for itself");
+  }
   std::unique_lock lock(impl_->mutex);
   int64_t target = impl_->end_seq();
   impl_->flush_seq = std::max(impl_->flush_seq, target);

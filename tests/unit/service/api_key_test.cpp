@@ -57,8 +57,8 @@ TEST(ApiKeyTest, ModelAllowList) {
   key.models = {"qwen3-8b", "llama3"};
   EXPECT_TRUE(key_allows_model(key, "qwen3-8b"));
   EXPECT_TRUE(key_allows_model(key, "llama3"));
-  EXPECT_FALSE(key_allows_model(key, "qwen3"));      // no prefix match
-  EXPECT_FALSE(key_allows_model(key, "Qwen3-8B"));   // names are exact
+  EXPECT_FALSE(key_allows_model(key, "qwen3"));     // no prefix match
+  EXPECT_FALSE(key_allows_model(key, "Qwen3-8B"));  // names are exact
   EXPECT_FALSE(key_allows_model(key, ""));
 }
 

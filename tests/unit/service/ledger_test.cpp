@@ -163,6 +163,15 @@ TEST(LedgerTest, CallbacksRunInCallOrder) {
                                              "late progress a", "final b"}));
 }
 
+TEST(LedgerTest, FlushFromACallbackIsRefused) {
+  LedgerFixture f;
+  ASSERT_TRUE(f.ledger->open(open_record("r1", "key_a", "m", kT0, 10)));
+  std::optional<bool> flushed;
+  f.ledger->progress("r1", {10, 0, 1, 0}, 1.0, [&] { flushed = f.ledger->flush().ok(); });
+  f.flush();
+  EXPECT_EQ(flushed, false);  // instead of waiting for itself forever
+}
+
 TEST(LedgerTest, FinalizeCountsOnce) {
   LedgerFixture f;
   UsageRecord record = open_record("r1", "key_a", "m", kT0, 10);
