@@ -67,12 +67,16 @@ struct Ledger::Impl {
   int64_t flush_seq = 0;      // a flush waits for entries below it: commit them at once
   // Request id → sequence number of its queued progress entry (coalescing target).
   std::unordered_map<std::string, int64_t> queued_progress;
-  // Records opened and not yet finalized: admission counts them, finalize consumes them.
+  // Records opened and not finalized yet; then, until their final is committed, finalizing.
+  // Admission counts both, so max_open bounds the queue even while the store is down (a
+  // finalized record no longer frees its slot before its final is durable).
   std::unordered_set<std::string> open_ids;
+  std::unordered_set<std::string> finalizing;
   bool stopping = false;
   std::thread writer;
 
   int64_t end_seq() const { return queue_front_seq + static_cast<int64_t>(queue.size()); }
+  int64_t admitted() const { return static_cast<int64_t>(open_ids.size() + finalizing.size()); }
   void enqueue(Pending pending);  // caller holds mutex
   void run_writer();
   std::optional<Batch> next_batch();
@@ -150,6 +154,9 @@ void Ledger::Impl::run_writer() {
     {
       std::lock_guard lock(mutex);
       committed_seq = batch->end_seq;
+      for (const LedgerOp& op : batch->ops) {
+        if (auto* done = std::get_if<LedgerFinal>(&op)) finalizing.erase(done->record.request_id);
+      }
     }
     committed.notify_all();
   }
@@ -191,8 +198,9 @@ Ledger::~Ledger() {
 
 bool Ledger::open(const UsageRecord& record) {
   std::lock_guard lock(impl_->mutex);
-  if (static_cast<int64_t>(impl_->open_ids.size()) >= impl_->options.max_open) return false;
-  if (!impl_->open_ids.insert(record.request_id).second) {
+  if (impl_->admitted() >= impl_->options.max_open) return false;
+  if (impl_->finalizing.contains(record.request_id) ||
+      !impl_->open_ids.insert(record.request_id).second) {
     spdlog::warn("ledger: request {} is already open; the second open is refused",
                  record.request_id);
     return false;
@@ -219,7 +227,9 @@ void Ledger::progress(const std::string& request_id, const TokenCounts& tokens, 
   auto queued = impl.queued_progress.find(request_id);
   if (queued != impl.queued_progress.end()) {  // coalesce: latest counts, every callback
     Pending& target = impl.queue[static_cast<size_t>(queued->second - impl.queue_front_seq)];
-    std::get<LedgerProgress>(*target.op) = std::move(op);
+    auto& coalesced = std::get<LedgerProgress>(*target.op);
+    if (op.ttft_ms <= 0.0) op.ttft_ms = coalesced.ttft_ms;  // 0: not known yet, keep what was
+    coalesced = std::move(op);
     for (auto& callback : pending.callbacks) target.callbacks.push_back(std::move(callback));
     return;
   }
@@ -233,6 +243,7 @@ void Ledger::finalize(const UsageRecord& record, std::function<void()> then) {
   Pending pending;
   if (then) pending.callbacks.push_back(std::move(then));
   if (impl_->open_ids.erase(record.request_id) == 1) {  // the first final of an open record
+    impl_->finalizing.insert(record.request_id);
     LedgerFinal op{record};
     repair_counts(record.request_id, op.record.tokens);
     if (op.record.status == UsageStatus::kOpen) {
@@ -258,9 +269,10 @@ Status Ledger::flush() {
   return ok_status();
 }
 
+// Admitted and not yet durably final: what max_open bounds.
 int64_t Ledger::open_records() const {
   std::lock_guard lock(impl_->mutex);
-  return static_cast<int64_t>(impl_->open_ids.size());
+  return impl_->admitted();
 }
 
 int64_t Ledger::recovered_at_start() const { return impl_->recovered; }
