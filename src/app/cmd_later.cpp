@@ -16,8 +16,6 @@ struct LaterCommand {
 };
 
 constexpr LaterCommand kLater[] = {
-    {"keys", "Manage API keys (Tokens service)", "Tokens service"},
-    {"usage", "Usage and cost reports (Tokens service)", "Tokens service"},
     {"frontend", "Cluster role: HTTP frontend", "cluster roles"},
     {"prefill", "Cluster role: prefill worker", "cluster roles"},
     {"decode", "Cluster role: decode worker", "cluster roles"},

@@ -26,8 +26,7 @@ int64_t now_unix_ms() {
 // An op the store would refuse forever (a CHECK constraint) would stall the writer, which
 // retries until a commit succeeds; so caller mistakes are repaired here, with a warning.
 void repair_counts(const std::string& request_id, TokenCounts& tokens) {
-  if (tokens.prompt >= 0 && tokens.cached >= 0 && tokens.completion >= 0 &&
-      tokens.reasoning >= 0) {
+  if (tokens.prompt >= 0 && tokens.cached >= 0 && tokens.completion >= 0 && tokens.reasoning >= 0) {
     return;
   }
   spdlog::warn("ledger: request {}: negative token counts ({}, {}, {}, {}) recorded as 0",
@@ -48,7 +47,7 @@ struct Pending {
 struct Batch {
   std::vector<LedgerOp> ops;
   std::vector<std::function<void()>> callbacks;  // in queue order
-  int64_t end_seq = 0;                            // committed_seq once this batch is done
+  int64_t end_seq = 0;                           // committed_seq once this batch is done
 };
 
 }  // namespace
@@ -68,12 +67,16 @@ struct Ledger::Impl {
   int64_t flush_seq = 0;      // a flush waits for entries below it: commit them at once
   // Request id → sequence number of its queued progress entry (coalescing target).
   std::unordered_map<std::string, int64_t> queued_progress;
-  // Records opened and not yet finalized: admission counts them, finalize consumes them.
+  // Records opened and not finalized yet; then, until their final is committed, finalizing.
+  // Admission counts both, so max_open bounds the queue even while the store is down (a
+  // finalized record no longer frees its slot before its final is durable).
   std::unordered_set<std::string> open_ids;
+  std::unordered_set<std::string> finalizing;
   bool stopping = false;
   std::thread writer;
 
   int64_t end_seq() const { return queue_front_seq + static_cast<int64_t>(queue.size()); }
+  int64_t admitted() const { return static_cast<int64_t>(open_ids.size() + finalizing.size()); }
   void enqueue(Pending pending);  // caller holds mutex
   void run_writer();
   std::optional<Batch> next_batch();
@@ -81,9 +84,11 @@ struct Ledger::Impl {
 };
 
 void Ledger::Impl::enqueue(Pending pending) {
+  if (!pending.op && pending.callbacks.empty()) return;  // nothing to write, nothing to run
   queue.push_back(std::move(pending));
-  if (static_cast<int64_t>(queue.size()) >= options.max_batch) wake_writer.notify_one();
-  else if (queue.size() == 1) wake_writer.notify_one();  // starts the flush_interval wait
+  // The writer waits for a first entry, then up to flush_interval for a full batch.
+  int64_t queued = static_cast<int64_t>(queue.size());
+  if (queued == 1 || queued == options.max_batch) wake_writer.notify_one();
 }
 
 // Waits for work, then up to flush_interval for more (unless a batch is full, a flush waits,
@@ -149,6 +154,9 @@ void Ledger::Impl::run_writer() {
     {
       std::lock_guard lock(mutex);
       committed_seq = batch->end_seq;
+      for (const LedgerOp& op : batch->ops) {
+        if (auto* done = std::get_if<LedgerFinal>(&op)) finalizing.erase(done->record.request_id);
+      }
     }
     committed.notify_all();
   }
@@ -166,9 +174,10 @@ Result<std::unique_ptr<Ledger>> Ledger::start(std::unique_ptr<LedgerStore> store
   auto impl = std::make_unique<Impl>();
   MX_ASSIGN_OR_RETURN(impl->recovered, store->recover_open(now_unix_ms()));
   if (impl->recovered > 0) {
-    spdlog::warn("ledger: settled {} usage records left open by a previous process (status "
-                 "aborted, counts as last committed)",
-                 impl->recovered);
+    spdlog::warn(
+        "ledger: settled {} usage records left open by a previous process (status "
+        "aborted, counts as last committed)",
+        impl->recovered);
   }
   impl->store = std::move(store);
   impl->options = options;
@@ -189,8 +198,9 @@ Ledger::~Ledger() {
 
 bool Ledger::open(const UsageRecord& record) {
   std::lock_guard lock(impl_->mutex);
-  if (static_cast<int64_t>(impl_->open_ids.size()) >= impl_->options.max_open) return false;
-  if (!impl_->open_ids.insert(record.request_id).second) {
+  if (impl_->admitted() >= impl_->options.max_open) return false;
+  if (impl_->finalizing.contains(record.request_id) ||
+      !impl_->open_ids.insert(record.request_id).second) {
     spdlog::warn("ledger: request {} is already open; the second open is refused",
                  record.request_id);
     return false;
@@ -217,7 +227,9 @@ void Ledger::progress(const std::string& request_id, const TokenCounts& tokens, 
   auto queued = impl.queued_progress.find(request_id);
   if (queued != impl.queued_progress.end()) {  // coalesce: latest counts, every callback
     Pending& target = impl.queue[static_cast<size_t>(queued->second - impl.queue_front_seq)];
-    std::get<LedgerProgress>(*target.op) = std::move(op);
+    auto& coalesced = std::get<LedgerProgress>(*target.op);
+    if (op.ttft_ms <= 0.0) op.ttft_ms = coalesced.ttft_ms;  // 0: not known yet, keep what was
+    coalesced = std::move(op);
     for (auto& callback : pending.callbacks) target.callbacks.push_back(std::move(callback));
     return;
   }
@@ -231,6 +243,7 @@ void Ledger::finalize(const UsageRecord& record, std::function<void()> then) {
   Pending pending;
   if (then) pending.callbacks.push_back(std::move(then));
   if (impl_->open_ids.erase(record.request_id) == 1) {  // the first final of an open record
+    impl_->finalizing.insert(record.request_id);
     LedgerFinal op{record};
     repair_counts(record.request_id, op.record.tokens);
     if (op.record.status == UsageStatus::kOpen) {
@@ -244,6 +257,10 @@ void Ledger::finalize(const UsageRecord& record, std::function<void()> then) {
 }
 
 Status Ledger::flush() {
+  if (std::this_thread::get_id() == impl_->writer.get_id()) {
+    return make_error(ErrorCode::kInternal,
+                      "ledger: flush() called from a commit callback would wait for itself");
+  }
   std::unique_lock lock(impl_->mutex);
   int64_t target = impl_->end_seq();
   impl_->flush_seq = std::max(impl_->flush_seq, target);
@@ -252,9 +269,10 @@ Status Ledger::flush() {
   return ok_status();
 }
 
+// Admitted and not yet durably final: what max_open bounds.
 int64_t Ledger::open_records() const {
   std::lock_guard lock(impl_->mutex);
-  return static_cast<int64_t>(impl_->open_ids.size());
+  return impl_->admitted();
 }
 
 int64_t Ledger::recovered_at_start() const { return impl_->recovered; }

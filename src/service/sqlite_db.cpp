@@ -12,32 +12,46 @@ constexpr std::chrono::milliseconds kBusyTimeout{5000};
 
 std::string code_name(int code) {
   switch (code & 0xff) {
-    case SQLITE_BUSY: return "SQLITE_BUSY";
-    case SQLITE_LOCKED: return "SQLITE_LOCKED";
-    case SQLITE_READONLY: return "SQLITE_READONLY";
-    case SQLITE_IOERR: return "SQLITE_IOERR";
-    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
-    case SQLITE_FULL: return "SQLITE_FULL";
-    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
-    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
-    case SQLITE_NOTADB: return "SQLITE_NOTADB";
-    default: return "SQLite error " + std::to_string(code);
+    case SQLITE_BUSY:
+      return "SQLITE_BUSY";
+    case SQLITE_LOCKED:
+      return "SQLITE_LOCKED";
+    case SQLITE_READONLY:
+      return "SQLITE_READONLY";
+    case SQLITE_IOERR:
+      return "SQLITE_IOERR";
+    case SQLITE_CORRUPT:
+      return "SQLITE_CORRUPT";
+    case SQLITE_FULL:
+      return "SQLITE_FULL";
+    case SQLITE_CANTOPEN:
+      return "SQLITE_CANTOPEN";
+    case SQLITE_CONSTRAINT:
+      return "SQLITE_CONSTRAINT";
+    case SQLITE_NOTADB:
+      return "SQLITE_NOTADB";
+    default:
+      return "SQLite error " + std::to_string(code);
   }
 }
 
 ErrorCode error_code_of(int code) {
   switch (code & 0xff) {
-    case SQLITE_CONSTRAINT: return ErrorCode::kInvalidArgument;
+    case SQLITE_CONSTRAINT:
+      return ErrorCode::kInvalidArgument;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return ErrorCode::kCorruptData;
+    case SQLITE_NOTADB:
+      return ErrorCode::kCorruptData;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_READONLY:
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
-    case SQLITE_PERM: return ErrorCode::kIoError;
-    default: return ErrorCode::kInternal;
+    case SQLITE_PERM:
+      return ErrorCode::kIoError;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
@@ -46,9 +60,8 @@ ErrorCode error_code_of(int code) {
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path) {
   sqlite3* db = nullptr;
   // NOMUTEX: SQLite's own locking is redundant, the store serializes each connection.
-  int code = sqlite3_open_v2(path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+  int code = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db, path));
   if (code != SQLITE_OK) return connection->error(code, "open the database");
   sqlite3_extended_result_codes(db, 1);
@@ -137,9 +150,7 @@ int64_t SqliteStatement::int64(int column) const {
   return sqlite3_column_int64(statement_, column);
 }
 
-double SqliteStatement::real(int column) const {
-  return sqlite3_column_double(statement_, column);
-}
+double SqliteStatement::real(int column) const { return sqlite3_column_double(statement_, column); }
 
 std::string SqliteStatement::text(int column) const {
   const unsigned char* data = sqlite3_column_text(statement_, column);

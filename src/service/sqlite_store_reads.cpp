@@ -36,9 +36,12 @@ void bind_usage_filter(SqliteStatement& statement, const UsageQuery& query) {
 // The start of the record's UTC hour or day in SQL; 0 when the report is not grouped by time.
 const char* bucket_sql(UsageGroup group) {
   switch (group) {
-    case UsageGroup::kHour: return "started_at_ms - started_at_ms % 3600000";
-    case UsageGroup::kDay: return "started_at_ms - started_at_ms % 86400000";
-    default: return "0";
+    case UsageGroup::kHour:
+      return "started_at_ms - started_at_ms % 3600000";
+    case UsageGroup::kDay:
+      return "started_at_ms - started_at_ms % 86400000";
+    default:
+      return "0";
   }
 }
 static_assert(kHourMs == 3600000 && kDayMs == 86400000, "bucket_sql spells these out");
@@ -50,10 +53,14 @@ RowKey row_key(UsageGroup group, int64_t bucket, std::string key_id, std::string
                std::string model) {
   switch (group) {
     case UsageGroup::kHour:
-    case UsageGroup::kDay: return {bucket, "", "", ""};
-    case UsageGroup::kModel: return {0, "", "", std::move(model)};
-    case UsageGroup::kKey: return {0, std::move(key_id), std::move(tenant), ""};
-    case UsageGroup::kNone: break;
+    case UsageGroup::kDay:
+      return {bucket, "", "", ""};
+    case UsageGroup::kModel:
+      return {0, "", "", std::move(model)};
+    case UsageGroup::kKey:
+      return {0, std::move(key_id), std::move(tenant), ""};
+    case UsageGroup::kNone:
+      break;
   }
   return {0, "", "", ""};
 }
@@ -181,8 +188,9 @@ Result<std::vector<UsageRow>> SqliteStore::usage(const UsageQuery& query,
 }
 
 Result<std::vector<UsageRecord>> SqliteStore::records(const UsageQuery& query) {
-  std::string sql = fmt::format("SELECT {} FROM usage_records WHERE {} ORDER BY started_at_ms, rowid",
-                                kRecordColumns, usage_where(query));
+  std::string sql =
+      fmt::format("SELECT {} FROM usage_records WHERE {} ORDER BY started_at_ms, rowid",
+                  kRecordColumns, usage_where(query));
   std::lock_guard lock(read_mutex_);
   MX_ASSIGN_OR_RETURN(auto select, reader_->prepare(sql, "read usage records"));
   bind_usage_filter(select, query);
@@ -263,8 +271,7 @@ Result<std::optional<ApiKey>> SqliteStore::find_key_where(const char* column,
 }
 
 Result<std::vector<ApiKey>> SqliteStore::list_keys() {
-  std::string sql =
-      fmt::format("SELECT {} FROM api_keys ORDER BY created_at_ms, id", kKeyColumns);
+  std::string sql = fmt::format("SELECT {} FROM api_keys ORDER BY created_at_ms, id", kKeyColumns);
   std::lock_guard lock(read_mutex_);
   MX_ASSIGN_OR_RETURN(auto select, reader_->prepare(sql, "list API keys"));
   std::vector<ApiKey> keys;

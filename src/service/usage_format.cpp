@@ -137,11 +137,16 @@ Result<PriceTable> parse_price_table(const std::string& json_text) {
 
 std::string_view usage_group_name(UsageGroup group) {
   switch (group) {
-    case UsageGroup::kNone: return "none";
-    case UsageGroup::kHour: return "hour";
-    case UsageGroup::kDay: return "day";
-    case UsageGroup::kModel: return "model";
-    case UsageGroup::kKey: return "key";
+    case UsageGroup::kNone:
+      return "none";
+    case UsageGroup::kHour:
+      return "hour";
+    case UsageGroup::kDay:
+      return "day";
+    case UsageGroup::kModel:
+      return "model";
+    case UsageGroup::kKey:
+      return "key";
   }
   return "none";
 }
@@ -241,10 +246,10 @@ std::string format_utc_time(int64_t unix_ms) {
   sys_days day = floor<days>(time);
   year_month_day date(day);
   hh_mm_ss<milliseconds> clock(time - day);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
-                                static_cast<unsigned>(date.month()),
-                                static_cast<unsigned>(date.day()), clock.hours().count(),
-                                clock.minutes().count(), clock.seconds().count());
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                  clock.hours().count(), clock.minutes().count(), clock.seconds().count());
   if (clock.subseconds().count() != 0) out += fmt::format(".{:03}", clock.subseconds().count());
   return out + "Z";
 }

@@ -45,7 +45,8 @@ void report(int fd, const std::string& line) {
     std::vector<UsageRecord> records;
     for (int i = 0; i < kRecordsPerWave; ++i) {
       records.push_back(open_record(fmt::format("w{}-{}", wave, i), "key_a", "m", kT0 + wave, 10));
-      while (!ledger.open(records.back())) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      while (!ledger.open(records.back()))
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     for (int step = 1; step <= kSteps; ++step) {
       for (const UsageRecord& r : records) {

@@ -125,15 +125,15 @@ TEST(SqliteStoreTest, FailingBatchLeavesNothing) {
   auto store = open_store(dir.path());
   write(*store, {LedgerOpen{open_record("kept", "key_a", "m", kT0, 10)}});
   UsageRecord bad = open_record("bad", "key_a", "m", kT0, -5);  // violates CHECK
-  Status status = store->write_batch({LedgerOpen{open_record("lost", "key_a", "m", kT0, 10)},
-                                      LedgerProgress{"kept", {10, 0, 50, 0}, 1.0},
-                                      LedgerOpen{bad}});
+  Status status =
+      store->write_batch({LedgerOpen{open_record("lost", "key_a", "m", kT0, 10)},
+                          LedgerProgress{"kept", {10, 0, 50, 0}, 1.0}, LedgerOpen{bad}});
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find(dir.path()), std::string::npos) << status.error().message;
   // A final with status open is refused too, and takes its batch with it.
   UsageRecord still_open = open_record("kept", "key_a", "m", kT0, 10);
-  status = store->write_batch({LedgerProgress{"kept", {10, 0, 60, 0}, 1.0},
-                               LedgerFinal{still_open}});
+  status =
+      store->write_batch({LedgerProgress{"kept", {10, 0, 60, 0}, 1.0}, LedgerFinal{still_open}});
   ASSERT_FALSE(status.ok());
   auto records = all_records(*store);
   ASSERT_EQ(records.size(), 1u);
@@ -150,8 +150,8 @@ TEST(SqliteStoreTest, RecoversOpenRecordsOfADeadProcess) {
     auto crashed = open_store(dir.path());
     UsageRecord done = open_record("done", "key_a", "m", kT0 + 2, 10);
     write(*crashed, {LedgerOpen{open_record("left-1", "key_a", "m", kT0, 10)},
-                     LedgerOpen{open_record("left-2", "key_b", "m", kT0 + 1, 20)},
-                     LedgerOpen{done}, LedgerProgress{"left-1", {10, 2, 33, 4}, 15.0},
+                     LedgerOpen{open_record("left-2", "key_b", "m", kT0 + 1, 20)}, LedgerOpen{done},
+                     LedgerProgress{"left-1", {10, 2, 33, 4}, 15.0},
                      LedgerFinal{final_record(done, {10, 0, 5, 0})}});
   }  // the store object goes away without settling anything, as a killed process would
   auto store = open_store(dir.path());
@@ -188,8 +188,8 @@ struct UsageFixture {
     // Open records count only when asked for.
     write(*store, {LedgerOpen{open_record("r5", "key_c", "big", kT0 + 20, 700)}});
   }
-  void add(const std::string& id, const std::string& key, const std::string& model,
-           int64_t started, TokenCounts tokens) {
+  void add(const std::string& id, const std::string& key, const std::string& model, int64_t started,
+           TokenCounts tokens) {
     UsageRecord record = open_record(id, key, model, started, tokens.prompt);
     write(*store, {LedgerOpen{record}, LedgerFinal{final_record(record, tokens)}});
   }

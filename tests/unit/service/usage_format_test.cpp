@@ -92,7 +92,8 @@ std::vector<UsageRow> two_hour_rows() {
 }
 
 TEST(UsageReportTest, JsonHasRowsAndTotals) {
-  nlohmann::json report = nlohmann::json::parse(usage_report_json(two_hour_rows(), UsageGroup::kHour));
+  nlohmann::json report =
+      nlohmann::json::parse(usage_report_json(two_hour_rows(), UsageGroup::kHour));
   EXPECT_EQ(report["object"], "list");
   EXPECT_EQ(report["group_by"], "hour");
   ASSERT_EQ(report["data"].size(), 2u);
