@@ -102,31 +102,6 @@ Status apply_key_flags(const KeyFlags& f, int64_t now_ms, ApiKey& key) {
   return ok_status();
 }
 
-std::string key_status(const ApiKey& key, int64_t now_ms) {
-  std::string reason = key_unusable_reason(key, now_ms);
-  return reason.empty() ? "active" : reason;
-}
-
-nlohmann::json key_json(const ApiKey& key, int64_t now_ms) {
-  auto time_or_null = [](int64_t ms) {
-    return ms ? nlohmann::json(format_utc_time(ms)) : nlohmann::json();
-  };
-  return {{"id", key.id},
-          {"name", key.name},
-          {"tenant", key.tenant},
-          {"models", key.models},
-          {"tokens_per_day", key.tokens_per_day},
-          {"tokens_per_minute", key.tokens_per_minute},
-          {"requests_per_minute", key.requests_per_minute},
-          {"expires_at", time_or_null(key.expires_at_ms)},
-          {"expires_at_ms", key.expires_at_ms},
-          {"admin", key.admin},
-          {"revoked", key.revoked},
-          {"status", key_status(key, now_ms)},
-          {"created_at", time_or_null(key.created_at_ms)},
-          {"created_at_ms", key.created_at_ms}};
-}
-
 // "2026-11-23 07:00" (UTC): minutes are enough in a table; JSON has the exact times.
 std::string table_time(int64_t unix_ms) {
   std::string time = format_utc_time(unix_ms);
@@ -144,14 +119,14 @@ std::string key_table(const std::vector<ApiKey>& keys, int64_t now_ms) {
          key.models.empty() ? "all" : fmt::format("{}", fmt::join(key.models, ",")),
          limit(key.tokens_per_day), limit(key.tokens_per_minute), limit(key.requests_per_minute),
          key.expires_at_ms ? table_time(key.expires_at_ms) : "never", key.admin ? "yes" : "no",
-         key_status(key, now_ms), table_time(key.created_at_ms)});
+         api_key_status(key, now_ms), table_time(key.created_at_ms)});
   }
   return format_table(rows);
 }
 
 void print_key(const ApiKey& key, bool json, int64_t now_ms) {
   if (json) {
-    fmt::print("{}\n", key_json(key, now_ms).dump());
+    fmt::print("{}\n", api_key_json(key, now_ms).dump());
   } else {
     fmt::print("{}", key_table({key}, now_ms));
   }
@@ -166,7 +141,7 @@ Status run_create(const KeysOptions& options) {
   MX_RETURN_IF_ERROR(store->insert_key(created.key));
   const char* note = "The secret is shown only this once and cannot be recovered; store it now.";
   if (options.json) {
-    nlohmann::json out = key_json(created.key, now_ms);
+    nlohmann::json out = api_key_json(created.key, now_ms);
     out["secret"] = created.secret;
     out["note"] = note;
     fmt::print("{}\n", out.dump());
@@ -183,7 +158,7 @@ Status run_list(const KeysOptions& options) {
   int64_t now_ms = unix_now_ms();
   if (options.json) {
     nlohmann::json data = nlohmann::json::array();
-    for (const ApiKey& key : keys) data.push_back(key_json(key, now_ms));
+    for (const ApiKey& key : keys) data.push_back(api_key_json(key, now_ms));
     fmt::print("{}\n", nlohmann::json({{"object", "list"}, {"data", data}}).dump());
   } else if (keys.empty()) {
     fmt::print("No API keys in {}. Create one with: mxserve keys create --name NAME\n",

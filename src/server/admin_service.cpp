@@ -16,20 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-json key_json(const ApiKey& key) {
-  return json{{"id", key.id},
-              {"name", key.name},
-              {"tenant", key.tenant},
-              {"models", key.models},
-              {"tokens_per_day", key.tokens_per_day},
-              {"tokens_per_minute", key.tokens_per_minute},
-              {"requests_per_minute", key.requests_per_minute},
-              {"expires_at", key.expires_at_ms ? json(format_utc_time(key.expires_at_ms)) : json()},
-              {"admin", key.admin},
-              {"revoked", key.revoked},
-              {"created_at", format_utc_time(key.created_at_ms)}};
-}
-
 // Reads one optional field of a key body into `out`; an ApiError names a wrong type.
 template <typename T>
 std::optional<ApiError> read_field(const json& body, const char* name, T& out) {
@@ -124,6 +110,26 @@ void AdminService::register_routes(HttpServer& server) {
   });
 }
 
+// The caller of a ledger route, or false after answering: 401 / 403, or 404 when the server
+// runs without a ledger (--no-ledger: no keys, no records).
+bool AdminService::ledger_caller(const std::string& route, const HttpRequest& request,
+                                 bool need_admin, const Responder& responder, Caller& caller) {
+  auto identified = need_admin ? metering_.identify_admin(request) : metering_.identify(request);
+  if (!identified.ok()) {
+    reply_error(route, identified.error(), responder);
+    return false;
+  }
+  if (!metering_.has_store()) {
+    reply_error(route,
+                ApiError::of_status(404, "this server keeps no usage ledger and no keys "
+                                         "(started with --no-ledger)"),
+                responder);
+    return false;
+  }
+  caller = std::move(*identified);
+  return true;
+}
+
 void AdminService::reply_error(const std::string& route, const ApiError& error,
                                const Responder& responder) {
   metrics_.count_request(route, error.http_status);
@@ -174,15 +180,10 @@ ApiResult<UsageQuery> AdminService::usage_query(const HttpRequest& request, cons
 
 void AdminService::handle_usage(const HttpRequest& request, const Responder& responder) {
   const std::string route = "/v1/usage";
-  auto caller = metering_.identify(request);
-  if (!caller.ok()) return reply_error(route, caller.error(), responder);
-  if (!metering_.has_store()) {
-    return reply_error(route, ApiError::of_status(404, "this server keeps no usage ledger "
-                                                       "(started with --no-ledger)"),
-                       responder);
-  }
+  Caller caller;
+  if (!ledger_caller(route, request, false, responder, caller)) return;
   bool csv = false;
-  auto query = usage_query(request, *caller, csv);
+  auto query = usage_query(request, caller, csv);
   if (!query.ok()) return reply_error(route, query.error(), responder);
   auto rows = metering_.store().usage(*query, prices_);
   if (!rows.ok()) return reply_error(route, ApiError::server_error(rows.error().message), responder);
@@ -192,14 +193,10 @@ void AdminService::handle_usage(const HttpRequest& request, const Responder& res
 
 void AdminService::handle_records(const HttpRequest& request, const Responder& responder) {
   const std::string route = "/admin/usage/records";
-  auto caller = metering_.identify_admin(request);
-  if (!caller.ok()) return reply_error(route, caller.error(), responder);
-  if (!metering_.has_store()) {
-    return reply_error(route, ApiError::of_status(404, "no usage ledger (--no-ledger)"),
-                       responder);
-  }
+  Caller caller;
+  if (!ledger_caller(route, request, true, responder, caller)) return;
   bool csv = false;
-  auto query = usage_query(request, *caller, csv);
+  auto query = usage_query(request, caller, csv);
   if (!query.ok()) return reply_error(route, query.error(), responder);
   query->include_open = true;
   auto records = metering_.store().records(*query);
@@ -212,26 +209,20 @@ void AdminService::handle_records(const HttpRequest& request, const Responder& r
 
 void AdminService::handle_list_keys(const HttpRequest& request, const Responder& responder) {
   const std::string route = "/admin/keys";
-  auto caller = metering_.identify_admin(request);
-  if (!caller.ok()) return reply_error(route, caller.error(), responder);
-  if (!metering_.has_store()) {
-    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
-  }
+  Caller caller;
+  if (!ledger_caller(route, request, true, responder, caller)) return;
   auto keys = metering_.store().list_keys();
   if (!keys.ok()) return reply_error(route, ApiError::server_error(keys.error().message), responder);
   json data = json::array();
-  for (const ApiKey& key : *keys) data.push_back(key_json(key));
+  for (const ApiKey& key : *keys) data.push_back(api_key_json(key, unix_ms_now()));
   reply(route, 200, "application/json", json{{"object", "list"}, {"data", data}}.dump(),
         responder);
 }
 
 void AdminService::handle_create_key(const HttpRequest& request, const Responder& responder) {
   const std::string route = "/admin/keys";
-  auto caller = metering_.identify_admin(request);
-  if (!caller.ok()) return reply_error(route, caller.error(), responder);
-  if (!metering_.has_store()) {
-    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
-  }
+  Caller caller;
+  if (!ledger_caller(route, request, true, responder, caller)) return;
   auto body = parse_request_json(request.body);
   if (!body.ok()) return reply_error(route, body.error(), responder);
   ApiKey fields;
@@ -249,7 +240,7 @@ void AdminService::handle_create_key(const HttpRequest& request, const Responder
     return reply_error(route, ApiError::server_error(stored.error().message), responder);
   }
   metering_.keys().invalidate();
-  json out = key_json(made->key);
+  json out = api_key_json(made->key, unix_ms_now());
   out["secret"] = made->secret;
   reply(route, 201, "application/json", out.dump(), responder);
 }
@@ -257,11 +248,8 @@ void AdminService::handle_create_key(const HttpRequest& request, const Responder
 void AdminService::handle_update_key(const HttpRequest& request, const Responder& responder,
                                      bool revoke) {
   const std::string route = revoke ? "/admin/keys/revoke" : "/admin/keys/update";
-  auto caller = metering_.identify_admin(request);
-  if (!caller.ok()) return reply_error(route, caller.error(), responder);
-  if (!metering_.has_store()) {
-    return reply_error(route, ApiError::of_status(404, "no key store (--no-ledger)"), responder);
-  }
+  Caller caller;
+  if (!ledger_caller(route, request, true, responder, caller)) return;
   auto body = parse_request_json(request.body);
   if (!body.ok()) return reply_error(route, body.error(), responder);
   auto id = body->find("id");
@@ -285,7 +273,7 @@ void AdminService::handle_update_key(const HttpRequest& request, const Responder
     return reply_error(route, ApiError::server_error(stored.error().message), responder);
   }
   metering_.keys().invalidate();
-  reply(route, 200, "application/json", key_json(key).dump(), responder);
+  reply(route, 200, "application/json", api_key_json(key, unix_ms_now()).dump(), responder);
 }
 
 }  // namespace mx

@@ -30,6 +30,8 @@ class AdminService {
 
  private:
   using Responder = std::shared_ptr<HttpResponder>;
+  bool ledger_caller(const std::string& route, const HttpRequest& request, bool need_admin,
+                     const Responder& responder, Caller& caller);
   ApiResult<UsageQuery> usage_query(const HttpRequest& request, const Caller& caller, bool& csv);
   void handle_usage(const HttpRequest& request, const Responder& responder);
   void handle_records(const HttpRequest& request, const Responder& responder);

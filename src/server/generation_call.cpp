@@ -237,12 +237,15 @@ void GenerationCall::complete() {
   metrics_.prompt_tokens += usage_.prompt_tokens;
   metrics_.cached_tokens += usage_.cached_tokens;
   metrics_.generated_tokens += usage_.completion_tokens;
-  if (!meter_) return respond();
   // Billed: what the client is told (usage_), and for an aborted call what was computed.
   TokenCounts billed{usage_.prompt_tokens, usage_.cached_tokens, usage_.completion_tokens,
                      usage_.reasoning_tokens};
   if (billed.prompt == 0) billed.prompt = prompt_tokens_;
   billed.completion = std::max(billed.completion, counts_now().completion);
+  if (!meter_ || !meter_->deferred()) {  // nothing to wait for: answer now, under our lock
+    if (meter_) meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3, {});
+    return respond();
+  }
   meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3,
                  [self = shared_from_this(), end] {
                    self->metrics_.ledger_wait_seconds.observe(seconds(Clock::now() - end));

@@ -286,4 +286,29 @@ Result<ParsedTime> parse_utc_time(std::string_view text) {
   return parsed;
 }
 
+std::string api_key_status(const ApiKey& key, int64_t now_ms) {
+  std::string reason = key_unusable_reason(key, now_ms);
+  return reason.empty() ? "active" : reason;
+}
+
+nlohmann::json api_key_json(const ApiKey& key, int64_t now_ms) {
+  auto time_or_null = [](int64_t ms) {
+    return ms ? nlohmann::json(format_utc_time(ms)) : nlohmann::json();
+  };
+  return {{"id", key.id},
+          {"name", key.name},
+          {"tenant", key.tenant},
+          {"models", key.models},
+          {"tokens_per_day", key.tokens_per_day},
+          {"tokens_per_minute", key.tokens_per_minute},
+          {"requests_per_minute", key.requests_per_minute},
+          {"expires_at", time_or_null(key.expires_at_ms)},
+          {"expires_at_ms", key.expires_at_ms},
+          {"admin", key.admin},
+          {"revoked", key.revoked},
+          {"status", api_key_status(key, now_ms)},
+          {"created_at", time_or_null(key.created_at_ms)},
+          {"created_at_ms", key.created_at_ms}};
+}
+
 }  // namespace mx

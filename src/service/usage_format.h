@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
+#include "service/api_key.h"
 #include "service/usage.h"
 
 namespace mx {
@@ -33,6 +36,11 @@ std::string usage_report_csv(const std::vector<UsageRow>& rows, UsageGroup group
 // Records with their cost under `prices`: {"object":"list","data":[...]} / CSV with a header.
 std::string usage_records_json(const std::vector<UsageRecord>& records, const PriceTable& prices);
 std::string usage_records_csv(const std::vector<UsageRecord>& records, const PriceTable& prices);
+
+// "active", or why the key cannot be used ("revoked", "expired").
+std::string api_key_status(const ApiKey& key, int64_t now_ms);
+// A key as `keys list --json` and GET /admin/keys show it (never the secret or its hash).
+nlohmann::json api_key_json(const ApiKey& key, int64_t now_ms);
 
 // "2026-11-23T07:00:00Z"; milliseconds are shown (".250Z") only when not zero.
 std::string format_utc_time(int64_t unix_ms);
