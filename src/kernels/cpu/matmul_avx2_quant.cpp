@@ -7,8 +7,9 @@
 //
 // Records (ActLayout in matmul_internal.h): quantize_record below fills them and only this
 // path's kernels read them. q int8 [cols] exactly as quantize_activations_row (zeros up to
-// cols_pad for legacy types). K types as every path: d per super-block, d * sum(q) per 16
-// values. Legacy types, per pair p of blocks (2p, 2p + 1; a missing 2p + 1 counts as zeros):
+// cols_pad for legacy types). K types: d per super-block, d * sum(q) per 16 values (Q6_K) or
+// per 32 (Q4_K / Q5_K, whose mins are per 32: one fma per super-block, not two). Legacy types, per
+// pair p of blocks (2p, 2p + 1; a missing 2p + 1 counts as zeros):
 //   d    float [n_pairs][8] at d_offset      [d0 d0 d1 d1 d0 d0 d1 d1], the lane order of the
 //                                             vphaddd below (the layout's 16 floats a pair fit)
 //   bias int32 [n_pairs][8] at extra_offset  Q4_0: -8 * sum(a) over the 8 values of each lane
@@ -120,8 +121,14 @@ void quantize_record(DType type, const float* x, int64_t cols, const ActLayout& 
     for (int64_t c = 0; c < kSuperBlock / 32; ++c) {
       __m256i s = sums_of_16_biased(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * kSuperBlock + 32 * c)));
-      sums[b * 16 + 2 * c] = d[b] * static_cast<float>(_mm256_cvtsi256_si32(s) - 16 * 128);
-      sums[b * 16 + 2 * c + 1] = d[b] * static_cast<float>(_mm256_extract_epi32(s, 4) - 16 * 128);
+      int32_t sum0 = _mm256_cvtsi256_si32(s) - 16 * 128,
+              sum1 = _mm256_extract_epi32(s, 4) - 16 * 128;
+      if (type == DType::Q6_K) {
+        sums[b * 16 + 2 * c] = d[b] * static_cast<float>(sum0);
+        sums[b * 16 + 2 * c + 1] = d[b] * static_cast<float>(sum1);
+      } else {  // Q4_K / Q5_K mins are per 32 values
+        sums[b * 8 + c] = d[b] * static_cast<float>(sum0 + sum1);
+      }
     }
   }
 }

@@ -24,25 +24,26 @@ constexpr int64_t kKBytes = kType == DType::Q4_K ? 144 : (kType == DType::Q5_K ?
 
 // Per-super-block data of one row; the chunks are unpacked from `block` as they are used.
 struct KHeader {
-  __m256i scales;  // source of the per-chunk scale vectors (chunk_scales)
+  __m256i scales;  // int16 scales, the source of the per-chunk vectors (chunk_scales)
   __m256i qh;      // Q5_K fifth bits qh[32]
-  __m256 corr[2];  // -dmin * min for groups of 16 values 0-7 and 8-15
+  __m256 corr[2];  // -dmin * min per 16 values (Q6_K: groups 0-7, 8-15) or per 32 (corr[0])
   __m256 d;        // super-block scale in every lane
 };
 
-// unpack_k_scales (matmul_internal.h) on 32-bit words: bytes 0-7 of the result are the 8
-// scales, bytes 8-15 the 8 mins (as in the AVX-512 kernels).
-inline __m128i unpack_k_scales_words(const uint8_t* packed) {
-  uint32_t a0, a1, a2;
-  std::memcpy(&a0, packed, 4);
-  std::memcpy(&a1, packed + 4, 4);
-  std::memcpy(&a2, packed + 8, 4);
-  uint32_t scales_lo = a0 & 0x3f3f3f3fu;
-  uint32_t mins_lo = a1 & 0x3f3f3f3fu;
-  uint32_t scales_hi = (a2 & 0x0f0f0f0fu) | ((a0 >> 2) & 0x30303030u);
-  uint32_t mins_hi = ((a2 >> 4) & 0x0f0f0f0fu) | ((a1 >> 2) & 0x30303030u);
-  return _mm_setr_epi32(static_cast<int>(scales_lo), static_cast<int>(scales_hi),
-                        static_cast<int>(mins_lo), static_cast<int>(mins_hi));
+// unpack_k_scales (matmul_internal.h) on the 32-bit words d0, d1, d2 of the 12 packed bytes,
+// in one xmm: bytes 0-7 of the result are the 8 scales, bytes 8-15 the 8 mins.
+//   scales 0-3 = d0 & 0x3f..   scales 4-7 = (d2 & 0x0f..) | ((d0 >> 2) & 0x30..)
+//   mins 0-3   = d1 & 0x3f..   mins 4-7   = ((d2 >> 4) & 0x0f..) | ((d1 >> 2) & 0x30..)
+// The top 2 bits of sub-blocks 4-7 sit in bits 6-7 of bytes 0-7; shifting the word right by 2
+// puts them at bits 4-5 of the same byte. Reads 16 bytes (the block continues after 12).
+inline __m128i unpack_k_scales_simd(const uint8_t* packed) {
+  __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
+  __m128i low = _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 1, 2, 0));   // d0 d2 d1 d2
+  __m128i high = _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 1, 0, 0));  // d0 d0 d1 d1
+  low = _mm_and_si128(_mm_srlv_epi32(low, _mm_setr_epi32(0, 0, 0, 4)),
+                      _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+  high = _mm_and_si128(_mm_srli_epi32(high, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+  return _mm_or_si128(low, high);
 }
 
 template <DType kType>
@@ -52,7 +53,10 @@ inline KHeader load_k_header(const uint8_t* block) {
     __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));  // int8 [16]
     float d = _cvtsh_ss(read_u16(block + 208));
     h.d = _mm256_set1_ps(d);
-    h.scales = _mm256_broadcastsi128_si256(sc8);
+    // int16 scales, the even groups in the low 128-bit lane and the odd ones in the high lane,
+    // so that one vpshufb gives chunk C its pair (groups 2C, 2C + 1; chunk_scales).
+    h.scales = _mm256_cvtepi8_epi16(
+        _mm_shuffle_epi8(sc8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
     __m256 minus_32d = _mm256_set1_ps(-32.0f * d);
     h.corr[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), minus_32d);
     h.corr[1] =
@@ -62,15 +66,13 @@ inline KHeader load_k_header(const uint8_t* block) {
   }
   h.d = broadcast_fp16(block);
   __m256 minus_dmin = _mm256_set1_ps(-_cvtsh_ss(read_u16(block + 2)));
-  __m128i scales_mins = unpack_k_scales_words(block + 4);
+  __m128i scales_mins = unpack_k_scales_simd(block + 4);
   // 8 int16 scales, in both 128-bit lanes so vpshufb can broadcast one of them (chunk_scales).
   h.scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
-  // The min of sub-block s (32 values) for groups 2s and 2s + 1 of 16.
-  __m128i mins16 = _mm_shuffle_epi8(
-      scales_mins, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
-  h.corr[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mins16)), minus_dmin);
-  h.corr[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(mins16, 8))),
-                            minus_dmin);
+  // -dmin * min of sub-block s (32 values), against the record's sums per 32.
+  h.corr[0] = _mm256_mul_ps(
+      _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scales_mins, 8))), minus_dmin);
+  h.corr[1] = _mm256_setzero_ps();
   h.qh = kType == DType::Q5_K ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16))
                               : _mm256_setzero_si256();
   return h;
@@ -78,20 +80,11 @@ inline KHeader load_k_header(const uint8_t* block) {
 
 // int16 scales of chunk C: int16 lane i multiplies values 2i and 2i + 1 of the chunk, so the
 // low 128-bit lane holds the scale of values 0-15 and the high lane that of values 16-31.
-template <DType kType, int C>
+template <int C>
 inline __m256i chunk_scales(const KHeader& h) {
-  if constexpr (kType == DType::Q6_K) {
-    // Byte 2C (low lane) or 2C + 1 (high lane) of the int8 scales into the top byte of every
-    // int16 (index 0x80 zeroes the low byte), then an arithmetic shift sign-extends it.
-    const __m256i pick =
-        _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>((2 * C) << 8 | 0x80)),
-                          _mm_set1_epi16(static_cast<short>((2 * C + 1) << 8 | 0x80)));
-    return _mm256_srai_epi16(_mm256_shuffle_epi8(h.scales, pick), 8);
-  } else {
-    // Sub-block C has one scale for all 32 values: int16 C broadcast.
-    return _mm256_shuffle_epi8(h.scales,
-                               _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * C)));
-  }
+  // Q6_K: int16 C of each lane (groups 2C and 2C + 1); Q4_K / Q5_K: sub-block C has one scale
+  // for all 32 values, int16 C of both lanes.
+  return _mm256_shuffle_epi8(h.scales, _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * C)));
 }
 
 // Unsigned weights of chunk C (values 32C .. 32C + 31) in element order.
@@ -166,7 +159,7 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
         [&](auto chunk) {
           constexpr int kC = decltype(chunk)::value;
           __m256i q = chunk_weights<kType, kC>(block, h);
-          __m256i sc = chunk_scales<kType, kC>(h);
+          __m256i sc = chunk_scales<kC>(h);
           for (int t = 0; t < T; ++t) {
             __m256i a = _mm256_loadu_si256(
                 reinterpret_cast<const __m256i*>(a_rec[t] + b * kSuperBlock + 32 * kC));
@@ -178,8 +171,12 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
     for (int t = 0; t < T; ++t) {
       __m256 scale = _mm256_mul_ps(h.d, _mm256_broadcast_ss(d_rec[t] + b));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), scale, acc[t]);
-      acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 16 * b), acc[t]);
-      acc[t] = _mm256_fmadd_ps(h.corr[1], _mm256_loadu_ps(sums_rec[t] + 16 * b + 8), acc[t]);
+      if constexpr (kType == DType::Q6_K) {
+        acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 16 * b), acc[t]);
+        acc[t] = _mm256_fmadd_ps(h.corr[1], _mm256_loadu_ps(sums_rec[t] + 16 * b + 8), acc[t]);
+      } else {
+        acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 8 * b), acc[t]);
+      }
     }
   }
   for (int t = 0; t < T; ++t) job.y[(t0 + t) * job.y_stride + r] = hsum(acc[t]);
