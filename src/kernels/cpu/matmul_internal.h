@@ -136,6 +136,9 @@ LanesKernels avx512_vnni_lanes_kernels(DType w_type);
 // F32 / F16 / BF16 kernels (matmul_float_simd.inc), called only by the path tables above.
 PathKernels avx2_float_kernels(DType w_type);
 PathKernels avx512_float_kernels(DType w_type);
+// Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K kernels of the AVX2 path (matmul_avx2_quant*.cpp), called
+// only by avx2_kernels().
+PathKernels avx2_quant_kernels(DType w_type);
 
 // 6-bit scales and mins of Q4_K / Q5_K: 8 of each packed into 12 bytes. Sub-blocks 0-3 keep
 // theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7 take their low 4
