@@ -43,7 +43,10 @@ std::string ApiError::to_json() const {
   nlohmann::json body = {{"message", message}, {"type", type}};
   body["param"] = param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param);
   body["code"] = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code);
-  return nlohmann::json{{"error", std::move(body)}}.dump();
+  // Messages may quote what the client sent (a query parameter's name, say): bytes that are
+  // not UTF-8 become U+FFFD instead of making the error itself fail.
+  return nlohmann::json{{"error", std::move(body)}}.dump(-1, ' ', false,
+                                                         nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace mx
