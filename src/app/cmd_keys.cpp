@@ -133,7 +133,7 @@ void print_key(const ApiKey& key, bool json, int64_t now_ms) {
 }
 
 Status run_create(const KeysOptions& options) {
-  int64_t now_ms = unix_now_ms();
+  int64_t now_ms = unix_ms_now();
   ApiKey fields;
   MX_RETURN_IF_ERROR(apply_key_flags(options.fields, now_ms, fields));
   MX_ASSIGN_OR_RETURN(auto store, open_ledger_from_flags(options.ledger));
@@ -155,7 +155,7 @@ Status run_create(const KeysOptions& options) {
 Status run_list(const KeysOptions& options) {
   MX_ASSIGN_OR_RETURN(auto store, open_ledger_from_flags(options.ledger));
   MX_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, store->list_keys());
-  int64_t now_ms = unix_now_ms();
+  int64_t now_ms = unix_ms_now();
   if (options.json) {
     nlohmann::json data = nlohmann::json::array();
     for (const ApiKey& key : keys) data.push_back(api_key_json(key, now_ms));
@@ -190,7 +190,7 @@ Status run_update(const KeysOptions& options) {
   }
   MX_ASSIGN_OR_RETURN(auto store, open_ledger_from_flags(options.ledger));
   MX_ASSIGN_OR_RETURN(ApiKey key, find_existing_key(*store, options.id));
-  int64_t now_ms = unix_now_ms();
+  int64_t now_ms = unix_ms_now();
   MX_RETURN_IF_ERROR(apply_key_flags(options.fields, now_ms, key));
   MX_RETURN_IF_ERROR(store->update_key(key));
   print_key(key, options.json, now_ms);
@@ -204,7 +204,7 @@ Status run_revoke(const KeysOptions& options) {
   key.revoked = true;
   if (!was_revoked) MX_RETURN_IF_ERROR(store->update_key(key));
   if (options.json) {
-    print_key(key, true, unix_now_ms());
+    print_key(key, true, unix_ms_now());
   } else {
     fmt::print("{} {} ({})\n", was_revoked ? "Already revoked:" : "Revoked", key.id, key.name);
   }

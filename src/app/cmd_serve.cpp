@@ -8,11 +8,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "app/commands.h"
+#include "app/service_flags.h"
 #include "engine/engine.h"
 #include "server/admin_service.h"
 #include "server/http_server.h"
@@ -20,7 +19,6 @@
 #include "server/openai_service.h"
 #include "server/served_model.h"
 #include "service/ledger.h"
-#include "service/usage_format.h"
 
 namespace mx::app {
 namespace {
@@ -42,25 +40,12 @@ struct ServeFlags {
   bool no_prefix_caching = false;
   std::string max_body = "8MiB";
   double shutdown_grace_seconds = 30;
-  std::string data_dir = "mxserve-data";
-  std::string ledger;  // postgresql://... instead of SQLite under data_dir
+  LedgerFlags ledger;  // --data-dir / --ledger
   bool no_ledger = false;
   bool allow_no_auth = false;
   std::string prices;  // JSON price table file
 };
 
-Result<PriceTable> load_prices(const std::string& path) {
-  if (path.empty()) return PriceTable{};
-  std::ifstream in(path);
-  if (!in) {
-    return make_error(ErrorCode::kNotFound, "--prices: cannot read '{}'", path);
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto prices = parse_price_table(text.str());
-  if (!prices.ok()) return prices.error().with_context("--prices " + path);
-  return prices;
-}
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -75,8 +60,7 @@ std::string worker_name(int port) {
 // The Tokens service's ledger (keys, usage records), unless --no-ledger.
 Result<std::unique_ptr<Ledger>> start_ledger(const ServeFlags& flags) {
   if (flags.no_ledger) return std::unique_ptr<Ledger>();
-  const std::string& location = flags.ledger.empty() ? flags.data_dir : flags.ledger;
-  MX_ASSIGN_OR_RETURN(auto store, open_ledger_store(location));
+  MX_ASSIGN_OR_RETURN(auto store, open_ledger_from_flags(flags.ledger));
   const std::string where = store->describe();
   MX_ASSIGN_OR_RETURN(auto ledger, Ledger::start(std::move(store)));
   spdlog::info("usage ledger: {}", where);
@@ -168,7 +152,7 @@ int serve(const ServeFlags& flags) {
       spdlog::warn("no API keys exist, so anyone who can reach the server may use it: listening "
                    "on 127.0.0.1 instead of {} (create a key with `mxserve keys create --admin "
                    "--data-dir {}`, or pass --allow-no-auth)",
-                   http.host, flags.data_dir);
+                   http.host, flags.ledger.data_dir);
       http.host = "127.0.0.1";
     } else {
       spdlog::warn("no API keys exist: every caller is served without a key");
@@ -264,20 +248,11 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->envname("MXSERVE_SHUTDOWN_GRACE")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  sub->add_option("--data-dir", flags->data_dir,
-                  "Directory of the usage ledger and API keys (SQLite)")
-      ->envname("MXSERVE_DATA_DIR")
-      ->capture_default_str();
-  sub->add_option("--ledger", flags->ledger,
-                  "PostgreSQL ledger instead of SQLite, e.g. postgresql://user@host/db")
-      ->envname("MXSERVE_LEDGER");
+  add_ledger_flags(*sub, flags->ledger);
   sub->add_flag("--no-ledger", flags->no_ledger,
                 "No Tokens service: no keys, no usage records (benchmarks, local tests)")
       ->envname("MXSERVE_NO_LEDGER");
-  sub->add_option("--prices", flags->prices,
-                  "JSON price table for usage costs: {\"MODEL\": {\"input\": 0.5, "
-                  "\"cached_input\": 0.1, \"output\": 2.0}} per 1M tokens")
-      ->envname("MXSERVE_PRICES");
+  add_prices_flag(*sub, flags->prices);
   sub->add_flag("--allow-no-auth", flags->allow_no_auth,
                 "Serve on a non-loopback --host even when no API key exists")
       ->envname("MXSERVE_ALLOW_NO_AUTH");

@@ -53,15 +53,6 @@ Result<UsageQuery> build_query(const UsageOptions& options) {
   return query;
 }
 
-Result<PriceTable> load_prices(const std::string& path) {
-  if (path.empty()) return PriceTable{};
-  auto text = read_text_file(path);
-  if (!text.ok()) return text.error().with_context("--prices");
-  auto prices = parse_price_table(*text);
-  if (!prices.ok()) return prices.error().with_context("--prices " + path);
-  return prices;
-}
-
 std::string bucket_label(UsageGroup group, int64_t bucket_start_ms) {
   std::string time = format_utc_time(bucket_start_ms);  // 2026-11-23T07:00:00Z
   return group == UsageGroup::kDay ? time.substr(0, 10) : time.substr(0, 16) + "Z";
@@ -177,10 +168,7 @@ void register_usage(CLI::App& app, int& exit_code) {
   sub->add_option("--group-by", options->group, "Sum per none, hour, day, model or key")
       ->capture_default_str();
   sub->add_option("--format", options->format, "table, json or csv")->capture_default_str();
-  sub->add_option("--prices", options->prices_file,
-                  "JSON prices per 1M tokens: {\"MODEL\": {\"input\": 0.5, \"cached_input\": "
-                  "0.1, \"output\": 2.0}}")
-      ->envname("MXSERVE_PRICES");
+  add_prices_flag(*sub, options->prices_file);
   sub->add_flag("--include-open", options->include_open,
                 "Count requests still running (their tokens so far)");
   sub->add_flag("--records", options->records, "List the requests instead of sums");

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
+#include "core/mapped_file.h"
 
 namespace mx::app {
 
@@ -29,16 +29,26 @@ Result<std::unique_ptr<LedgerStore>> open_ledger_from_flags(const LedgerFlags& f
   return open_ledger_store(flags.ledger_url);
 }
 
+void add_prices_flag(CLI::App& sub, std::string& path) {
+  sub.add_option("--prices", path,
+                 "JSON prices per 1M tokens: {\"MODEL\": {\"input\": 0.5, \"cached_input\": "
+                 "0.1, \"output\": 2.0}}")
+      ->envname("MXSERVE_PRICES");
+}
+
+Result<PriceTable> load_prices(const std::string& path) {
+  if (path.empty()) return PriceTable{};
+  auto text = read_text_file(path);
+  if (!text.ok()) return text.error().with_context("--prices");
+  auto prices = parse_price_table(*text);
+  if (!prices.ok()) return prices.error().with_context("--prices " + path);
+  return prices;
+}
+
 Result<ParsedTime> parse_time_flag(std::string_view flag, const std::string& value) {
   auto parsed = parse_utc_time(value);
   if (!parsed.ok()) return parsed.error().with_context(flag);
   return parsed;
-}
-
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 int exit_code_for(const Error& error) { return error.code == ErrorCode::kInvalidArgument ? 2 : 1; }

@@ -23,9 +23,12 @@ void add_ledger_flags(CLI::App& sub, LedgerFlags& flags);
 // The store the flags name: the PostgreSQL URL if given, else <data_dir>/ledger.sqlite3.
 Result<std::unique_ptr<LedgerStore>> open_ledger_from_flags(const LedgerFlags& flags);
 
+// --prices FILE (MXSERVE_PRICES) and the table it names (empty path: no prices, costs 0).
+void add_prices_flag(CLI::App& sub, std::string& path);
+Result<PriceTable> load_prices(const std::string& path);
+
 // A date flag's value (YYYY-MM-DD or ISO 8601); the error names the flag.
 Result<ParsedTime> parse_time_flag(std::string_view flag, const std::string& value);
-int64_t unix_now_ms();
 
 // 2 when the user asked for something wrong (kInvalidArgument), 1 for everything else.
 int exit_code_for(const Error& error);

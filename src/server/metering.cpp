@@ -2,15 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-
 namespace mx {
-
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void MeteredRequest::progress(const TokenCounts& tokens, double ttft_ms,
                               std::function<void()> then) {

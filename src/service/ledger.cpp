@@ -17,12 +17,6 @@ namespace {
 constexpr std::chrono::milliseconds kFirstBackoff{10};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
 
-int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // An op the store would refuse forever (a CHECK constraint) would stall the writer, which
 // retries until a commit succeeds; so caller mistakes are repaired here, with a warning.
 void repair_counts(const std::string& request_id, TokenCounts& tokens) {
@@ -172,7 +166,7 @@ Result<std::unique_ptr<Ledger>> Ledger::start(std::unique_ptr<LedgerStore> store
                       options.max_open, options.max_batch, options.flush_interval.count());
   }
   auto impl = std::make_unique<Impl>();
-  MX_ASSIGN_OR_RETURN(impl->recovered, store->recover_open(now_unix_ms()));
+  MX_ASSIGN_OR_RETURN(impl->recovered, store->recover_open(unix_ms_now()));
   if (impl->recovered > 0) {
     spdlog::warn(
         "ledger: settled {} usage records left open by a previous process (status "

@@ -1,6 +1,7 @@
 #include "service/usage.h"
 
 #include <array>
+#include <chrono>
 #include <utility>
 
 namespace mx {
@@ -23,6 +24,12 @@ constexpr std::array<std::pair<UsageGroup, std::string_view>, 5> kGroupNames = {
 }};
 
 }  // namespace
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string_view usage_status_name(UsageStatus status) {
   for (const auto& [value, name] : kStatusNames) {

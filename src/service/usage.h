@@ -11,6 +11,9 @@
 namespace mx {
 
 // kOpen: admitted, not finished (a reservation). The others are final and never change.
+// Wall-clock time as unix milliseconds: the time base of records, keys and quotas.
+int64_t unix_ms_now();
+
 enum class UsageStatus { kOpen, kOk, kAborted, kError, kTimeout };
 std::string_view usage_status_name(UsageStatus status);  // "open", "ok", "aborted", ...
 std::optional<UsageStatus> parse_usage_status(std::string_view name);
