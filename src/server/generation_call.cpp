@@ -90,9 +90,19 @@ TokenLogprobs GenerationCall::logprobs_of(const SampledToken& token) const {
 }
 
 void GenerationCall::on_event(int32_t index, const TokenEvent& event) {
-  std::lock_guard lock(mutex_);
+  std::optional<FinalUsage> final_usage;
+  {
+    std::lock_guard lock(mutex_);
+    if (!apply_event(index, event)) return;
+    if (++choices_done_ == static_cast<int32_t>(choices_.size())) final_usage = complete();
+  }
+  // Outside the lock: without a ledger the end is sent at once, from this thread.
+  if (final_usage) end_response(*final_usage);
+}
+
+bool GenerationCall::apply_event(int32_t index, const TokenEvent& event) {
   Choice& choice = *choices_[static_cast<size_t>(index)];
-  if (choice.done) return;
+  if (choice.done) return false;
   choice.computed_tokens = event.completion_tokens;
   prompt_tokens_ = event.prompt_tokens;
   cached_tokens_ = std::max(cached_tokens_, event.cached_tokens);
@@ -102,8 +112,7 @@ void GenerationCall::on_event(int32_t index, const TokenEvent& event) {
   choice.content += delta.content;
   choice.reasoning += delta.reasoning;
   if (settings_.stream && !client_gone_) stream_delta(index, choice, delta, event.finished);
-  if (!event.finished) return;
-  if (++choices_done_ == static_cast<int32_t>(choices_.size())) complete();
+  return event.finished;
 }
 
 void GenerationCall::add_token(Choice& choice, const TokenEvent& event, OutputDelta& delta) {
@@ -221,7 +230,7 @@ UsageStatus GenerationCall::final_status() const {
   return error_.empty() ? UsageStatus::kOk : UsageStatus::kError;
 }
 
-void GenerationCall::complete() {
+GenerationCall::FinalUsage GenerationCall::complete() {
   const Clock::time_point end = Clock::now();
   int status = error_.empty() ? 200 : 503;
   if (client_gone_) status = 499;  // nginx's "client closed request", for the request counter
@@ -242,16 +251,19 @@ void GenerationCall::complete() {
                      usage_.reasoning_tokens};
   if (billed.prompt == 0) billed.prompt = prompt_tokens_;
   billed.completion = std::max(billed.completion, counts_now().completion);
-  if (!meter_ || !meter_->deferred()) {  // nothing to wait for: answer now, under our lock
-    if (meter_) meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3, {});
-    return respond();
-  }
-  meter_->finish(final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3,
-                 [self = shared_from_this(), end] {
-                   self->metrics_.ledger_wait_seconds.observe(seconds(Clock::now() - end));
-                   std::lock_guard lock(self->mutex_);
-                   self->respond();
-                 });
+  return FinalUsage{final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3, end};
+}
+
+// The end of the response goes out once the final record is committed (at once without a
+// meter or a ledger).
+void GenerationCall::end_response(const FinalUsage& usage) {
+  auto respond_now = [self = shared_from_this(), end = usage.end] {
+    self->metrics_.ledger_wait_seconds.observe(seconds(Clock::now() - end));
+    std::lock_guard lock(self->mutex_);
+    self->respond();
+  };
+  if (!meter_) return respond_now();
+  meter_->finish(usage.status, usage.tokens, usage.ttft_ms, usage.e2e_ms, std::move(respond_now));
 }
 
 void GenerationCall::respond() {

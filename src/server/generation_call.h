@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,11 +72,22 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     FinishReason finish = FinishReason::kStop;
   };
 
+  // What the final record bills, taken under the lock when the last choice is done.
+  struct FinalUsage {
+    UsageStatus status;
+    TokenCounts tokens;
+    double ttft_ms, e2e_ms;
+    std::chrono::steady_clock::time_point end;
+  };
+
   void on_event(int32_t index, const TokenEvent& event);
+  // Under the lock: one event into its choice; true if it was the choice's last.
+  bool apply_event(int32_t index, const TokenEvent& event);
   void add_token(Choice& choice, const TokenEvent& event, OutputDelta& delta);
   void finish_choice(int32_t index, Choice& choice, const TokenEvent& event, OutputDelta& delta);
   void stream_delta(int32_t index, Choice& choice, const OutputDelta& delta, bool final);
-  void complete();  // every choice is done
+  FinalUsage complete();  // every choice is done: metrics, and what is billed
+  void end_response(const FinalUsage& usage);
   // Writes one SSE chunk, after the ledger holds the usage up to it (metered calls).
   void send_chunk(std::string data);
   TokenCounts counts_now() const;

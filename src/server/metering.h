@@ -25,8 +25,6 @@
 
 namespace mx {
 
-int64_t unix_ms_now();
-
 struct Caller {
   std::optional<ApiKey> key;  // nullopt in open mode
   bool admin() const { return !key || key->admin; }
@@ -40,9 +38,6 @@ class MeteredRequest {
         reserved_at_ms_(reserved_at_ms) {}
 
   const std::string& request_id() const { return record_.request_id; }
-  // Whether then() callbacks run later on the ledger's writer thread (false: at once, on the
-  // calling thread, since nothing is recorded).
-  bool deferred() const { return ledger_ != nullptr; }
   // The counts so far; then() runs once they are durable in the ledger (at once without one).
   // Streamed output is sent from then(), so a delivered token is never missing from the
   // ledger, even after a crash.
