@@ -75,6 +75,8 @@ class HttpResponder {
   void end_stream();
 
   // True once the connection is gone (client disconnected, overflow, timeout or server stop).
+  // It turns true on the I/O thread just before on_close runs there: a caller that saw it true
+  // may still be a moment ahead of the callback.
   bool closed() const;
   // The close notification: if the connection dies before the response is complete (before
   // send() / end_stream()), the registered callback runs once, on an I/O thread; it must not

@@ -153,6 +153,11 @@ TEST_F(HttpStreamTest, ClientThatDoesNotReadIsCutAtTheQueueLimit) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   EXPECT_TRUE(stream->closed()) << "after " << written << " bytes";
+  // closed() turns true on the I/O thread just before on_close runs there.
+  deadline = steady_clock::now() + std::chrono::seconds(5);
+  while (hub_->closes.load() == 0 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
   EXPECT_EQ(hub_->closes.load(), 1);
 }
 
