@@ -137,11 +137,26 @@ Status Model::run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage
   const LayerWeights& w = w_.layers[layer];
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t d = c.d_model;
+  rmsnorm(x_.data(), d, w.attn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
+  MX_RETURN_IF_ERROR(attention_block(layer, batch, kv, pool));  // h_ -> h_
+  add(x_.data(), h_.data(), x_.data(), n * d);
+  rmsnorm(x_.data(), d, w.ffn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
+  MX_RETURN_IF_ERROR(ffn_block(layer, n, pool));  // h_ -> h_
+  add(x_.data(), h_.data(), x_.data(), n * d);
+  return ok_status();
+}
+
+// GQA attention of the normalized rows h_ (n tokens); the output projection lands in h_.
+Status Model::attention_block(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv,
+                              ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = w_.layers[layer];
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  const int64_t d = c.d_model;
   const int64_t q_dim = c.n_heads * c.head_dim;
   const int64_t kv_dim = c.n_kv_heads * c.head_dim;
   const int32_t* positions = batch.positions.data();
 
-  rmsnorm(x_.data(), d, w.attn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
   MX_RETURN_IF_ERROR(matmul_into(w.wq, h_.data(), d, q_.data(), q_dim, n, pool));
   MX_RETURN_IF_ERROR(matmul_into(w.wk, h_.data(), d, k_.data(), kv_dim, n, pool));
   MX_RETURN_IF_ERROR(matmul_into(w.wv, h_.data(), d, v_.data(), kv_dim, n, pool));
@@ -183,17 +198,19 @@ Status Model::run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage
   MX_RETURN_IF_ERROR(attention(layer_kv, attention_seqs_.data(),
                                static_cast<int64_t>(attention_seqs_.size()), c.n_heads, scale,
                                attention_scratch_.data(), attention_scratch_.size(), pool));
-  MX_RETURN_IF_ERROR(matmul_into(w.wo, attn_.data(), q_dim, h_.data(), d, n, pool));
-  add(x_.data(), h_.data(), x_.data(), n * d);
+  return matmul_into(w.wo, attn_.data(), q_dim, h_.data(), d, n, pool);
+}
 
-  rmsnorm(x_.data(), d, w.ffn_norm.data, h_.data(), d, n, d, c.rms_eps, pool);
+// The dense SwiGLU FFN of the normalized rows h_ (n tokens); the result lands in h_.
+Status Model::ffn_block(int64_t layer, int64_t n, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = w_.layers[layer];
+  const int64_t d = c.d_model;
   MX_RETURN_IF_ERROR(matmul_into(w.w_gate, h_.data(), d, gate_.data(), c.ffn_hidden, n, pool));
   MX_RETURN_IF_ERROR(matmul_into(w.w_up, h_.data(), d, up_.data(), c.ffn_hidden, n, pool));
   swiglu(gate_.data(), c.ffn_hidden, up_.data(), c.ffn_hidden, gate_.data(), c.ffn_hidden, n,
          c.ffn_hidden, pool);
-  MX_RETURN_IF_ERROR(matmul_into(w.w_down, gate_.data(), c.ffn_hidden, h_.data(), d, n, pool));
-  add(x_.data(), h_.data(), x_.data(), n * d);
-  return ok_status();
+  return matmul_into(w.w_down, gate_.data(), c.ffn_hidden, h_.data(), d, n, pool);
 }
 
 }  // namespace mx

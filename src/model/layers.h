@@ -31,13 +31,40 @@ struct Vector {
   bool present() const { return data != nullptr; }
 };
 
+// The experts of one MoE layer (MoeConfig). GGUF stores each expert family as one 3-D tensor
+// [n_experts, rows, cols]; HF folders as one matrix per expert: either way, one Matrix view per
+// expert here.
+struct MoeWeights {
+  Matrix router;                        // ffn_gate_inp [n_experts, d_model]
+  Vector score_bias;                    // exp_probs_b [n_experts] (deepseek-v3), optional
+  std::vector<Matrix> gate, up, down;   // per expert: [expert_ffn, d], [expert_ffn, d], [d, expert_ffn]
+  Matrix shared_gate, shared_up, shared_down;  // shared experts (ffn_*_shexp), optional
+  bool present() const { return router.present(); }
+};
+
+// MLA projections (MlaConfig). wq_b (or LayerWeights::wq when q_lora_rank == 0) gives
+// n_heads x (qk_nope + qk_rope); wkv_a gives the latent and the shared rotary key; wk_b / wv_b
+// are the per-head up-projections of the latent to keys (nope part) and values.
+struct MlaWeights {
+  Matrix wq_a;        // attn_q_a [q_lora_rank, d_model], when q_lora_rank > 0
+  Vector q_a_norm;    // [q_lora_rank]
+  Matrix wq_b;        // attn_q_b [n_heads * (qk_nope + qk_rope), q_lora_rank]
+  Matrix wkv_a;       // attn_kv_a_mqa [kv_lora_rank + qk_rope, d_model]
+  Vector kv_a_norm;   // [kv_lora_rank]
+  Matrix wk_b;        // per head [qk_nope, kv_lora_rank], stacked: [n_heads * qk_nope, kv_lora_rank]
+  Matrix wv_b;        // per head [v_head, kv_lora_rank], stacked: [n_heads * v_head, kv_lora_rank]
+  bool present() const { return wkv_a.present(); }
+};
+
 struct LayerWeights {
   Vector attn_norm;
   Matrix wq, wk, wv, wo;
   Vector bq, bk, bv;          // qwen2 (and llama with attention_bias)
   Vector q_norm, k_norm;      // qwen3: [head_dim]
   Vector ffn_norm;
-  Matrix w_gate, w_up, w_down;
+  Matrix w_gate, w_up, w_down;  // dense FFN (absent in MoE layers)
+  MoeWeights moe;               // MoE layers
+  MlaWeights mla;               // MLA attention (then wk, wv are absent)
 };
 
 struct ModelWeights {

@@ -58,6 +58,15 @@ class Model {
   Status prepare_matmul_aux();
   void reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv);
   Status run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv, ThreadPool& pool);
+  // Both read the normalized rows h_ and leave their output (before the residual add) in h_.
+  Status attention_block(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv,
+                         ThreadPool& pool);
+  Status ffn_block(int64_t layer, int64_t n_tokens, ThreadPool& pool);
+
+  // MoE (moe_forward.cpp)
+
+  // MLA (mla_forward.cpp)
+
   Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
                      int64_t y_stride, int64_t n_tokens, ThreadPool& pool);
 

@@ -69,6 +69,9 @@ const char* arch_name(Arch arch) {
     case Arch::kLlama: return "llama";
     case Arch::kQwen2: return "qwen2";
     case Arch::kQwen3: return "qwen3";
+    case Arch::kQwen3Moe: return "qwen3moe";
+    case Arch::kDeepseek2: return "deepseek2";
+    case Arch::kGlm4Moe: return "glm4moe";
   }
   return "unknown";
 }

@@ -13,7 +13,7 @@
 
 namespace mx {
 
-enum class Arch { kLlama, kQwen2, kQwen3 };
+enum class Arch { kLlama, kQwen2, kQwen3, kQwen3Moe, kDeepseek2, kGlm4Moe };
 
 const char* arch_name(Arch arch);
 
@@ -27,6 +27,43 @@ struct RopeScalingConfig {
   float beta_fast = 32.0f;        // yarn
   float beta_slow = 1.0f;         // yarn
   float attention_factor = 0.0f;  // yarn: 0 = derive as 0.1 * ln(factor) + 1
+};
+
+// Mixture-of-Experts FFN (qwen3moe, deepseek2, glm4moe). n_experts == 0: a dense model.
+// Router: scores = softmax(h Wr^T) or sigmoid(h Wr^T); the top n_experts_used experts are
+// chosen from scores (+ score bias, deepseek-v3), only among the n_groups_used best groups when
+// n_groups > 1; their weights are the scores without bias, renormalized to sum 1 when
+// normalize_top_k, times routed_scaling. Shared experts (if any) run on every token.
+struct MoeConfig {
+  enum class Gating { kSoftmax, kSigmoid };
+  int64_t n_experts = 0;
+  int64_t n_experts_used = 0;      // top-k per token
+  int64_t expert_ffn_hidden = 0;   // moe_intermediate_size
+  int64_t n_shared_experts = 0;    // fused into one FFN of n_shared * expert_ffn_hidden
+  int64_t first_dense_layers = 0;  // layers below this have a dense FFN of ffn_hidden
+  Gating gating = Gating::kSoftmax;
+  bool normalize_top_k = true;
+  float routed_scaling = 1.0f;     // deepseek routed_scaling_factor
+  int64_t n_groups = 1;            // group-limited routing (deepseek-v3 n_group)
+  int64_t n_groups_used = 1;       // topk_group
+  bool score_bias = false;         // e_score_correction_bias, for selection only
+
+  bool enabled() const { return n_experts > 0; }
+  bool is_moe_layer(int64_t layer) const { return enabled() && layer >= first_dense_layers; }
+};
+
+// Multi-head Latent Attention (deepseek2 / deepseek-v3 / Kimi-K2). kv_lora_rank == 0: not MLA.
+// The cache holds, per token and layer, the normalized latent (kv_lora_rank) and the shared
+// rotary key (qk_rope_dim); query/key heads are qk_nope_dim + qk_rope_dim wide, values
+// v_head_dim wide.
+struct MlaConfig {
+  int64_t q_lora_rank = 0;   // 0: q = h Wq directly (DeepSeek-V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_dim = 0;
+  int64_t qk_rope_dim = 0;
+  int64_t v_head_dim = 0;
+
+  bool enabled() const { return kv_lora_rank > 0; }
 };
 
 struct ModelConfig {
@@ -50,6 +87,8 @@ struct ModelConfig {
   bool tie_embeddings = false;  // output projection reuses token_embd.weight
   bool qkv_bias = false;        // qwen2
   bool qk_norm = false;         // qwen3: RMSNorm of q and k per head
+  MoeConfig moe;
+  MlaConfig mla;
 
   // Checks sizes are positive and consistent (n_heads % n_kv_heads == 0, ...); messages name
   // the field and the model source.
