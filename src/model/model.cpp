@@ -95,7 +95,22 @@ Status Model::bind(const WeightMap& weights) {
     MX_ASSIGN_OR_RETURN(w_.output, binder.matrix("token_embd.weight", c.vocab_size, c.d_model));
   }
   owned_vectors_ = binder.take_owned();
+  if (c.moe.enabled()) {
+    const size_t n = static_cast<size_t>(c.n_layers * c.moe.n_experts);
+    expert_counts_ = std::make_unique<std::atomic<uint64_t>[]>(n);
+    for (size_t i = 0; i < n; ++i) expert_counts_[i].store(0, std::memory_order_relaxed);
+  }
   return ok_status();
+}
+
+std::vector<uint64_t> Model::expert_token_counts() const {
+  std::vector<uint64_t> counts;
+  if (!expert_counts_) return counts;
+  counts.resize(static_cast<size_t>(config_.n_layers * config_.moe.n_experts));
+  for (size_t i = 0; i < counts.size(); ++i) {
+    counts[i] = expert_counts_[i].load(std::memory_order_relaxed);
+  }
+  return counts;
 }
 
 // The per-weight data the batched matmul kernels use on this CPU (Q8_0 on AVX-512 VNNI: bias

@@ -9,6 +9,7 @@
 // decode loop allocates nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -52,6 +53,10 @@ class Model {
   // logits: [logit_rows.size(), vocab_size] floats.
   Status forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logits, ThreadPool& pool);
 
+  // Tokens routed to each expert since load: [n_layers * n_experts], layer-major (zeros for
+  // dense layers; empty for dense models). Safe to call from any thread while forward() runs.
+  std::vector<uint64_t> expert_token_counts() const;
+
  private:
   Model() = default;
   Status bind(const WeightMap& weights);
@@ -64,6 +69,8 @@ class Model {
   Status ffn_block(int64_t layer, int64_t n_tokens, ThreadPool& pool);
 
   // MoE (moe_forward.cpp)
+  // Counters behind expert_token_counts(), sized at bind; the MoE block adds to them.
+  std::unique_ptr<std::atomic<uint64_t>[]> expert_counts_;
 
   // MLA (mla_forward.cpp)
 
