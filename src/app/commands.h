@@ -29,6 +29,7 @@ void register_bench(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
 void register_keys(CLI::App& app, int& exit_code);
 void register_usage(CLI::App& app, int& exit_code);
+void register_experts(CLI::App& app, int& exit_code);
 void register_later_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mx::app

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   mx::app::register_serve(app, exit_code);
   mx::app::register_keys(app, exit_code);
   mx::app::register_usage(app, exit_code);
+  mx::app::register_experts(app, exit_code);
   mx::app::register_later_commands(app, exit_code);
 
   try {

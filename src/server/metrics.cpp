@@ -54,9 +54,15 @@ void Metrics::set_collector(std::function<Gauges()> collector) {
   collector_ = std::move(collector);
 }
 
+void Metrics::add_section(std::function<void(std::string& out)> section) {
+  std::lock_guard lock(mutex_);
+  sections_.push_back(std::move(section));
+}
+
 std::string Metrics::render() const {
   std::string out;
   Gauges gauges;
+  std::vector<std::function<void(std::string&)>> sections;
   {
     std::lock_guard lock(mutex_);
     out += "# TYPE mxserve_requests_total counter\n";
@@ -65,6 +71,7 @@ std::string Metrics::render() const {
                          key.second, count);
     }
     if (collector_) gauges = collector_();
+    sections = sections_;
   }
   ttft_seconds.render("mxserve_time_to_first_token_seconds", out);
   tpot_seconds.render("mxserve_time_per_output_token_seconds", out);
@@ -79,6 +86,7 @@ std::string Metrics::render() const {
   for (const auto& [name, value] : gauges) {
     out += fmt::format("# TYPE {} gauge\n{} {}\n", name, name, value);
   }
+  for (const auto& section : sections) section(out);
   return out;
 }
 

@@ -50,6 +50,8 @@ class Metrics {
   // Gauges: name → value, filled by the collector at export time.
   using Gauges = std::vector<std::pair<std::string, double>>;
   void set_collector(std::function<Gauges()> collector);
+  // Labeled families rendered by their owner (e.g. expert load), appended at export.
+  void add_section(std::function<void(std::string& out)> section);
 
   std::string render() const;
 
@@ -57,6 +59,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::function<Gauges()> collector_;
+  std::vector<std::function<void(std::string&)>> sections_;
 };
 
 }  // namespace mx

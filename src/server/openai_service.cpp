@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api_error.h"
+#include "server/expert_load.h"
 #include "server/openai_request.h"
 
 namespace mx {
@@ -29,6 +30,11 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
         {"mxserve_preemptions", static_cast<double>(s.preemptions)},
         {"mxserve_requests_active", static_cast<double>(active_requests_.load())},
     };
+  });
+  metrics_.add_section([this](std::string& out) {
+    const ModelConfig& c = engine_.model().config();
+    ExpertCounts counts{c.n_layers, c.moe.n_experts, engine_.model().expert_token_counts()};
+    render_expert_tokens(counts, out);
   });
 }
 
