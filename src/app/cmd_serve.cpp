@@ -8,11 +8,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "app/commands.h"
 #include "app/service_flags.h"
 #include "engine/engine.h"
+#include "kvstore/tiered_store.h"
 #include "server/admin_service.h"
 #include "server/http_server.h"
 #include "server/metering.h"
@@ -38,6 +40,9 @@ struct ServeFlags {
   std::string kv_type = "f16";
   int64_t block_size = 32;
   bool no_prefix_caching = false;
+  std::string kv_host_memory = "0";  // host-memory tier under the prefix cache; 0: off
+  std::string kv_ssd_size = "0";     // SSD tier under --data-dir/kvcache; 0: off
+  double kv_ssd_wait = 5.0;
   std::string max_body = "8MiB";
   double shutdown_grace_seconds = 30;
   LedgerFlags ledger;  // --data-dir / --ledger
@@ -94,6 +99,33 @@ Result<int64_t> parse_size(const std::string& text, const char* flag) {
   return static_cast<int64_t>(value * scale);
 }
 
+// The tiers under the prefix cache: host memory, then SSD files under --data-dir/kvcache.
+Status add_kv_tiers(const ServeFlags& flags, EngineConfig& config) {
+  TieredKvStoreConfig tiers;
+  if (flags.kv_host_memory != "0") {
+    MX_ASSIGN_OR_RETURN(tiers.host_bytes, parse_size(flags.kv_host_memory, "--kv-host-memory"));
+  }
+  if (flags.kv_ssd_size != "0") {
+    MX_ASSIGN_OR_RETURN(tiers.ssd_bytes, parse_size(flags.kv_ssd_size, "--kv-ssd-size"));
+    tiers.ssd_root = (std::filesystem::path(flags.ledger.data_dir) / "kvcache").string();
+  }
+  if (tiers.host_bytes == 0 && tiers.ssd_bytes == 0) return ok_status();
+  if (flags.no_prefix_caching) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--kv-host-memory / --kv-ssd-size keep prefix-cache blocks: they need "
+                      "prefix caching, drop --no-prefix-caching");
+  }
+  config.kv_store_wait_seconds = flags.kv_ssd_wait;
+  config.make_kv_store = [tiers](uint64_t seed, size_t block_bytes)
+      -> Result<std::unique_ptr<KvStore>> {
+    MX_ASSIGN_OR_RETURN(auto store, TieredKvStore::open(tiers, seed, block_bytes));
+    spdlog::info("KV tiers: host {} MiB, SSD {} MiB", tiers.host_bytes >> 20,
+                 tiers.ssd_bytes >> 20);
+    return std::unique_ptr<KvStore>(std::move(store));
+  };
+  return ok_status();
+}
+
 Result<EngineConfig> engine_config(const ServeFlags& flags) {
   EngineConfig config;
   MX_ASSIGN_OR_RETURN(config.kv_memory_bytes, parse_size(flags.kv_memory, "--kv-memory"));
@@ -112,6 +144,7 @@ Result<EngineConfig> engine_config(const ServeFlags& flags) {
   config.pin_threads = flags.pin;
   config.scheduler.max_running = flags.max_seqs;
   config.scheduler.max_batch_tokens = flags.max_batch_tokens;
+  MX_RETURN_IF_ERROR(add_kv_tiers(flags, config));
   return config;
 }
 
@@ -240,6 +273,19 @@ void register_serve(CLI::App& app, int& exit_code) {
   sub->add_flag("--no-prefix-caching", flags->no_prefix_caching,
                 "Do not reuse KV blocks of repeated prompt prefixes")
       ->envname("MXSERVE_NO_PREFIX_CACHING");
+  sub->add_option("--kv-host-memory", flags->kv_host_memory,
+                  "Host-memory tier for prefix blocks evicted from the KV cache, e.g. 8GiB; 0: off")
+      ->envname("MXSERVE_KV_HOST_MEMORY")
+      ->capture_default_str();
+  sub->add_option("--kv-ssd-size", flags->kv_ssd_size,
+                  "SSD tier under --data-dir/kvcache (kept across restarts), e.g. 100GiB; 0: off")
+      ->envname("MXSERVE_KV_SSD_SIZE")
+      ->capture_default_str();
+  sub->add_option("--kv-ssd-wait", flags->kv_ssd_wait,
+                  "Seconds a request waits for its prefix from the SSD tier before recomputing")
+      ->envname("MXSERVE_KV_SSD_WAIT")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
   sub->add_option("--max-body", flags->max_body, "Largest request body, e.g. 8MiB")
       ->envname("MXSERVE_MAX_BODY")
       ->capture_default_str();

@@ -131,6 +131,7 @@ BlockId BlockPool::take_free_block() {
   const BlockId block = lru_head_;  // least recently used cached-free block
   check(block != kNone, "a free block exists when n <= n_free()");
   lru_remove(block);
+  if (on_evict_) on_evict_(block, hash_of_[block]);
   forget_hash(block);
   ++stats_.evictions;
   return block;
@@ -190,6 +191,10 @@ void BlockPool::lru_remove(BlockId block) {
   lru_prev_[block] = kNone;
   lru_next_[block] = kNone;
   --n_cached_free_;
+}
+
+void BlockPool::set_on_evict(std::function<void(BlockId, BlockHash)> on_evict) {
+  on_evict_ = std::move(on_evict);
 }
 
 void BlockPool::forget_hash(BlockId block) {

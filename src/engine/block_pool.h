@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -74,6 +75,10 @@ class BlockPool {
   // Whether `block` is published (its hash maps to it).
   bool is_published(BlockId block) const;
 
+  // Called with a cached-free block and its hash right before its content is dropped for
+  // reuse (the block's KV bytes are still intact): the tiers below take a copy (KvStore).
+  void set_on_evict(std::function<void(BlockId, BlockHash)> on_evict);
+
   // Drops one reference on each block. A block reaching zero becomes cached-free (most recently
   // used end of the LRU) if published, else empty-free. Pass a sequence's whole block table:
   // it is walked from last to first, so a prefix's later blocks are evicted before its earlier
@@ -102,6 +107,7 @@ class BlockPool {
   int64_t n_cached_free_ = 0;
   std::vector<BlockId> empty_free_;  // stack; back() is handed out next
   BlockPoolStats stats_;
+  std::function<void(BlockId, BlockHash)> on_evict_;
 };
 
 }  // namespace mx

@@ -54,13 +54,14 @@ Status EngineConfig::validate() const {
 
 namespace {
 
-// Names the model and the KV layout: prefix blocks of another model, dtype or block size
-// never match.
+// Names the model's content and the KV layout: prefix blocks of another model, dtype or block
+// size never match — also in the persistent SSD tier, which outlives the process.
 uint64_t layout_seed(const Model& model, const EngineConfig& config) {
   const ModelConfig& c = model.config();
   const std::string id =
-      fmt::format("{}|{}|{}|{}|{}|{}|{}", model.source(), c.n_layers, c.n_kv_heads, c.head_dim,
-                  c.vocab_size, static_cast<int>(config.kv_dtype), config.block_size);
+      fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers, c.n_kv_heads,
+                  c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype), config.block_size,
+                  KvCacheStorage::bytes_per_token(c, config.kv_dtype));
   return XXH3_64bits(id.data(), id.size());
 }
 
@@ -84,7 +85,14 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   if (config.threads == 0) {
     config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  auto impl = std::make_unique<Impl>(model, config, n_blocks, layout_seed(model, config));
+  const uint64_t seed = layout_seed(model, config);
+  auto impl = std::make_unique<Impl>(model, config, n_blocks, seed);
+  if (config.make_kv_store && config.prefix_caching) {
+    MX_ASSIGN_OR_RETURN(impl->store, config.make_kv_store(seed, impl->kv.block_bytes()));
+    Impl* raw = impl.get();
+    raw->blocks.set_on_evict(
+        [raw](BlockId block, BlockHash hash) { raw->offer_block(block, hash, false); });
+  }
   std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
   Impl* raw = engine->impl_.get();
   raw->publish_stats();
@@ -268,6 +276,7 @@ void Engine::Impl::publish_stats() {
   s.kv_blocks_free = blocks.n_free();
   s.prefix_queries = blocks.stats().prefix_queries;
   s.prefix_hits = blocks.stats().prefix_hits;
+  if (store) s.kv_tiers = store->stats();
   std::lock_guard lock(mutex);
   s.waiting += static_cast<int64_t>(incoming.size());
   stats = s;

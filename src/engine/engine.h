@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "engine/block_pool.h"
+#include "engine/kv_store.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "model/kv_cache.h"
@@ -61,6 +62,13 @@ struct EngineConfig {
   SchedulerConfig scheduler;  // block_size is copied from above
   int threads = 0;            // 0: all cores
   bool pin_threads = false;   // pin compute thread i to CPU i (ThreadPool)
+  // The tiers under the prefix cache (host memory, SSD: kvstore/tiered_store.h), made once the
+  // engine knows its layout seed and block size; unset: no tiers.
+  std::function<Result<std::unique_ptr<KvStore>>(uint64_t layout_seed, size_t block_bytes)>
+      make_kv_store;
+  // How long a request waits for its prefix to come back from disk before it is admitted
+  // anyway and recomputes what has not arrived.
+  double kv_store_wait_seconds = 5.0;
 
   Status validate() const;
 };
@@ -78,6 +86,8 @@ struct EngineStats {
   int64_t generated_tokens = 0;
   int64_t steps = 0;
   int64_t preemptions = 0;
+  int64_t store_restored_blocks = 0;  // prefix blocks copied back from the tiers below
+  std::vector<KvTierStats> kv_tiers;  // host / SSD tiers, when configured
 };
 
 class Engine {

@@ -40,6 +40,11 @@ struct Engine::Impl {
   int64_t usable_prefix_blocks(const Sequence& seq) const;
   void emit(Sequence& seq, TokenEvent event);
   void publish_stats();
+  // KvStore (engine_kvstore.cpp). False: the sequence waits this step for its prefix to come
+  // back from disk. Otherwise counts the ready blocks below as cached in `view`.
+  bool consult_store(Sequence& seq, int64_t cached_blocks, SequenceView& view);
+  void restore_from_store(Sequence& seq);  // after acquire_cached_prefix, at admission
+  void offer_block(BlockId block, BlockHash hash, bool persist);
 
   Model& model;
   EngineConfig config;
@@ -47,6 +52,7 @@ struct Engine::Impl {
   KvCacheStorage kv;
   BlockPool blocks;
   ThreadPool threads;
+  std::unique_ptr<KvStore> store;  // null: no tiers below the prefix cache
 
   // Shared with other threads.
   mutable std::mutex mutex;

@@ -40,6 +40,7 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
           std::span(seq->hashes).first(static_cast<size_t>(usable_prefix_blocks(*seq))), &in_use);
       v.cached_blocks_in_use = in_use;
       v.cached_blocks_free = cached - in_use;
+      if (store && !consult_store(*seq, cached, v)) continue;  // its prefix is on its way back
     }
     waiting_views.push_back(v);
   }
@@ -73,6 +74,7 @@ void Engine::Impl::apply_admissions(const Decision& decision) {
         std::span(seq.hashes).first(static_cast<size_t>(usable)), seq.blocks);
     seq.n_computed = got * config.block_size;
     seq.n_published = got;
+    if (store) restore_from_store(seq);
     if (seq.cached_tokens < 0) {
       seq.cached_tokens = std::min(seq.n_computed, seq.n_prompt());
       totals.cached_tokens += seq.cached_tokens;
@@ -190,7 +192,9 @@ void Engine::Impl::publish_full_blocks(Sequence& seq) {
   if (full <= seq.n_published) return;
   blocks.extend_block_hashes(seq.tokens, seq.hashes);
   for (int64_t b = seq.n_published; b < full; ++b) {
-    blocks.publish(seq.blocks[static_cast<size_t>(b)], seq.hashes[static_cast<size_t>(b)]);
+    const BlockId block = seq.blocks[static_cast<size_t>(b)];
+    const BlockHash hash = seq.hashes[static_cast<size_t>(b)];
+    if (blocks.publish(block, hash) && store) offer_block(block, hash, /*persist=*/true);
   }
   seq.n_published = full;
 }

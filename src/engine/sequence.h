@@ -2,7 +2,9 @@
 // prompt followed by what it generated; n_computed of them have KV in its blocks.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "engine/block_pool.h"
@@ -35,6 +37,10 @@ struct Sequence {
   int64_t cached_tokens = -1;  // prompt tokens from the prefix cache, set at 1st admission
   int64_t waiting_steps = 0;
   bool preempted = false;
+  // KvStore: leading prefix blocks (after the compute tier's) ready in memory below, and since
+  // when the sequence waits for more of them to come back from disk.
+  int64_t store_ready_blocks = 0;
+  std::optional<std::chrono::steady_clock::time_point> store_wait_since;
 };
 
 }  // namespace mx

@@ -46,6 +46,32 @@ Result<RopeTable> rope_table_for(const ModelConfig& c, const std::string& source
   return table;
 }
 
+// FNV-1a, 64 bit: a fingerprint, not a defence against crafted collisions.
+void fnv1a(uint64_t& h, const void* data, size_t size) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < size; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+}
+
+uint64_t weights_fingerprint(const WeightMap& weights, const ModelConfig& c) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int64_t v : {c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.head_dim, c.vocab_size,
+                    c.rope_dims, static_cast<int64_t>(c.arch)}) {
+    fnv1a(h, &v, sizeof v);
+  }
+  fnv1a(h, &c.rope_theta, sizeof c.rope_theta);
+  constexpr uint64_t kSample = 256;  // bytes from each end of every tensor
+  for (const auto& [name, t] : weights.tensors()) {
+    fnv1a(h, name.data(), name.size());
+    fnv1a(h, &t.dtype, sizeof t.dtype);
+    fnv1a(h, t.shape.data(), t.shape.size() * sizeof(int64_t));
+    const uint64_t head = std::min(t.nbytes, kSample);
+    const uint64_t tail = std::min(t.nbytes - head, kSample);
+    fnv1a(h, t.data, head);
+    fnv1a(h, t.data + t.nbytes - tail, tail);
+  }
+  return h;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
@@ -61,6 +87,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     MX_ASSIGN_OR_RETURN(model->weights_, file.to_weight_map());
     model->is_gguf_ = true;
   }
+  model->fingerprint_ = weights_fingerprint(model->weights_, model->config_);
   MX_ASSIGN_OR_RETURN(model->rope_, rope_table_for(model->config_, path));
   MX_RETURN_IF_ERROR(model->bind(model->weights_));
   MX_RETURN_IF_ERROR(model->prepare_matmul_aux());

@@ -48,6 +48,10 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   const std::string& source() const { return source_; }
+  // Identifies the weights' content (not the path): names, types, shapes and sampled bytes of
+  // every tensor, and the config. Persistent caches key on it (a model file replaced under the
+  // same path must never reuse another's KV).
+  uint64_t fingerprint() const { return fingerprint_; }
   bool is_gguf() const { return is_gguf_; }
 
   // logits: [logit_rows.size(), vocab_size] floats.
@@ -80,6 +84,7 @@ class Model {
   std::string source_;
   bool is_gguf_ = false;
   ModelConfig config_;
+  uint64_t fingerprint_ = 0;
   WeightMap weights_;  // keeps the mappings alive
   ModelWeights w_;
   std::deque<std::vector<float>> owned_vectors_;

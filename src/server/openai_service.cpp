@@ -4,6 +4,7 @@
 
 #include "server/api_error.h"
 #include "server/expert_load.h"
+#include "server/kv_tier_metrics.h"
 #include "server/openai_request.h"
 
 namespace mx {
@@ -35,6 +36,10 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
     const ModelConfig& c = engine_.model().config();
     ExpertCounts counts{c.n_layers, c.moe.n_experts, engine_.model().expert_token_counts()};
     render_expert_tokens(counts, out);
+  });
+  metrics_.add_section([this](std::string& out) {
+    const EngineStats s = engine_.stats();
+    render_kv_tiers(s.kv_tiers, s.store_restored_blocks, out);
   });
 }
 
