@@ -19,7 +19,7 @@ constexpr int64_t kMinStagingBlocks = 64;
 Result<std::unique_ptr<TieredKvStore>> TieredKvStore::open(const TieredKvStoreConfig& config,
                                                            uint64_t layout_seed,
                                                            size_t block_bytes) {
-  if (config.host_bytes < 0 || config.ssd_bytes < 0 || config.max_pending_writes < 1 ||
+  if (config.host_bytes < 0 || config.ssd_bytes < 0 || config.max_pending_bytes < 0 ||
       block_bytes == 0) {
     return make_error(ErrorCode::kInvalidArgument, "KV store: sizes must be positive");
   }
@@ -47,6 +47,10 @@ TieredKvStore::TieredKvStore(const TieredKvStoreConfig& config, size_t block_byt
   host_stats_.capacity_bytes = host_.capacity_blocks() * static_cast<int64_t>(block_bytes);
 }
 
+int64_t TieredKvStore::max_pending_writes() const {
+  return std::max<int64_t>(1, config_.max_pending_bytes / static_cast<int64_t>(block_bytes_));
+}
+
 TieredKvStore::~TieredKvStore() {
   {
     std::lock_guard lock(mutex_);
@@ -69,7 +73,7 @@ void TieredKvStore::offer(BlockHash hash, std::span<const uint8_t> data, bool pe
     }
   }
   if (!ssd_ || queued_writes_.count(hash) != 0 || ssd_->holds(hash)) return;
-  if (static_cast<int64_t>(writes_.size()) >= config_.max_pending_writes) {
+  if (static_cast<int64_t>(writes_.size()) >= max_pending_writes()) {
     ++dropped_writes_;
     return;
   }
@@ -167,7 +171,7 @@ void TieredKvStore::writer_loop() {
     lock.lock();
     --busy_;
     queued_writes_.erase(write.hash);
-    if (static_cast<int64_t>(spare_buffers_.size()) < config_.max_pending_writes) {
+    if (static_cast<int64_t>(spare_buffers_.size()) < max_pending_writes()) {
       spare_buffers_.push_back(std::move(write.data));
     }
     if (!status.ok()) note_io_error(status.error());

@@ -25,7 +25,7 @@ struct TieredKvStoreConfig {
   int64_t host_bytes = 0;        // 0: no host tier
   std::string ssd_root;          // folder for the SSD tier (a layout subfolder is made in it)
   int64_t ssd_bytes = 0;         // 0: no SSD tier
-  int64_t max_pending_writes = 64;  // block copies queued for the disk writer
+  int64_t max_pending_bytes = 256ll << 20;  // block copies queued for the disk writer
 };
 
 class TieredKvStore : public KvStore {
@@ -48,6 +48,7 @@ class TieredKvStore : public KvStore {
 
  private:
   TieredKvStore(const TieredKvStoreConfig& config, size_t block_bytes);
+  int64_t max_pending_writes() const;  // at least one block
   void writer_loop();
   void reader_loop();
   void note_io_error(const Error& error);

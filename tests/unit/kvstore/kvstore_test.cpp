@@ -280,7 +280,7 @@ TEST(TieredKvStore, AFullWriteQueueDropsInsteadOfWaiting) {
   TieredKvStoreConfig config;
   config.ssd_root = dir.str();
   config.ssd_bytes = 1 << 20;
-  config.max_pending_writes = 1;
+  config.max_pending_bytes = 1;  // one block at a time
   auto store = TieredKvStore::open(config, kSeed, kBlock);
   ASSERT_TRUE(store.ok());
   for (BlockHash h = 100; h < 400; ++h) (*store)->offer(h, block_of(h), true);
