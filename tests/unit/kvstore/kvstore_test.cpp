@@ -275,6 +275,22 @@ TEST(TieredKvStore, ACorruptedDiskBlockIsNeverServed) {
   EXPECT_EQ((*store)->stats()[1].bad_blocks, 1);
 }
 
+TEST(TieredKvStore, WriteErrorsAreCountedAndNothingElseChanges) {
+  TempDir dir;
+  TieredKvStoreConfig config;
+  config.ssd_root = dir.str();
+  config.ssd_bytes = 1 << 20;
+  auto store = TieredKvStore::open(config, kSeed, kBlock);
+  ASSERT_TRUE(store.ok());
+  fs::remove_all((*store)->ssd()->folder());  // the disk goes away under the server
+  (*store)->offer(41, block_of(41), true);
+  (*store)->drain();
+  auto ssd = (*store)->stats()[1];
+  EXPECT_EQ(ssd.io_errors, 1);
+  EXPECT_EQ(ssd.stores, 0);
+  EXPECT_EQ((*store)->lookup(std::vector<BlockHash>{41}).found, 0);
+}
+
 TEST(TieredKvStore, AFullWriteQueueDropsInsteadOfWaiting) {
   TempDir dir;
   TieredKvStoreConfig config;
