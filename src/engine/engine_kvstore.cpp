@@ -17,14 +17,15 @@ bool Engine::Impl::consult_store(Sequence& seq, int64_t cached_blocks, SequenceV
                                                   static_cast<size_t>(usable - cached_blocks));
   const KvStore::Lookup found = store->lookup(rest);
   if (found.found > found.ready) {
+    // Wait while blocks are on their way back; stop when nothing more can come (no room in
+    // memory, read errors) or after kv_store_wait_seconds: then what is ready is used and the
+    // rest recomputed.
     const auto now = std::chrono::steady_clock::now();
     if (!seq.store_wait_since) seq.store_wait_since = now;
-    if (now - *seq.store_wait_since <
-        std::chrono::duration<double>(config.kv_store_wait_seconds)) {
-      store->prefetch(rest.subspan(static_cast<size_t>(found.ready)));
-      return false;
-    }
-    // Waited long enough: go with what is ready; the rest is recomputed.
+    const bool in_time = now - *seq.store_wait_since <
+                         std::chrono::duration<double>(config.kv_store_wait_seconds);
+    const int64_t started = store->prefetch(rest.subspan(static_cast<size_t>(found.ready)));
+    if (in_time && (found.loading > 0 || started > 0)) return false;
   }
   seq.store_ready_blocks = found.ready;
   view.cached_blocks_free += found.ready;  // each takes one free block and no compute

@@ -47,13 +47,15 @@ class KvStore {
   virtual void offer(BlockHash hash, std::span<const uint8_t> data, bool persist) = 0;
 
   struct Lookup {
-    int64_t ready = 0;  // leading blocks in memory now (read() will succeed unless corrupted)
-    int64_t found = 0;  // leading blocks held in any tier (>= ready)
+    int64_t ready = 0;    // leading blocks in memory now (read() will succeed unless evicted)
+    int64_t found = 0;    // leading blocks held in any tier (>= ready)
+    int64_t loading = 0;  // of the found ones, reads from disk in flight
   };
   // How many of the leading `hashes` the store holds (counts nothing).
   virtual Lookup lookup(std::span<const BlockHash> hashes) = 0;
-  // Starts bringing the leading `hashes` held on disk into memory; returns at once.
-  virtual void prefetch(std::span<const BlockHash> hashes) = 0;
+  // Starts bringing the leading `hashes` held on disk into memory; returns at once, with how
+  // many reads it started (0: nothing more can come: all in memory, in flight, or no room).
+  virtual int64_t prefetch(std::span<const BlockHash> hashes) = 0;
   // Copies a ready block into `out` (block bytes). False if it is not ready, gone, or failed its
   // checksum: the caller recomputes it. A success counts a hit of the tier the block came from.
   virtual bool read(BlockHash hash, std::span<uint8_t> out) = 0;

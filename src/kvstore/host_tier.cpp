@@ -15,20 +15,31 @@ HostTier::HostTier(int64_t capacity_bytes, size_t block_bytes)
 
 bool HostTier::ready(BlockHash hash) const {
   auto it = slot_of_.find(hash);
-  return it != slot_of_.end() && !slots_[it->second].filling;
+  return it != slot_of_.end() && slots_[it->second].list != nullptr;
 }
 
 bool HostTier::holds(BlockHash hash) const { return slot_of_.count(hash) != 0; }
 
-int64_t HostTier::take_slot() {
+bool HostTier::filling(BlockHash hash) const { return holds(hash) && !ready(hash); }
+
+void HostTier::move_to_back(int64_t slot, List& list) {
+  Slot& s = slots_[slot];
+  if (s.list != nullptr) s.list->erase(s.pos);
+  s.list = &list;
+  s.pos = list.insert(list.end(), slot);
+}
+
+int64_t HostTier::take_slot(bool may_evict_staged) {
   if (!free_slots_.empty()) {
     const int64_t slot = free_slots_.back();
     free_slots_.pop_back();
     return slot;
   }
-  if (lru_.empty()) return -1;
-  const int64_t slot = lru_.front();
-  lru_.pop_front();
+  List* victims = !resident_.empty() ? &resident_ : may_evict_staged ? &staged_ : nullptr;
+  if (victims == nullptr || victims->empty()) return -1;
+  const int64_t slot = victims->front();
+  victims->pop_front();
+  slots_[slot].list = nullptr;
   slot_of_.erase(slots_[slot].hash);
   ++evictions_;
   return slot;
@@ -39,63 +50,55 @@ bool HostTier::put(BlockHash hash, std::span<const uint8_t> data) {
   auto it = slot_of_.find(hash);
   if (it != slot_of_.end()) {
     Slot& s = slots_[it->second];
-    if (!s.filling) lru_.splice(lru_.end(), lru_, s.lru);
+    if (s.list == &resident_) move_to_back(it->second, resident_);
     return true;
   }
-  const int64_t slot = take_slot();
+  const int64_t slot = take_slot(/*may_evict_staged=*/true);
   if (slot < 0) return false;
   std::memcpy(arena_.get() + slot * block_bytes_, data.data(), block_bytes_);
-  Slot& s = slots_[slot];
-  s = Slot{hash, false, false, lru_.insert(lru_.end(), slot)};
+  slots_[slot].hash = hash;
   slot_of_[hash] = slot;
+  move_to_back(slot, resident_);
   return true;
 }
 
 uint8_t* HostTier::begin_fill(BlockHash hash) {
   if (holds(hash)) return nullptr;
-  const int64_t slot = take_slot();
+  const int64_t slot = take_slot(/*may_evict_staged=*/false);
   if (slot < 0) return nullptr;
-  slots_[slot] = Slot{hash, true, true, lru_.end()};
+  slots_[slot].hash = hash;
+  slots_[slot].list = nullptr;
   slot_of_[hash] = slot;
   return arena_.get() + slot * block_bytes_;
 }
 
 uint8_t* HostTier::fill_slot(BlockHash hash) {
   auto it = slot_of_.find(hash);
-  if (it == slot_of_.end() || !slots_[it->second].filling) return nullptr;
+  if (it == slot_of_.end() || slots_[it->second].list != nullptr) return nullptr;
   return arena_.get() + it->second * block_bytes_;
 }
 
 void HostTier::end_fill(BlockHash hash, bool ok) {
   auto it = slot_of_.find(hash);
-  if (it == slot_of_.end() || !slots_[it->second].filling) return;
+  if (it == slot_of_.end() || slots_[it->second].list != nullptr) return;
   const int64_t slot = it->second;
-  Slot& s = slots_[slot];
-  s.filling = false;
   if (ok) {
-    s.lru = lru_.insert(lru_.end(), slot);
+    move_to_back(slot, staged_);
     return;
   }
   slot_of_.erase(it);
   free_slots_.push_back(slot);
 }
 
-bool HostTier::read(BlockHash hash, std::span<uint8_t> out) {
+bool HostTier::read(BlockHash hash, std::span<uint8_t> out, bool* from_disk) {
   auto it = slot_of_.find(hash);
   if (it == slot_of_.end() || out.size() != block_bytes_) return false;
   Slot& s = slots_[it->second];
-  if (s.filling) return false;
+  if (s.list == nullptr) return false;
   std::memcpy(out.data(), arena_.get() + it->second * block_bytes_, block_bytes_);
-  lru_.splice(lru_.end(), lru_, s.lru);
+  if (from_disk) *from_disk = s.list == &staged_;
+  move_to_back(it->second, resident_);
   return true;
-}
-
-bool HostTier::take_from_disk_flag(BlockHash hash) {
-  auto it = slot_of_.find(hash);
-  if (it == slot_of_.end()) return false;
-  const bool flag = slots_[it->second].from_disk;
-  slots_[it->second].from_disk = false;
-  return flag;
 }
 
 }  // namespace mx

@@ -94,32 +94,37 @@ KvStore::Lookup TieredKvStore::lookup(std::span<const BlockHash> hashes) {
   bool leading_ready = true;
   for (BlockHash hash : hashes) {
     const bool ready = host_.ready(hash);
-    if (!ready && !host_.holds(hash) && !(ssd_ && ssd_->holds(hash))) break;
+    const bool filling = host_.filling(hash);
+    if (!ready && !filling && !(ssd_ && ssd_->holds(hash))) break;
     leading_ready = leading_ready && ready;
     if (leading_ready) ++result.ready;
+    if (filling) ++result.loading;
     ++result.found;
   }
   return result;
 }
 
-void TieredKvStore::prefetch(std::span<const BlockHash> hashes) {
-  if (!ssd_) return;
+int64_t TieredKvStore::prefetch(std::span<const BlockHash> hashes) {
+  if (!ssd_) return 0;
   std::lock_guard lock(mutex_);
+  int64_t issued = 0;
   for (BlockHash hash : hashes) {
     if (host_.holds(hash)) continue;
     if (!ssd_->holds(hash)) break;
-    uint8_t* slot = host_.begin_fill(hash);
-    if (slot == nullptr) break;  // every host slot is being filled: the rest on a later step
+    if (host_.begin_fill(hash) == nullptr) break;  // no room: the rest is recomputed
     reads_.push_back(hash);
+    ++issued;
   }
-  wake_.notify_all();
+  if (issued > 0) wake_.notify_all();
+  return issued;
 }
 
 bool TieredKvStore::read(BlockHash hash, std::span<uint8_t> out) {
   std::lock_guard lock(mutex_);
   const auto start = Clock::now();
-  if (!host_.read(hash, out)) return false;
-  if (host_.take_from_disk_flag(hash)) {
+  bool from_disk = false;
+  if (!host_.read(hash, out, &from_disk)) return false;
+  if (from_disk) {
     ++ssd_hits_;
     ++host_stats_.misses;
   } else {

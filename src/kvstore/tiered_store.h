@@ -37,7 +37,7 @@ class TieredKvStore : public KvStore {
 
   void offer(BlockHash hash, std::span<const uint8_t> data, bool persist) override;
   Lookup lookup(std::span<const BlockHash> hashes) override;
-  void prefetch(std::span<const BlockHash> hashes) override;
+  int64_t prefetch(std::span<const BlockHash> hashes) override;
   bool read(BlockHash hash, std::span<uint8_t> out) override;
   void count_misses(int64_t blocks) override;
   std::vector<KvTierStats> stats() const override;

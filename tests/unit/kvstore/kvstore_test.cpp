@@ -71,17 +71,18 @@ TEST(HostTier, LeastRecentlyUsedIsEvictedAndFillingSlotsArePinned) {
   ASSERT_EQ(host.capacity_blocks(), 3);
   for (uint64_t h = 1; h <= 3; ++h) ASSERT_TRUE(host.put(h, block_of(h)));
   std::vector<uint8_t> out(kBlock);
-  ASSERT_TRUE(host.read(1, out));  // 1 is now the most recent: 2 goes first
+  bool from_disk = true;
+  ASSERT_TRUE(host.read(1, out, &from_disk));  // 1 is now the most recent: 2 goes first
   EXPECT_EQ(out, block_of(1));
+  EXPECT_FALSE(from_disk);
   ASSERT_TRUE(host.put(4, block_of(4)));
   EXPECT_FALSE(host.holds(2));
   EXPECT_TRUE(host.ready(1) && host.ready(3) && host.ready(4));
   uint8_t* slot = host.begin_fill(5);  // evicts 3
   ASSERT_NE(slot, nullptr);
   EXPECT_FALSE(host.holds(3));
-  EXPECT_TRUE(host.holds(5));
-  EXPECT_FALSE(host.ready(5));
-  EXPECT_FALSE(host.read(5, out));
+  EXPECT_TRUE(host.filling(5));
+  EXPECT_FALSE(host.read(5, out, nullptr));
   ASSERT_NE(host.begin_fill(6), nullptr);  // evicts 1
   ASSERT_NE(host.begin_fill(7), nullptr);  // evicts 4
   EXPECT_EQ(host.begin_fill(8), nullptr);  // all three slots filling: nothing evictable
@@ -91,11 +92,27 @@ TEST(HostTier, LeastRecentlyUsedIsEvictedAndFillingSlotsArePinned) {
   host.end_fill(5, true);
   host.end_fill(6, false);  // a failed read frees its slot
   EXPECT_FALSE(host.holds(6));
-  ASSERT_TRUE(host.take_from_disk_flag(5));
-  ASSERT_TRUE(host.read(5, out));
+  ASSERT_TRUE(host.read(5, out, &from_disk));
   EXPECT_EQ(out, data5);
-  EXPECT_FALSE(host.take_from_disk_flag(5));
+  EXPECT_TRUE(from_disk);
+  ASSERT_TRUE(host.read(5, out, &from_disk));
+  EXPECT_FALSE(from_disk);  // read once: resident now
   EXPECT_EQ(host.evictions(), 4);
+}
+
+TEST(HostTier, PrefetchNeverEvictsStagedBlocksButOffersMay) {
+  HostTier host(2 * kBlock, kBlock);
+  ASSERT_NE(host.begin_fill(1), nullptr);
+  ASSERT_NE(host.begin_fill(2), nullptr);
+  host.end_fill(1, true);
+  host.end_fill(2, true);
+  // A long prefix coming back must not evict its own beginning...
+  EXPECT_EQ(host.begin_fill(3), nullptr);
+  EXPECT_TRUE(host.ready(1) && host.ready(2));
+  // ...but blocks leaving the compute tier take the oldest staged slot when nothing else is left.
+  ASSERT_TRUE(host.put(4, block_of(4)));
+  EXPECT_FALSE(host.holds(1));
+  EXPECT_TRUE(host.ready(2) && host.ready(4));
 }
 
 TEST(HostTier, ZeroCapacityHoldsNothing) {
