@@ -3,20 +3,24 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/block_pool.h"
+#include "engine/drafter.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 
 namespace mx {
 
 struct Sequence {
-  Sequence(SeqId seq_id, EngineRequest req, int32_t vocab_size)
+  Sequence(SeqId seq_id, EngineRequest req, int32_t vocab_size,
+           const SpeculativeConfig& speculative)
       : id(seq_id),
         request(std::move(req)),
         tokens(request.prompt),
-        sampler(request.sampling, vocab_size) {
+        sampler(request.sampling, vocab_size),
+        drafter(make_drafter(speculative)) {
     sampler.add_prompt_tokens(request.prompt);
   }
 
@@ -35,6 +39,8 @@ struct Sequence {
   int64_t cached_tokens = -1;  // prompt tokens from the prefix cache, set at 1st admission
   int64_t waiting_steps = 0;
   bool preempted = false;
+  std::unique_ptr<Drafter> drafter;  // null: no speculation
+  Draft draft;                       // this step's proposal (its tokens are not in `tokens`)
 };
 
 }  // namespace mx

@@ -54,9 +54,14 @@ void Metrics::set_collector(std::function<Gauges()> collector) {
   collector_ = std::move(collector);
 }
 
+void Metrics::set_counter_collector(std::function<Gauges()> collector) {
+  std::lock_guard lock(mutex_);
+  counter_collector_ = std::move(collector);
+}
+
 std::string Metrics::render() const {
   std::string out;
-  Gauges gauges;
+  Gauges gauges, counters;
   {
     std::lock_guard lock(mutex_);
     out += "# TYPE mxserve_requests_total counter\n";
@@ -65,6 +70,7 @@ std::string Metrics::render() const {
                          key.second, count);
     }
     if (collector_) gauges = collector_();
+    if (counter_collector_) counters = counter_collector_();
   }
   ttft_seconds.render("mxserve_time_to_first_token_seconds", out);
   tpot_seconds.render("mxserve_time_per_output_token_seconds", out);
@@ -74,6 +80,9 @@ std::string Metrics::render() const {
        {std::pair{"mxserve_prompt_tokens_total", prompt_tokens.load()},
         std::pair{"mxserve_cached_prompt_tokens_total", cached_tokens.load()},
         std::pair{"mxserve_generated_tokens_total", generated_tokens.load()}}) {
+    out += fmt::format("# TYPE {} counter\n{} {}\n", name, name, value);
+  }
+  for (const auto& [name, value] : counters) {
     out += fmt::format("# TYPE {} counter\n{} {}\n", name, name, value);
   }
   for (const auto& [name, value] : gauges) {

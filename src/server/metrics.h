@@ -50,6 +50,8 @@ class Metrics {
   // Gauges: name → value, filled by the collector at export time.
   using Gauges = std::vector<std::pair<std::string, double>>;
   void set_collector(std::function<Gauges()> collector);
+  // Counters kept elsewhere (the engine's totals), read at export time like the gauges.
+  void set_counter_collector(std::function<Gauges()> collector);
 
   std::string render() const;
 
@@ -57,6 +59,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::function<Gauges()> collector_;
+  std::function<Gauges()> counter_collector_;
 };
 
 }  // namespace mx
