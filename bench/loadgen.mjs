@@ -34,9 +34,6 @@ const HELP = `usage: node bench/loadgen.mjs --url URL [options]
                                DIST: N | uniform:A-B | normal:MEAN,SD[,MIN,MAX]
   --shared-prefix-fraction F   each prompt starts with the same F share of its tokens (0..1,
                                default 0): for prefix-cache tests
-  --repeat-period P            the non-shared part of each prompt is one random phrase of P
-                               tokens repeated (default 0: all random): text that speculative
-                               n-gram drafting can copy
   --token-range A-B            token ids the prompts are drawn from (default 1000-30000)
   --seed N                     prompt/length seed (default 1)
   --warmup N                   requests before the sweep, not measured (default 2)
@@ -73,7 +70,6 @@ function parseCli(argv) {
       'output-tokens': { type: 'string', default: '64' },
       'shared-prefix-fraction': { type: 'string', default: '0' },
       'token-range': { type: 'string', default: '1000-30000' },
-      'repeat-period': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       warmup: { type: 'string', default: '2' },
       timeout: { type: 'string', default: '600' },
@@ -112,7 +108,7 @@ function parseCli(argv) {
     requests: requestCounts(values.requests, levels, positiveInt), duration_s: duration,
     promptDist: parseDistribution(values['prompt-tokens'], '--prompt-tokens'),
     outputDist: parseDistribution(values['output-tokens'], '--output-tokens'),
-    sharedPrefixFraction: fraction, repeatPeriod: positiveInt('repeat-period', values['repeat-period']),
+    sharedPrefixFraction: fraction,
     tokenMin: Number(range[1]), tokenMax: Number(range[2]),
     seed: positiveInt('seed', values.seed), warmup: positiveInt('warmup', values.warmup),
     timeoutMs: Number(values.timeout) * 1000, label: values.label ?? url,
@@ -210,7 +206,6 @@ async function main() {
   const prompts = new PromptFactory({
     seed: cfg.seed, tokenMin: cfg.tokenMin, tokenMax: cfg.tokenMax,
     sharedPrefixFraction: cfg.sharedPrefixFraction, maxPromptTokens: cfg.promptDist.max,
-    repeatPeriod: cfg.repeatPeriod,
   });
   const result = {
     tool: 'mxserve bench/loadgen.mjs', date: new Date().toISOString(),
@@ -220,7 +215,6 @@ async function main() {
       concurrency: cfg.levels, requests_per_level: cfg.duration_s === null ? cfg.requests : null,
       duration_s: cfg.duration_s, prompt_tokens: cfg.promptDist.spec,
       output_tokens: cfg.outputDist.spec, shared_prefix_fraction: cfg.sharedPrefixFraction,
-      repeat_period: cfg.repeatPeriod,
       token_range: [cfg.tokenMin, cfg.tokenMax], seed: cfg.seed, warmup: cfg.warmup,
       extra_body: { ...cfg.extraBody, logit_bias: undefined },
       invalid_utf8_tokens_banned: bannedTokens,

@@ -2,10 +2,16 @@
 # Speculative decoding (n-gram drafts) vs none on `mxserve serve`: the same bench/loadgen.mjs
 # requests (streaming /v1/completions, token-id prompts, ignore_eos, temperature 0) against the
 # server started with --speculative none and with --speculative ngram, alternating over ROUNDS
-# rounds (round 1: none then ngram, round 2 the other way round). Two workloads:
-#   loop — random prompts: a random-weight model under greedy decoding soon repeats itself,
-#          and the drafter copies the loop;
-#   copy — prompts made of one random phrase of REPEAT_PERIOD tokens repeated (text to copy).
+# rounds (round 1: none then ngram, round 2 the other way round). The bench model has random
+# weights, and its greedy text seldom repeats (checked: a few drafts per 256 tokens), so the
+# workloads make repetition with logit_bias, which costs nothing extra in the forward pass:
+#   loop    — greedy, logit_bias +100 on four token ids (BIAS_TOKENS): the output settles into
+#             a loop, what n-gram drafts copy best (the upper end of acceptance);
+#   sampled — temperature 1 with the same bias: each token is a draw among the four, so a
+#             draft is accepted with about the probability the target gives it (rejection
+#             sampling path, low-to-middle acceptance);
+#   random  — greedy, no bias: drafts are rare; shows what speculation costs when it finds
+#             nothing to copy.
 # Per workload and concurrency level, each variant's medians over the rounds of output tokens/s,
 # end-to-end latency p50 and TPOT p50, and, from the server's /metrics counters read before and
 # after the level, the draft acceptance rate (accepted / draft tokens) and the tokens a sequence
@@ -14,8 +20,8 @@
 # Usage: bench/spec_decode.sh [MODEL.gguf]   (default /tmp/bench/qwen3-0.6b-q8_0.gguf; make one
 #   with: build/bin/mxserve make-test-model --arch qwen3 --size bench --type q8_0 ...)
 # Env (defaults): MXSERVE (build/bin/mxserve), THREADS (2), ROUNDS (2), CONCURRENCY (1 4),
-#   REQUESTS (8 per level), PROMPT_TOKENS (128), OUTPUT_TOKENS (128), REPEAT_PERIOD (16),
-#   WORKLOADS ("loop copy"), DRAFT_TOKENS (4), NGRAM_MIN (2), NGRAM_MAX (4), SEED (1),
+#   REQUESTS (8 per level), PROMPT_TOKENS (128), OUTPUT_TOKENS (128),
+#   BIAS_TOKENS (1000,2000,3000,4000), WORKLOADS ("loop sampled random"), DRAFT_TOKENS (4), NGRAM_MIN (2), NGRAM_MAX (4), SEED (1),
 #   MXSERVE_ARGS (extra flags), OUT (bench/results/spec_decode-<date>.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +36,8 @@ CONCURRENCY=${CONCURRENCY:-1 4}
 REQUESTS=${REQUESTS:-8}
 PROMPT_TOKENS=${PROMPT_TOKENS:-128}
 OUTPUT_TOKENS=${OUTPUT_TOKENS:-128}
-REPEAT_PERIOD=${REPEAT_PERIOD:-16}
-WORKLOADS=${WORKLOADS:-loop copy}
+BIAS_TOKENS=${BIAS_TOKENS:-1000,2000,3000,4000}
+WORKLOADS=${WORKLOADS:-loop sampled random}
 DRAFT_TOKENS=${DRAFT_TOKENS:-4}
 NGRAM_MIN=${NGRAM_MIN:-2}
 NGRAM_MAX=${NGRAM_MAX:-4}
@@ -43,6 +49,17 @@ RAW=$(mktemp -d)
 . bench/lib/servers.sh
 trap 'stop_server; rm -rf "$RAW"' EXIT
 trap 'exit 130' INT TERM
+
+extra_body() {  # extra_body WORKLOAD: the request fields that make the workload
+  local bias
+  bias=$(echo "$BIAS_TOKENS" | sed 's/\([0-9][0-9]*\)/"\1":100/g')
+  case $1 in
+    loop) echo "{\"logit_bias\":{$bias}}" ;;
+    sampled) echo "{\"temperature\":1.0,\"logit_bias\":{$bias}}" ;;
+    random) echo "{}" ;;
+    *) echo "error: unknown workload '$1' (loop, sampled, random)" >&2; exit 2 ;;
+  esac
+}
 
 metrics() {  # metrics FILE: the server's /metrics text
   curl -sf "$SERVER_URL/metrics" > "$1"
@@ -58,15 +75,15 @@ run_variant() {  # run_variant SPEC ROUND
   printf '%s\n' "${cmd[*]}" > "$RAW/$spec.cmd"
   start_server "$spec" "$RAW/$spec.$round.log" "$port" "${cmd[@]}"
   for workload in $WORKLOADS; do
-    local period=0
-    [ "$workload" = copy ] && period=$REPEAT_PERIOD
+    local body
+    body=$(extra_body "$workload")
     for c in $CONCURRENCY; do
       local tag="$spec.$workload.c$c.$round"
       echo "[$spec] round $round/$ROUNDS $workload c=$c (load $(cut -d' ' -f1 /proc/loadavg))" >&2
       metrics "$RAW/$tag.before.prom"
       node bench/loadgen.mjs --url "$SERVER_URL" --label "$spec" --concurrency "$c" \
         --requests "$REQUESTS" --prompt-tokens "$PROMPT_TOKENS" --output-tokens "$OUTPUT_TOKENS" \
-        --repeat-period "$period" --warmup 0 --seed "$SEED" --quiet \
+        --extra-body "$body" --warmup 0 --seed "$SEED" --quiet \
         --out "$RAW/$tag.json" || { log_tail; exit 1; }
       metrics "$RAW/$tag.after.prom"
     done
@@ -91,5 +108,5 @@ done
 mkdir -p "$(dirname "$OUT")"
 /usr/bin/python3 bench/spec_decode_report.py --raw "$RAW" --rounds "$ROUNDS" --model "$MODEL" \
   --workloads "$WORKLOADS" --concurrency "$CONCURRENCY" --out "$OUT" \
-  --settings "{\"threads\":$THREADS,\"requests\":$REQUESTS,\"prompt_tokens\":$PROMPT_TOKENS,\"output_tokens\":$OUTPUT_TOKENS,\"repeat_period\":$REPEAT_PERIOD,\"draft_tokens\":$DRAFT_TOKENS,\"ngram_min\":$NGRAM_MIN,\"ngram_max\":$NGRAM_MAX,\"seed\":$SEED,\"mxserve_args\":\"$MXSERVE_ARGS\"}"
+  --settings "{\"threads\":$THREADS,\"requests\":$REQUESTS,\"prompt_tokens\":$PROMPT_TOKENS,\"output_tokens\":$OUTPUT_TOKENS,\"bias_tokens\":\"$BIAS_TOKENS\",\"draft_tokens\":$DRAFT_TOKENS,\"ngram_min\":$NGRAM_MIN,\"ngram_max\":$NGRAM_MAX,\"seed\":$SEED,\"mxserve_args\":\"$MXSERVE_ARGS\"}"
 echo "wrote $OUT" >&2

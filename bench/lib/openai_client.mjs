@@ -82,11 +82,8 @@ export function parseDistribution(spec, what) {
 export class PromptFactory {
   // sharedPrefixFraction F: the first round(F * len) tokens of every prompt are the first tokens
   // of one fixed sequence (made from the seed); the rest are unique to the request.
-  // repeatPeriod P > 0: the unique part is one random phrase of P tokens repeated (text a
-  // speculative n-gram drafter can copy from).
-  constructor({ seed, tokenMin, tokenMax, sharedPrefixFraction, maxPromptTokens, repeatPeriod = 0 }) {
+  constructor({ seed, tokenMin, tokenMax, sharedPrefixFraction, maxPromptTokens }) {
     this.seed = seed;
-    this.repeatPeriod = repeatPeriod;
     this.tokenMin = tokenMin;
     this.span = tokenMax - tokenMin + 1;
     this.fraction = sharedPrefixFraction;
@@ -104,13 +101,7 @@ export class PromptFactory {
     const outputTokens = outputDist.sample(rng);
     const sharedLen = Math.min(this.shared.length, Math.round(promptTokens * this.fraction));
     const ids = this.shared.slice(0, sharedLen);
-    const start = ids.length;
-    while (ids.length < promptTokens) {
-      const i = ids.length - start;
-      ids.push(this.repeatPeriod > 0 && i >= this.repeatPeriod
-        ? ids[start + (i % this.repeatPeriod)]
-        : this.tokenMin + Math.floor(rng() * this.span));
-    }
+    while (ids.length < promptTokens) ids.push(this.tokenMin + Math.floor(rng() * this.span));
     return { ids, promptTokens, outputTokens, sharedTokens: sharedLen };
   }
 }

@@ -119,6 +119,25 @@ void NgramDrafter::propose(std::span<const int32_t> tokens, int64_t max_tokens, 
   }
 }
 
+int64_t DraftPacer::next_length() {
+  if (pause_ > 0) {
+    --pause_;
+    return 0;
+  }
+  return length_;
+}
+
+void DraftPacer::record(int64_t drafted, int64_t accepted) {
+  if (drafted <= 0) return;
+  length_ = accepted == drafted ? std::min(max_tokens_, drafted + 1) : accepted + 1;
+  if (accepted > 0) {
+    backoff_ = 0;
+    return;
+  }
+  backoff_ = std::min(kMaxPause, backoff_ == 0 ? 1 : 2 * backoff_);
+  pause_ = backoff_;
+}
+
 std::unique_ptr<Drafter> make_drafter(const SpeculativeConfig& config) {
   if (!config.enabled()) return nullptr;
   return std::make_unique<NgramDrafter>(config.ngram_min, config.ngram_max);

@@ -88,6 +88,29 @@ class NgramDrafter final : public Drafter {
   int64_t used_ = 0;
 };
 
+// How many draft tokens one sequence proposes, from how its recent drafts fared. On a CPU a
+// verification row costs about half a decode step (the weights are read once per step, but
+// every row is computed), so drafts that keep failing cost more than they give: after a
+// rejection the next draft is one token longer than what was accepted, a fully accepted draft
+// grows by one (up to the maximum), and a draft of which nothing was accepted pauses drafting
+// for 1, 2, 4, ... 16 steps (reset by any acceptance). Pacing changes only the amount of
+// verification work, never the output.
+class DraftPacer {
+ public:
+  explicit DraftPacer(int64_t max_tokens) : max_tokens_(max_tokens), length_(max_tokens) {}
+  // Draft length for this step (0: do not draft); call once per decode step.
+  int64_t next_length();
+  // The outcome of a verification: `drafted` tokens verified, the first `accepted` kept.
+  void record(int64_t drafted, int64_t accepted);
+
+ private:
+  static constexpr int64_t kMaxPause = 16;
+  int64_t max_tokens_;
+  int64_t length_;
+  int64_t pause_ = 0;    // steps left without drafting
+  int64_t backoff_ = 0;  // length of the next pause
+};
+
 // The drafter of `config.method` for one new sequence; nullptr when speculation is off.
 std::unique_ptr<Drafter> make_drafter(const SpeculativeConfig& config);
 

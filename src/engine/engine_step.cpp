@@ -92,7 +92,7 @@ void Engine::Impl::propose_draft(Sequence& seq) {
   const int64_t room = std::min(seq.request.max_new_tokens - seq.n_generated(),
                                 max_context - seq.n_tokens()) -
                        1;
-  const int64_t k = std::min(config.speculative.draft_tokens, room);
+  const int64_t k = std::min(seq.pacer.next_length(), room);
   if (k > 0) seq.drafter->propose(seq.tokens, k, seq.draft);
 }
 
@@ -203,6 +203,7 @@ void Engine::Impl::verify_draft(Sequence& seq, float* rows, int64_t n_draft) {
   const bool has_q = !seq.draft.probs.empty();
   ++totals.spec_verify_steps;
   totals.spec_draft_tokens += n_draft;
+  int64_t n_accepted = 0;
   for (int64_t i = 0; i <= n_draft; ++i) {
     std::span<float> row(rows + static_cast<size_t>(i) * vocab, vocab);
     SampledToken token;
@@ -221,12 +222,14 @@ void Engine::Impl::verify_draft(Sequence& seq, float* rows, int64_t n_draft) {
     }
     ++totals.spec_emitted_tokens;
     if (accepted) {
+      ++n_accepted;
       ++totals.spec_accepted_tokens;
       ++seq.n_computed;  // the draft's KV (written at its row) is now a real token's
     }
     if (!commit_token(seq, std::move(token))) return;  // a stop inside the run ends it
     if (!accepted) break;
   }
+  seq.pacer.record(n_draft, n_accepted);
   release_draft_blocks(seq);
   publish_full_blocks(seq);
 }

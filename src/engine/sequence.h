@@ -20,7 +20,8 @@ struct Sequence {
         request(std::move(req)),
         tokens(request.prompt),
         sampler(request.sampling, vocab_size),
-        drafter(make_drafter(speculative)) {
+        drafter(make_drafter(speculative)),
+        pacer(speculative.draft_tokens) {
     sampler.add_prompt_tokens(request.prompt);
   }
 
@@ -41,6 +42,7 @@ struct Sequence {
   bool preempted = false;
   std::unique_ptr<Drafter> drafter;  // null: no speculation
   Draft draft;                       // this step's proposal (its tokens are not in `tokens`)
+  DraftPacer pacer;                  // draft length from recent acceptance
 };
 
 }  // namespace mx

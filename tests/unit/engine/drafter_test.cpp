@@ -94,6 +94,31 @@ TEST(NgramDrafterTest, LongContextFindsEarlyText) {
   EXPECT_EQ(draft.tokens, std::vector<int32_t>(phrase.begin() + 4, phrase.end()));
 }
 
+TEST(DraftPacerTest, LengthFollowsAcceptanceAndFailuresPause) {
+  DraftPacer pacer(4);
+  EXPECT_EQ(pacer.next_length(), 4);
+  pacer.record(4, 1);  // rejected at the second token: next time 1 + 1
+  EXPECT_EQ(pacer.next_length(), 2);
+  pacer.record(2, 2);  // all accepted: grow by one
+  EXPECT_EQ(pacer.next_length(), 3);
+  pacer.record(3, 3);
+  pacer.record(4, 4);
+  EXPECT_EQ(pacer.next_length(), 4);  // capped at the maximum
+  // Nothing accepted: pauses of 1, 2, 4 steps, each followed by a one-token draft.
+  std::vector<int64_t> lengths;
+  for (int round = 0; round < 3; ++round) {
+    pacer.record(1, 0);
+    for (int64_t n = pacer.next_length(); n == 0; n = pacer.next_length()) lengths.push_back(0);
+    lengths.push_back(1);
+  }
+  EXPECT_EQ(lengths, (std::vector<int64_t>{0, 1, 0, 0, 1, 0, 0, 0, 0, 1}));
+  pacer.record(1, 1);  // an acceptance ends the back-off
+  EXPECT_EQ(pacer.next_length(), 2);
+  pacer.record(2, 0);
+  EXPECT_EQ(pacer.next_length(), 0);  // the pause starts again at one step
+  EXPECT_EQ(pacer.next_length(), 1);
+}
+
 TEST(SpeculativeConfigTest, ValidatesRanges) {
   SpeculativeConfig config;
   EXPECT_TRUE(config.validate().ok());  // off: nothing checked
