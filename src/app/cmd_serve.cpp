@@ -43,6 +43,10 @@ struct ServeFlags {
   std::string kv_host_memory = "0";  // host-memory tier under the prefix cache; 0: off
   std::string kv_ssd_size = "0";     // SSD tier under --data-dir/kvcache; 0: off
   double kv_ssd_wait = 5.0;
+  std::string speculative = "none";  // none | ngram
+  int64_t draft_tokens = 4;
+  int64_t ngram_min = 2;
+  int64_t ngram_max = 4;
   std::string max_body = "8MiB";
   double shutdown_grace_seconds = 30;
   LedgerFlags ledger;  // --data-dir / --ledger
@@ -145,6 +149,10 @@ Result<EngineConfig> engine_config(const ServeFlags& flags) {
   config.scheduler.max_running = flags.max_seqs;
   config.scheduler.max_batch_tokens = flags.max_batch_tokens;
   MX_RETURN_IF_ERROR(add_kv_tiers(flags, config));
+  MX_ASSIGN_OR_RETURN(config.speculative.method, parse_speculative_method(flags.speculative));
+  config.speculative.draft_tokens = flags.draft_tokens;
+  config.speculative.ngram_min = flags.ngram_min;
+  config.speculative.ngram_max = flags.ngram_max;
   return config;
 }
 
@@ -285,6 +293,23 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Seconds a request waits for its prefix from the SSD tier before recomputing")
       ->envname("MXSERVE_KV_SSD_WAIT")
       ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  sub->add_option("--speculative", flags->speculative,
+                  "Speculative decoding: none, or ngram (drafts copied from earlier text)")
+      ->envname("MXSERVE_SPECULATIVE")
+      ->capture_default_str();
+  sub->add_option("--draft-tokens", flags->draft_tokens,
+                  "Most draft tokens verified per sequence and step (--speculative ngram)")
+      ->envname("MXSERVE_DRAFT_TOKENS")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  sub->add_option("--ngram-min", flags->ngram_min, "Shortest suffix the n-gram drafter matches")
+      ->envname("MXSERVE_NGRAM_MIN")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--ngram-max", flags->ngram_max, "Longest suffix the n-gram drafter matches")
+      ->envname("MXSERVE_NGRAM_MAX")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   sub->add_option("--max-body", flags->max_body, "Largest request body, e.g. 8MiB")
       ->envname("MXSERVE_MAX_BODY")

@@ -49,6 +49,7 @@ Status EngineConfig::validate() const {
     return make_error(ErrorCode::kInvalidArgument, "threads must be >= 0 (0: all cores), got {}",
                       threads);
   }
+  MX_RETURN_IF_ERROR(speculative.validate());
   return scheduler.validate();
 }
 
@@ -99,9 +100,15 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   raw->thread = std::thread([raw] { raw->loop(); });
   spdlog::info(
       "engine: {} KV blocks of {} tokens ({} MiB), context {}, {} threads, prefix "
-      "caching {}",
+      "caching {}, speculative {}",
       n_blocks, config.block_size, (n_blocks * raw->kv.block_bytes()) >> 20, raw->max_context,
-      config.threads, config.prefix_caching ? "on" : "off");
+      config.threads, config.prefix_caching ? "on" : "off",
+      config.speculative.enabled()
+          ? fmt::format("{} (k {}, n-gram {}..{})",
+                        speculative_method_name(config.speculative.method),
+                        config.speculative.draft_tokens, config.speculative.ngram_min,
+                        config.speculative.ngram_max)
+          : std::string("off"));
   return engine;
 }
 
@@ -163,7 +170,8 @@ Result<std::vector<SeqId>> Engine::submit_all(std::vector<EngineRequest> request
   std::vector<SeqId> ids;
   for (EngineRequest& request : requests) {
     ids.push_back(impl_->next_id++);
-    impl_->incoming.push_back(std::make_unique<Sequence>(ids.back(), std::move(request), vocab));
+    impl_->incoming.push_back(std::make_unique<Sequence>(ids.back(), std::move(request), vocab,
+                                                            impl_->config.speculative));
   }
   impl_->wake.notify_one();
   return ids;

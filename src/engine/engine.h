@@ -2,7 +2,11 @@
 // picks a Batch of decodes and prefill chunks under a token budget, the engine allocates their
 // KV blocks from the BlockPool (reusing cached prefix blocks), runs the Model once over the
 // whole batch (ModelRunner step), samples each sequence's next token (SamplerState) and hands it
-// to the request's TokenStream callback.
+// to the request's TokenStream callback. With speculative decoding on (EngineConfig::speculative)
+// a decoding sequence's Drafter proposes tokens, the same forward computes logits for its last
+// token and every draft, and SamplerState::verify keeps the drafts the target distribution
+// agrees with (the output distribution is unchanged; greedy output is identical); the KV of
+// rejected drafts is rolled back.
 //
 // Threads: one engine thread runs steps; submit() / cancel() / stats() may be called from any
 // thread. Callbacks run on the engine thread and must not block (the server posts them to the
@@ -20,6 +24,7 @@
 #include "core/thread_pool.h"
 #include "engine/block_pool.h"
 #include "engine/kv_store.h"
+#include "engine/drafter.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "model/kv_cache.h"
@@ -69,6 +74,7 @@ struct EngineConfig {
   // How long a request waits for its prefix to come back from disk before it is admitted
   // anyway and recomputes what has not arrived.
   double kv_store_wait_seconds = 5.0;
+  SpeculativeConfig speculative;  // off by default
 
   Status validate() const;
 };
@@ -88,6 +94,16 @@ struct EngineStats {
   int64_t preemptions = 0;
   int64_t store_restored_blocks = 0;  // prefix blocks copied back from the tiers below
   std::vector<KvTierStats> kv_tiers;  // host / SSD tiers, when configured
+  // Sequence-steps that emitted tokens (a prefill's last chunk, a decode, a verification):
+  // generated_tokens / sampling_steps is the tokens one sequence gets per step.
+  int64_t sampling_steps = 0;
+  // Speculative decoding: drafts verified, those accepted (acceptance rate = accepted / draft),
+  // sequence-steps that verified a draft and the tokens those steps emitted (accepted + the
+  // one sampled after them, unless a stop ended the run).
+  int64_t spec_draft_tokens = 0;
+  int64_t spec_accepted_tokens = 0;
+  int64_t spec_verify_steps = 0;
+  int64_t spec_emitted_tokens = 0;
 };
 
 class Engine {

@@ -30,8 +30,16 @@ struct Engine::Impl {
   void apply_admissions(const Decision& decision);
   bool prepare(const ScheduledSeq& scheduled, Sequence& seq);  // blocks for this step
   void run_batch();                                            // forward over batch_, then sample
-  void after_compute(Sequence& seq, int64_t n_tokens);
+  void propose_draft(Sequence& seq);  // running decode: fills seq.draft
   void sample_next(Sequence& seq, float* logits);
+  // Verifies seq.draft's first n_draft tokens against rows[0, n_draft], then samples one more
+  // token (after a rejection: from the residual; all accepted: from row n_draft); rolls back
+  // the KV of rejected drafts.
+  void verify_draft(Sequence& seq, float* rows, int64_t n_draft);
+  // Appends a token and streams it, or finishes the sequence (stop token, length): false then,
+  // and `seq` is gone.
+  bool commit_token(Sequence& seq, SampledToken token);
+  void release_draft_blocks(Sequence& seq);  // blocks past n_computed
   // Removes the sequence everywhere and sends its final event.
   void finish(Sequence& seq, StopReason reason, std::string error = {});
   void finish(Sequence& seq, StopReason reason, TokenEvent event);
@@ -71,8 +79,15 @@ struct Engine::Impl {
   EngineStats totals;
   // The step's views and batch, reused: ForwardBatch views into these.
   std::vector<SequenceView> running_views, waiting_views;
-  std::vector<Sequence*> batch_seqs, sampled_seqs;
-  std::vector<int64_t> batch_counts;
+  std::vector<Sequence*> batch_seqs;
+  std::vector<int64_t> batch_counts;   // tokens per batch sequence, drafts included
+  std::vector<int64_t> batch_drafts;   // of those, draft tokens
+  struct SampledSeq {
+    Sequence* seq;
+    size_t first_row;  // its first row in `logits`
+    int64_t n_draft;   // rows after the first: one per draft token
+  };
+  std::vector<SampledSeq> sampled;
   std::vector<int32_t> batch_tokens, batch_positions, logit_rows;
   std::vector<BatchSequence> batch_slices;
   std::vector<float> logits;

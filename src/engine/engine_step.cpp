@@ -25,6 +25,11 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     v.n_computed = seq->n_computed;
     v.n_blocks = static_cast<int64_t>(seq->blocks.size());
     v.n_blocks_shared = blocks.count_shared(seq->blocks);
+    seq->draft.clear();
+    if (seq->drafter && v.n_tokens - v.n_computed == 1) {
+      propose_draft(*seq);
+      v.n_draft = seq->draft.size();
+    }
     running_views.push_back(v);
   }
   for (Sequence* seq : waiting) {
@@ -83,9 +88,22 @@ void Engine::Impl::apply_admissions(const Decision& decision) {
   }
 }
 
+// Drafts never run past max_new_tokens or the context: the token sampled after them must fit
+// too, so a sequence one token from its end drafts nothing.
+void Engine::Impl::propose_draft(Sequence& seq) {
+  const int64_t room = std::min(seq.request.max_new_tokens - seq.n_generated(),
+                                max_context - seq.n_tokens()) -
+                       1;
+  const int64_t k = std::min(seq.pacer.next_length(), room);
+  if (k > 0) seq.drafter->propose(seq.tokens, k, seq.draft);
+}
+
 // Makes the sequence's blocks cover this step's tokens. False: not this step.
 bool Engine::Impl::prepare(const ScheduledSeq& scheduled, Sequence& seq) {
-  const int64_t n = std::min(scheduled.n_tokens, seq.n_tokens() - seq.n_computed);
+  const int64_t n_draft = std::min(scheduled.n_draft, seq.draft.size());
+  const int64_t n =
+      std::min(scheduled.n_tokens - scheduled.n_draft, seq.n_tokens() - seq.n_computed) +
+      n_draft;
   if (n <= 0) return false;
   const int64_t needed = (seq.n_computed + n + config.block_size - 1) / config.block_size;
   const int64_t missing = needed - static_cast<int64_t>(seq.blocks.size());
@@ -99,6 +117,7 @@ bool Engine::Impl::prepare(const ScheduledSeq& scheduled, Sequence& seq) {
   }
   batch_seqs.push_back(&seq);
   batch_counts.push_back(n);
+  batch_drafts.push_back(n_draft);
   return true;
 }
 
@@ -112,6 +131,7 @@ bool Engine::Impl::step() {
   apply_admissions(decision);
   batch_seqs.clear();
   batch_counts.clear();
+  batch_drafts.clear();
   for (const ScheduledSeq& scheduled : decision.batch) {
     auto found = sequences.find(scheduled.id);
     if (found != sequences.end()) prepare(scheduled, *found->second);
@@ -128,19 +148,25 @@ void Engine::Impl::run_batch() {
   batch_positions.clear();
   batch_slices.clear();
   logit_rows.clear();
-  sampled_seqs.clear();
+  sampled.clear();
   for (size_t i = 0; i < batch_seqs.size(); ++i) {
     Sequence& seq = *batch_seqs[i];
     const int64_t n = batch_counts[i];
+    const int64_t n_draft = batch_drafts[i];
     const int64_t offset = static_cast<int64_t>(batch_tokens.size());
     for (int64_t t = 0; t < n; ++t) {
-      batch_tokens.push_back(seq.tokens[static_cast<size_t>(seq.n_computed + t)]);
+      const int64_t real = n - n_draft;  // tokens of seq.tokens, then the draft's
+      batch_tokens.push_back(t < real ? seq.tokens[static_cast<size_t>(seq.n_computed + t)]
+                                      : seq.draft.tokens[static_cast<size_t>(t - real)]);
       batch_positions.push_back(static_cast<int32_t>(seq.n_computed + t));
     }
     batch_slices.push_back({offset, n, seq.blocks.data(), seq.n_computed + n});
-    if (seq.n_computed + n == seq.n_tokens()) {
-      logit_rows.push_back(static_cast<int32_t>(offset + n - 1));
-      sampled_seqs.push_back(&seq);
+    if (seq.n_computed + n - n_draft == seq.n_tokens()) {
+      // Logits of the last real token and of every draft token (each verifies the next).
+      sampled.push_back({&seq, logit_rows.size(), n_draft});
+      for (int64_t t = n - n_draft - 1; t < n; ++t) {
+        logit_rows.push_back(static_cast<int32_t>(offset + t));
+      }
     }
   }
   const int64_t vocab = model.config().vocab_size;
@@ -152,26 +178,74 @@ void Engine::Impl::run_batch() {
     for (Sequence* seq : batch_seqs) finish(*seq, StopReason::kError, status.error().message);
     return;
   }
+  // Only real tokens count as computed (and may be published); drafts become real as they
+  // are accepted.
   for (size_t i = 0; i < batch_seqs.size(); ++i) {
-    batch_seqs[i]->n_computed += batch_counts[i];
+    batch_seqs[i]->n_computed += batch_counts[i] - batch_drafts[i];
     publish_full_blocks(*batch_seqs[i]);
   }
-  for (size_t i = 0; i < sampled_seqs.size(); ++i) {
-    sample_next(*sampled_seqs[i], logits.data() + i * static_cast<size_t>(vocab));
+  for (const SampledSeq& s : sampled) {
+    float* rows = logits.data() + s.first_row * static_cast<size_t>(vocab);
+    ++totals.sampling_steps;
+    if (s.n_draft > 0) {
+      verify_draft(*s.seq, rows, s.n_draft);
+    } else {
+      sample_next(*s.seq, rows);
+    }
   }
 }
 
 void Engine::Impl::sample_next(Sequence& seq, float* row) {
   const int64_t vocab = model.config().vocab_size;
+  commit_token(seq, seq.sampler.sample(std::span(row, static_cast<size_t>(vocab))));
+}
+
+void Engine::Impl::verify_draft(Sequence& seq, float* rows, int64_t n_draft) {
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
+  const bool has_q = !seq.draft.probs.empty();
+  ++totals.spec_verify_steps;
+  totals.spec_draft_tokens += n_draft;
+  int64_t n_accepted = 0;
+  for (int64_t i = 0; i <= n_draft; ++i) {
+    std::span<float> row(rows + static_cast<size_t>(i) * vocab, vocab);
+    SampledToken token;
+    bool accepted = false;
+    if (i < n_draft) {
+      const std::span<const float> q =
+          has_q ? std::span<const float>(seq.draft.probs).subspan(static_cast<size_t>(i) * vocab,
+                                                                  vocab)
+                : std::span<const float>();
+      SamplerState::Verdict verdict =
+          seq.sampler.verify(row, seq.draft.tokens[static_cast<size_t>(i)], q);
+      token = std::move(verdict.token);
+      accepted = verdict.accepted;
+    } else {
+      token = seq.sampler.sample(row);  // all drafts accepted: the bonus token
+    }
+    ++totals.spec_emitted_tokens;
+    if (accepted) {
+      ++n_accepted;
+      ++totals.spec_accepted_tokens;
+      ++seq.n_computed;  // the draft's KV (written at its row) is now a real token's
+    }
+    if (!commit_token(seq, std::move(token))) return;  // a stop inside the run ends it
+    if (!accepted) break;
+  }
+  seq.pacer.record(n_draft, n_accepted);
+  release_draft_blocks(seq);
+  publish_full_blocks(seq);
+}
+
+bool Engine::Impl::commit_token(Sequence& seq, SampledToken token) {
   TokenEvent event;
-  event.token = seq.sampler.sample(std::span(row, static_cast<size_t>(vocab)));
-  const int32_t token = event.token.token;
-  seq.sampler.accept(token);
-  seq.tokens.push_back(token);
+  event.token = std::move(token);
+  const int32_t id = event.token.token;
+  seq.sampler.accept(id);
+  seq.tokens.push_back(id);
   ++totals.generated_tokens;
   const EngineRequest& r = seq.request;
   const bool is_stop = !r.ignore_eos && std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(),
-                                                  token) != r.stop_token_ids.end();
+                                                  id) != r.stop_token_ids.end();
   StopReason reason = StopReason::kNone;
   if (is_stop) {
     reason = StopReason::kStop;
@@ -180,10 +254,22 @@ void Engine::Impl::sample_next(Sequence& seq, float* row) {
   }
   if (reason == StopReason::kNone) {
     emit(seq, std::move(event));
-    return;
+    return true;
   }
   event.stop_token = is_stop;
   finish(seq, reason, std::move(event));  // the last token travels with the final event
+  return false;
+}
+
+// Blocks that hold only rejected drafts' KV go back to the pool (they were never published:
+// publishing stops at n_computed). Stale draft KV left in the kept partial block lies past
+// n_computed, where the next step's tokens overwrite it.
+void Engine::Impl::release_draft_blocks(Sequence& seq) {
+  const size_t keep =
+      static_cast<size_t>((seq.n_computed + config.block_size - 1) / config.block_size);
+  if (seq.blocks.size() <= keep) return;
+  blocks.release(std::span(seq.blocks).subspan(keep));
+  seq.blocks.resize(keep);
 }
 
 void Engine::Impl::publish_full_blocks(Sequence& seq) {

@@ -114,23 +114,19 @@ size_t SamplerState::select_top(std::span<const float> logits, size_t k) {
   return k;
 }
 
-int32_t SamplerState::draw(std::span<const float> logits) {
+SamplerState::Kept SamplerState::keep(std::span<const float> logits) {
   const float inv_temp = 1.0f / params_.temperature;
   const float max_logit = *std::max_element(logits.begin(), logits.end());
   const bool truncate = params_.top_k > 0 || params_.top_p < 1.0f || params_.min_p > 0.0f;
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  Kept kept;
   if (!truncate) {  // the full distribution: no sorting needed
-    double z = 0.0;
     for (size_t i = 0; i < logits.size(); ++i) {
       probs_[i] = std::exp((logits[i] - max_logit) * inv_temp);
-      z += probs_[i];
+      kept.total += probs_[i];
     }
-    double target = uniform(rng_) * z;
-    for (size_t i = 0; i < logits.size(); ++i) {
-      target -= probs_[i];
-      if (target < 0.0) return static_cast<int32_t>(i);
-    }
-    return argmax(logits);
+    kept.n = logits.size();
+    kept.identity = true;
+    return kept;
   }
   // Sorted candidates: all of top-k, or (no top-k) a prefix grown until top-p / min-p hold.
   double z_all = 0.0;
@@ -147,22 +143,70 @@ int32_t SamplerState::draw(std::span<const float> logits) {
     if (params_.top_k > 0) z_all = z;  // top-k renormalizes before top-p
     const double top_p_mass = params_.top_p * z_all;
     const double min_keep = params_.min_p * probs_[0];
-    size_t keep = 0;
+    size_t n_keep = 0;
     double cumulative = 0.0;
-    while (keep < n && (keep == 0 || (cumulative < top_p_mass && probs_[keep] >= min_keep))) {
-      cumulative += probs_[keep++];
+    while (n_keep < n &&
+           (n_keep == 0 || (cumulative < top_p_mass && probs_[n_keep] >= min_keep))) {
+      cumulative += probs_[n_keep++];
     }
-    bool decided = keep < n || n == limit;
-    if (decided) {
-      double target = uniform(rng_) * cumulative;
-      for (size_t i = 0; i < keep; ++i) {
-        target -= probs_[i];
-        if (target < 0.0) return candidates_[i];
-      }
-      return candidates_[keep - 1];
+    if (n_keep < n || n == limit) {
+      kept.n = n_keep;
+      kept.total = cumulative;
+      return kept;
     }
     n = std::min(limit, n * 4);
   }
+}
+
+int32_t SamplerState::kept_token(const Kept& kept, size_t i) const {
+  return kept.identity ? static_cast<int32_t>(i) : candidates_[i];
+}
+
+double SamplerState::kept_prob(const Kept& kept, int32_t token) const {
+  if (kept.identity) return probs_[static_cast<size_t>(token)] / kept.total;
+  for (size_t i = 0; i < kept.n; ++i) {
+    if (candidates_[i] == token) return probs_[i] / kept.total;
+  }
+  return 0.0;
+}
+
+int32_t SamplerState::draw(std::span<const float> logits) {
+  const Kept kept = keep(logits);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  double target = uniform(rng_) * kept.total;
+  for (size_t i = 0; i < kept.n; ++i) {
+    target -= probs_[i];
+    if (target < 0.0) return kept_token(kept, i);
+  }
+  return kept.identity ? argmax(logits) : kept_token(kept, kept.n - 1);
+}
+
+// A draw from normalize(max(0, p - q)), p the kept distribution, q one-hot at `draft` when
+// draft_probs is empty. Tokens outside the kept set have p = 0 and so no residual mass.
+int32_t SamplerState::draw_residual(const Kept& kept, int32_t draft,
+                                    std::span<const float> draft_probs) {
+  auto residual = [&](size_t i) {
+    const int32_t token = kept_token(kept, i);
+    const double q = draft_probs.empty() ? (token == draft ? 1.0 : 0.0) : draft_probs[token];
+    return std::max(0.0, probs_[i] / kept.total - q);
+  };
+  double mass = 0.0;
+  int32_t last_positive = -1;
+  for (size_t i = 0; i < kept.n; ++i) {
+    const double r = residual(i);
+    mass += r;
+    if (r > 0.0) last_positive = kept_token(kept, i);
+  }
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  // p == q (up to rounding) leaves no residual; rejection then had probability ~0 and any
+  // draw from p is as good.
+  if (last_positive < 0) return kept_token(kept, 0);
+  double target = uniform(rng_) * mass;
+  for (size_t i = 0; i < kept.n; ++i) {
+    target -= residual(i);
+    if (target < 0.0) return kept_token(kept, i);
+  }
+  return last_positive;
 }
 
 SampledToken SamplerState::sample(std::span<float> logits) {
@@ -174,6 +218,29 @@ SampledToken SamplerState::sample(std::span<float> logits) {
   out.token = params_.temperature == 0.0f ? argmax(logits) : draw(logits);
   if (want_logprobs) report_logprobs(raw_logits_, out);
   return out;
+}
+
+SamplerState::Verdict SamplerState::verify(std::span<float> logits, int32_t draft,
+                                           std::span<const float> draft_probs) {
+  Verdict verdict;
+  const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
+  if (want_logprobs) std::copy(logits.begin(), logits.end(), raw_logits_.begin());
+  apply_bias_and_penalties(logits);
+  if (params_.temperature == 0.0f) {
+    verdict.token.token = argmax(logits);
+    verdict.accepted = verdict.token.token == draft;
+  } else {
+    const Kept kept = keep(logits);
+    const double p = kept_prob(kept, draft);
+    const double q = draft_probs.empty() ? 1.0 : draft_probs[static_cast<size_t>(draft)];
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    // Accept with probability min(1, p / q); q == 0 (a draft its own drafter gave no mass) is
+    // rejected.
+    verdict.accepted = q > 0.0 && uniform(rng_) * q < p;
+    verdict.token.token = verdict.accepted ? draft : draw_residual(kept, draft, draft_probs);
+  }
+  if (want_logprobs) report_logprobs(raw_logits_, verdict.token);
+  return verdict;
 }
 
 }  // namespace mx

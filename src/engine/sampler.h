@@ -2,6 +2,10 @@
 //
 // The chain, in order: logit_bias → repetition / presence / frequency penalties → (greedy when
 // temperature == 0) → temperature → top-k → top-p → min-p → draw with the sequence's own RNG.
+// Speculative decoding verifies a draft token with verify(): the same chain gives the target
+// distribution p of that position, and the draft is kept with probability min(1, p(x)/q(x))
+// (greedy: when it is the argmax), else replaced by a draw from normalize(max(0, p - q)) — so
+// the emitted token has exactly distribution p (greedy: exactly the argmax).
 // Logprobs are reported from the model's distribution (log-softmax of the raw logits, before
 // any of the chain), as vLLM does by default. A SamplerState owns its RNG (seeded per request:
 // the same seed gives the same tokens) and the token counts the penalties need; its buffers are
@@ -60,12 +64,34 @@ class SamplerState {
   // Samples from logits [vocab_size]; the span is modified in place (bias, penalties, ...).
   SampledToken sample(std::span<float> logits);
 
+  // Verifies draft token `draft` against logits [vocab_size] of its position (modified in place,
+  // as by sample()). draft_probs: the draft distribution q [vocab_size] the token was drawn
+  // from; empty means one-hot at `draft` (deterministic drafters). Returns the token to emit —
+  // the draft when accepted — and whether it was. The caller accept()s the emitted token before
+  // verifying the next position, so penalties see it.
+  struct Verdict {
+    SampledToken token;
+    bool accepted = false;
+  };
+  Verdict verify(std::span<float> logits, int32_t draft, std::span<const float> draft_probs);
+
   const SamplingParams& params() const { return params_; }
 
  private:
   void apply_bias_and_penalties(std::span<float> logits) const;
   void report_logprobs(std::span<const float> logits, SampledToken& out);
+  // The chain's distribution after temperature, top-k, top-p and min-p: unnormalized weights
+  // probs_[0, n) of tokens candidates_[0, n) (identity: of tokens 0..n-1), summing to total.
+  struct Kept {
+    size_t n = 0;
+    bool identity = false;
+    double total = 0.0;
+  };
+  Kept keep(std::span<const float> logits);
+  int32_t kept_token(const Kept& kept, size_t i) const;
+  double kept_prob(const Kept& kept, int32_t token) const;  // normalized; 0 when cut
   int32_t draw(std::span<const float> logits);
+  int32_t draw_residual(const Kept& kept, int32_t draft, std::span<const float> draft_probs);
   size_t select_top(std::span<const float> logits, size_t k);
 
   SamplingParams params_;

@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace mx {
 
@@ -56,6 +57,7 @@ struct Step {
   int64_t free_blocks;          // free after this step's releases and allocations so far
   int64_t budget;               // tokens left this step
   Decision decision;
+  std::vector<std::pair<size_t, size_t>> decodes;  // (decision.batch index, running index)
 };
 
 // Preempts the most recently admitted running sequence not yet preempted. Victims are taken
@@ -79,7 +81,8 @@ void schedule_decodes(Step& step) {
     if (step.preempted[i]) continue;
     step.free_blocks -= need;
     step.budget -= 1;
-    step.decision.batch.push_back({running[i].id, 1, need});
+    step.decodes.emplace_back(step.decision.batch.size(), i);
+    step.decision.batch.push_back({running[i].id, 1, need, 0});
   }
 }
 
@@ -97,7 +100,7 @@ void schedule_prefill_chunks(Step& step) {
     const int64_t need = blocks_needed(seq, chunk, block_size);
     step.free_blocks -= need;
     step.budget -= chunk;
-    step.decision.batch.push_back({seq.id, chunk, need});
+    step.decision.batch.push_back({seq.id, chunk, need, 0});
   }
 }
 
@@ -138,7 +141,28 @@ void admit_waiting(Step& step) {
     step.budget -= chunk;
     ++step.n_running;
     step.decision.admitted.push_back(seq.id);
-    step.decision.batch.push_back({seq.id, chunk, cost.fresh_blocks});
+    step.decision.batch.push_back({seq.id, chunk, cost.fresh_blocks, 0});
+  }
+}
+
+// Extends decodes with their drafts, oldest first, while budget and free blocks last.
+void schedule_drafts(Step& step) {
+  const int64_t block_size = step.config.block_size;
+  for (const auto& [batch_index, running_index] : step.decodes) {
+    if (step.budget <= 0) break;
+    const SequenceView& seq = step.state.running[running_index];
+    ScheduledSeq& scheduled = step.decision.batch[batch_index];
+    int64_t n_draft = std::min(seq.n_draft, step.budget);
+    int64_t need = blocks_needed(seq, 1 + n_draft, block_size);
+    while (n_draft > 0 && need - scheduled.n_new_blocks > step.free_blocks) {
+      need = blocks_needed(seq, 1 + --n_draft, block_size);
+    }
+    if (n_draft <= 0) continue;
+    step.free_blocks -= need - scheduled.n_new_blocks;
+    step.budget -= n_draft;
+    scheduled.n_tokens += n_draft;
+    scheduled.n_draft = n_draft;
+    scheduled.n_new_blocks = need;
   }
 }
 
@@ -152,10 +176,14 @@ Decision schedule(const SchedulerState& state, const SchedulerConfig& config) {
             static_cast<int64_t>(state.running.size()),
             state.free_blocks,
             config.max_batch_tokens,
+            {},
             {}};
   schedule_decodes(step);
   schedule_prefill_chunks(step);
-  if (step.decision.preempted.empty()) admit_waiting(step);
+  if (step.decision.preempted.empty()) {
+    admit_waiting(step);
+    schedule_drafts(step);
+  }
   // Victims were taken newest first; the waiting queue wants the oldest admission first.
   std::reverse(step.decision.preempted.begin(), step.decision.preempted.end());
   return std::move(step.decision);

@@ -22,6 +22,12 @@
 //      it, but once it has waited aging_steps steps nothing behind it is admitted until it fits
 //      (no starvation). A preempted sequence is never passed over (preempted sequences resume
 //      before anything newer), and a step that preempts admits nothing (memory is short).
+//   4. Speculative drafts: a decode whose drafter proposed n_draft tokens verifies up to that
+//      many more tokens in the same forward (ScheduledSeq::n_draft), from the budget and the
+//      free blocks left after everything above — drafts never take budget or blocks from a
+//      prefill chunk or an admission, never preempt, and a step that preempts verifies none.
+//      Their blocks are allocated like any token's; the engine releases those of rejected
+//      drafts after the step, so they hold no memory across steps.
 // Cancellation is not the policy's business: the engine drops a cancelled sequence and
 // releases its blocks before the next schedule().
 #pragma once
@@ -62,6 +68,7 @@ struct SequenceView {
   int64_t cached_blocks_in_use = 0;  // referenced by running sequences: free to share
   int64_t cached_blocks_free = 0;    // in the LRU: each takes one free block, no compute
   int64_t waiting_steps = 0;         // waiting only: steps since it (re-)entered the queue
+  int64_t n_draft = 0;               // running decodes: draft tokens proposed for this step
   bool preempted = false;            // waiting only: was running; resumes before new ones
 };
 
@@ -78,6 +85,8 @@ struct ScheduledSeq {
   // Fresh blocks to allocate first (beyond cached prefix blocks). For an admitted sequence
   // they cover its whole prompt, not only this step's chunk.
   int64_t n_new_blocks = 0;
+  // Of n_tokens, draft tokens to verify after the sequence's one real token (decodes only).
+  int64_t n_draft = 0;
 };
 
 struct Decision {
@@ -87,7 +96,7 @@ struct Decision {
   // waiting → running (appended in this order): acquire the cached prefix first.
   std::vector<SeqId> admitted;
   // Decodes first (in running order), then prefill chunks of running sequences, then those of
-  // admitted ones. Sum of n_tokens <= max_batch_tokens; every n_tokens >= 1.
+  // admitted ones. Sum of n_tokens (drafts included) <= max_batch_tokens; every n_tokens >= 1.
   std::vector<ScheduledSeq> batch;
 };
 

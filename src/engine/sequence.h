@@ -5,20 +5,25 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <vector>
 
 #include "engine/block_pool.h"
+#include "engine/drafter.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 
 namespace mx {
 
 struct Sequence {
-  Sequence(SeqId seq_id, EngineRequest req, int32_t vocab_size)
+  Sequence(SeqId seq_id, EngineRequest req, int32_t vocab_size,
+           const SpeculativeConfig& speculative)
       : id(seq_id),
         request(std::move(req)),
         tokens(request.prompt),
-        sampler(request.sampling, vocab_size) {
+        sampler(request.sampling, vocab_size),
+        drafter(make_drafter(speculative)),
+        pacer(speculative.draft_tokens) {
     sampler.add_prompt_tokens(request.prompt);
   }
 
@@ -41,6 +46,9 @@ struct Sequence {
   // when the sequence waits for more of them to come back from disk.
   int64_t store_ready_blocks = 0;
   std::optional<std::chrono::steady_clock::time_point> store_wait_since;
+  std::unique_ptr<Drafter> drafter;  // null: no speculation
+  Draft draft;                       // this step's proposal (its tokens are not in `tokens`)
+  DraftPacer pacer;                  // draft length from recent acceptance
 };
 
 }  // namespace mx

@@ -59,9 +59,14 @@ void Metrics::add_section(std::function<void(std::string& out)> section) {
   sections_.push_back(std::move(section));
 }
 
+void Metrics::set_counter_collector(std::function<Gauges()> collector) {
+  std::lock_guard lock(mutex_);
+  counter_collector_ = std::move(collector);
+}
+
 std::string Metrics::render() const {
   std::string out;
-  Gauges gauges;
+  Gauges gauges, counters;
   std::vector<std::function<void(std::string&)>> sections;
   {
     std::lock_guard lock(mutex_);
@@ -72,6 +77,7 @@ std::string Metrics::render() const {
     }
     if (collector_) gauges = collector_();
     sections = sections_;
+    if (counter_collector_) counters = counter_collector_();
   }
   ttft_seconds.render("mxserve_time_to_first_token_seconds", out);
   tpot_seconds.render("mxserve_time_per_output_token_seconds", out);
@@ -81,6 +87,9 @@ std::string Metrics::render() const {
        {std::pair{"mxserve_prompt_tokens_total", prompt_tokens.load()},
         std::pair{"mxserve_cached_prompt_tokens_total", cached_tokens.load()},
         std::pair{"mxserve_generated_tokens_total", generated_tokens.load()}}) {
+    out += fmt::format("# TYPE {} counter\n{} {}\n", name, name, value);
+  }
+  for (const auto& [name, value] : counters) {
     out += fmt::format("# TYPE {} counter\n{} {}\n", name, name, value);
   }
   for (const auto& [name, value] : gauges) {

@@ -52,6 +52,8 @@ class Metrics {
   void set_collector(std::function<Gauges()> collector);
   // Labeled families rendered by their owner (e.g. expert load), appended at export.
   void add_section(std::function<void(std::string& out)> section);
+  // Counters kept elsewhere (the engine's totals), read at export time like the gauges.
+  void set_counter_collector(std::function<Gauges()> collector);
 
   std::string render() const;
 
@@ -60,6 +62,7 @@ class Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::function<Gauges()> collector_;
   std::vector<std::function<void(std::string&)>> sections_;
+  std::function<Gauges()> counter_collector_;
 };
 
 }  // namespace mx

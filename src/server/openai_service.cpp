@@ -41,6 +41,19 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
     const EngineStats s = engine_.stats();
     render_kv_tiers(s.kv_tiers, s.store_restored_blocks, out);
   });
+  // Speculative decoding: acceptance rate = accepted / draft; tokens a sequence gets per
+  // verification step = emitted / verify steps (per sampling step overall: generated / steps).
+  metrics_.set_counter_collector([this] {
+    const EngineStats s = engine_.stats();
+    return Metrics::Gauges{
+        {"mxserve_spec_draft_tokens_total", static_cast<double>(s.spec_draft_tokens)},
+        {"mxserve_spec_accepted_tokens_total", static_cast<double>(s.spec_accepted_tokens)},
+        {"mxserve_spec_verify_steps_total", static_cast<double>(s.spec_verify_steps)},
+        {"mxserve_spec_emitted_tokens_total", static_cast<double>(s.spec_emitted_tokens)},
+        {"mxserve_sampling_steps_total", static_cast<double>(s.sampling_steps)},
+        {"mxserve_engine_generated_tokens_total", static_cast<double>(s.generated_tokens)},
+    };
+  });
 }
 
 void OpenAiService::register_routes(HttpServer& server) {

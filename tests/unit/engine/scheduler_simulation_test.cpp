@@ -1,7 +1,8 @@
 // Randomized simulations of the scheduler: a small engine loop over a real BlockPool applies
 // each Decision (release preempted, acquire admitted prefixes, allocate, "compute" tokens,
 // publish full blocks, generate until each sequence's own length, cancel some) and checks the
-// policy's invariants every step.
+// policy's invariants every step. With drafts on, decodes propose random speculative drafts,
+// accept a random number of them and roll back the blocks of the rest, as the engine does.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -42,8 +43,12 @@ struct SimTotals {
 
 class Simulator {
  public:
-  Simulator(const SchedulerConfig& config, int64_t n_blocks, bool prefix_caching)
-      : config_(config), pool_(n_blocks, config.block_size, 7), prefix_caching_(prefix_caching) {}
+  Simulator(const SchedulerConfig& config, int64_t n_blocks, bool prefix_caching,
+            int64_t max_draft = 0)
+      : config_(config),
+        pool_(n_blocks, config.block_size, 7),
+        prefix_caching_(prefix_caching),
+        max_draft_(max_draft) {}
 
   SeqId submit(std::vector<int32_t> prompt, int64_t max_len) {
     auto seq = std::make_unique<SimSeq>();
@@ -86,15 +91,17 @@ class Simulator {
     // The cached prefix never covers the last token: hash the full blocks before it.
     return pool_.block_hashes(std::span(seq.tokens).first(seq.tokens.size() - 1));
   }
-  void build_views();
+  void build_views(std::mt19937& rng);
   bool check_decision(const Decision& d);
   bool apply(const Decision& d, std::mt19937& rng);
-  void compute(SimSeq& seq, int64_t n_tokens, std::mt19937& rng);
+  void compute(SimSeq& seq, int64_t n_tokens, int64_t n_draft, std::mt19937& rng);
+  void publish(SimSeq& seq);
   bool check_pool();
 
   SchedulerConfig config_;
   BlockPool pool_;
   bool prefix_caching_;
+  int64_t max_draft_;  // 0: no speculative drafts
   SeqId next_id_ = 1;
   int64_t step_ = 0;
   std::map<SeqId, std::unique_ptr<SimSeq>> seqs_;
@@ -105,7 +112,7 @@ class Simulator {
   SimTotals totals_;
 };
 
-void Simulator::build_views() {
+void Simulator::build_views(std::mt19937& rng) {
   running_views_.clear();
   waiting_views_.clear();
   predicted_cached_.clear();
@@ -115,6 +122,11 @@ void Simulator::build_views() {
                       .n_computed = seq->n_computed,
                       .n_blocks = static_cast<int64_t>(seq->blocks.size())};
     view.n_blocks_shared = pool_.count_shared(seq->blocks);
+    // Drafts leave room for the token sampled after them (as Engine::propose_draft does).
+    const int64_t room = seq->max_len - view.n_tokens - 1;
+    if (max_draft_ > 0 && view.n_tokens - view.n_computed == 1 && room > 0) {
+      view.n_draft = std::min<int64_t>(room, static_cast<int64_t>(rng() % (max_draft_ + 1)));
+    }
     running_views_.push_back(view);
   }
   for (const SimSeq* seq : waiting_) {
@@ -133,7 +145,7 @@ void Simulator::build_views() {
 }
 
 bool Simulator::step(std::mt19937& rng) {
-  build_views();
+  build_views(rng);
   SchedulerState state{running_views_, waiting_views_, pool_.n_free()};
   const Decision decision = schedule(state, config_);
   if (!check_decision(decision)) return false;
@@ -191,6 +203,8 @@ bool Simulator::check_decision(const Decision& d) {
     if (it == running_by_id.end() && !admitted) fail("batch entry neither running nor admitted");
     const bool decode =
         it != running_by_id.end() && it->second->n_tokens - it->second->n_computed == 1;
+    if (s.n_draft < 0 || (s.n_draft > 0 && (!decode || s.n_draft > it->second->n_draft)))
+      fail("drafts on a non-decode, or more than proposed");
     if (decode && seen_prefill) fail("a decode after a prefill chunk");
     seen_prefill |= !decode;
   }
@@ -246,7 +260,7 @@ bool Simulator::apply(const Decision& d, std::mt19937& rng) {
       return false;
     }
     const int64_t end = seq.n_computed + s.n_tokens;
-    if (end > static_cast<int64_t>(seq.tokens.size()) ||
+    if (end - s.n_draft > static_cast<int64_t>(seq.tokens.size()) ||
         static_cast<int64_t>(seq.blocks.size()) * config_.block_size < end) {
       ADD_FAILURE() << "step " << step_ << ": chunk beyond the tokens or the blocks";
       return false;
@@ -259,22 +273,31 @@ bool Simulator::apply(const Decision& d, std::mt19937& rng) {
     }
   }
   for (const ScheduledSeq& s : d.batch) {
-    if (seqs_.contains(s.id)) compute(*seqs_.at(s.id), s.n_tokens, rng);
+    if (seqs_.contains(s.id)) compute(*seqs_.at(s.id), s.n_tokens, s.n_draft, rng);
   }
   return true;
 }
 
 // Writes the KV of n_tokens tokens, publishes the blocks they fill, and samples a token once
 // the sequence is computed up to its end; finishes at its own length limit.
-void Simulator::compute(SimSeq& seq, int64_t n_tokens, std::mt19937& rng) {
-  seq.n_computed += n_tokens;
-  if (prefix_caching_) {
-    const size_t before = seq.hashes.size();
-    pool_.extend_block_hashes(std::span(seq.tokens).first(seq.n_computed), seq.hashes);
-    for (size_t i = before; i < seq.hashes.size(); ++i) pool_.publish(seq.blocks[i], seq.hashes[i]);
-  }
+// Drafts: a random number of the n_draft are accepted (they and one more token join the
+// sequence) and the blocks past the computed tokens are released.
+void Simulator::compute(SimSeq& seq, int64_t n_tokens, int64_t n_draft, std::mt19937& rng) {
+  seq.n_computed += n_tokens - n_draft;
+  publish(seq);
   if (seq.n_computed < static_cast<int64_t>(seq.tokens.size())) return;
-  seq.tokens.push_back(static_cast<int32_t>(rng() % 50));
+  const int64_t accepted = n_draft > 0 ? static_cast<int64_t>(rng() % (n_draft + 1)) : 0;
+  for (int64_t i = 0; i <= accepted; ++i) seq.tokens.push_back(static_cast<int32_t>(rng() % 50));
+  if (n_draft > 0) {
+    seq.n_computed += accepted;
+    const size_t keep =
+        static_cast<size_t>((seq.n_computed + config_.block_size - 1) / config_.block_size);
+    if (seq.blocks.size() > keep) {
+      pool_.release(std::span(seq.blocks).subspan(keep));
+      seq.blocks.resize(keep);
+    }
+    publish(seq);
+  }
   if (static_cast<int64_t>(seq.tokens.size()) < seq.max_len) return;
   totals_.max_latency_steps = std::max(totals_.max_latency_steps, step_ + 1 - seq.arrival_step);
   std::erase(running_, &seq);
@@ -282,6 +305,14 @@ void Simulator::compute(SimSeq& seq, int64_t n_tokens, std::mt19937& rng) {
   ++totals_.finished;
   const SeqId id = seq.id;
   seqs_.erase(id);  // destroys seq
+}
+
+// Publishes the full blocks of the computed tokens.
+void Simulator::publish(SimSeq& seq) {
+  if (!prefix_caching_) return;
+  const size_t before = seq.hashes.size();
+  pool_.extend_block_hashes(std::span(seq.tokens).first(seq.n_computed), seq.hashes);
+  for (size_t i = before; i < seq.hashes.size(); ++i) pool_.publish(seq.blocks[i], seq.hashes[i]);
 }
 
 // The pool agrees with the tables: each block's ref count is the number of tables holding it.
@@ -317,6 +348,7 @@ struct Workload {
   SchedulerConfig config;
   int64_t n_blocks = 0;
   bool prefix_caching = false;
+  int64_t max_draft = 0;
   std::vector<std::vector<int32_t>> shared_prefixes;
 };
 
@@ -333,6 +365,7 @@ Workload random_workload(std::mt19937& rng) {
   w.config.aging_steps = uniform(0, 12);
   w.n_blocks = uniform(6, 40);
   w.prefix_caching = uniform(0, 3) != 0;
+  w.max_draft = uniform(0, 1) != 0 ? uniform(1, 6) : 0;
   for (int i = 0; i < 3; ++i) {
     std::vector<int32_t> prefix;
     for (int j = 0; j < 16; ++j) prefix.push_back(static_cast<int32_t>(uniform(0, 49)));
@@ -368,7 +401,7 @@ TEST(SchedulerSimulation, RandomWorkloadsKeepInvariantsAndFinish) {
     std::mt19937 rng(seed);
     const Workload w = random_workload(rng);
     ASSERT_TRUE(w.config.validate().ok());
-    Simulator sim(w.config, w.n_blocks, w.prefix_caching);
+    Simulator sim(w.config, w.n_blocks, w.prefix_caching, w.max_draft);
     int64_t total_tokens = 0;  // the work submitted, recomputation after preemption aside
     std::bernoulli_distribution arrive(0.6), cancel(0.04);
     for (int64_t t = 0; t < kArrivalSteps; ++t) {

@@ -299,5 +299,66 @@ TEST(Scheduler, SharedBlocksOfVictimDoNotCountAsFreed) {
   EXPECT_TRUE(d.batch.empty());
 }
 
+// Speculative drafts (SequenceView::n_draft → ScheduledSeq::n_draft).
+
+SequenceView drafting(SeqId id, int64_t n_tokens, int64_t n_draft) {
+  SequenceView seq = decoding(id, n_tokens);
+  seq.n_draft = n_draft;
+  return seq;
+}
+
+std::vector<int64_t> drafts_of(const Decision& decision) {
+  std::vector<int64_t> out;
+  for (const auto& s : decision.batch) out.push_back(s.n_draft);
+  return out;
+}
+
+TEST(SchedulerDrafts, DecodeVerifiesItsDraftInTheSameEntry) {
+  // n_computed 5 of 6 tokens, 2 blocks (positions 0..7); 1 + 4 tokens reach position 9.
+  Decision d = run({drafting(1, 6, 4), decoding(2, 6)}, {}, 5);
+  EXPECT_EQ(batch_of(d), (Rows{{1, 5, 1}, {2, 1, 0}}));
+  EXPECT_EQ(drafts_of(d), (std::vector<int64_t>{4, 0}));
+}
+
+TEST(SchedulerDrafts, PrefillChunksAndAdmissionsGoBeforeDrafts) {
+  // Budget 16: two decodes, a 12-token prefill chunk; 2 tokens are left for drafts.
+  Decision d = run({drafting(1, 6, 4), drafting(2, 6, 4), prefilling(3, 40, 28)}, {}, 10);
+  EXPECT_EQ(batch_of(d), (Rows{{1, 3, 0}, {2, 1, 0}, {3, 12, 0}}));
+  EXPECT_EQ(drafts_of(d), (std::vector<int64_t>{2, 0, 0}));
+  // An admission takes the rest of the budget: no drafts at all.
+  d = run({drafting(1, 6, 4)}, {waiting(5, 30)}, 20);
+  EXPECT_EQ(d.admitted, (Ids{5}));
+  EXPECT_EQ(batch_of(d), (Rows{{1, 1, 0}, {5, 15, 8}}));
+}
+
+TEST(SchedulerDrafts, DraftsAreCutToFreeBlocksAndNeverPreempt) {
+  // decoding(1, 4): position 3 fits block 0. Drafts: 4 need 1 more block, 6 need 2.
+  Decision d = run({drafting(1, 4, 6), decoding(2, 4)}, {}, 0);
+  EXPECT_TRUE(d.preempted.empty());
+  EXPECT_EQ(batch_of(d), (Rows{{1, 1, 0}, {2, 1, 0}}));
+  d = run({drafting(1, 4, 6), decoding(2, 4)}, {}, 1);
+  EXPECT_EQ(batch_of(d), (Rows{{1, 5, 1}, {2, 1, 0}}));
+  EXPECT_EQ(drafts_of(d), (std::vector<int64_t>{4, 0}));
+}
+
+TEST(SchedulerDrafts, StepThatPreemptsVerifiesNoDrafts) {
+  // Sequence 1 needs a block (position 8) and none is free: sequence 2 is preempted.
+  Decision d = run({drafting(1, 9, 4), drafting(2, 6, 4)}, {}, 0);
+  EXPECT_EQ(d.preempted, (Ids{2}));
+  EXPECT_EQ(batch_of(d), (Rows{{1, 1, 1}}));
+  EXPECT_EQ(drafts_of(d), (std::vector<int64_t>{0}));
+}
+
+TEST(SchedulerDrafts, DraftsShareTheBudgetOldestFirst) {
+  SchedulerConfig config = small_config();
+  config.max_batch_tokens = 8;
+  Decision d = run({drafting(1, 6, 4), drafting(2, 6, 4), drafting(3, 6, 4)}, {}, 10, config);
+  // 3 decode tokens, then 5 left: 4 for the oldest, 1 for the next.
+  EXPECT_EQ(drafts_of(d), (std::vector<int64_t>{4, 1, 0}));
+  int64_t total = 0;
+  for (const auto& s : d.batch) total += s.n_tokens;
+  EXPECT_EQ(total, 8);
+}
+
 }  // namespace
 }  // namespace mx
