@@ -2,8 +2,8 @@
 # mxserve perplexity vs llama.cpp's llama-perplexity on the same random test GGUF files and the
 # same text, for every architecture (dense and qwen3moe) and several storage types. Not a CI test: it needs
 # llama.cpp built from source (LLAMA_CPP_BIN, default /tmp/llama.cpp/build/bin).
-# Usage: [ARCHS="qwen3moe"] bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN]
-# writes bench/results/perplexity-<date>.json
+# Usage: [ARCHS="qwen3moe"] [OUT=file.json] bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN]
+# writes bench/results/perplexity-<date>.json unless OUT says otherwise
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mxserve="${1:-build/bin/mxserve}"
@@ -37,7 +37,7 @@ for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe}; do
   done
 done
 mkdir -p bench/results
-out="bench/results/perplexity-$(date +%Y%m%d).json"
+out="${OUT:-bench/results/perplexity-$(date +%Y%m%d).json}"
 (IFS=,; echo "{\"ctx\":$ctx,\"chunks\":$chunks,\"results\":[${results[*]}]}") |
   python3 -m json.tool > "$out"
 echo "wrote $out"

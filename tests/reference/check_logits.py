@@ -40,8 +40,12 @@ EXACT_TOLERANCE = 1e-4
 # A wrong scale or block layout gives an RMS error of ~1.4 (uncorrelated logits).
 QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
 # qwen3moe: quantization error can also flip a token's choice of expert (the router itself stays
-# f32, as llama.cpp keeps it), so the bounds are looser. MOE_BOUNDS_MEASURED
-QUANT_BOUNDS_MOE = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
+# f32, as llama.cpp keeps it), so the bounds are looser. Measured (2026-11-23, seeds 1-7):
+# q8_0 0.053-0.136 and top-1 0.70-0.875; q4_k_m 0.42-0.52 and 0.125-0.375 (seed 7, the one
+# used here: 0.065 / 0.875 and 0.47 / 0.225). llama.cpp's perplexity on the same q8_0 / q4_k_m
+# files agrees within 0.3% (bench/perplexity_vs_llamacpp.sh), so this is quantization, not
+# arithmetic.
+QUANT_BOUNDS_MOE = {"q8_0": (0.2, 0.6), "q4_k_m": (0.7, 0.1)}
 
 
 def run(cmd):
