@@ -68,6 +68,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
                arch_name(model->config_.arch), path, model->config_.n_layers,
                model->config_.d_model, model->config_.n_heads, model->config_.n_kv_heads,
                model->config_.head_dim, model->config_.vocab_size);
+  const MoeConfig& moe = model->config_.moe;
+  if (moe.enabled()) {
+    spdlog::info("mixture of experts: {} experts of FFN {}, {} per token, {} shared",
+                 moe.n_experts, moe.expert_ffn_hidden, moe.n_experts_used, moe.n_shared_experts);
+  }
   return model;
 }
 
