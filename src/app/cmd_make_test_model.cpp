@@ -61,7 +61,8 @@ void register_make_test_model(CLI::App& app, int& exit_code) {
   CLI::App* sub = app.add_subcommand(
       "make-test-model", "Write a random-weight test model with a real tokenizer");
   sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe")->capture_default_str();
-  sub->add_option("--size", flags->size, "tiny | bench (Qwen3-0.6B / Llama-3.2-1B shaped)")
+  sub->add_option("--size", flags->size,
+                  "tiny | bench (Qwen3-0.6B / Llama-3.2-1B / Qwen3-30B-A3B shaped)")
       ->check(CLI::IsMember({"tiny", "bench"}))
       ->capture_default_str();
   sub->add_option("--tokenizer", flags->tokenizer, "Folder with tokenizer.json")

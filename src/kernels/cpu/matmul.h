@@ -51,9 +51,9 @@ size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols);
 Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
               CpuPath path = CpuPath::kAuto);
 
-// Several independent products y_i = x_i W_i^T in one parallel region (two when many tokens need
-// quantizing), for many small matrices — the experts of a MoE layer — where a region per product
-// would cost more in synchronization than the work (at decode: 3 x 8 experts of ~0.5 MB each).
+// Several independent products y_i = x_i W_i^T in one parallel region (two when many tokens
+// need quantizing), for many small matrices (the experts of a MoE layer) where a region per
+// product would cost more in synchronization than the work (decode: 3 x 8 experts of ~0.5 MB).
 // Rows of all products are claimed from one counter, so threads stay busy to the end. Calls with
 // the same activations (x, x_stride, n_tokens, w_type, cols) quantize them once.
 // Same conditions per call as matmul(); errors before anything is written. Calls with

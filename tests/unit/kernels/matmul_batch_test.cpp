@@ -47,9 +47,11 @@ void check_batch(DType type, const std::vector<int64_t>& tokens_per_call, bool s
   for (float& v : x) v = normal(rng);
   std::vector<Weights> weights;
   std::vector<MatmulArgs> calls;
-  std::vector<std::vector<float>> batch_out(tokens_per_call.size()), single_out(tokens_per_call.size());
-  for (size_t i = 0; i < tokens_per_call.size(); ++i) {
-    weights.push_back(random_weights(type, rows + static_cast<int64_t>(i % 3) * 16, cols, rng, pool));
+  const size_t n_calls = tokens_per_call.size();
+  std::vector<std::vector<float>> batch_out(n_calls), single_out(n_calls);
+  for (size_t i = 0; i < n_calls; ++i) {
+    const int64_t call_rows = rows + static_cast<int64_t>(i % 3) * 16;
+    weights.push_back(random_weights(type, call_rows, cols, rng, pool));
   }
   for (size_t i = 0; i < tokens_per_call.size(); ++i) {
     const Weights& w = weights[i];

@@ -123,7 +123,8 @@ TEST(MoeRouterTest, MatchesPlainRoutingForEveryVariant) {
     for (int64_t t = 0; t < n_tokens; ++t) {
       Choice ref = reference_route(moe, &logits[t * moe.n_experts], v.bias ? bias.data() : nullptr);
       for (int64_t j = 0; j < k; ++j) {
-        ASSERT_EQ(experts[t * k + j], ref.experts[j]) << v.name << " token " << t << " choice " << j;
+        ASSERT_EQ(experts[t * k + j], ref.experts[j])
+            << v.name << " token " << t << " choice " << j;
         EXPECT_NEAR(weights[t * k + j], ref.weights[j], 1e-6 * std::max(1.0, ref.weights[j]))
             << v.name << " token " << t << " choice " << j;
       }
