@@ -28,8 +28,10 @@ int run_make_test_model(const MakeTestModelFlags& flags) {
     request.spec.arch = Arch::kQwen2;
   } else if (flags.arch == "qwen3") {
     request.spec.arch = Arch::kQwen3;
+  } else if (flags.arch == "qwen3moe") {
+    request.spec.arch = Arch::kQwen3Moe;
   } else {
-    fmt::print(stderr, "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3)\n",
+    fmt::print(stderr, "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3, qwen3moe)\n",
                flags.arch);
     return 2;
   }
@@ -58,8 +60,9 @@ void register_make_test_model(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<MakeTestModelFlags>();
   CLI::App* sub = app.add_subcommand(
       "make-test-model", "Write a random-weight test model with a real tokenizer");
-  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3")->capture_default_str();
-  sub->add_option("--size", flags->size, "tiny | bench (Qwen3-0.6B / Llama-3.2-1B shaped)")
+  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe")->capture_default_str();
+  sub->add_option("--size", flags->size,
+                  "tiny | bench (Qwen3-0.6B / Llama-3.2-1B / Qwen3-30B-A3B shaped)")
       ->check(CLI::IsMember({"tiny", "bench"}))
       ->capture_default_str();
   sub->add_option("--tokenizer", flags->tokenizer, "Folder with tokenizer.json")

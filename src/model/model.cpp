@@ -95,6 +95,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
                arch_name(model->config_.arch), path, model->config_.n_layers,
                model->config_.d_model, model->config_.n_heads, model->config_.n_kv_heads,
                model->config_.head_dim, model->config_.vocab_size);
+  const MoeConfig& moe = model->config_.moe;
+  if (moe.enabled()) {
+    spdlog::info("mixture of experts: {} experts of FFN {}, {} per token, {} shared",
+                 moe.n_experts, moe.expert_ffn_hidden, moe.n_experts_used, moe.n_shared_experts);
+  }
   return model;
 }
 
@@ -147,6 +152,13 @@ Status Model::prepare_matmul_aux() {
   for (LayerWeights& l : w_.layers) {
     for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
       matrices.push_back(m);
+    }
+    MoeWeights& moe = l.moe;
+    for (Matrix* m : {&moe.router, &moe.shared_gate, &moe.shared_up, &moe.shared_down}) {
+      matrices.push_back(m);
+    }
+    for (auto* family : {&moe.gate, &moe.up, &moe.down}) {
+      for (Matrix& m : *family) matrices.push_back(&m);
     }
   }
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));

@@ -49,6 +49,8 @@ struct MoeConfig {
   bool score_bias = false;         // e_score_correction_bias, for selection only
 
   bool enabled() const { return n_experts > 0; }
+  // Checks counts and groups are consistent (a no-op for dense models).
+  Status validate(const std::string& source) const;
   bool is_moe_layer(int64_t layer) const { return enabled() && layer >= first_dense_layers; }
 };
 
@@ -95,14 +97,14 @@ struct ModelConfig {
   Status validate(const std::string& source) const;
 };
 
-// From an HF config.json object (model_type llama / qwen2 / qwen3).
+// From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe).
 Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source);
 
 }  // namespace mx
 
 namespace mx {
 class GgufFile;
-// From GGUF metadata (general.architecture llama / qwen2 / qwen3 and its "<arch>.*" keys, as
+// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe and its "<arch>.*" keys, as
 // llama.cpp writes them) and the rope_freqs.weight tensor when present.
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
 }  // namespace mx

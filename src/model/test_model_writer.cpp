@@ -28,7 +28,8 @@ int64_t layer_of(const std::string& name) {
 }
 
 DType storage_type(const GeneratedTensor& t, const ModelConfig& c, TestModelType type) {
-  if (t.is_norm) return DType::F32;
+  // Norms stay F32, and so does the MoE router, as llama.cpp's quantizer keeps it.
+  if (t.is_norm || t.name.find("ffn_gate_inp.") != std::string::npos) return DType::F32;
   DType chosen = DType::F32;
   switch (type) {
     case TestModelType::kF32: chosen = DType::F32; break;
@@ -43,7 +44,8 @@ DType storage_type(const GeneratedTensor& t, const ModelConfig& c, TestModelType
       const bool output = t.name == "output.weight" ||
                           (t.name == "token_embd.weight" && c.tie_embeddings);
       const bool v_or_down = t.name.find("attn_v.") != std::string::npos ||
-                             t.name.find("ffn_down.") != std::string::npos;
+                             t.name.find("ffn_down.") != std::string::npos ||
+                             t.name.find("ffn_down_exps.") != std::string::npos;
       chosen = output || (v_or_down && more_bits_layer(layer_of(t.name), c.n_layers)) ? DType::Q6_K
                                                                                        : DType::Q4_K;
       break;
@@ -105,6 +107,11 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
   w.set_f32(a + ".rope.freq_base", c.rope_theta);
   w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(c.rope_dims));
   w.set_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  if (c.moe.enabled()) {
+    w.set_u32(a + ".expert_count", static_cast<uint32_t>(c.moe.n_experts));
+    w.set_u32(a + ".expert_used_count", static_cast<uint32_t>(c.moe.n_experts_used));
+    w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_ffn_hidden));
+  }
 }
 
 Status write_gguf(const TestModelRequest& r, const ModelConfig& c, const TokenizerSpec& tok) {

