@@ -28,7 +28,7 @@ Result<std::unique_ptr<TieredKvStore>> TieredKvStore::open(const TieredKvStoreCo
     c.host_bytes = std::max<int64_t>(c.host_bytes,
                                      kMinStagingBlocks * static_cast<int64_t>(block_bytes));
   }
-  std::unique_ptr<TieredKvStore> store(new TieredKvStore(c, block_bytes));
+  std::unique_ptr<TieredKvStore> store(new TieredKvStore(c, block_bytes, config.host_bytes > 0));
   if (c.ssd_bytes > 0) {
     MX_ASSIGN_OR_RETURN(store->ssd_, SsdTier::open(c.ssd_root, layout_seed, block_bytes,
                                                    c.ssd_bytes));
@@ -41,8 +41,12 @@ Result<std::unique_ptr<TieredKvStore>> TieredKvStore::open(const TieredKvStoreCo
   return store;
 }
 
-TieredKvStore::TieredKvStore(const TieredKvStoreConfig& config, size_t block_bytes)
-    : config_(config), block_bytes_(block_bytes), host_(config.host_bytes, block_bytes) {
+TieredKvStore::TieredKvStore(const TieredKvStoreConfig& config, size_t block_bytes,
+                             bool host_tier)
+    : config_(config),
+      block_bytes_(block_bytes),
+      host_tier_(host_tier),
+      host_(config.host_bytes, block_bytes) {
   host_stats_.tier = "host";
   host_stats_.capacity_bytes = host_.capacity_blocks() * static_cast<int64_t>(block_bytes);
 }
@@ -64,7 +68,9 @@ TieredKvStore::~TieredKvStore() {
 void TieredKvStore::offer(BlockHash hash, std::span<const uint8_t> data, bool persist) {
   if (data.size() != block_bytes_) return;
   std::lock_guard lock(mutex_);
-  if (!persist && host_.capacity_blocks() > 0 && !host_.holds(hash)) {
+  // Evicted blocks stay in memory only with a host tier: staging slots (SSD only) are kept for
+  // blocks coming back from disk, which would otherwise be pushed out before they are read.
+  if (!persist && host_tier_ && !host_.holds(hash)) {
     const auto start = Clock::now();
     if (host_.put(hash, data)) {
       ++host_stats_.stores;

@@ -47,7 +47,7 @@ class TieredKvStore : public KvStore {
   const SsdTier* ssd() const { return ssd_.get(); }
 
  private:
-  TieredKvStore(const TieredKvStoreConfig& config, size_t block_bytes);
+  TieredKvStore(const TieredKvStoreConfig& config, size_t block_bytes, bool host_tier);
   int64_t max_pending_writes() const;  // at least one block
   void writer_loop();
   void reader_loop();
@@ -55,6 +55,7 @@ class TieredKvStore : public KvStore {
 
   TieredKvStoreConfig config_;
   size_t block_bytes_;
+  bool host_tier_;  // asked for; else the host slots only stage blocks read back from disk
   std::unique_ptr<SsdTier> ssd_;
 
   mutable std::mutex mutex_;  // host_, queues, counters below
