@@ -11,6 +11,8 @@ top-1 agreement (check_logits.py explains why these models are sensitive). Bound
 usage: check_w8a8.py MXSERVE_BINARY WORK_DIR
 """
 import os
+import re
+import subprocess
 import sys
 
 import numpy as np
@@ -24,6 +26,36 @@ from check_logits import HERE, NODE, TOKENIZERS, TOKENS, compare, logits, run
 # per-channel scales would help with. A wrong scale, a missing offset correction or permuted
 # rows give ~1.4 (uncorrelated logits).
 BOUNDS = {"w8a8": (0.12, 0.7), "q8_0": (0.08, 0.8)}
+# `perplexity --kl-divergence` of the w8a8 model against the f32 base on 2 chunks of 64 tokens
+# of docs/architecture.md: (max mean KLD, min same-top-token %). Measured on qwen3 (4 chunks of
+# 128): KLD 0.011, same top 82%. The f32 model against itself must give 0 and 100%.
+KLD_BOUNDS = (0.05, 60.0)
+
+
+def kld_report(binary, model, base):
+    result = subprocess.run([binary, "perplexity", "-m", model, "--kl-divergence", base],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"FAILED: perplexity --kl-divergence on {model}\n{result.stderr}")
+    kld = float(re.search(r"KLD mean\s*=\s*([-0-9.e+]+)", result.stdout).group(1))
+    same = float(re.search(r"same top token\s*=\s*([-0-9.e+]+)", result.stdout).group(1))
+    return kld, same
+
+
+def check_kld(binary, work, f32_model, w8a8_model):
+    text = os.path.join(HERE, "..", "..", "docs", "architecture.md")
+    base = os.path.join(work, "base.kld")
+    run([binary, "perplexity", "-m", f32_model, "-f", text, "-c", "64", "--chunks", "2",
+         "--kl-divergence-base", base])
+    ok = True
+    for name, model, (max_kld, min_same) in (("f32 vs itself", f32_model, (1e-6, 100.0)),
+                                            ("w8a8 vs f32", w8a8_model, KLD_BOUNDS)):
+        kld, same = kld_report(binary, model, base)
+        good = kld <= max_kld and same >= min_same
+        print(f"{'ok  ' if good else 'FAIL'} KL divergence {name}: mean {kld:.2e} "
+              f"(bound {max_kld:g}), same top token {same:.1f}% (bound {min_same:g}%)")
+        ok &= good
+    return ok
 
 
 def check_arch(binary, work, arch):
@@ -46,6 +78,8 @@ def check_arch(binary, work, arch):
         run([binary, "quantize", "-m", src, "--type", qtype, "--out", path])
         ok &= compare(f"{arch} {qtype} quantized from {src_kind} f32",
                       logits(binary, path, tokens, out), ref, *BOUNDS[qtype], rms=True)
+        if arch == "qwen3" and qtype == "w8a8" and src_kind == "gguf":
+            ok &= check_kld(binary, work, base + "-f32.gguf", path)
         os.remove(path)
     return ok
 
