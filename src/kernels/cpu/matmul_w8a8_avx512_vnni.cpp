@@ -6,7 +6,7 @@
 // GEMV (few tokens): one row at a time (a single sequential stream), one vpdpbusd per 64 columns.
 // GEMM (prefill, batches of decodes): tokens in the lanes as in matmul_lanes_avx512_vnni.cpp:
 // a zmm holds 16 tokens x 4 consecutive columns (interleaved once per call) and 4 bytes of a
-// weight row are a {1to16} broadcast operand, so 16 rows x 16 tokens accumulate in 16 zmm over
+// weight row are a {1to16} broadcast operand, so 8 rows x 32 tokens accumulate in 16 zmm over
 // the whole row with no float work at all until the end: per-row scale times per-token scale is
 // one multiply per tile, where Q8_0 needs a convert and two float ops per 32 columns per row.
 // The weights are read in place (int8 rows as the file stores them).
@@ -26,7 +26,7 @@
 namespace mx::w8a8 {
 namespace {
 
-constexpr int kTileRows = 16;
+constexpr int kTileRows = 8;
 
 // acc += dpbusd(a, broadcast of the 4 bytes at w), the broadcast folded into the instruction.
 inline __m512i dpbusd_bcast(__m512i acc, __m512i a, const int8_t* w) {
@@ -84,31 +84,51 @@ void gemv(const Job& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   for (int64_t r = r0; r < r1; ++r) gemv_row(job, r, t0, t1);
 }
 
-// 16 rows x 16 tokens over all columns, into y (rows past r_end are computed, not stored).
+// 8 rows x 2 groups of 16 tokens over all columns, into y: 16 accumulators, each weight
+// broadcast feeding two vpdpbusd. (16 rows x 16 tokens needed 16 row pointers, more than the
+// general registers: GCC parked them in xmm registers and moved one back before every
+// vpdpbusd, which cost a third of the kernel.) g1 == g0 when there is no second group: then it
+// is computed and not stored. Rows past nr are computed, not stored.
 void gemm_tile(const Job& job, const int8_t* const w[kTileRows], const __m512 row_scale[kTileRows],
-               const __m512i row_bias[kTileRows], int64_t rb, int nr, int64_t tg, int64_t t1) {
-  const uint8_t* grp = job.lanes + tg * job.group_bytes;
-  __m512i acc[kTileRows];
-  for (int r = 0; r < kTileRows; ++r) acc[r] = row_bias[r];
+               const __m512i row_bias[kTileRows], int64_t rb, int nr, int64_t g0, int64_t g1,
+               int64_t t1) {
+  const uint8_t* a0 = job.lanes + g0 * job.group_bytes;
+  const uint8_t* a1 = job.lanes + g1 * job.group_bytes;
+  __m512i acc[2 * kTileRows];
+  for (int r = 0; r < kTileRows; ++r) acc[r] = acc[kTileRows + r] = row_bias[r];
   for (int64_t j = 0; j < job.cols / 4; ++j) {
-    const __m512i a = _mm512_loadu_si512(grp + 64 * j);
-    for (int r = 0; r < kTileRows; ++r) acc[r] = dpbusd_bcast(acc[r], a, w[r] + 4 * j);
+    const __m512i x0 = _mm512_loadu_si512(a0 + 64 * j);
+    const __m512i x1 = _mm512_loadu_si512(a1 + 64 * j);
+    for (int r = 0; r < kTileRows; ++r) {
+      acc[r] = dpbusd_bcast(acc[r], x0, w[r] + 4 * j);
+      acc[kTileRows + r] = dpbusd_bcast(acc[kTileRows + r], x1, w[r] + 4 * j);
+    }
   }
-  const __m512 d = _mm512_loadu_ps(reinterpret_cast<const float*>(grp + 16 * job.cols));
-  __m512 f[kTileRows], out[kTileRows];
+  const __m512 d0 = _mm512_loadu_ps(reinterpret_cast<const float*>(a0 + 16 * job.cols));
+  const __m512 d1 = _mm512_loadu_ps(reinterpret_cast<const float*>(a1 + 16 * job.cols));
+  __m512 f[2 * kTileRows], out[2 * kTileRows];
   for (int r = 0; r < kTileRows; ++r) {
-    f[r] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r]), _mm512_mul_ps(row_scale[r], d));
+    f[r] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r]), _mm512_mul_ps(row_scale[r], d0));
+    f[kTileRows + r] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[kTileRows + r]),
+                                     _mm512_mul_ps(row_scale[r], d1));
   }
+  // out[t]: lanes 0-7 = rows of token t of g0, lanes 8-15 = rows of token t of g1.
   matmul_detail::transpose16(f, out);
   const __mmask16 row_mask = static_cast<__mmask16>((1u << nr) - 1);
-  const int64_t nt = std::min<int64_t>(kGroupTokens, t1 - tg * kGroupTokens);
-  for (int64_t t = 0; t < nt; ++t) {
-    _mm512_mask_storeu_ps(job.y + (tg * kGroupTokens + t) * job.y_stride + rb, row_mask, out[t]);
+  const int64_t n0 = std::min<int64_t>(kGroupTokens, t1 - g0 * kGroupTokens);
+  const int64_t n1 = g1 == g0 ? 0 : std::min<int64_t>(kGroupTokens, t1 - g1 * kGroupTokens);
+  for (int64_t t = 0; t < n0; ++t) {
+    _mm512_mask_storeu_ps(job.y + (g0 * kGroupTokens + t) * job.y_stride + rb, row_mask, out[t]);
+  }
+  for (int64_t t = 0; t < n1; ++t) {
+    float* y = job.y + (g1 * kGroupTokens + t) * job.y_stride + rb;
+    // Lanes 8..8+nr of out[t] to y[0..nr): compress them down with the mask.
+    _mm512_mask_storeu_ps(y - 8, static_cast<__mmask16>(row_mask << 8), out[t]);
   }
 }
 
-// Rows 16 at a time; every token group against them, so a tile's weights (16 x cols bytes) stay
-// in L1/L2 while the interleaved activations stream.
+// Rows 8 at a time; every pair of token groups against them, so a tile's weights (8 x cols
+// bytes) stay in L1/L2 while the interleaved activations stream.
 void gemm(const Job& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   for (int64_t rb = r0; rb < r1; rb += kTileRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kTileRows, r1 - rb));
@@ -121,8 +141,9 @@ void gemm(const Job& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
       row_scale[r] = _mm512_set1_ps(job.w_scale[row]);
       bias[r] = _mm512_set1_epi32(job.w_bias ? job.w_bias[row] : row_bias(w[r], job.cols));
     }
-    for (int64_t tg = t0 / kGroupTokens; tg * kGroupTokens < t1; ++tg) {
-      gemm_tile(job, w, row_scale, bias, rb, nr, tg, t1);
+    const int64_t g_end = (t1 + kGroupTokens - 1) / kGroupTokens;
+    for (int64_t g = t0 / kGroupTokens; g < g_end; g += 2) {
+      gemm_tile(job, w, row_scale, bias, rb, nr, g, std::min(g + 1, g_end - 1), t1);
     }
   }
 }
