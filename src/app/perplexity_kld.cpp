@@ -67,8 +67,8 @@ KldRecord make_kld_record(const std::vector<double>& logprobs, int32_t target) {
     r.logprobs[i] = -std::numeric_limits<float>::infinity();
   }
   const double rest = 1.0 - top_mass;
-  r.rest_logprob = rest > 0.0 ? static_cast<float>(std::log(rest))
-                              : -std::numeric_limits<float>::infinity();
+  r.rest_logprob =
+      rest > 0.0 ? static_cast<float>(std::log(rest)) : -std::numeric_limits<float>::infinity();
   return r;
 }
 
@@ -185,7 +185,8 @@ void KldStats::print(std::FILE* out) const {
   fmt::print(out, "positions          = {}\n", kld_.size());
   fmt::print(out, "PPL(base)          = {:.4f} +/- {:.4f}\n", std::exp(nll_base),
              std::exp(nll_base) * nll_base_err);
-  fmt::print(out, "PPL(this)          = {:.4f} +/- {:.4f}\n", std::exp(nll), std::exp(nll) * nll_err);
+  fmt::print(out, "PPL(this)          = {:.4f} +/- {:.4f}\n", std::exp(nll),
+             std::exp(nll) * nll_err);
   fmt::print(out, "ln(PPL(this)/PPL(base)) = {:.6f} +/- {:.6f}\n", ln_ratio, ln_ratio_err);
   fmt::print(out, "KLD mean           = {:.6f} +/- {:.6f}\n", kld, kld_err);
   fmt::print(out, "KLD max            = {:.6f}\n", sorted.back());

@@ -55,15 +55,19 @@ class KldBaseWriter {
   Status finish();
 
  private:
-  struct Closer { void operator()(std::FILE* f) const { if (f) std::fclose(f); } };
+  struct Closer {
+    void operator()(std::FILE* f) const {
+      if (f) std::fclose(f);
+    }
+  };
   std::unique_ptr<std::FILE, Closer> file_;
   std::string path_;
 };
 
 struct KldBase {
   KldHeader header;
-  std::vector<int32_t> tokens;    // [n_chunks * ctx]
-  std::vector<KldRecord> records; // [n_chunks * (ctx - 1 - ctx / 2)]
+  std::vector<int32_t> tokens;     // [n_chunks * ctx]
+  std::vector<KldRecord> records;  // [n_chunks * (ctx - 1 - ctx / 2)]
 };
 
 Result<KldBase> read_kld_base(const std::string& path);

@@ -44,7 +44,8 @@ Result<Target> parse_target(const std::string& name) {
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // One tensor of the output, in write order.
@@ -63,8 +64,10 @@ DType choose_type(const TensorInfo& t, const Target& target) {
   DType chosen = target.type;
   if (target.w8a8) {
     // get_rows reads the embedding table: W8A8 is for matmul only.
-    if (t.name == "token_embd.weight") chosen = DType::Q8_0;
-    else if (cols % 32 != 0 || cols > 65536) chosen = DType::Q8_0;
+    if (t.name == "token_embd.weight")
+      chosen = DType::Q8_0;
+    else if (cols % 32 != 0 || cols > 65536)
+      chosen = DType::Q8_0;
   }
   if (!row_bytes(chosen, static_cast<uint64_t>(cols))) {
     chosen = row_bytes(DType::Q8_0, static_cast<uint64_t>(cols)) ? DType::Q8_0 : DType::F16;
@@ -227,8 +230,7 @@ Status set_metadata(const Source& s, const QuantizeRequest& r, GgufWriter& write
       writer.set(key, GgufWriteValue::copy_of(value));
     }
   } else {
-    set_gguf_arch_metadata(s.config, writer,
-                           std::filesystem::path(r.in).filename().string());
+    set_gguf_arch_metadata(s.config, writer, std::filesystem::path(r.in).filename().string());
     MX_ASSIGN_OR_RETURN(TokenizerSpec tokenizer, load_tokenizer_json_dir(r.in));
     MX_RETURN_IF_ERROR(add_tokenizer_to_gguf(tokenizer, read_hf_chat_template(r.in), writer));
   }
@@ -258,9 +260,10 @@ Status quantize_model(const QuantizeRequest& request) {
     }
   }
   if (already_quantized > 0) {
-    spdlog::warn("{}: {} tensors are already quantized; re-quantizing adds a second rounding "
-                 "error (start from f16 / bf16 / f32 weights for the best result)",
-                 request.in, already_quantized);
+    spdlog::warn(
+        "{}: {} tensors are already quantized; re-quantizing adds a second rounding "
+        "error (start from f16 / bf16 / f32 weights for the best result)",
+        request.in, already_quantized);
   }
   spdlog::info("quantizing {} -> {} ({}, {} tensors)", request.in, request.out, request.type,
                plan.size());

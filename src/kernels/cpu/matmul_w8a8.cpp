@@ -40,10 +40,13 @@ void gemv_scalar(const Job& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1)
 
 Kernels kernels_for(CpuPath path) {
   switch (resolve_cpu_path(path)) {
-    case CpuPath::kAvx512Vnni: return avx512_vnni_kernels();
+    case CpuPath::kAvx512Vnni:
+      return avx512_vnni_kernels();
     case CpuPath::kAvx512:
-    case CpuPath::kAvx2: return avx2_kernels();
-    default: return scalar_kernels();
+    case CpuPath::kAvx2:
+      return avx2_kernels();
+    default:
+      return scalar_kernels();
   }
 }
 
@@ -77,8 +80,7 @@ Status validate(const MatmulArgs& a, void* scratch, size_t scratch_bytes) {
 }
 
 // Fills the records (and, for the GEMM, the interleaved groups) for all tokens.
-void quantize_all(const MatmulArgs& args, const Kernels& k, bool gemm, Job& job,
-                  ThreadPool& pool) {
+void quantize_all(const MatmulArgs& args, const Kernels& k, bool gemm, Job& job, ThreadPool& pool) {
   auto* records = const_cast<uint8_t*>(job.acts);
   const int64_t n_groups = (args.n_tokens + kGroupTokens - 1) / kGroupTokens;
   auto groups = [&](int64_t begin, int64_t end) {

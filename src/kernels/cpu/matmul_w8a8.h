@@ -35,13 +35,13 @@ constexpr int64_t kGroupTokens = 16;
 inline int64_t lanes_group_bytes(int64_t cols) { return round_up(16 * cols + 64, 64); }
 
 struct Job {
-  const int8_t* w = nullptr;         // [rows, cols]
-  const float* w_scale = nullptr;    // [rows]
-  const int32_t* w_bias = nullptr;   // VNNI aux [rows]: -128 * sum_c w[r, c], or nullptr
+  const int8_t* w = nullptr;        // [rows, cols]
+  const float* w_scale = nullptr;   // [rows]
+  const int32_t* w_bias = nullptr;  // VNNI aux [rows]: -128 * sum_c w[r, c], or nullptr
   int64_t cols = 0;
-  const uint8_t* acts = nullptr;     // records, act_token_bytes(cols) apart
+  const uint8_t* acts = nullptr;  // records, act_token_bytes(cols) apart
   int64_t token_bytes = 0;
-  const uint8_t* lanes = nullptr;    // interleaved groups (GEMM), lanes_group_bytes(cols) apart
+  const uint8_t* lanes = nullptr;  // interleaved groups (GEMM), lanes_group_bytes(cols) apart
   int64_t group_bytes = 0;
   float* y = nullptr;
   int64_t y_stride = 0;
@@ -62,18 +62,18 @@ using Quantizer = void (*)(const float* x, int64_t cols, uint8_t* record);
 using Interleaver = void (*)(const Job& job, int64_t group, int64_t n_tokens);
 
 struct Kernels {
-  Kernel gemv = nullptr;          // any token count; streams each row once per token
-  Kernel gemm = nullptr;          // tokens in lanes; nullptr: gemv for every count
+  Kernel gemv = nullptr;  // any token count; streams each row once per token
+  Kernel gemm = nullptr;  // tokens in lanes; nullptr: gemv for every count
   Interleaver interleave = nullptr;
   Quantizer quantize = nullptr;
-  bool wants_bias = false;        // gemv/gemm use Job::w_bias when present (VNNI)
+  bool wants_bias = false;  // gemv/gemm use Job::w_bias when present (VNNI)
 };
 
 // The GEMM takes over from this many tokens (a batch of decodes already fills most lanes).
 constexpr int64_t kGemmMinTokens = 4;
 
 Kernels scalar_kernels();
-Kernels avx2_kernels();        // also the AVX-512 (no VNNI) path: vpmaddubsw needs no wider regs
+Kernels avx2_kernels();  // also the AVX-512 (no VNNI) path: vpmaddubsw needs no wider regs
 Kernels avx512_vnni_kernels();
 
 // The scalar quantizer every path matches bit for bit.

@@ -57,8 +57,8 @@ void dot_rows(const Job& job, int64_t r, int64_t t) {
   for (int64_t c = 0; c < job.cols; c += 32) {
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c));
     for (int i = 0; i < kRows; ++i) {
-      __m256i w = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i*>(job.w + (r + i) * job.cols + c));
+      __m256i w =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(job.w + (r + i) * job.cols + c));
       __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
       acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(p, ones));
     }

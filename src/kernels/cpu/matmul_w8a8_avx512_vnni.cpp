@@ -109,8 +109,8 @@ void gemm_tile(const Job& job, const int8_t* const w[kTileRows], const __m512 ro
   __m512 f[2 * kTileRows], out[2 * kTileRows];
   for (int r = 0; r < kTileRows; ++r) {
     f[r] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r]), _mm512_mul_ps(row_scale[r], d0));
-    f[kTileRows + r] = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[kTileRows + r]),
-                                     _mm512_mul_ps(row_scale[r], d1));
+    f[kTileRows + r] =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(acc[kTileRows + r]), _mm512_mul_ps(row_scale[r], d1));
   }
   // out[t]: lanes 0-7 = rows of token t of g0, lanes 8-15 = rows of token t of g1.
   matmul_detail::transpose16(f, out);

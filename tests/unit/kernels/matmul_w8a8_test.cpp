@@ -18,8 +18,7 @@
 namespace mx {
 namespace {
 
-const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512,
-                          CpuPath::kAvx512Vnni};
+const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512, CpuPath::kAvx512Vnni};
 
 struct Problem {
   int64_t rows, cols, n_tokens, x_stride;
@@ -60,8 +59,10 @@ std::vector<float> run(const Problem& p, CpuPath path, ThreadPool& pool, bool us
   }
   std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::I8, p.n_tokens, p.cols) + 64);
   void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-  MatmulArgs args{DType::I8, p.w.data(), p.rows, p.cols, p.x.data(), p.x_stride, y.data(),
-                  y_stride, p.n_tokens, aux.empty() ? nullptr : aux.data(), p.scale.data()};
+  MatmulArgs args{
+      DType::I8,     p.w.data(), p.rows,   p.cols,     p.x.data(),
+      p.x_stride,    y.data(),   y_stride, p.n_tokens, aux.empty() ? nullptr : aux.data(),
+      p.scale.data()};
   Status status = matmul(args, aligned, scratch.size() - 64, pool, path);
   EXPECT_TRUE(status.ok()) << status.error().message;
   return y;
@@ -161,8 +162,8 @@ TEST(MatmulW8A8, HandComputedProduct) {
   for (CpuPath path : kPaths) {
     std::vector<float> y(2, 0.0f);
     std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::I8, 1, 32));
-    MatmulArgs args{DType::I8, w.data(), 2, 32, x.data(), 32, y.data(), 2, 1, nullptr,
-                    scale.data()};
+    MatmulArgs args{DType::I8, w.data(), 2, 32,      x.data(),    32,
+                    y.data(),  2,        1, nullptr, scale.data()};
     ASSERT_TRUE(matmul(args, scratch.data(), scratch.size(), pool, path).ok());
     EXPECT_FLOAT_EQ(y[0], (127.0f - 2.0f) * 0.5f) << cpu_path_name(path);
     EXPECT_FLOAT_EQ(y[1], 127.0f * 127.0f * 2.0f) << cpu_path_name(path);
@@ -174,8 +175,7 @@ TEST(MatmulW8A8, RejectsColumnsItCannotTake) {
   std::vector<int8_t> w(48 * 2, 1);
   std::vector<float> scale(2, 1.0f), x(48, 1.0f), y(2);
   std::vector<uint8_t> scratch(matmul_scratch_bytes(DType::I8, 1, 64));
-  MatmulArgs args{DType::I8, w.data(), 2, 48, x.data(), 48, y.data(), 2, 1, nullptr,
-                  scale.data()};
+  MatmulArgs args{DType::I8, w.data(), 2, 48, x.data(), 48, y.data(), 2, 1, nullptr, scale.data()};
   Status status = matmul(args, scratch.data(), scratch.size(), pool);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find("multiple of 32"), std::string::npos)

