@@ -14,9 +14,9 @@
 #include "io/hf_model.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quants.h"
-#include "model/gguf_model_meta.h"
 #include "model/model_config.h"
 #include "model/test_model.h"
+#include "model/test_model_writer.h"
 #include "tokenizer/gguf_tokenizer_export.h"
 #include "tokenizer/tokenizer_json.h"
 
@@ -230,9 +230,9 @@ Status set_metadata(const Source& s, const QuantizeRequest& r, GgufWriter& write
       writer.set(key, GgufWriteValue::copy_of(value));
     }
   } else {
-    set_gguf_arch_metadata(s.config, writer, std::filesystem::path(r.in).filename().string());
+    set_arch_metadata(s.config, writer, std::filesystem::path(r.in).filename().string());
     MX_ASSIGN_OR_RETURN(TokenizerSpec tokenizer, load_tokenizer_json_dir(r.in));
-    MX_RETURN_IF_ERROR(add_tokenizer_to_gguf(tokenizer, read_hf_chat_template(r.in), writer));
+    MX_RETURN_IF_ERROR(add_tokenizer_to_gguf(tokenizer, chat_template_of(r.in), writer));
   }
   writer.set_string("mxserve.quantize.type", r.type);
   return ok_status();
