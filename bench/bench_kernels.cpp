@@ -4,6 +4,7 @@
 //                 [--types q8_0,q4_K,...] [--bandwidth-only] [--shapes 1024x1024,... (GEMV only)]
 //                 [--gemm-tokens N (GEMM only, N tokens, on --shapes; no bandwidth probe)]
 //                 [--no-aux (GEMM without the per-weight data a loaded model prepares)]
+// Type i8 is W8A8 (int8 weights with per-row scales, per-token int8 activations).
 // Prints one JSON object (medians of repeated runs) to stdout.
 #include <algorithm>
 #include <chrono>
@@ -57,11 +58,12 @@ struct Matrix {
   mx::DType type;
   int64_t rows, cols;
   std::vector<uint8_t> w;
+  std::vector<float> row_scale;  // i8 (W8A8) only; the copies share it
 };
 
 // Several copies of the matrix so GEMV reads from DRAM, not the 32 MB L3.
 Matrix make_matrix(mx::DType type, int64_t rows, int64_t cols, int copies) {
-  Matrix m{type, rows, cols, {}};
+  Matrix m{type, rows, cols, {}, {}};
   size_t rb = static_cast<size_t>(*mx::row_bytes(type, static_cast<uint64_t>(cols)));
   m.w.resize(rb * static_cast<size_t>(rows * copies));
   std::mt19937 rng(1);
@@ -69,7 +71,12 @@ Matrix make_matrix(mx::DType type, int64_t rows, int64_t cols, int copies) {
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     for (float& v : row) v = normal(rng);
-    if (!mx::quantize_row(type, row.data(), m.w.data() + r * rb, cols)) std::abort();
+    if (type == mx::DType::I8) {
+      m.row_scale.push_back(mx::quantize_row_w8a8(
+          row.data(), reinterpret_cast<int8_t*>(m.w.data() + r * rb), cols));
+    } else if (!mx::quantize_row(type, row.data(), m.w.data() + r * rb, cols)) {
+      std::abort();
+    }
   }
   for (int c = 1; c < copies; ++c) std::memcpy(m.w.data() + c * rb * rows, m.w.data(), rb * rows);
   return m;
@@ -83,8 +90,9 @@ double run_matmul(const Matrix& m, int64_t n_tokens, mx::ThreadPool& pool, mx::C
   std::vector<float> y(static_cast<size_t>(n_tokens * m.rows));
   std::vector<uint8_t> scratch(mx::matmul_scratch_bytes(m.type, n_tokens, m.cols) + 64);
   size_t matrix_bytes = m.w.size() / static_cast<size_t>(copies);
-  // The per-weight data a loaded model prepares (GEMM runs on one copy only).
-  std::vector<uint8_t> aux(copies == 1 && g_use_aux
+  // The per-weight data a loaded model prepares (GEMM runs on one copy only; i8's per-row sums
+  // are the same for every copy).
+  std::vector<uint8_t> aux((copies == 1 || m.type == mx::DType::I8) && g_use_aux
                                ? mx::matmul_aux_bytes(m.type, m.rows, m.cols, path) : 0);
   if (!aux.empty() && !mx::matmul_prepare_aux(m.type, m.w.data(), m.rows, m.cols, aux.data(),
                                               aux.size(), pool, path).ok()) {
@@ -94,7 +102,8 @@ double run_matmul(const Matrix& m, int64_t n_tokens, mx::ThreadPool& pool, mx::C
   return median_seconds([&] {
     mx::MatmulArgs args{m.type, m.w.data() + matrix_bytes * static_cast<size_t>(next),
                         m.rows, m.cols, x.data(), m.cols, y.data(), m.rows, n_tokens,
-                        aux.empty() ? nullptr : aux.data()};
+                        aux.empty() ? nullptr : aux.data(),
+                        m.row_scale.empty() ? nullptr : m.row_scale.data()};
     next = (next + 1) % copies;
     if (!mx::matmul(args, scratch.data(), scratch.size(), pool, path).ok()) std::abort();
   }, reps);
@@ -136,7 +145,8 @@ int main(int argc, char** argv) {
     }
   }
   const mx::DType types[] = {mx::DType::F32, mx::DType::F16, mx::DType::BF16, mx::DType::Q8_0,
-                             mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K, mx::DType::Q6_K};
+                             mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K, mx::DType::Q6_K,
+                             mx::DType::I8};
   struct Shape { const char* name; int64_t rows, cols; };
   std::vector<Shape> shapes = {{"1024x3072", 1024, 3072}, {"2048x8192", 2048, 8192}};
   std::vector<std::string> shape_names;  // --shapes ROWSxCOLS,... (GEMV only)

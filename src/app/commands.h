@@ -25,6 +25,7 @@ void register_make_test_model(CLI::App& app, int& exit_code);
 void register_logits(CLI::App& app, int& exit_code);
 void register_run(CLI::App& app, int& exit_code);
 void register_perplexity(CLI::App& app, int& exit_code);
+void register_quantize(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
 void register_keys(CLI::App& app, int& exit_code);

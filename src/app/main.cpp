@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   mx::app::register_make_test_model(app, exit_code);
   mx::app::register_run(app, exit_code);
   mx::app::register_perplexity(app, exit_code);
+  mx::app::register_quantize(app, exit_code);
   mx::app::register_bench(app, exit_code);
   mx::app::register_logits(app, exit_code);
   mx::app::register_serve(app, exit_code);

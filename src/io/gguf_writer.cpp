@@ -167,8 +167,7 @@ void GgufWriter::set(std::string_view key, GgufWriteValue value) {
   metadata_.emplace_back(std::string(key), std::move(value));
 }
 
-Status GgufWriter::add_tensor(std::string_view name, DType type, std::vector<int64_t> shape,
-                              std::span<const uint8_t> bytes) {
+Status GgufWriter::declare_tensor(std::string_view name, DType type, std::vector<int64_t> shape) {
   auto traits = dtype_traits(type);
   if (!traits || type == DType::F8_E4M3) {
     return make_error(ErrorCode::kInvalidArgument, "tensor '{}': type {} cannot be stored in GGUF",
@@ -188,18 +187,32 @@ Status GgufWriter::add_tensor(std::string_view name, DType type, std::vector<int
   }
   for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= static_cast<uint64_t>(shape[d]);
   auto row = row_bytes(type, static_cast<uint64_t>(shape.back()));
-  if (!row || *row * rows != bytes.size()) {
+  if (!row) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "tensor '{}': {} bytes do not hold a {} tensor of this shape (row length "
-                      "{} must be a multiple of {})",
-                      name, bytes.size(), dtype_name(type), shape.back(), traits->block_elems);
+                      "tensor '{}': row length {} must be a multiple of the {} block size {}",
+                      name, shape.back(), dtype_name(type), traits->block_elems);
   }
   for (const PendingTensor& tensor : tensors_) {
     if (tensor.name == name) {
       return make_error(ErrorCode::kInvalidArgument, "tensor '{}' is added twice", name);
     }
   }
-  tensors_.push_back({std::string(name), type, std::move(shape), {bytes.begin(), bytes.end()}});
+  tensors_.push_back({std::string(name), type, std::move(shape), *row * rows, {}});
+  return ok_status();
+}
+
+Status GgufWriter::add_tensor(std::string_view name, DType type, std::vector<int64_t> shape,
+                              std::span<const uint8_t> bytes) {
+  MX_RETURN_IF_ERROR(declare_tensor(name, type, std::move(shape)));
+  PendingTensor& tensor = tensors_.back();
+  if (tensor.nbytes != bytes.size()) {
+    uint64_t want = tensor.nbytes;
+    tensors_.pop_back();
+    return make_error(ErrorCode::kInvalidArgument,
+                      "tensor '{}': {} bytes do not hold a {} tensor of this shape ({} bytes)",
+                      name, bytes.size(), dtype_name(type), want);
+  }
+  tensor.bytes.assign(bytes.begin(), bytes.end());
   return ok_status();
 }
 
@@ -253,7 +266,7 @@ Result<std::vector<uint8_t>> GgufWriter::header_bytes() const {
     }
     append_fixed<uint32_t>(out, static_cast<uint32_t>(tensor.type));
     append_fixed<uint64_t>(out, offset);
-    offset += padded(tensor.bytes.size(), alignment_);
+    offset += padded(tensor.nbytes, alignment_);
   }
   out.resize(padded(out.size(), alignment_), 0);
   return out;
@@ -269,6 +282,13 @@ Result<std::vector<uint8_t>> GgufWriter::to_bytes() const {
 }
 
 Status GgufWriter::write_file(const std::string& path) const {
+  return write_file_streaming(path, [this](size_t index, std::vector<uint8_t>& bytes) {
+    bytes = tensors_[index].bytes;
+    return ok_status();
+  });
+}
+
+Status GgufWriter::write_file_streaming(const std::string& path, const TensorFill& fill) const {
   MX_ASSIGN_OR_RETURN(std::vector<uint8_t> header, header_bytes());
   // Write next to the target and rename, so a crash never leaves a half-written model behind.
   std::string temp_path = path + ".partial";
@@ -278,14 +298,32 @@ Status GgufWriter::write_file(const std::string& path) const {
     out.write(reinterpret_cast<const char*>(header.data()),
               static_cast<std::streamsize>(header.size()));
     const std::vector<char> zeros(alignment_, 0);
-    for (const PendingTensor& tensor : tensors_) {
-      out.write(reinterpret_cast<const char*>(tensor.bytes.data()),
-                static_cast<std::streamsize>(tensor.bytes.size()));
-      uint64_t padding = padded(tensor.bytes.size(), alignment_) - tensor.bytes.size();
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      const PendingTensor& tensor = tensors_[i];
+      bytes.clear();
+      Status filled = fill(i, bytes);
+      if (filled.ok() && bytes.size() != tensor.nbytes) {
+        filled = make_error(ErrorCode::kInternal, "tensor '{}': got {} bytes, declared {}",
+                            tensor.name, bytes.size(), tensor.nbytes);
+      }
+      if (!filled.ok()) {
+        out.close();
+        std::remove(temp_path.c_str());
+        return filled;
+      }
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+      uint64_t padding = padded(bytes.size(), alignment_) - bytes.size();
       out.write(zeros.data(), static_cast<std::streamsize>(padding));
+      if (!out) break;
     }
     out.flush();
-    if (!out) return make_error(ErrorCode::kIoError, "{}: write failed (disk full?)", temp_path);
+    if (!out) {
+      out.close();
+      std::remove(temp_path.c_str());
+      return make_error(ErrorCode::kIoError, "{}: write failed (disk full?)", temp_path);
+    }
   }
   if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
     return make_error(ErrorCode::kIoError, "{}: cannot rename to {}", temp_path, path);

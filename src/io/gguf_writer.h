@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,6 +79,13 @@ class GgufWriter {
   // a type GGUF cannot store (F8_E4M3), 0 or more than 4 dims, or a size mismatch.
   Status add_tensor(std::string_view name, DType type, std::vector<int64_t> shape,
                     std::span<const uint8_t> bytes);
+  // Streaming, for files larger than memory: declare each tensor (checks as add_tensor, without
+  // the bytes), then write_file_streaming() writes the header and asks `fill` for each declared
+  // tensor's bytes in order, writing them before asking for the next. `fill` must produce
+  // exactly the declared size; its error aborts the write (no file is left behind).
+  Status declare_tensor(std::string_view name, DType type, std::vector<int64_t> shape);
+  using TensorFill = std::function<Status(size_t index, std::vector<uint8_t>& bytes)>;
+  Status write_file_streaming(const std::string& path, const TensorFill& fill) const;
   // Convenience for float tensors: quantization is the caller's business, so F32 only.
   Status add_f32_tensor(std::string_view name, std::vector<int64_t> shape,
                         std::span<const float> values);
@@ -91,7 +99,8 @@ class GgufWriter {
     std::string name;
     DType type;
     std::vector<int64_t> shape;  // outermost-first
-    std::vector<uint8_t> bytes;
+    uint64_t nbytes = 0;
+    std::vector<uint8_t> bytes;  // empty for declared (streamed) tensors
   };
   Result<std::vector<uint8_t>> header_bytes() const;  // everything before the data section
   static bool well_formed(const GgufWriteValue& value);

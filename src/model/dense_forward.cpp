@@ -107,6 +107,7 @@ Status Model::matmul_into(const Matrix& w, const float* x, int64_t x_stride, flo
   args.y_stride = y_stride;
   args.n_tokens = n_tokens;
   args.w_aux = w.aux;
+  args.w_scale = w.row_scale;
   return matmul(args, matmul_scratch_.data(), matmul_scratch_.size(), pool);
 }
 

@@ -24,11 +24,47 @@ Result<Matrix> WeightBinder::matrix(const std::string& name, int64_t rows, int64
   if (!matmul_supports(t->dtype)) {
     return make_error(ErrorCode::kUnsupported,
                       "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet "
-                      "(supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K); re-quantize the "
-                      "model to one of those",
+                      "(supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K, i8 = W8A8); "
+                      "re-quantize the model to one of those",
                       weights_.source, name, dtype_name(t->dtype));
   }
-  return Matrix{t->dtype, t->data, rows, cols};
+  Matrix m{t->dtype, t->data, rows, cols};
+  if (t->dtype == DType::I8) {
+    MX_ASSIGN_OR_RETURN(m.row_scale, row_scales(*t));
+  }
+  return m;
+}
+
+Result<const float*> WeightBinder::row_scales(const TensorInfo& t) {
+  const std::string name = t.name + ".scale";
+  std::vector<int64_t> want(t.shape.begin(), t.shape.end() - (t.shape.empty() ? 0 : 1));
+  const TensorInfo* s = weights_.find(name);
+  if (s == nullptr || s->dtype != DType::F32 || s->shape != want) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: W8A8 tensor '{}' (i8) needs its per-row scales as an f32 tensor '{}' "
+                      "of shape {}; {}. Re-create the file with `mxserve quantize --type w8a8`",
+                      weights_.source, t.name, name, shape_string(want),
+                      s == nullptr ? "it is missing"
+                                   : fmt::format("found {} {}", dtype_name(s->dtype),
+                                                 shape_string(s->shape)));
+  }
+  if (t.shape.back() % 32 != 0) {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: W8A8 tensor '{}' has rows of {} values; mxserve's int8 kernels need a "
+                      "multiple of 32 (quantize this tensor to another type)",
+                      weights_.source, t.name, t.shape.back());
+  }
+  return reinterpret_cast<const float*>(s->data);
+}
+
+Matrix Matrix::row_slice(int64_t first, int64_t n) const {
+  Matrix m = *this;
+  m.data = static_cast<const uint8_t*>(data) +
+           static_cast<int64_t>(*row_bytes(type, static_cast<uint64_t>(cols))) * first;
+  m.rows = n;
+  m.aux = nullptr;
+  if (row_scale != nullptr) m.row_scale = row_scale + first;
+  return m;
 }
 
 Result<Vector> WeightBinder::optional_vector(const std::string& name, int64_t size) {

@@ -21,7 +21,14 @@ struct Matrix {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* aux = nullptr;  // matmul_prepare_aux() data for this CPU, or nullptr
+  // I8 (W8A8) only: [rows] float scales, W = int8 * row_scale[row] (the F32 tensor
+  // "<name>.scale" beside the weight; WeightBinder::row_scales).
+  const float* row_scale = nullptr;
   bool present() const { return data != nullptr; }
+  // Rows [first, first + n) as their own matrix, data and row scales offset together: one
+  // expert of a stacked [n_experts, rows, cols] tensor viewed as [n_experts * rows, cols] is
+  // row_slice(e * rows, rows). aux is dropped (prepare it for the slice).
+  Matrix row_slice(int64_t first, int64_t n) const;
 };
 
 // A 1-D weight (norm gain, bias), always float32 (converted at load when stored otherwise).
@@ -82,6 +89,9 @@ class WeightBinder {
       : weights_(weights), config_(config) {}
 
   Result<Matrix> matrix(const std::string& name, int64_t rows, int64_t cols);
+  // The per-row scales of an I8 (W8A8) tensor t [..., rows, cols]: the F32 tensor
+  // "<t.name>.scale" of shape [..., rows] (one float per row of every leading index).
+  Result<const float*> row_scales(const TensorInfo& t);
   Result<Vector> vector(const std::string& name, int64_t size);
   // Optional variants: absent tensor → empty view (a present one is still checked).
   Result<Vector> optional_vector(const std::string& name, int64_t size);

@@ -42,10 +42,11 @@ Result<std::vector<Matrix>> WeightBinder::experts(const std::string& prefix, con
                       "[{}, {}] {}", weights_.source, stacked, t->nbytes, n_experts, rows, cols,
                       dtype_name(t->dtype));
   }
-  const uint64_t expert_bytes = *bytes * static_cast<uint64_t>(rows);
-  for (int64_t e = 0; e < n_experts; ++e) {
-    out.push_back(Matrix{t->dtype, t->data + e * expert_bytes, rows, cols});
+  Matrix all{t->dtype, t->data, n_experts * rows, cols};
+  if (t->dtype == DType::I8) {  // W8A8: scales [n_experts, rows], sliced with the rows
+    MX_ASSIGN_OR_RETURN(all.row_scale, row_scales(*t));
   }
+  for (int64_t e = 0; e < n_experts; ++e) out.push_back(all.row_slice(e * rows, rows));
   return out;
 }
 

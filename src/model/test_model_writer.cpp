@@ -70,6 +70,9 @@ Result<std::vector<uint8_t>> encode_rows(const GeneratedTensor& t, DType type) {
   return bytes;
 }
 
+}  // namespace
+
+// Shared with `mxserve quantize` (test_model_writer.h).
 std::string chat_template_of(const std::string& tokenizer_dir) {
   auto text = read_text_file(tokenizer_dir + "/tokenizer_config.json");
   if (!text.ok()) return "";
@@ -78,6 +81,8 @@ std::string chat_template_of(const std::string& tokenizer_dir) {
   const auto& tmpl = config["chat_template"];
   return tmpl.is_string() ? tmpl.get<std::string>() : "";
 }
+
+namespace {
 
 // Q/K rows of llama in llama.cpp's interleaved-RoPE order.
 void permute_for_gguf(const ModelConfig& c, GeneratedTensor& t) {
@@ -89,6 +94,8 @@ void permute_for_gguf(const ModelConfig& c, GeneratedTensor& t) {
   t.values = permute_rows_for_interleaved_rope(t.values, q ? c.n_heads : c.n_kv_heads,
                                                c.head_dim, cols);
 }
+
+}  // namespace
 
 void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& name) {
   const std::string a = arch_name(c.arch);
@@ -113,6 +120,8 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
     w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_ffn_hidden));
   }
 }
+
+namespace {
 
 Status write_gguf(const TestModelRequest& r, const ModelConfig& c, const TokenizerSpec& tok) {
   GgufWriter writer;

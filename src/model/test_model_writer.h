@@ -8,6 +8,8 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "io/gguf_writer.h"
+#include "model/model_config.h"
 #include "model/test_model.h"
 
 namespace mx {
@@ -28,5 +30,13 @@ struct TestModelRequest {
 };
 
 Status write_test_model(const TestModelRequest& request);
+
+// Also used by `mxserve quantize` for Hugging Face sources:
+// general.architecture / name / quantization_version and the <arch>.* keys that
+// model_config_from_gguf reads back for a dense model (llama3 rope scaling travels as the
+// rope_freqs.weight tensor, not as keys).
+void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& name);
+// tokenizer_config.json's "chat_template" in the folder, or "" when there is none.
+std::string chat_template_of(const std::string& tokenizer_dir);
 
 }  // namespace mx

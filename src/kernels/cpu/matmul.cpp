@@ -10,6 +10,7 @@
 
 #include "core/half.h"
 #include "kernels/cpu/matmul_internal.h"
+#include "kernels/cpu/matmul_w8a8.h"
 
 namespace mx {
 
@@ -18,7 +19,7 @@ using namespace matmul_detail;
 bool matmul_supports(DType w_type) {
   switch (w_type) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
       return true;
     default:
       return false;
@@ -26,6 +27,7 @@ bool matmul_supports(DType w_type) {
 }
 
 size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols) {
+  if (w_type == DType::I8) return w8a8::scratch_bytes(n_tokens, cols);
   if (!is_legacy(w_type) && !is_k_type(w_type)) return 0;
   int64_t bytes = act_layout(w_type, cols).token_bytes * std::max<int64_t>(n_tokens, 0);
   // Interleaved copies for the lanes kernels (whichever path runs and whether w_aux is given:
@@ -43,6 +45,10 @@ int activation_block_elems(DType w_type) {
 }
 
 void quantize_activations_row(DType w_type, const float* x, int64_t cols, int8_t* q, float* d) {
+  if (w_type == DType::I8) {
+    matmul_detail::quantize_block_scalar(x, cols, q, d);
+    return;
+  }
   int64_t block = activation_block_elems(w_type);
   if (block == 0) return;
   for (int64_t b = 0; b < cols / block; ++b) {
@@ -51,6 +57,7 @@ void quantize_activations_row(DType w_type, const float* x, int64_t cols, int8_t
 }
 
 size_t matmul_aux_bytes(DType w_type, int64_t rows, int64_t cols, CpuPath path) {
+  if (w_type == DType::I8) return w8a8::aux_bytes(rows, cols, path);
   if (w_type != DType::Q8_0 || resolve_cpu_path(path) != CpuPath::kAvx512Vnni) return 0;
   if (rows <= 0 || cols <= 0 || cols % kLegacyBlock != 0) return 0;
   return static_cast<size_t>(rows * (cols / kLegacyBlock)) * sizeof(Q8LanesAux);
@@ -58,6 +65,7 @@ size_t matmul_aux_bytes(DType w_type, int64_t rows, int64_t cols, CpuPath path) 
 
 Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t cols, void* aux,
                           size_t aux_bytes, ThreadPool& pool, CpuPath path) {
+  if (w_type == DType::I8) return w8a8::prepare_aux(w, rows, cols, aux, aux_bytes, pool, path);
   size_t need = matmul_aux_bytes(w_type, rows, cols, path);
   if (need == 0 || aux_bytes < need || !w || !aux) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -292,6 +300,7 @@ void run_batch_slice(std::span<const MatmulArgs> calls, uint8_t* scratch, Thread
 
 Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
               CpuPath path) {
+  if (args.w_type == DType::I8) return w8a8::run(args, scratch, scratch_bytes, pool, path);
   MX_RETURN_IF_ERROR(validate(args, scratch, scratch_bytes));
   if (args.rows == 0 || args.n_tokens == 0) return ok_status();
   const PlannedCall p = plan_call(args, scratch, pool.size(), path);
@@ -334,6 +343,11 @@ Status matmul_batch(std::span<const MatmulArgs> calls, void* scratch, size_t scr
                       "matmul_batch: scratch of {} bytes is too small, need {} "
                       "(matmul_batch_scratch_bytes)",
                       scratch_bytes, need);
+  }
+  // W8A8 products have their own kernels (matmul_w8a8.h): one region each.
+  if (std::any_of(calls.begin(), calls.end(), [](const MatmulArgs& a) { return a.w_type == DType::I8; })) {
+    for (const MatmulArgs& a : calls) MX_RETURN_IF_ERROR(matmul(a, scratch, scratch_bytes, pool, path));
+    return ok_status();
   }
   for (const MatmulArgs& a : calls) MX_RETURN_IF_ERROR(validate(a, scratch, need));
   auto* bytes = static_cast<uint8_t*>(scratch);

@@ -1,7 +1,8 @@
 // Matrix multiplication of a weight matrix stored in GGUF form with f32 activations:
 //   y[t, r] = sum_c W[r, c] * x[t, c]
 // W is [rows, cols] row-major; each row is row_bytes(w_type, cols) bytes of packed blocks exactly
-// as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). Weights are never
+// as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), or I8 with one float
+// scale per row (W8A8: activations quantized per token, see w_scale). Weights are never
 // expanded to f32: quantized types run integer dot products against activations quantized once
 // per call to int8 (see quantize_activations_row), the float types convert on the fly.
 //
@@ -36,6 +37,11 @@ struct MatmulArgs {
   // Optional, from matmul_prepare_aux() on this w: lets the multi-token kernels read the
   // weights in place instead of unpacking them on every call. nullptr: unpack per call.
   const void* w_aux = nullptr;
+  // I8 weights (W8A8) only, required: [rows] scales, W[r, c] = int8[r, c] * w_scale[r]. Each
+  // token's activations are then quantized to int8 with one scale for the whole row, the
+  // products summed in int32: y[t, r] = (sum_c w[r, c] q[t, c]) * w_scale[r] * d[t].
+  // cols must be a multiple of 32 and at most 65536.
+  const float* w_scale = nullptr;
 };
 
 // Weight types matmul() handles.
@@ -66,7 +72,9 @@ Status matmul_batch(std::span<const MatmulArgs> calls, void* scratch, size_t scr
 // for Q8_0 on the AVX-512 VNNI path, each 32-column group's weight sum (as the bias of the
 // unsigned-activation dot product) and its scale as float, 8 bytes per group (+24% of the
 // weight). Without it those kernels derive the same values per call, which at 16 tokens costs
-// as much as the products themselves. 0 bytes: nothing to prepare for this type on this path.
+// as much as the products themselves. For I8 on the AVX-512 VNNI path: each row's -128 * sum
+// of its weights (int32 per row), which takes out the +128 offset of the unsigned activations.
+// 0 bytes: nothing to prepare for this type on this path.
 size_t matmul_aux_bytes(DType w_type, int64_t rows, int64_t cols, CpuPath path = CpuPath::kAuto);
 // Fills aux [matmul_aux_bytes()] from w [rows] rows of row_bytes(w_type, cols) bytes.
 Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t cols, void* aux,
@@ -77,6 +85,8 @@ Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t col
 // for the K types, 0 for float types that are not quantized) get one scale
 // d = max|x| / 127 and q = round_to_nearest_even(x * 127 / max|x|), q in [-127, 127]
 // (d = 0 and q = 0 for an all-zero block). x [cols] -> q [cols], d [cols / block].
+// I8 (W8A8) quantizes the whole row as one block: activation_block_elems returns 0 for it (the
+// block is the row, not a fixed size) and quantize_activations_row writes d[0] only.
 int activation_block_elems(DType w_type);
 void quantize_activations_row(DType w_type, const float* x, int64_t cols, int8_t* q, float* d);
 

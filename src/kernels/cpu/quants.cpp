@@ -1,6 +1,8 @@
 // Dispatch by DType, plus the plain float types (F32 copy, F16, BF16).
 #include "kernels/cpu/quants.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/half.h"
@@ -109,6 +111,14 @@ bool quantize_row(DType type, const float* src, void* dst, int64_t n) {
   if (codec == nullptr || blocks < 0) return false;
   codec->quantize(src, dst, blocks);
   return true;
+}
+
+float quantize_row_w8a8(const float* src, int8_t* dst, int64_t n) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(src[i]));
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(std::nearbyint(src[i] * inv));
+  return amax / 127.0f;
 }
 
 }  // namespace mx

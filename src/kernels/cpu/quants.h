@@ -27,6 +27,11 @@ bool can_quantize(DType type);
 [[nodiscard]] bool dequantize_row(DType type, const void* src, float* dst, int64_t n);
 [[nodiscard]] bool quantize_row(DType type, const float* src, void* dst, int64_t n);
 
+// W8A8 weights (I8 + one float scale per row, matmul.h): src [n] -> dst int8 [n] with
+// q = round_half_even(x * 127 / max|x|), q in [-127, 127]; returns the row's scale max|x| / 127
+// (0 for an all-zero row), so x ~= q * scale.
+float quantize_row_w8a8(const float* src, int8_t* dst, int64_t n);
+
 namespace quant {
 
 // Per-family entry points over whole blocks (n_blocks = n / block size). Used by the

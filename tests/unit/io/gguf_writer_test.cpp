@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "gguf_test_util.h"
@@ -157,6 +158,47 @@ TEST(GgufWriter, RejectsBadTensorsAndAlignment) {
   GgufWriter malformed;
   malformed.set("k", GgufWriteValue::array_of_arrays({GgufWriteValue::u8(1)}));
   EXPECT_FALSE(malformed.to_bytes().ok());
+}
+
+}  // namespace
+}  // namespace mx
+
+namespace mx {
+namespace {
+
+// Streaming: declared tensors are filled one at a time; the file equals write_file's, and a
+// fill that fails (or gives the wrong size) leaves no file behind.
+TEST(GgufWriter, StreamedFileEqualsTheBufferedOne) {
+  const std::string dir = ::testing::TempDir();
+  std::vector<uint8_t> a = pattern_bytes(4 * 6, 1), b = pattern_bytes(34 * 2, 9);
+  GgufWriter buffered, streamed;
+  for (GgufWriter* w : {&buffered, &streamed}) w->set_string("general.architecture", "llama");
+  ASSERT_TRUE(buffered.add_tensor("a", DType::F32, {2, 3}, a).ok());
+  ASSERT_TRUE(buffered.add_tensor("b", DType::Q8_0, {2, 32}, b).ok());
+  ASSERT_TRUE(streamed.declare_tensor("a", DType::F32, {2, 3}).ok());
+  ASSERT_TRUE(streamed.declare_tensor("b", DType::Q8_0, {2, 32}).ok());
+  EXPECT_FALSE(streamed.declare_tensor("c", DType::Q8_0, {2, 33}).ok());  // not whole blocks
+  ASSERT_TRUE(buffered.write_file(dir + "/buffered.gguf").ok());
+  std::vector<size_t> asked;
+  Status status = streamed.write_file_streaming(dir + "/streamed.gguf",
+                                                [&](size_t i, std::vector<uint8_t>& bytes) {
+                                                  asked.push_back(i);
+                                                  bytes = i == 0 ? a : b;
+                                                  return ok_status();
+                                                });
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(asked, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(gguf_test::read_file_bytes(dir + "/buffered.gguf"),
+            gguf_test::read_file_bytes(dir + "/streamed.gguf"));
+
+  status = streamed.write_file_streaming(dir + "/short.gguf",
+                                         [&](size_t, std::vector<uint8_t>& bytes) {
+                                           bytes.assign(3, 0);
+                                           return ok_status();
+                                         });
+  EXPECT_FALSE(status.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/short.gguf"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/short.gguf.partial"));
 }
 
 }  // namespace
