@@ -96,18 +96,7 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
 
 Status Model::matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
                           int64_t y_stride, int64_t n_tokens, ThreadPool& pool) {
-  MatmulArgs args;
-  args.w_type = w.type;
-  args.w = w.data;
-  args.rows = w.rows;
-  args.cols = w.cols;
-  args.x = x;
-  args.x_stride = x_stride;
-  args.y = y;
-  args.y_stride = y_stride;
-  args.n_tokens = n_tokens;
-  args.w_aux = w.aux;
-  args.w_scale = w.row_scale;
+  const MatmulArgs args = matmul_args(w, x, x_stride, y, y_stride, n_tokens);
   return matmul(args, matmul_scratch_.data(), matmul_scratch_.size(), pool);
 }
 

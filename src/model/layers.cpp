@@ -57,6 +57,23 @@ Result<const float*> WeightBinder::row_scales(const TensorInfo& t) {
   return reinterpret_cast<const float*>(s->data);
 }
 
+MatmulArgs matmul_args(const Matrix& w, const float* x, int64_t x_stride, float* y,
+                       int64_t y_stride, int64_t n_tokens) {
+  MatmulArgs a;
+  a.w_type = w.type;
+  a.w = w.data;
+  a.rows = w.rows;
+  a.cols = w.cols;
+  a.x = x;
+  a.x_stride = x_stride;
+  a.y = y;
+  a.y_stride = y_stride;
+  a.n_tokens = n_tokens;
+  a.w_aux = w.aux;
+  a.w_scale = w.row_scale;
+  return a;
+}
+
 Matrix Matrix::row_slice(int64_t first, int64_t n) const {
   Matrix m = *this;
   m.data = static_cast<const uint8_t*>(data) +

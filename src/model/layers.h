@@ -10,11 +10,17 @@
 
 #include "core/status.h"
 #include "io/weight_map.h"
+#include "kernels/cpu/matmul.h"
 #include "model/model_config.h"
 
 namespace mx {
 
 // A weight matrix [rows = out_features, cols = in_features] in its stored (packed) form.
+struct Matrix;
+// The kernel arguments of y[t] = W x[t] for n_tokens rows (with W's aux data and row scales).
+MatmulArgs matmul_args(const Matrix& w, const float* x, int64_t x_stride, float* y,
+                       int64_t y_stride, int64_t n_tokens);
+
 struct Matrix {
   DType type = DType::F32;
   const void* data = nullptr;

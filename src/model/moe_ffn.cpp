@@ -11,18 +11,7 @@ namespace {
 
 MatmulArgs product(const Matrix& w, const float* x, int64_t x_stride, float* y, int64_t y_stride,
                    int64_t n_tokens) {
-  MatmulArgs a;
-  a.w_type = w.type;
-  a.w = w.data;
-  a.rows = w.rows;
-  a.cols = w.cols;
-  a.x = x;
-  a.x_stride = x_stride;
-  a.y = y;
-  a.y_stride = y_stride;
-  a.n_tokens = n_tokens;
-  a.w_aux = w.aux;
-  return a;
+  return matmul_args(w, x, x_stride, y, y_stride, n_tokens);
 }
 
 // Scratch for one expert family's products over `slots` rows spread over its experts: each
