@@ -29,6 +29,7 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     if (seq->drafter && v.n_tokens - v.n_computed == 1) {
       propose_draft(*seq);
       v.n_draft = seq->draft.size();
+      totals.spec_proposed_tokens += v.n_draft;
     }
     running_views.push_back(v);
   }

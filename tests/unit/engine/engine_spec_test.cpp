@@ -214,6 +214,33 @@ TEST_F(EngineSpecTest, BlocksPublishedDuringVerificationHoldTheRealTokens) {
   EXPECT_EQ(b.tokens, expected);
 }
 
+TEST_F(EngineSpecTest, FixedSeedReproducesSampledText) {
+  // Sampling among four biased tokens: many drafts, accepted and rejected.
+  auto run = [&](uint64_t seed) {
+    auto engine = Engine::create(*model_, config(64, true));
+    EXPECT_TRUE(engine.ok());
+    Stream stream;
+    EngineRequest r;
+    r.prompt = {1200, 3400, 560, 4780, 1200, 3400};
+    r.max_new_tokens = 48;
+    r.sampling.temperature = 4.0f;  // flat enough that all four come up
+    r.sampling.seed = seed;
+    for (int32_t t : r.prompt) r.sampling.logit_bias.push_back({t, 40.0f});
+    r.on_event = stream.callback();
+    EXPECT_TRUE((*engine)->submit(std::move(r)).ok());
+    stream.wait();
+    const EngineStats stats = idle_stats(**engine);
+    EXPECT_GT(stats.spec_accepted_tokens, 0);
+    EXPECT_GT(stats.spec_draft_tokens, stats.spec_accepted_tokens);
+    EXPECT_GE(stats.spec_proposed_tokens, stats.spec_draft_tokens);
+    return stream.tokens;
+  };
+  const std::vector<int32_t> first = run(42);
+  EXPECT_EQ(first.size(), 48u);
+  EXPECT_EQ(run(42), first);
+  EXPECT_NE(run(43), first);
+}
+
 // ---- Sampled requests: the exact distribution of three tokens.
 
 constexpr float kTemperature = 0.8f;
