@@ -5,9 +5,10 @@
 # rounds (round 1: none then ngram, round 2 the other way round). The bench model has random
 # weights, and its greedy text seldom repeats (checked: a few drafts per 256 tokens), so the
 # workloads make repetition with logit_bias, which costs nothing extra in the forward pass:
-#   loop    — greedy, logit_bias +100 on four token ids (BIAS_TOKENS): the output settles into
-#             a loop, what n-gram drafts copy best (the upper end of acceptance);
-#   sampled — temperature 1 with the same bias: each token is a draw among the four, so a
+#   loop    — greedy, logit_bias +100 on one token id (LOOP_TOKEN): the output repeats it,
+#             what n-gram drafts copy best (the upper end of acceptance: nearly every draft);
+#   sampled — temperature 1, logit_bias +100 on four token ids (BIAS_TOKENS): each token is a
+#             draw among the four (greedy would settle on one of them), so a
 #             draft is accepted with about the probability the target gives it (rejection
 #             sampling path, low-to-middle acceptance);
 #   random  — greedy, no bias: drafts are rare; shows what speculation costs when it finds
@@ -21,7 +22,7 @@
 #   with: build/bin/mxserve make-test-model --arch qwen3 --size bench --type q8_0 ...)
 # Env (defaults): MXSERVE (build/bin/mxserve), THREADS (2), ROUNDS (2), CONCURRENCY (1 4),
 #   REQUESTS (8 per level), PROMPT_TOKENS (128), OUTPUT_TOKENS (128),
-#   BIAS_TOKENS (1000,2000,3000,4000), WORKLOADS ("loop sampled random"), DRAFT_TOKENS (4), NGRAM_MIN (2), NGRAM_MAX (4), SEED (1),
+#   LOOP_TOKEN (1000), BIAS_TOKENS (1000,2000,3000,4000), WORKLOADS ("loop sampled random"), DRAFT_TOKENS (4), NGRAM_MIN (2), NGRAM_MAX (4), SEED (1),
 #   MXSERVE_ARGS (extra flags), OUT (bench/results/spec_decode-<date>.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ CONCURRENCY=${CONCURRENCY:-1 4}
 REQUESTS=${REQUESTS:-8}
 PROMPT_TOKENS=${PROMPT_TOKENS:-128}
 OUTPUT_TOKENS=${OUTPUT_TOKENS:-128}
+LOOP_TOKEN=${LOOP_TOKEN:-1000}
 BIAS_TOKENS=${BIAS_TOKENS:-1000,2000,3000,4000}
 WORKLOADS=${WORKLOADS:-loop sampled random}
 DRAFT_TOKENS=${DRAFT_TOKENS:-4}
@@ -54,7 +56,7 @@ extra_body() {  # extra_body WORKLOAD: the request fields that make the workload
   local bias
   bias=$(echo "$BIAS_TOKENS" | sed 's/\([0-9][0-9]*\)/"\1":100/g')
   case $1 in
-    loop) echo "{\"logit_bias\":{$bias}}" ;;
+    loop) echo "{\"logit_bias\":{\"$LOOP_TOKEN\":100}}" ;;
     sampled) echo "{\"temperature\":1.0,\"logit_bias\":{$bias}}" ;;
     random) echo "{}" ;;
     *) echo "error: unknown workload '$1' (loop, sampled, random)" >&2; exit 2 ;;
@@ -108,5 +110,5 @@ done
 mkdir -p "$(dirname "$OUT")"
 /usr/bin/python3 bench/spec_decode_report.py --raw "$RAW" --rounds "$ROUNDS" --model "$MODEL" \
   --workloads "$WORKLOADS" --concurrency "$CONCURRENCY" --out "$OUT" \
-  --settings "{\"threads\":$THREADS,\"requests\":$REQUESTS,\"prompt_tokens\":$PROMPT_TOKENS,\"output_tokens\":$OUTPUT_TOKENS,\"bias_tokens\":\"$BIAS_TOKENS\",\"draft_tokens\":$DRAFT_TOKENS,\"ngram_min\":$NGRAM_MIN,\"ngram_max\":$NGRAM_MAX,\"seed\":$SEED,\"mxserve_args\":\"$MXSERVE_ARGS\"}"
+  --settings "{\"threads\":$THREADS,\"requests\":$REQUESTS,\"prompt_tokens\":$PROMPT_TOKENS,\"output_tokens\":$OUTPUT_TOKENS,\"loop_token\":$LOOP_TOKEN,\"bias_tokens\":\"$BIAS_TOKENS\",\"draft_tokens\":$DRAFT_TOKENS,\"ngram_min\":$NGRAM_MIN,\"ngram_max\":$NGRAM_MAX,\"seed\":$SEED,\"mxserve_args\":\"$MXSERVE_ARGS\"}"
 echo "wrote $OUT" >&2

@@ -8,8 +8,8 @@ namespace mx {
 Status SpeculativeConfig::validate() const {
   if (method == SpeculativeMethod::kNone) return ok_status();
   if (draft_tokens < 1 || draft_tokens > 32) {
-    return make_error(ErrorCode::kInvalidArgument, "--draft-tokens must be between 1 and 32, got {}",
-                      draft_tokens);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--draft-tokens must be between 1 and 32, got {}", draft_tokens);
   }
   if (ngram_min < 1 || ngram_min > 64) {
     return make_error(ErrorCode::kInvalidArgument, "--ngram-min must be between 1 and 64, got {}",

@@ -82,9 +82,9 @@ class NgramDrafter final : public Drafter {
 
   int64_t ngram_min_;
   int64_t ngram_max_;
-  int64_t indexed_end_ = 0;       // n-grams ending at <= this are in the table
-  std::vector<uint64_t> keys_;    // [capacity], 0 = empty slot
-  std::vector<int32_t> ends_;     // [capacity], end position (exclusive) of the latest match
+  int64_t indexed_end_ = 0;     // n-grams ending at <= this are in the table
+  std::vector<uint64_t> keys_;  // [capacity], 0 = empty slot
+  std::vector<int32_t> ends_;   // [capacity], end position (exclusive) of the latest match
   int64_t used_ = 0;
 };
 

@@ -97,9 +97,11 @@ struct EngineStats {
   // Sequence-steps that emitted tokens (a prefill's last chunk, a decode, a verification):
   // generated_tokens / sampling_steps is the tokens one sequence gets per step.
   int64_t sampling_steps = 0;
-  // Speculative decoding: drafts verified, those accepted (acceptance rate = accepted / draft),
+  // Speculative decoding: draft tokens the drafters proposed (the scheduler may verify fewer:
+  // budget, blocks), drafts verified, those accepted (acceptance rate = accepted / draft),
   // sequence-steps that verified a draft and the tokens those steps emitted (accepted + the
   // one sampled after them, unless a stop ended the run).
+  int64_t spec_proposed_tokens = 0;
   int64_t spec_draft_tokens = 0;
   int64_t spec_accepted_tokens = 0;
   int64_t spec_verify_steps = 0;

@@ -29,6 +29,7 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     if (seq->drafter && v.n_tokens - v.n_computed == 1) {
       propose_draft(*seq);
       v.n_draft = seq->draft.size();
+      totals.spec_proposed_tokens += v.n_draft;
     }
     running_views.push_back(v);
   }
@@ -91,9 +92,8 @@ void Engine::Impl::apply_admissions(const Decision& decision) {
 // Drafts never run past max_new_tokens or the context: the token sampled after them must fit
 // too, so a sequence one token from its end drafts nothing.
 void Engine::Impl::propose_draft(Sequence& seq) {
-  const int64_t room = std::min(seq.request.max_new_tokens - seq.n_generated(),
-                                max_context - seq.n_tokens()) -
-                       1;
+  const int64_t room =
+      std::min(seq.request.max_new_tokens - seq.n_generated(), max_context - seq.n_tokens()) - 1;
   const int64_t k = std::min(seq.pacer.next_length(), room);
   if (k > 0) seq.drafter->propose(seq.tokens, k, seq.draft);
 }
@@ -102,8 +102,7 @@ void Engine::Impl::propose_draft(Sequence& seq) {
 bool Engine::Impl::prepare(const ScheduledSeq& scheduled, Sequence& seq) {
   const int64_t n_draft = std::min(scheduled.n_draft, seq.draft.size());
   const int64_t n =
-      std::min(scheduled.n_tokens - scheduled.n_draft, seq.n_tokens() - seq.n_computed) +
-      n_draft;
+      std::min(scheduled.n_tokens - scheduled.n_draft, seq.n_tokens() - seq.n_computed) + n_draft;
   if (n <= 0) return false;
   const int64_t needed = (seq.n_computed + n + config.block_size - 1) / config.block_size;
   const int64_t missing = needed - static_cast<int64_t>(seq.blocks.size());
@@ -211,10 +210,9 @@ void Engine::Impl::verify_draft(Sequence& seq, float* rows, int64_t n_draft) {
     SampledToken token;
     bool accepted = false;
     if (i < n_draft) {
-      const std::span<const float> q =
-          has_q ? std::span<const float>(seq.draft.probs).subspan(static_cast<size_t>(i) * vocab,
-                                                                  vocab)
-                : std::span<const float>();
+      const std::span<const float> q = has_q ? std::span<const float>(seq.draft.probs)
+                                                   .subspan(static_cast<size_t>(i) * vocab, vocab)
+                                             : std::span<const float>();
       SamplerState::Verdict verdict =
           seq.sampler.verify(row, seq.draft.tokens[static_cast<size_t>(i)], q);
       token = std::move(verdict.token);

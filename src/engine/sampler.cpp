@@ -145,8 +145,7 @@ SamplerState::Kept SamplerState::keep(std::span<const float> logits) {
     const double min_keep = params_.min_p * probs_[0];
     size_t n_keep = 0;
     double cumulative = 0.0;
-    while (n_keep < n &&
-           (n_keep == 0 || (cumulative < top_p_mass && probs_[n_keep] >= min_keep))) {
+    while (n_keep < n && (n_keep == 0 || (cumulative < top_p_mass && probs_[n_keep] >= min_keep))) {
       cumulative += probs_[n_keep++];
     }
     if (n_keep < n || n == limit) {

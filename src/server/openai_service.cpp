@@ -46,6 +46,7 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
   metrics_.set_counter_collector([this] {
     const EngineStats s = engine_.stats();
     return Metrics::Gauges{
+        {"mxserve_spec_proposed_tokens_total", static_cast<double>(s.spec_proposed_tokens)},
         {"mxserve_spec_draft_tokens_total", static_cast<double>(s.spec_draft_tokens)},
         {"mxserve_spec_accepted_tokens_total", static_cast<double>(s.spec_accepted_tokens)},
         {"mxserve_spec_verify_steps_total", static_cast<double>(s.spec_verify_steps)},

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -79,8 +79,7 @@ TEST_F(EngineSpecTest, GreedyOutputIsIdenticalWithSpecOnAndOff) {
       streams[i].wait();
       EXPECT_EQ(streams[i].tokens, expected[i]) << "sequence " << i << " spec " << speculative;
       EXPECT_EQ(streams[i].finals[0].stop_reason, StopReason::kLength);
-      EXPECT_EQ(streams[i].finals[0].completion_tokens,
-                static_cast<int64_t>(expected[i].size()));
+      EXPECT_EQ(streams[i].finals[0].completion_tokens, static_cast<int64_t>(expected[i].size()));
     }
     const EngineStats stats = idle_stats(**engine);
     EXPECT_EQ(stats.kv_blocks_used, 0);
@@ -130,7 +129,8 @@ TEST_F(EngineSpecTest, StopTokenInsideAnAcceptedRunEndsThere) {
     r.stop_token_ids = {expected[j]};
     ASSERT_TRUE((*engine)->submit(std::move(r)).ok());
     stream.wait();
-    const auto stop_at = std::find(expected.begin(), expected.end(), expected[j]) - expected.begin();
+    const auto stop_at =
+        std::find(expected.begin(), expected.end(), expected[j]) - expected.begin();
     EXPECT_EQ(stream.tokens, std::vector<int32_t>(expected.begin(), expected.begin() + stop_at));
     EXPECT_EQ(stream.finals[0].stop_reason, StopReason::kStop);
     EXPECT_EQ(stream.finals[0].completion_tokens, stop_at + 1);
@@ -157,6 +157,33 @@ TEST_F(EngineSpecTest, BlocksPublishedDuringVerificationHoldTheRealTokens) {
   b.wait();
   EXPECT_EQ(b.finals[0].cached_tokens, 64);  // 4 full blocks of 16 of the 70 tokens
   EXPECT_EQ(b.tokens, expected);
+}
+
+TEST_F(EngineSpecTest, FixedSeedReproducesSampledText) {
+  // Sampling among four biased tokens: many drafts, accepted and rejected.
+  auto run = [&](uint64_t seed) {
+    auto engine = Engine::create(*model_, config(64, true));
+    EXPECT_TRUE(engine.ok());
+    Stream stream;
+    EngineRequest r;
+    r.prompt = {1200, 3400, 560, 4780, 1200, 3400};
+    r.max_new_tokens = 48;
+    r.sampling.temperature = 4.0f;  // flat enough that all four come up
+    r.sampling.seed = seed;
+    for (int32_t t : r.prompt) r.sampling.logit_bias.push_back({t, 40.0f});
+    r.on_event = stream.callback();
+    EXPECT_TRUE((*engine)->submit(std::move(r)).ok());
+    stream.wait();
+    const EngineStats stats = idle_stats(**engine);
+    EXPECT_GT(stats.spec_accepted_tokens, 0);
+    EXPECT_GT(stats.spec_draft_tokens, stats.spec_accepted_tokens);
+    EXPECT_GE(stats.spec_proposed_tokens, stats.spec_draft_tokens);
+    return stream.tokens;
+  };
+  const std::vector<int32_t> first = run(42);
+  EXPECT_EQ(first.size(), 48u);
+  EXPECT_EQ(run(42), first);
+  EXPECT_NE(run(43), first);
 }
 
 // ---- Sampled requests: the exact distribution of three tokens.
@@ -251,8 +278,8 @@ bool matches(const std::map<Triple, int64_t>& counts, const std::map<Triple, dou
     ++cells;
   }
   if (pooled_expected > 0) {
-    chi2 += (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) /
-            pooled_expected;
+    chi2 +=
+        (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) / pooled_expected;
     ++cells;
   }
   const int df = cells - 1;
@@ -292,7 +319,8 @@ TEST_F(EngineSpecTest, SampledTokensFollowTheExactDistribution) {
       ++counts[{s.tokens[0], s.tokens[1], s.tokens[2]}];
     }
     std::string report;
-    EXPECT_TRUE(matches(counts, joint, kRequests, report)) << "spec " << speculative << ": " << report;
+    EXPECT_TRUE(matches(counts, joint, kRequests, report))
+        << "spec " << speculative << ": " << report;
     const EngineStats stats = idle_stats(**engine);
     std::printf("[ spec %s ] %s; drafts %ld accepted %ld\n", speculative ? "on" : "off",
                 report.c_str(), static_cast<long>(stats.spec_draft_tokens),

@@ -79,8 +79,8 @@ TEST(SpecVerifyTest, OneHotDraftKeepsTargetDistribution) {
   for (int32_t draft : {2, 0}) {  // a likely and an unlikely draft
     SamplerState sampler(seeded(11 + draft), static_cast<int32_t>(kP.size()));
     const ChiSquare chi = chi_square(run_one_hot(sampler, log_of(kP), draft), kP);
-    EXPECT_TRUE(chi.passes()) << "draft " << draft << ": chi2 " << chi.statistic << " df "
-                              << chi.df << " critical " << chi_square_critical(chi.df);
+    EXPECT_TRUE(chi.passes()) << "draft " << draft << ": chi2 " << chi.statistic << " df " << chi.df
+                              << " critical " << chi_square_critical(chi.df);
   }
 }
 
@@ -122,7 +122,8 @@ TEST(SpecVerifyTest, WholeSamplerChainIsTheTarget) {
   // verified against the truncated, sharpened distribution, and a cut draft is never emitted.
   const std::vector<float> logits = {0.1f, 1.0f, -0.4f, 0.7f, 0.9f, -2.0f};
   std::vector<double> p(logits.size(), 0.0);
-  for (int i : {1, 4, 3}) p[static_cast<size_t>(i)] = std::exp(logits[static_cast<size_t>(i)] / 0.5);
+  for (int i : {1, 4, 3})
+    p[static_cast<size_t>(i)] = std::exp(logits[static_cast<size_t>(i)] / 0.5);
   const double z = std::accumulate(p.begin(), p.end(), 0.0);
   for (double& x : p) x /= z;
   for (int32_t draft : {4, 0}) {  // kept and cut by top-k
@@ -130,8 +131,8 @@ TEST(SpecVerifyTest, WholeSamplerChainIsTheTarget) {
     params.top_k = 3;
     SamplerState sampler(params, static_cast<int32_t>(logits.size()));
     const ChiSquare chi = chi_square(run_one_hot(sampler, logits, draft), p);
-    EXPECT_TRUE(chi.passes()) << "draft " << draft << ": chi2 " << chi.statistic
-                              << " impossible " << chi.impossible;
+    EXPECT_TRUE(chi.passes()) << "draft " << draft << ": chi2 " << chi.statistic << " impossible "
+                              << chi.impossible;
   }
 }
 
