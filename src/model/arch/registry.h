@@ -16,6 +16,7 @@ struct ArchSpec {
 const ArchSpec& llama_arch();
 const ArchSpec& qwen2_arch();
 const ArchSpec& qwen3_arch();
+const ArchSpec& deepseek2_arch();
 
 const ArchSpec& arch_spec(Arch arch);
 
