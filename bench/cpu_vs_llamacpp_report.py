@@ -21,12 +21,15 @@ GGML_TYPES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (3
 
 
 def gguf_tensors(path):
-    """{name: bytes} of every tensor in a GGUF file (header only)."""
+    """({name: bytes} of every tensor, {key: value} of the integer metadata) of a GGUF file
+    (header only)."""
     with open(path, "rb") as f:
         def u32(): return struct.unpack("<I", f.read(4))[0]
         def u64(): return struct.unpack("<Q", f.read(8))[0]
         def string(): return f.read(u64()).decode("utf-8", "replace")
         scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+        ints = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 10: "<Q", 11: "<q"}
 
         def skip_value(vtype):
             if vtype == 8:
@@ -35,15 +38,21 @@ def gguf_tensors(path):
                 inner, count = u32(), u64()
                 for _ in range(count):
                     skip_value(inner)
+            elif vtype in ints:
+                return struct.unpack(ints[vtype], f.read(scalar[vtype]))[0]
             else:
                 f.read(scalar[vtype])
+            return None
         if f.read(4) != b"GGUF":
             raise ValueError(f"{path}: not a GGUF file")
         u32()
         n_tensors, n_kv = u64(), u64()
+        metadata = {}
         for _ in range(n_kv):
-            string()
-            skip_value(u32())
+            key = string()
+            value = skip_value(u32())
+            if value is not None:
+                metadata[key] = value
         sizes = {}
         for _ in range(n_tensors):
             name = string()
@@ -55,13 +64,21 @@ def gguf_tensors(path):
                 elems *= d
             block, nbytes = GGML_TYPES[ttype]
             sizes[name] = elems // block * nbytes
-        return sizes
+        return sizes, metadata
 
 
 def bytes_per_token(path):
-    """Weight bytes one decode step reads: layers + output matrix (tied: the embedding)."""
-    sizes = gguf_tensors(path)
-    total = sum(v for k, v in sizes.items() if k.startswith("blk."))
+    """Weight bytes one decode step reads: layers + output matrix (tied: the embedding). For
+    mixture-of-experts models only the active experts count: each stacked expert tensor
+    (ffn_*_exps) contributes expert_used_count / expert_count of its bytes."""
+    sizes, metadata = gguf_tensors(path)
+    count = next((v for k, v in metadata.items() if k.endswith(".expert_count")), 0)
+    used = next((v for k, v in metadata.items() if k.endswith(".expert_used_count")), 0)
+    active = used / count if count else 1.0
+
+    def layer_bytes(name, nbytes):
+        return nbytes * active if "_exps." in name else nbytes
+    total = sum(layer_bytes(k, v) for k, v in sizes.items() if k.startswith("blk."))
     total += sizes.get("output.weight", sizes.get("token_embd.weight", 0))
     total += sizes.get("output_norm.weight", 0)
     return total

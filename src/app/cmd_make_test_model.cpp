@@ -29,10 +29,14 @@ int run_make_test_model(const MakeTestModelFlags& flags) {
     request.spec.arch = Arch::kQwen2;
   } else if (flags.arch == "qwen3") {
     request.spec.arch = Arch::kQwen3;
+  } else if (flags.arch == "qwen3moe") {
+    request.spec.arch = Arch::kQwen3Moe;
   } else if (flags.arch == "deepseek2") {
     request.spec.arch = Arch::kDeepseek2;
   } else {
-    fmt::print(stderr, "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3, deepseek2)\n",
+    fmt::print(stderr,
+               "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3, qwen3moe, "
+               "deepseek2)\n",
                flags.arch);
     return 2;
   }
@@ -62,7 +66,8 @@ void register_make_test_model(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<MakeTestModelFlags>();
   CLI::App* sub = app.add_subcommand(
       "make-test-model", "Write a random-weight test model with a real tokenizer");
-  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | deepseek2")->capture_default_str();
+  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe | deepseek2")
+      ->capture_default_str();
   sub->add_option("--size", flags->size, "tiny | bench (Qwen3-0.6B / Llama-3.2-1B shaped)")
       ->check(CLI::IsMember({"tiny", "bench"}))
       ->capture_default_str();

@@ -86,6 +86,7 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
       attention_bytes = std::max(attention_bytes, attention_need(q));
     }
     attention_scratch_.resize(std::max(attention_scratch_.size(), attention_bytes));
+    if (c.moe.enabled()) reserve_moe(n_tokens);
     reserved_tokens_ = n_tokens;
   }
   if (n_logits > reserved_logits_) {
@@ -203,10 +204,12 @@ Status Model::attention_block(int64_t layer, const ForwardBatch& batch, KvCacheS
   return matmul_into(w.wo, attn_.data(), q_dim, h_.data(), d, n, pool);
 }
 
-// The dense SwiGLU FFN of the normalized rows h_ (n tokens); the result lands in h_.
+// The dense SwiGLU FFN of the normalized rows h_ (n tokens); the result lands in h_. MoE layers
+// run moe_ffn_block (moe_forward.cpp) instead.
 Status Model::ffn_block(int64_t layer, int64_t n, ThreadPool& pool) {
   const ModelConfig& c = config_;
   const LayerWeights& w = w_.layers[layer];
+  if (w.moe.present()) return moe_ffn_block(layer, n, pool);
   const int64_t d = c.d_model;
   MX_RETURN_IF_ERROR(matmul_into(w.w_gate, h_.data(), d, gate_.data(), c.ffn_hidden, n, pool));
   MX_RETURN_IF_ERROR(matmul_into(w.w_up, h_.data(), d, up_.data(), c.ffn_hidden, n, pool));

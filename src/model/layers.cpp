@@ -59,6 +59,11 @@ Matrix WeightBinder::own_matrix(std::vector<float> values, int64_t rows, int64_t
 }
 
 Status WeightBinder::bind_common_layer(int64_t layer, LayerWeights& out) {
+  MX_RETURN_IF_ERROR(bind_attention(layer, out));
+  return bind_dense_ffn(layer, out);
+}
+
+Status WeightBinder::bind_attention(int64_t layer, LayerWeights& out) {
   const ModelConfig& c = config_;
   const std::string p = fmt::format("blk.{}.", layer);
   const int64_t q_dim = c.n_heads * c.head_dim;
@@ -69,6 +74,12 @@ Status WeightBinder::bind_common_layer(int64_t layer, LayerWeights& out) {
   MX_ASSIGN_OR_RETURN(out.wv, matrix(p + "attn_v.weight", kv_dim, c.d_model));
   MX_ASSIGN_OR_RETURN(out.wo, matrix(p + "attn_output.weight", c.d_model, q_dim));
   MX_ASSIGN_OR_RETURN(out.ffn_norm, vector(p + "ffn_norm.weight", c.d_model));
+  return ok_status();
+}
+
+Status WeightBinder::bind_dense_ffn(int64_t layer, LayerWeights& out) {
+  const ModelConfig& c = config_;
+  const std::string p = fmt::format("blk.{}.", layer);
   MX_ASSIGN_OR_RETURN(out.w_gate, matrix(p + "ffn_gate.weight", c.ffn_hidden, c.d_model));
   MX_ASSIGN_OR_RETURN(out.w_up, matrix(p + "ffn_up.weight", c.ffn_hidden, c.d_model));
   MX_ASSIGN_OR_RETURN(out.w_down, matrix(p + "ffn_down.weight", c.d_model, c.ffn_hidden));

@@ -94,6 +94,15 @@ class WeightBinder {
 
   // The parts every dense layer has: norms, q/k/v/o and the SwiGLU FFN (no biases, no q/k norm).
   Status bind_common_layer(int64_t layer, LayerWeights& out);
+  // Its two halves: norms and q/k/v/o; the dense SwiGLU FFN (ffn_gate / ffn_up / ffn_down).
+  Status bind_attention(int64_t layer, LayerWeights& out);
+  Status bind_dense_ffn(int64_t layer, LayerWeights& out);
+  // The MoE FFN of a layer (moe_weights.cpp): router ffn_gate_inp, experts from the stacked
+  // GGUF tensors ffn_{gate,up,down}_exps.weight [n_experts, rows, cols] or the per-expert
+  // tensors ffn_{gate,up,down}_exps.E.weight of HF folders (io/hf_names.cpp), the score bias
+  // exp_probs_b.bias when config.moe.score_bias, shared experts ffn_*_shexp when
+  // config.moe.n_shared_experts > 0.
+  Status bind_moe(int64_t layer, MoeWeights& out);
   Status bind_qkv_bias(int64_t layer, bool required, LayerWeights& out);
   Status bind_qk_norm(int64_t layer, LayerWeights& out);
 
@@ -105,6 +114,10 @@ class WeightBinder {
   std::deque<std::vector<float>> take_owned() { return std::move(owned_); }
 
  private:
+  // One Matrix per expert of family `stem` ("ffn_gate_exps"), each [rows, cols].
+  Result<std::vector<Matrix>> experts(const std::string& prefix, const char* stem, int64_t rows,
+                                      int64_t cols);
+
   const WeightMap& weights_;
   const ModelConfig& config_;
   std::deque<std::vector<float>> owned_;  // stable addresses for converted vectors

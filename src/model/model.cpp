@@ -127,6 +127,13 @@ Status Model::prepare_matmul_aux() {
                       &l.mla.wq_b, &l.mla.wkv_a}) {
       matrices.push_back(m);
     }
+    MoeWeights& moe = l.moe;
+    for (Matrix* m : {&moe.router, &moe.shared_gate, &moe.shared_up, &moe.shared_down}) {
+      matrices.push_back(m);
+    }
+    for (auto* family : {&moe.gate, &moe.up, &moe.down}) {
+      for (Matrix& m : *family) matrices.push_back(&m);
+    }
   }
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   size_t total = 0;

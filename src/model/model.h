@@ -24,6 +24,7 @@
 #include "model/kv_cache.h"
 #include "model/layers.h"
 #include "model/model_config.h"
+#include "model/moe_ffn.h"
 
 namespace mx {
 
@@ -69,8 +70,12 @@ class Model {
   Status ffn_block(int64_t layer, int64_t n_tokens, ThreadPool& pool);
 
   // MoE (moe_forward.cpp)
+  // The MoE FFN (moe_ffn.h) of the normalized rows h_ (n tokens), result in h_.
+  Status moe_ffn_block(int64_t layer, int64_t n_tokens, ThreadPool& pool);
+  void reserve_moe(int64_t n_tokens);  // called by reserve() when the token count grows
   // Counters behind expert_token_counts(), sized at bind; the MoE block adds to them.
   std::unique_ptr<std::atomic<uint64_t>[]> expert_counts_;
+  MoeBuffers moe_buffers_;  // sized by reserve_moe()
 
   // MLA (mla_forward.cpp)
  public:

@@ -62,6 +62,32 @@ Result<RopeScalingConfig> rope_scaling_from_hf(const nlohmann::json& config, con
   return scaling;
 }
 
+// Qwen3-MoE (model_type qwen3_moe): every layer sparse unless decoder_sparse_step or
+// mlp_only_layers say otherwise, which mxserve (like llama.cpp's qwen3moe) does not support.
+Status qwen3_moe_from_hf(const nlohmann::json& config, const std::string& source, MoeConfig& moe) {
+  MX_ASSIGN_OR_RETURN(moe.n_experts, required<int64_t>(config, "num_experts", source));
+  MX_ASSIGN_OR_RETURN(moe.n_experts_used, required<int64_t>(config, "num_experts_per_tok", source));
+  MX_ASSIGN_OR_RETURN(moe.expert_ffn_hidden,
+                      required<int64_t>(config, "moe_intermediate_size", source));
+  moe.normalize_top_k = config.value("norm_topk_prob", false);
+  moe.gating = MoeConfig::Gating::kSoftmax;
+  const int64_t sparse_step = config.value("decoder_sparse_step", int64_t{1});
+  if (sparse_step != 1) {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: config.json decoder_sparse_step {} is not supported: mxserve runs "
+                      "qwen3_moe models whose every layer is a MoE layer (decoder_sparse_step 1)",
+                      source, sparse_step);
+  }
+  auto dense = config.find("mlp_only_layers");
+  if (dense != config.end() && !dense->is_null() && !(dense->is_array() && dense->empty())) {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: config.json mlp_only_layers {} is not supported: mxserve runs qwen3_moe "
+                      "models whose every layer is a MoE layer (mlp_only_layers [])",
+                      source, dense->dump());
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 const char* arch_name(Arch arch) {
@@ -108,6 +134,37 @@ Status ModelConfig::validate(const std::string& source) const {
                       "{}: rope_freqs has {} entries, expected rotary dims / 2 = {}", source,
                       rope_freq_factors.size(), rope_dims / 2);
   }
+  return moe.validate(source);
+}
+
+Status MoeConfig::validate(const std::string& source) const {
+  if (!enabled()) return ok_status();
+  auto fail = [&](std::string_view what) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: inconsistent mixture-of-experts config: {} (experts {}, used {}, "
+                      "groups {}, groups used {}, expert FFN {})",
+                      source, what, n_experts, n_experts_used, n_groups, n_groups_used,
+                      expert_ffn_hidden);
+  };
+  if (n_experts >= (int64_t{1} << 16)) return fail("at most 65535 experts");
+  if (n_experts_used <= 0 || n_experts_used > n_experts) {
+    return fail("experts used per token must be between 1 and the expert count");
+  }
+  if (expert_ffn_hidden <= 0 || expert_ffn_hidden >= (int64_t{1} << 31)) {
+    return fail("the expert FFN size must be positive");
+  }
+  if (n_shared_experts < 0 || first_dense_layers < 0) {
+    return fail("shared experts and leading dense layers must not be negative");
+  }
+  if (n_groups <= 0 || n_experts % n_groups != 0 || n_groups_used <= 0 ||
+      n_groups_used > n_groups) {
+    return fail("the expert groups must divide the experts, and 1 <= groups used <= groups");
+  }
+  if (n_groups > 1 && (n_experts / n_groups < 2 ||
+                       n_groups_used * (n_experts / n_groups) < n_experts_used)) {
+    return fail("each group needs 2 or more experts and the groups used must hold the top-k");
+  }
+  if (!(routed_scaling > 0.0f)) return fail("routed scaling must be positive");
   return ok_status();
 }
 
@@ -125,12 +182,16 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
   } else if (type == "qwen3") {
     c.arch = Arch::kQwen3;
     c.qk_norm = true;
+  } else if (type == "qwen3_moe") {
+    c.arch = Arch::kQwen3Moe;
+    c.qk_norm = true;
+    MX_RETURN_IF_ERROR(qwen3_moe_from_hf(config, source, c.moe));
   } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
     c.arch = Arch::kDeepseek2;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: model_type '{}' is not supported (supported: llama, qwen2, qwen3, "
-                      "deepseek_v2, deepseek_v3, kimi_k2)",
+                      "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2)",
                       source, type);
   }
   MX_ASSIGN_OR_RETURN(c.n_layers, required<int64_t>(config, "num_hidden_layers", source));

@@ -54,6 +54,8 @@ struct MoeConfig {
   bool score_bias = false;         // e_score_correction_bias, for selection only
 
   bool enabled() const { return n_experts > 0; }
+  // Checks counts and groups are consistent (a no-op for dense models).
+  Status validate(const std::string& source) const;
   bool is_moe_layer(int64_t layer) const { return enabled() && layer >= first_dense_layers; }
 };
 
@@ -106,15 +108,16 @@ struct ModelConfig {
 // yarn's mscale(factor, mscale_all_dim)^2 when set.
 float attention_softmax_scale(const ModelConfig& config);
 
-// From an HF config.json object (model_type llama / qwen2 / qwen3 / deepseek_v2 / deepseek_v3).
+// From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe / deepseek_v2 /
+// deepseek_v3 / kimi_k2).
 Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source);
 
 }  // namespace mx
 
 namespace mx {
 class GgufFile;
-// From GGUF metadata (general.architecture llama / qwen2 / qwen3 and its "<arch>.*" keys, as
-// llama.cpp writes them) and the rope_freqs.weight tensor when present.
+// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe / deepseek2 and its
+// "<arch>.*" keys, as llama.cpp writes them) and the rope_freqs.weight tensor when present.
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
 
 // DeepSeek-V2/V3 (model_config_deepseek.cpp): the MLA and MoE fields of `c`, whose common

@@ -55,6 +55,26 @@ Status read_rope_freqs(const GgufFile& file, ModelConfig& c) {
   return ok_status();
 }
 
+// The expert keys llama.cpp writes for MoE architectures ("<arch>.expert_count", ...).
+// qwen3moe: softmax router, top-k weights renormalized (llama.cpp always renormalizes for this
+// architecture; "<arch>.expert_weights_norm" may say otherwise).
+Status read_moe(const GgufFile& file, const std::string& arch, ModelConfig& c) {
+  auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };
+  MoeConfig& moe = c.moe;
+  MX_ASSIGN_OR_RETURN(moe.n_experts, file.get_i64(key("expert_count")));
+  MX_ASSIGN_OR_RETURN(moe.n_experts_used, file.get_i64(key("expert_used_count")));
+  MX_ASSIGN_OR_RETURN(moe.expert_ffn_hidden, file.get_i64(key("expert_feed_forward_length")));
+  MX_ASSIGN_OR_RETURN(moe.normalize_top_k, file.get_bool_or(key("expert_weights_norm"), true));
+  MX_ASSIGN_OR_RETURN(float scale, file.get_f32_or(key("expert_weights_scale"), 0.0f));
+  moe.routed_scaling = scale > 0.0f ? scale : 1.0f;  // 0: not set (llama.cpp's default)
+  moe.gating = MoeConfig::Gating::kSoftmax;
+  if (moe.n_experts <= 0) {
+    return make_error(ErrorCode::kCorruptData, "{}: {} must be positive for a {} model, got {}",
+                      file.source(), key("expert_count"), arch, moe.n_experts);
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
@@ -70,12 +90,16 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
   } else if (arch == "qwen3") {
     c.arch = Arch::kQwen3;
     c.qk_norm = true;
+  } else if (arch == "qwen3moe") {
+    c.arch = Arch::kQwen3Moe;
+    c.qk_norm = true;
+    MX_RETURN_IF_ERROR(read_moe(file, arch, c));
   } else if (arch == "deepseek2") {
     c.arch = Arch::kDeepseek2;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: general.architecture '{}' is not supported (llama, qwen2, qwen3, "
-                      "deepseek2)",
+                      "qwen3moe, deepseek2)",
                       file.source(), arch);
   }
   auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };

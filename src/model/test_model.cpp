@@ -48,8 +48,28 @@ double matrix_gain(const std::string& name) {
       name.find("attn_q_b.") != std::string::npos || name.find("attn_kv_b.") != std::string::npos) {
     return 2.0;  // attention scores with a std of ~4: far from uniform
   }
-  if (name.find("ffn_gate_inp.") != std::string::npos) return 3.0;  // routing far from uniform
+  // Router logits with a std of ~3: a few experts take most of the weight, and a router that
+  // picks the wrong experts or weights changes the output.
+  if (name.find("ffn_gate_inp.") != std::string::npos) return 3.0;
   return 1.0;
+}
+
+// A MoE layer's router and experts. Each expert family is one tensor [n_experts, rows, cols]
+// (GGUF's form); hf_name is the per-expert stem, "model.layers.N.mlp.experts.{}.gate_proj.weight"
+// with {} for the expert index (HF folders store one matrix per expert).
+void add_moe_layer(const ModelConfig& c, const std::string& p, const std::string& h,
+                   std::vector<GeneratedTensor>& out) {
+  const MoeConfig& moe = c.moe;
+  const int64_t f = moe.expert_ffn_hidden;
+  out.push_back({p + "ffn_gate_inp.weight", h + "mlp.gate.weight", {moe.n_experts, c.d_model},
+                 {}, false});
+  auto experts = [&](const char* stem, const char* hf, int64_t rows, int64_t cols) {
+    out.push_back({p + stem + ".weight", h + "mlp.experts.{}." + hf + ".weight",
+                   {moe.n_experts, rows, cols}, {}, false});
+  };
+  experts("ffn_gate_exps", "gate_proj", f, c.d_model);
+  experts("ffn_up_exps", "up_proj", f, c.d_model);
+  experts("ffn_down_exps", "down_proj", c.d_model, f);
 }
 
 }  // namespace
@@ -62,7 +82,7 @@ ModelConfig test_model_config(const TestModelSpec& spec) {
   c.rms_eps = 1e-6f;
   c.context_length = 4096;
   c.qkv_bias = spec.arch == Arch::kQwen2;
-  c.qk_norm = spec.arch == Arch::kQwen3;
+  c.qk_norm = spec.arch == Arch::kQwen3 || spec.arch == Arch::kQwen3Moe;
   const bool bench = spec.size == TestModelSize::kBench;
   if (spec.arch == Arch::kLlama) {
     // Llama-3.2-1B shaped (bench) with its Llama-3 RoPE scaling.
@@ -90,6 +110,23 @@ ModelConfig test_model_config(const TestModelSpec& spec) {
     c.rope_theta = 1000000.0f;
     c.context_length = 32768;
     c.tie_embeddings = bench;
+  } else if (spec.arch == Arch::kQwen3Moe) {
+    // Qwen3-30B-A3B shaped, scaled down. bench: d_model 1024, 16 layers, 64 experts of FFN 512,
+    // top-8 (1.86 B parameters, 0.44 B active per token with the tied 152k x 1024 embedding).
+    // tiny: 8 experts, top-3, so every expert gets several tokens of a 40-token prompt.
+    c.n_layers = bench ? 16 : 2;
+    c.d_model = bench ? 1024 : 256;
+    c.n_heads = bench ? 16 : 4;
+    c.n_kv_heads = bench ? 4 : 2;
+    c.head_dim = 128;
+    c.ffn_hidden = bench ? 3072 : 512;  // intermediate_size: unused (no dense layers)
+    c.rope_theta = 1000000.0f;
+    c.context_length = 40960;
+    c.tie_embeddings = true;
+    c.moe.n_experts = bench ? 64 : 8;
+    c.moe.n_experts_used = bench ? 8 : 3;
+    c.moe.expert_ffn_hidden = bench ? 512 : 256;
+    c.moe.normalize_top_k = true;
   } else {
     // Qwen3-0.6B shaped (bench): head_dim 128 with 16 heads, so n_heads * head_dim != d_model.
     c.n_layers = bench ? 28 : 2;
@@ -137,6 +174,10 @@ std::vector<GeneratedTensor> test_model_layout(const ModelConfig& c) {
     }
     add(p + "attn_output.weight", h + "self_attn.o_proj.weight", {c.d_model, q_dim}, false);
     add(p + "ffn_norm.weight", h + "post_attention_layernorm.weight", {c.d_model}, true);
+    if (c.moe.is_moe_layer(layer)) {
+      add_moe_layer(c, p, h, out);
+      continue;
+    }
     add(p + "ffn_gate.weight", h + "mlp.gate_proj.weight", {c.ffn_hidden, c.d_model}, false);
     add(p + "ffn_up.weight", h + "mlp.up_proj.weight", {c.ffn_hidden, c.d_model}, false);
     add(p + "ffn_down.weight", h + "mlp.down_proj.weight", {c.d_model, c.ffn_hidden}, false);

@@ -28,13 +28,16 @@ struct TestModelSpec {
 };
 
 // The architecture's shape: tiny (a few MB of layers, fast tests; every matrix width a
-// multiple of 256 so K-quants apply) or bench (Qwen3-0.6B / Llama-3.2-1B shaped).
+// multiple of 256 so K-quants apply) or bench (Qwen3-0.6B / Llama-3.2-1B shaped; qwen3moe:
+// Qwen3-30B-A3B shaped at 1.9 B parameters).
 ModelConfig test_model_config(const TestModelSpec& spec);
 
 struct GeneratedTensor {
   std::string name;            // canonical GGUF name, e.g. "blk.0.attn_q.weight"
   std::string hf_name;         // Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight"
-  std::vector<int64_t> shape;  // outermost first: [out_features, in_features] for matrices
+  std::vector<int64_t> shape;  // outermost first: [out_features, in_features] for matrices,
+                               // [n_experts, out, in] for MoE experts (hf_name has "{}" for the
+                               // expert index: HF folders store one matrix per expert)
   std::vector<float> values;   // HF row order
   bool is_norm = false;        // 1-D norm weights / biases (kept in F32 by quantized writers)
 };
@@ -52,8 +55,8 @@ std::vector<float> permute_rows_for_interleaved_rope(const std::vector<float>& v
                                                      int64_t n_head, int64_t head_dim,
                                                      int64_t cols);
 
-// DeepSeek-V2/V3 (test_model_deepseek.cpp): shape, layout (HF forms: one attn_kv_b, one
-// matrix per expert "blk.N.ffn_gate_exps.E.weight"), and the split of attn_kv_b into
+// DeepSeek-V2/V3 (test_model_deepseek.cpp): shape, layout (HF's one attn_kv_b; experts as
+// one [n_experts, rows, cols] tensor per family like qwen3moe's), and the split of attn_kv_b into
 // llama.cpp's attn_k_b [H, kv_lora, nope] (per head transposed) + attn_v_b [H, v_head, kv_lora].
 ModelConfig deepseek2_test_config(const TestModelSpec& spec);
 void add_deepseek2_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);

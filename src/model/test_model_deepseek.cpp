@@ -1,6 +1,5 @@
-// DeepSeek-V2/V3 test models (arch deepseek2): shapes, tensor layout, and the GGUF forms of the
-// tensors whose GGUF layout differs from HF's (attn_kv_b split into attn_k_b / attn_v_b as
-// llama.cpp's converter writes them; per-expert matrices stacked into 3-D tensors).
+// DeepSeek-V2/V3 test models (arch deepseek2): shapes, tensor layout, and the GGUF form of
+// attn_kv_b (split into attn_k_b / attn_v_b as llama.cpp's converter writes them).
 //
 // tiny: DeepSeek-V3 flavoured (q_lora, sigmoid routing with score bias, 4 groups of which 2 are
 //   used, normalized top-k, routed scaling 2.5), with head sizes chosen so that the value head
@@ -113,12 +112,10 @@ void add_deepseek2_layout(const ModelConfig& c, std::vector<GeneratedTensor>& ou
     if (e.score_bias) {
       add(p + "exp_probs_b.bias", h + "mlp.gate.e_score_correction_bias", {e.n_experts}, true);
     }
-    for (int64_t x = 0; x < e.n_experts; ++x) {
-      const std::string hx = fmt::format("{}mlp.experts.{}.", h, x);
-      add(fmt::format("{}ffn_gate_exps.{}.weight", p, x), hx + "gate_proj.weight", {f, d}, false);
-      add(fmt::format("{}ffn_up_exps.{}.weight", p, x), hx + "up_proj.weight", {f, d}, false);
-      add(fmt::format("{}ffn_down_exps.{}.weight", p, x), hx + "down_proj.weight", {d, f}, false);
-    }
+    // One tensor per expert family [n_experts, rows, cols]; "{}" in the HF name is the expert.
+    add(p + "ffn_gate_exps.weight", h + "mlp.experts.{}.gate_proj.weight", {e.n_experts, f, d}, false);
+    add(p + "ffn_up_exps.weight", h + "mlp.experts.{}.up_proj.weight", {e.n_experts, f, d}, false);
+    add(p + "ffn_down_exps.weight", h + "mlp.experts.{}.down_proj.weight", {e.n_experts, d, f}, false);
     if (e.n_shared_experts > 0) {
       const int64_t sf = e.n_shared_experts * f;
       add(p + "ffn_gate_shexp.weight", h + "mlp.shared_experts.gate_proj.weight", {sf, d}, false);

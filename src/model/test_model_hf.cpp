@@ -1,5 +1,6 @@
 // The Hugging Face folder form of a test model: config.json as transformers writes it for the
 // architecture, model.safetensors, and the tokenizer files copied from the tokenizer folder.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -67,10 +68,11 @@ nlohmann::ordered_json deepseek_hf_config(const ModelConfig& c, const char* dtyp
 nlohmann::ordered_json hf_config(const ModelConfig& c, const char* dtype) {
   if (c.arch == Arch::kDeepseek2) return deepseek_hf_config(c, dtype);
   static const char* kArchitectures[] = {"LlamaForCausalLM", "Qwen2ForCausalLM",
-                                         "Qwen3ForCausalLM"};
+                                         "Qwen3ForCausalLM", "Qwen3MoeForCausalLM"};
+  const bool moe = c.arch == Arch::kQwen3Moe;
   nlohmann::ordered_json j;
   j["architectures"] = {kArchitectures[static_cast<int>(c.arch)]};
-  j["model_type"] = arch_name(c.arch);
+  j["model_type"] = moe ? "qwen3_moe" : arch_name(c.arch);
   j["hidden_size"] = c.d_model;
   j["intermediate_size"] = c.ffn_hidden;
   j["num_hidden_layers"] = c.n_layers;
@@ -87,6 +89,17 @@ nlohmann::ordered_json hf_config(const ModelConfig& c, const char* dtype) {
   if (c.arch == Arch::kLlama) {
     j["attention_bias"] = c.qkv_bias;
     j["mlp_bias"] = false;
+  }
+  if (moe) {
+    j["attention_bias"] = false;
+    j["num_experts"] = c.moe.n_experts;
+    j["num_experts_per_tok"] = c.moe.n_experts_used;
+    j["moe_intermediate_size"] = c.moe.expert_ffn_hidden;
+    j["norm_topk_prob"] = c.moe.normalize_top_k;
+    j["decoder_sparse_step"] = 1;
+    j["mlp_only_layers"] = nlohmann::ordered_json::array();
+    j["output_router_logits"] = false;
+    j["router_aux_loss_coef"] = 0.001;
   }
   if (c.rope_scaling.kind == RopeScalingConfig::Kind::kLlama3) {
     j["rope_scaling"] = {{"rope_type", "llama3"},
@@ -184,51 +197,73 @@ Status write_hf_folder(const TestModelRequest& r, const ModelConfig& c) {
                                std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) return make_error(ErrorCode::kIoError, "cannot copy {}: {}", file, ec.message());
   }
+  // One safetensors entry per tensor, or per expert of a stacked [n_experts, rows, cols] tensor.
   std::vector<GeneratedTensor> layout = test_model_layout(c);
   std::vector<SafetensorsEntry> entries;
-  std::vector<size_t> source;  // entry -> layout tensor
+  // (layout index, expert or -1, part: 0 the values or FP8 codes, 1 the FP8 block scales)
+  struct Source {
+    size_t index;
+    int64_t expert;
+    int part;
+  };
+  std::vector<Source> source;
   for (size_t i = 0; i < layout.size(); ++i) {
     const GeneratedTensor& t = layout[i];
+    const DType type = t.is_norm ? DType::F32 : dtype;
     if (fp8 && fp8_eligible(t)) {
       const std::string stem = t.hf_name.substr(0, t.hf_name.size() - std::string(".weight").size());
       entries.push_back({t.hf_name, DType::F8_E4M3, t.shape});
       entries.push_back({stem + ".weight_scale_inv", DType::F32,
                          {(t.shape[0] + kFp8Block - 1) / kFp8Block,
                           (t.shape[1] + kFp8Block - 1) / kFp8Block}});
-      source.insert(source.end(), {i, i});
+      source.push_back({i, -1, 0});
+      source.push_back({i, -1, 1});
       continue;
     }
-    entries.push_back({t.hf_name, t.is_norm ? DType::F32 : dtype, t.shape});
-    source.push_back(i);
+    if (t.shape.size() != 3) {
+      entries.push_back({t.hf_name, type, t.shape});
+      source.push_back({i, -1, 0});
+      continue;
+    }
+    for (int64_t e = 0; e < t.shape[0]; ++e) {
+      std::string name = t.hf_name;
+      name.replace(name.find("{}"), 2, std::to_string(e));
+      entries.push_back({name, type, {t.shape[1], t.shape[2]}});
+      source.push_back({i, e, 0});
+    }
   }
   auto produce = [&](size_t i, std::vector<uint8_t>& bytes) -> Status {
-    GeneratedTensor& t = layout[source[i]];
-    generate_test_tensor(c, r.spec.seed, t);
+    const auto [index, expert, part] = source[i];
+    GeneratedTensor& t = layout[index];
+    if (t.values.empty()) generate_test_tensor(c, r.spec.seed, t);  // once per stacked tensor
+    const int64_t per_expert = expert < 0 ? 0 : t.shape[1] * t.shape[2];
+    const float* values = t.values.data() + std::max<int64_t>(expert, 0) * per_expert;
+    const size_t count = expert < 0 ? t.values.size() : static_cast<size_t>(per_expert);
     const DType type = entries[i].dtype;
-    if (fp8 && fp8_eligible(t)) {  // the codes, or (next entry) their block scales
+    if (fp8 && fp8_eligible(t)) {  // the codes (part 0), then their block scales (part 1)
       std::vector<uint8_t> codes;
       std::vector<float> scales;
       quantize_fp8(t, codes, scales);
-      if (type == DType::F8_E4M3) {
+      if (part == 0) {
         bytes = std::move(codes);
       } else {
         bytes.resize(scales.size() * 4);
         std::memcpy(bytes.data(), scales.data(), bytes.size());
+        t.values = {};
       }
-      t.values = {};
       return ok_status();
     }
     const size_t elem = type == DType::F32 ? 4 : 2;
-    bytes.resize(t.values.size() * elem);
-    for (size_t k = 0; k < t.values.size(); ++k) {
+    bytes.resize(count * elem);
+    for (size_t k = 0; k < count; ++k) {
       if (type == DType::F32) {
-        std::memcpy(&bytes[k * 4], &t.values[k], 4);
+        std::memcpy(&bytes[k * 4], &values[k], 4);
       } else {
-        uint16_t half = type == DType::F16 ? fp32_to_fp16(t.values[k]) : fp32_to_bf16(t.values[k]);
+        uint16_t half = type == DType::F16 ? fp32_to_fp16(values[k]) : fp32_to_bf16(values[k]);
         std::memcpy(&bytes[k * 2], &half, 2);
       }
     }
-    t.values = {};
+    if (expert < 0 || expert + 1 == t.shape[0]) t.values = {};
     return ok_status();
   };
   return write_safetensors(r.out + "/model.safetensors", entries, produce, {{"format", "pt"}});

@@ -28,7 +28,8 @@ int64_t layer_of(const std::string& name) {
 }
 
 DType storage_type(const GeneratedTensor& t, const ModelConfig& c, TestModelType type) {
-  if (t.is_norm) return DType::F32;
+  // Norms stay F32, and so does the MoE router, as llama.cpp's quantizer keeps it.
+  if (t.is_norm || t.name.find("ffn_gate_inp.") != std::string::npos) return DType::F32;
   DType chosen = DType::F32;
   switch (type) {
     case TestModelType::kF32: chosen = DType::F32; break;
@@ -44,7 +45,8 @@ DType storage_type(const GeneratedTensor& t, const ModelConfig& c, TestModelType
       const bool output = t.name == "output.weight" ||
                           (t.name == "token_embd.weight" && c.tie_embeddings);
       const bool v_or_down = t.name.find("attn_v.") != std::string::npos ||
-                             t.name.find("ffn_down.") != std::string::npos;
+                             t.name.find("ffn_down.") != std::string::npos ||
+                             t.name.find("ffn_down_exps.") != std::string::npos;
       chosen = output || (v_or_down && more_bits_layer(layer_of(t.name), c.n_layers)) ? DType::Q6_K
                                                                                        : DType::Q4_K;
       break;
@@ -129,25 +131,15 @@ void set_deepseek2_metadata(const ModelConfig& c, GgufWriter& w) {
   }
 }
 
-// The GGUF tensors a layout tensor becomes: itself; for deepseek2 attn_kv_b its k_b / v_b
-// split, and each expert matrix is held in `experts` until the last expert of its family
-// arrives, then written as one [n_experts, rows, cols] tensor.
-std::vector<GeneratedTensor> gguf_forms(const ModelConfig& c, GeneratedTensor t,
-                                        std::vector<GeneratedTensor>& experts) {
-  if (c.arch != Arch::kDeepseek2) return {std::move(t)};
-  if (t.name.find(".attn_kv_b.") != std::string::npos) return deepseek2_gguf_split_kv_b(c, t);
-  const size_t exps = t.name.find("_exps.");
-  if (exps == std::string::npos) return {std::move(t)};
-  experts.push_back(std::move(t));
-  if (static_cast<int64_t>(experts.size()) < c.moe.n_experts) return {};
-  GeneratedTensor stacked;
-  stacked.name = experts[0].name.substr(0, exps + 5) + ".weight";
-  stacked.shape = {c.moe.n_experts, experts[0].shape[0], experts[0].shape[1]};
-  for (const GeneratedTensor& e : experts) {
-    stacked.values.insert(stacked.values.end(), e.values.begin(), e.values.end());
+// The GGUF tensors a layout tensor becomes: itself, or for deepseek2's attn_kv_b its
+// attn_k_b / attn_v_b split.
+std::vector<GeneratedTensor> gguf_forms(const ModelConfig& c, GeneratedTensor t) {
+  if (c.arch == Arch::kDeepseek2 && t.name.find(".attn_kv_b.") != std::string::npos) {
+    return deepseek2_gguf_split_kv_b(c, t);
   }
-  experts.clear();
-  return {std::move(stacked)};
+  std::vector<GeneratedTensor> out;
+  out.push_back(std::move(t));
+  return out;
 }
 
 void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& name) {
@@ -167,6 +159,11 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
   w.set_f32(a + ".rope.freq_base", c.rope_theta);
   w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(c.rope_dims));
   w.set_u32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  if (c.moe.enabled()) {
+    w.set_u32(a + ".expert_count", static_cast<uint32_t>(c.moe.n_experts));
+    w.set_u32(a + ".expert_used_count", static_cast<uint32_t>(c.moe.n_experts_used));
+    w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_ffn_hidden));
+  }
   if (c.arch == Arch::kDeepseek2) set_deepseek2_metadata(c, w);
 }
 
@@ -174,11 +171,10 @@ Status write_gguf(const TestModelRequest& r, const ModelConfig& c, const Tokeniz
   GgufWriter writer;
   set_arch_metadata(c, writer, "mxserve-test-" + std::string(arch_name(c.arch)));
   MX_RETURN_IF_ERROR(add_tokenizer_to_gguf(tok, chat_template_of(r.tokenizer_dir), writer));
-  std::vector<GeneratedTensor> experts;
   for (GeneratedTensor& layout_tensor : test_model_layout(c)) {
     generate_test_tensor(c, r.spec.seed, layout_tensor);
     permute_for_gguf(c, layout_tensor);
-    for (GeneratedTensor& t : gguf_forms(c, std::move(layout_tensor), experts)) {
+    for (GeneratedTensor& t : gguf_forms(c, std::move(layout_tensor))) {
       const DType type = storage_type(t, c, r.type);
       MX_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, encode_rows(t, type));
       MX_RETURN_IF_ERROR(writer.add_tensor(t.name, type, t.shape, bytes));

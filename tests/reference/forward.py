@@ -1,14 +1,17 @@
 #!/usr/bin/python3
-"""Independent reference forward pass for mxserve's architectures (llama, qwen2, qwen3, deepseek).
+"""Independent reference forward pass for mxserve's architectures (llama, qwen2, qwen3, qwen3_moe,
+deepseek_v2/v3).
 
 Reads a Hugging Face model folder (config.json + safetensors, parsed here by hand: the format is
 an 8-byte header length, a JSON header and raw little-endian data) and computes the logits of
 every position of a token sequence with PyTorch in float64, following the transformers modeling
 code's definitions (RMSNorm, rotate-half RoPE with its rope_scaling variants, GQA attention, SwiGLU
-MLP; for deepseek_v2/v3 transformers' DeepseekV2/V3 modeling: multi-head latent attention in its
-plain (decompressed) form, interleaved RoPE with YaRN and mscale, the MoE gate with softmax or
-sigmoid scores, score-correction bias, group-limited top-k, normalization and routed scaling, and
-shared experts). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
+MLP; for qwen3_moe the sparse MoE block of Qwen3MoeSparseMoeBlock: softmax router, top-k experts,
+optional renormalization, a loop over experts; for deepseek_v2/v3 (forward_deepseek.py)
+transformers' DeepseekV2/V3 modeling: multi-head latent attention in its plain (decompressed)
+form, interleaved RoPE with YaRN and mscale, the MoE gate with softmax or sigmoid scores,
+score-correction bias, group-limited top-k, normalization and routed scaling, and shared
+experts). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
 It shares no code with mxserve.
 
 usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32   # [n_tokens, vocab] float32
@@ -145,6 +148,29 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def mlp(w, prefix, h):
+    gate = h @ w[prefix + "gate_proj.weight"].T
+    up = h @ w[prefix + "up_proj.weight"].T
+    return (torch.nn.functional.silu(gate) * up) @ w[prefix + "down_proj.weight"].T
+
+
+def sparse_moe(config, w, p, h):
+    """transformers' Qwen3MoeSparseMoeBlock: route each token to its top-k experts."""
+    router_logits = h @ w[p + "mlp.gate.weight"].T
+    probs = router_logits.softmax(-1)
+    weights, experts = torch.topk(probs, config["num_experts_per_tok"], dim=-1)
+    if config.get("norm_topk_prob", False):
+        weights = weights / weights.sum(-1, keepdim=True)
+    out = torch.zeros_like(h)
+    for e in range(config["num_experts"]):
+        token, slot = torch.where(experts == e)
+        if len(token) == 0:
+            continue
+        y = mlp(w, p + f"mlp.experts.{e}.", h[token])
+        out.index_add_(0, token, y * weights[token, slot, None])
+    return out
+
+
 def forward(config, w, tokens):
     arch = config["model_type"]
     if arch in ("deepseek_v2", "deepseek_v3"):
@@ -173,7 +199,7 @@ def forward(config, w, tokens):
         q = proj("q_proj").view(n, n_heads, head_dim)
         k = proj("k_proj").view(n, n_kv, head_dim)
         v = proj("v_proj").view(n, n_kv, head_dim)
-        if arch == "qwen3":
+        if arch in ("qwen3", "qwen3_moe"):
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
@@ -185,9 +211,12 @@ def forward(config, w, tokens):
         attn = torch.einsum("hqk,khd->qhd", scores.softmax(-1), v).reshape(n, n_heads * head_dim)
         x = x + attn @ w[p + "self_attn.o_proj.weight"].T
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = h @ w[p + "mlp.gate_proj.weight"].T
-        up = h @ w[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+        if arch == "qwen3_moe":
+            if config.get("decoder_sparse_step", 1) != 1 or config.get("mlp_only_layers"):
+                sys.exit("forward.py: qwen3_moe with dense layers is not supported")
+            x = x + sparse_moe(config, w, p, h)
+        else:
+            x = x + mlp(w, p + "mlp.", h)
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
     return x @ head.T

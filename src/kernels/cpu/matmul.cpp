@@ -3,6 +3,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -152,16 +153,23 @@ int64_t rows_per_chunk(int64_t rows, int64_t n_tokens, int n_threads, bool lanes
   return std::clamp<int64_t>(round_up(chunk, 4), 4, 256);
 }
 
-}  // namespace
+// One product ready to run: its job, kernels and row chunks. Activations go to `scratch`.
+struct PlannedCall {
+  MatmulJob job;
+  MatmulKernel kernel = nullptr;
+  ActQuantizer quantize = nullptr;      // nullptr: float weights, x is read directly
+  LanesInterleaver interleave = nullptr;  // set: the lanes kernel (tokens in vector lanes)
+  int64_t n_tokens = 0;
+  int64_t rows = 0;
+  int64_t chunk = 0;     // rows per work item
+  int64_t n_chunks = 0;
+};
 
-Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
-              CpuPath path) {
-  MX_RETURN_IF_ERROR(validate(args, scratch, scratch_bytes));
-  if (args.rows == 0 || args.n_tokens == 0) return ok_status();
+PlannedCall plan_call(const MatmulArgs& args, void* scratch, int n_threads, CpuPath path) {
   PathKernels kernels = kernels_for(path, args.w_type);
   if (!kernels.kernel) kernels = scalar_kernels(args.w_type);
-
-  MatmulJob job;
+  PlannedCall p;
+  MatmulJob& job = p.job;
   job.w_type = args.w_type;
   job.w = static_cast<const uint8_t*>(args.w);
   job.w_row_bytes = static_cast<int64_t>(*row_bytes(args.w_type, static_cast<uint64_t>(args.cols)));
@@ -173,50 +181,168 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
   job.layout = act_layout(args.w_type, args.cols);
   job.acts = static_cast<const uint8_t*>(scratch);
   job.w_aux = args.w_aux;
-
-  LanesKernels lanes;
+  p.kernel = kernels.kernel;
+  p.quantize = kernels.quantize;
   if (kernels.quantize && args.n_tokens >= lanes_min_tokens(args.w_type, args.w_aux != nullptr)) {
-    lanes = lanes_kernels_for(path, args.w_type);
+    LanesKernels lanes = lanes_kernels_for(path, args.w_type);
+    if (lanes.kernel) {
+      job.lanes = static_cast<const uint8_t*>(scratch) + args.n_tokens * job.layout.token_bytes;
+      job.lanes_layout = lanes_layout(args.w_type, args.cols);
+      p.kernel = lanes.kernel;
+      p.interleave = lanes.interleave;
+    }
   }
-  if (lanes.kernel) {
-    // Quantize and interleave per group of 16 tokens in one region.
-    auto* records = static_cast<uint8_t*>(scratch);
-    job.lanes = records + args.n_tokens * job.layout.token_bytes;
-    job.lanes_layout = lanes_layout(args.w_type, args.cols);
-    pool.parallel_for((args.n_tokens + 15) / 16, [&](int64_t begin, int64_t end) {
-      for (int64_t g = begin; g < end; ++g) {
-        for (int64_t t = g * 16; t < std::min(args.n_tokens, g * 16 + 16); ++t) {
-          kernels.quantize(args.w_type, args.x + t * args.x_stride, args.cols, job.layout,
-                           records + t * job.layout.token_bytes);
-        }
-        lanes.interleave(job, g, args.n_tokens);
+  p.n_tokens = args.n_tokens;
+  p.rows = args.rows;
+  p.chunk = rows_per_chunk(args.rows, args.n_tokens, n_threads, p.interleave != nullptr);
+  p.n_chunks = (args.rows + p.chunk - 1) / p.chunk;
+  return p;
+}
+
+// Quantizes tokens [t0, t1) into the call's records; the lanes kernels take whole groups of 16
+// (t0 a multiple of 16, t1 the group's end) and also interleave the group.
+void quantize_tokens(const PlannedCall& p, int64_t t0, int64_t t1) {
+  const MatmulJob& job = p.job;
+  auto* records = const_cast<uint8_t*>(job.acts);
+  for (int64_t t = t0; t < t1; ++t) {
+    p.quantize(job.w_type, job.x + t * job.x_stride, job.cols, job.layout,
+               records + t * job.layout.token_bytes);
+  }
+  if (p.interleave) p.interleave(job, t0 / 16, p.n_tokens);
+}
+
+void run_chunk(const PlannedCall& p, int64_t c) {
+  const int64_t r0 = c * p.chunk;
+  p.kernel(p.job, r0, std::min(p.rows, r0 + p.chunk), 0, p.n_tokens);
+}
+
+// Calls that multiply the same activations (a MoE expert's gate and up; at decode, every
+// expert's) quantize them once.
+bool same_activations(const MatmulArgs& a, const MatmulArgs& b) {
+  return a.x == b.x && a.x_stride == b.x_stride && a.n_tokens == b.n_tokens &&
+         a.w_type == b.w_type && a.cols == b.cols && (a.w_aux == nullptr) == (b.w_aux == nullptr);
+}
+
+// Up to this many products share one region (their plans live on the stack).
+constexpr size_t kMaxBatchCalls = 64;
+
+void run_batch_slice(std::span<const MatmulArgs> calls, uint8_t* scratch, ThreadPool& pool,
+                     CpuPath path) {
+  std::array<PlannedCall, kMaxBatchCalls> plans;
+  std::array<int64_t, kMaxBatchCalls + 1> chunk_end;  // prefix sums of n_chunks
+  std::array<int64_t, kMaxBatchCalls + 1> group_end;  // prefix sums of token groups to quantize
+  const size_t n = calls.size();
+  chunk_end[0] = 0;
+  group_end[0] = 0;
+  int64_t tokens_to_quantize = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t same = 0;  // 1 + the earlier call whose activations this one reuses, or 0
+    for (size_t j = 0; j < i && calls[i].n_tokens > 0 && same == 0; ++j) {
+      if (same_activations(calls[j], calls[i])) same = j + 1;
+    }
+    if (same > 0) {
+      plans[i] = plan_call(calls[i], const_cast<uint8_t*>(plans[same - 1].job.acts), pool.size(),
+                           path);
+    } else {
+      plans[i] = plan_call(calls[i], scratch, pool.size(), path);
+      scratch += matmul_scratch_bytes(calls[i].w_type, calls[i].n_tokens, calls[i].cols);
+    }
+    const bool quantize = plans[i].quantize != nullptr && same == 0;
+    chunk_end[i + 1] = chunk_end[i] + (calls[i].n_tokens > 0 ? plans[i].n_chunks : 0);
+    group_end[i + 1] = group_end[i] + (quantize ? (calls[i].n_tokens + 15) / 16 : 0);
+    if (quantize) tokens_to_quantize += calls[i].n_tokens;
+  }
+  // Item k of a prefix-summed list: the call it falls in, searched from the claimer's cursor
+  // (each thread claims increasing items).
+  auto call_of = [n](const std::array<int64_t, kMaxBatchCalls + 1>& end, int64_t item,
+                     size_t& cursor) {
+    while (cursor < n && end[cursor + 1] <= item) ++cursor;
+    return cursor;
+  };
+  const int64_t n_groups = group_end[n];
+  auto quantize_group = [&](int64_t g, size_t& cursor) {
+    size_t i = call_of(group_end, g, cursor);
+    const int64_t t0 = (g - group_end[i]) * 16;
+    quantize_tokens(plans[i], t0, std::min(plans[i].n_tokens, t0 + 16));
+  };
+  if (tokens_to_quantize < 32) {  // decode: a few rows, cheaper here than a region
+    size_t cursor = 0;
+    for (int64_t g = 0; g < n_groups; ++g) quantize_group(g, cursor);
+  } else if (n_groups > 0) {
+    std::atomic<int64_t> next{0};
+    pool.share([&](int, int) {
+      size_t cursor = 0;
+      for (int64_t g = next.fetch_add(1); g < n_groups; g = next.fetch_add(1)) {
+        quantize_group(g, cursor);
       }
     });
-    kernels.kernel = lanes.kernel;
-  } else if (kernels.quantize) {
-    auto* records = static_cast<uint8_t*>(scratch);
-    auto quantize_tokens = [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        kernels.quantize(args.w_type, args.x + t * args.x_stride, args.cols, job.layout,
-                         records + t * job.layout.token_bytes);
-      }
-    };
-    if (args.n_tokens < 4) {
-      quantize_tokens(0, args.n_tokens);
-    } else {
-      pool.parallel_for(args.n_tokens, quantize_tokens);
-    }
   }
-
-  int64_t chunk = rows_per_chunk(args.rows, args.n_tokens, pool.size(), lanes.kernel != nullptr);
-  int64_t n_chunks = (args.rows + chunk - 1) / chunk;
-  std::atomic<int64_t> next_chunk{0};
+  const int64_t n_items = chunk_end[n];
+  std::atomic<int64_t> next{0};
   pool.share([&](int, int) {
-    for (int64_t c = next_chunk.fetch_add(1); c < n_chunks; c = next_chunk.fetch_add(1)) {
-      int64_t r0 = c * chunk;
-      kernels.kernel(job, r0, std::min(args.rows, r0 + chunk), 0, args.n_tokens);
+    size_t cursor = 0;
+    for (int64_t c = next.fetch_add(1); c < n_items; c = next.fetch_add(1)) {
+      size_t i = call_of(chunk_end, c, cursor);
+      run_chunk(plans[i], c - chunk_end[i]);
     }
   });
+}
+
+}  // namespace
+
+Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
+              CpuPath path) {
+  MX_RETURN_IF_ERROR(validate(args, scratch, scratch_bytes));
+  if (args.rows == 0 || args.n_tokens == 0) return ok_status();
+  const PlannedCall p = plan_call(args, scratch, pool.size(), path);
+  if (p.interleave) {
+    // Quantize and interleave per group of 16 tokens in one region.
+    pool.parallel_for((args.n_tokens + 15) / 16, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g) {
+        quantize_tokens(p, g * 16, std::min(args.n_tokens, g * 16 + 16));
+      }
+    });
+  } else if (p.quantize) {
+    if (args.n_tokens < 4) {
+      quantize_tokens(p, 0, args.n_tokens);
+    } else {
+      pool.parallel_for(args.n_tokens, [&](int64_t begin, int64_t end) {
+        quantize_tokens(p, begin, end);
+      });
+    }
+  }
+  std::atomic<int64_t> next_chunk{0};
+  pool.share([&](int, int) {
+    for (int64_t c = next_chunk.fetch_add(1); c < p.n_chunks; c = next_chunk.fetch_add(1)) {
+      run_chunk(p, c);
+    }
+  });
+  return ok_status();
+}
+
+size_t matmul_batch_scratch_bytes(std::span<const MatmulArgs> calls) {
+  size_t bytes = 0;
+  for (const MatmulArgs& a : calls) bytes += matmul_scratch_bytes(a.w_type, a.n_tokens, a.cols);
+  return bytes;
+}
+
+Status matmul_batch(std::span<const MatmulArgs> calls, void* scratch, size_t scratch_bytes,
+                    ThreadPool& pool, CpuPath path) {
+  const size_t need = matmul_batch_scratch_bytes(calls);
+  if (scratch_bytes < need || (need > 0 && !scratch)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "matmul_batch: scratch of {} bytes is too small, need {} "
+                      "(matmul_batch_scratch_bytes)",
+                      scratch_bytes, need);
+  }
+  for (const MatmulArgs& a : calls) MX_RETURN_IF_ERROR(validate(a, scratch, need));
+  auto* bytes = static_cast<uint8_t*>(scratch);
+  for (size_t begin = 0; begin < calls.size(); begin += kMaxBatchCalls) {
+    std::span<const MatmulArgs> slice =
+        calls.subspan(begin, std::min(kMaxBatchCalls, calls.size() - begin));
+    run_batch_slice(slice, bytes, pool, path);
+    bytes += matmul_batch_scratch_bytes(slice);
+  }
   return ok_status();
 }
 

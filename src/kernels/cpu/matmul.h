@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "core/dtype.h"
 #include "core/status.h"
@@ -49,6 +50,17 @@ size_t matmul_scratch_bytes(DType w_type, int64_t n_tokens, int64_t cols);
 // (tests, benchmarks); kAuto picks the best this CPU has.
 Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, ThreadPool& pool,
               CpuPath path = CpuPath::kAuto);
+
+// Several independent products y_i = x_i W_i^T in one parallel region (two when many tokens need
+// quantizing), for many small matrices — the experts of a MoE layer — where a region per product
+// would cost more in synchronization than the work (at decode: 3 x 8 experts of ~0.5 MB each).
+// Rows of all products are claimed from one counter, so threads stay busy to the end. Calls with
+// the same activations (x, x_stride, n_tokens, w_type, cols) quantize them once.
+// Same conditions per call as matmul(); errors before anything is written. Calls with
+// n_tokens == 0 or rows == 0 are skipped.
+size_t matmul_batch_scratch_bytes(std::span<const MatmulArgs> calls);
+Status matmul_batch(std::span<const MatmulArgs> calls, void* scratch, size_t scratch_bytes,
+                    ThreadPool& pool, CpuPath path = CpuPath::kAuto);
 
 // Per-weight data computed once at load for the multi-token (batched decode, prefill) kernels:
 // for Q8_0 on the AVX-512 VNNI path, each 32-column group's weight sum (as the bias of the

@@ -7,7 +7,6 @@
 // turned into the same F32 per-head matrices here (layers.h, MlaWeights).
 #include <fmt/format.h>
 
-#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quants.h"
 #include "model/arch/registry.h"
 
@@ -100,62 +99,13 @@ Status bind_mla(WeightBinder& binder, const std::string& p, LayerWeights& out) {
   return ok_status();
 }
 
-// One expert family: GGUF's 3-D "<stem>.weight" [n_experts, rows, cols], or one HF matrix per
-// expert "<stem>.E.weight".
-Status bind_experts(WeightBinder& binder, const std::string& stem, int64_t rows, int64_t cols,
-                    std::vector<Matrix>& out) {
-  const int64_t n = binder.config().moe.n_experts;
-  const WeightMap& weights = binder.weights();
-  out.clear();
-  if (const TensorInfo* t = weights.find(stem + ".weight")) {
-    MX_RETURN_IF_ERROR(check_shape(*t, {n, rows, cols}, weights.source));
-    if (!matmul_supports(t->dtype)) {
-      return make_error(ErrorCode::kUnsupported, "{}: tensor '{}' is stored as {}, which mxserve "
-                        "cannot multiply; re-quantize the model", weights.source, t->name,
-                        dtype_name(t->dtype));
-    }
-    const uint64_t expert_bytes = *row_bytes(t->dtype, static_cast<uint64_t>(cols)) * rows;
-    for (int64_t e = 0; e < n; ++e) {
-      out.push_back(Matrix{t->dtype, t->data + e * expert_bytes, rows, cols});
-    }
-    return ok_status();
-  }
-  for (int64_t e = 0; e < n; ++e) {
-    MX_ASSIGN_OR_RETURN(Matrix m, binder.matrix(fmt::format("{}.{}.weight", stem, e), rows, cols));
-    out.push_back(m);
-  }
-  return ok_status();
-}
-
-Status bind_moe(WeightBinder& binder, const std::string& p, LayerWeights& out) {
-  const ModelConfig& c = binder.config();
-  const MoeConfig& e = c.moe;
-  MoeWeights& moe = out.moe;
-  MX_ASSIGN_OR_RETURN(moe.router, binder.matrix(p + "ffn_gate_inp.weight", e.n_experts, c.d_model));
-  MX_ASSIGN_OR_RETURN(moe.score_bias, binder.optional_vector(p + "exp_probs_b.bias", e.n_experts));
-  if (e.score_bias && !moe.score_bias.present()) {
-    MX_RETURN_IF_ERROR(binder.weights().get(p + "exp_probs_b.bias"));  // names the missing tensor
-  }
-  const int64_t f = e.expert_ffn_hidden;
-  MX_RETURN_IF_ERROR(bind_experts(binder, p + "ffn_gate_exps", f, c.d_model, moe.gate));
-  MX_RETURN_IF_ERROR(bind_experts(binder, p + "ffn_up_exps", f, c.d_model, moe.up));
-  MX_RETURN_IF_ERROR(bind_experts(binder, p + "ffn_down_exps", c.d_model, f, moe.down));
-  if (e.n_shared_experts > 0) {
-    const int64_t shared = e.n_shared_experts * f;
-    MX_ASSIGN_OR_RETURN(moe.shared_gate, binder.matrix(p + "ffn_gate_shexp.weight", shared, c.d_model));
-    MX_ASSIGN_OR_RETURN(moe.shared_up, binder.matrix(p + "ffn_up_shexp.weight", shared, c.d_model));
-    MX_ASSIGN_OR_RETURN(moe.shared_down, binder.matrix(p + "ffn_down_shexp.weight", c.d_model, shared));
-  }
-  return ok_status();
-}
-
 Status bind_deepseek2_layer(WeightBinder& binder, int64_t layer, LayerWeights& out) {
   const ModelConfig& c = binder.config();
   const std::string p = fmt::format("blk.{}.", layer);
   MX_ASSIGN_OR_RETURN(out.attn_norm, binder.vector(p + "attn_norm.weight", c.d_model));
   MX_RETURN_IF_ERROR(bind_mla(binder, p, out));
   MX_ASSIGN_OR_RETURN(out.ffn_norm, binder.vector(p + "ffn_norm.weight", c.d_model));
-  if (c.moe.is_moe_layer(layer)) return bind_moe(binder, p, out);
+  if (c.moe.is_moe_layer(layer)) return binder.bind_moe(layer, out.moe);  // moe_weights.cpp
   MX_ASSIGN_OR_RETURN(out.w_gate, binder.matrix(p + "ffn_gate.weight", c.ffn_hidden, c.d_model));
   MX_ASSIGN_OR_RETURN(out.w_up, binder.matrix(p + "ffn_up.weight", c.ffn_hidden, c.d_model));
   MX_ASSIGN_OR_RETURN(out.w_down, binder.matrix(p + "ffn_down.weight", c.d_model, c.ffn_hidden));

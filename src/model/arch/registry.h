@@ -1,6 +1,7 @@
 // The architecture registry: for each supported architecture, how to bind one layer's weights.
-// One file per architecture (arch/llama.cpp, arch/qwen2.cpp, arch/qwen3.cpp); the forward pass
-// they share is model/dense_forward.cpp, driven by which weights were bound.
+// One file per architecture (arch/llama.cpp, qwen2.cpp, qwen3.cpp, qwen3moe.cpp); the forward
+// pass they share is model/dense_forward.cpp (moe_forward.cpp for MoE FFNs), driven by which
+// weights were bound.
 #pragma once
 
 #include "model/layers.h"
@@ -16,6 +17,7 @@ struct ArchSpec {
 const ArchSpec& llama_arch();
 const ArchSpec& qwen2_arch();
 const ArchSpec& qwen3_arch();
+const ArchSpec& qwen3moe_arch();
 const ArchSpec& deepseek2_arch();
 
 const ArchSpec& arch_spec(Arch arch);

@@ -62,12 +62,14 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-TEST(BatchedForwardTest, EachSequenceGetsItsOwnLogits) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("mx_batched_" + std::to_string(::getpid()));
+// qwen3moe: the MoE FFN groups the rows of all sequences by expert, so a sequence's result must
+// not depend on which other tokens share its experts.
+void check_batched(Arch arch) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mx_batched_" + std::string(arch_name(arch)) + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   TestModelRequest request;
-  request.spec.arch = Arch::kQwen3;
+  request.spec.arch = arch;
   request.tokenizer_dir = kTokenizer;
   request.type = TestModelType::kF32;
   request.out = (dir / "m.gguf").string();
@@ -114,6 +116,9 @@ TEST(BatchedForwardTest, EachSequenceGetsItsOwnLogits) {
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST(BatchedForwardTest, EachSequenceGetsItsOwnLogits) { check_batched(Arch::kQwen3); }
+TEST(BatchedForwardTest, EachSequenceGetsItsOwnLogitsMoe) { check_batched(Arch::kQwen3Moe); }
 
 }  // namespace
 }  // namespace mx

@@ -67,11 +67,19 @@ namespace {
 
 // The test model's HF names must map to its canonical names through the HF loader's table.
 TEST(TestModel, HfNamesMapToCanonicalNames) {
-  for (Arch arch : {Arch::kLlama, Arch::kQwen2, Arch::kQwen3}) {
+  for (Arch arch : {Arch::kLlama, Arch::kQwen2, Arch::kQwen3, Arch::kQwen3Moe}) {
     TestModelSpec spec;
     spec.arch = arch;
     spec.vocab_size = 1000;
     for (const GeneratedTensor& tensor : test_model_layout(test_model_config(spec))) {
+      if (tensor.shape.size() == 3) {  // MoE experts: one HF tensor per expert
+        std::string hf = tensor.hf_name;
+        hf.replace(hf.find("{}"), 2, "5");
+        std::string name = tensor.name;
+        name.replace(name.find(".weight"), 7, ".5.weight");
+        EXPECT_EQ(hf_to_canonical_name(hf).value_or(""), name);
+        continue;
+      }
       auto canonical = hf_to_canonical_name(tensor.hf_name);
       ASSERT_TRUE(canonical.has_value()) << tensor.hf_name;
       EXPECT_EQ(*canonical, tensor.name);
