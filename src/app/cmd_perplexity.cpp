@@ -28,6 +28,7 @@ struct PerplexityFlags {
   int threads = 2;
   bool pin = false;
   int64_t batch = 512;
+  std::string mla_form = "auto";
 };
 
 // -log p(target | logits), in double.
@@ -60,6 +61,9 @@ int run_perplexity(const PerplexityFlags& flags) {
   }
   fmt::print(stderr, "perplexity: {} tokens, {} chunks of {}, add_bos={}\n", tokens.size(),
              n_chunks, ctx, add_bos);
+  auto form = parse_mla_form(flags.mla_form);
+  if (!form.ok()) return fail("perplexity", form.error());
+  (*model)->set_mla_form(*form);
   ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, ctx);
   const int64_t vocab = (*model)->config().vocab_size;
@@ -102,6 +106,7 @@ void register_perplexity(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   sub->add_option("-b,--batch", flags->batch, "Tokens per forward batch")->capture_default_str();
   add_threads_flag(*sub, flags->threads);
+  add_mla_form_flag(*sub, flags->mla_form);
   add_pin_flag(*sub, flags->pin);
   sub->callback([flags, &exit_code] { exit_code = run_perplexity(*flags); });
 }

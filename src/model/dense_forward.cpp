@@ -69,7 +69,8 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
     size_t scratch = 0;
     for (const LayerWeights& l : w_.layers) {
       for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
-                              &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a}) {
+                              &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a, &l.mla.wk_b_t,
+                              &l.mla.wv_b}) {
         scratch = std::max(scratch, matmul_scratch_bytes(m->type, n_tokens, m->cols));
       }
     }

@@ -45,11 +45,12 @@ struct MoeWeights {
 // MLA projections (MlaConfig). wq_b (or LayerWeights::wq when q_lora_rank == 0) gives
 // n_heads x (qk_nope + qk_rope); wkv_a gives the latent and the shared rotary key; wk_b / wv_b
 // are the per-head up-projections of the latent to keys (nope part) and values.
-// wk_b, wk_b_t and wv_b are F32 copies made at load from whichever form the file stores (HF /
-// legacy GGUF attn_kv_b [n_heads * (qk_nope + v_head), kv_lora], per head K rows then V rows;
-// llama.cpp's attn_k_b [n_heads][kv_lora][qk_nope] (K transposed) + attn_v_b
-// [n_heads][v_head][kv_lora]): wk_b / wv_b decompress the latent for the direct form (one
-// matmul for all heads), wk_b_t absorbs q_nope into latent space per head.
+// From HF / legacy GGUF attn_kv_b [n_heads * (qk_nope + v_head), kv_lora] (per head K rows then
+// V rows) all three are F32 copies made at load. From llama.cpp's split attn_k_b
+// [n_heads][kv_lora][qk_nope] (K transposed) + attn_v_b [n_heads][v_head][kv_lora], wk_b_t and
+// wv_b are views of the stored (possibly quantized) tensors and only wk_b is an F32 copy.
+// wk_b / wv_b decompress the latent in the direct form; wk_b_t absorbs q_nope into latent space
+// and wv_b up-projects the latent context per head in the absorbed form (decode).
 struct MlaWeights {
   Matrix wq_a;        // attn_q_a [q_lora_rank, d_model], when q_lora_rank > 0
   Vector q_a_norm;    // [q_lora_rank]

@@ -16,6 +16,7 @@
 
 #include "core/half.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
 #include "model/model.h"
 
@@ -24,11 +25,13 @@ namespace {
 
 constexpr int64_t kDirectBlock = 64;  // tokens per block of the direct form's temporary KV
 
-// Per-head slice of a stacked F32 matrix [H * rows, cols].
+// Per-head slice of a stacked matrix [H * rows, cols] (any stored type; no aux data).
 Matrix head_slice(const Matrix& stacked, int64_t head, int64_t rows) {
   Matrix m = stacked;
-  m.data = static_cast<const float*>(stacked.data) + head * rows * stacked.cols;
+  const uint64_t row = *row_bytes(stacked.type, static_cast<uint64_t>(stacked.cols));
+  m.data = static_cast<const uint8_t*>(stacked.data) + head * rows * row;
   m.rows = rows;
+  m.aux = nullptr;
   return m;
 }
 
@@ -186,6 +189,9 @@ Status Model::mla_direct(int64_t layer, const ForwardBatch& batch, const BatchSe
   grow(mla_k_, n_kv * H * D);
   grow(mla_v_, n_kv * H * D);
   read_latent(layer_kv, seq.block_table, 0, n_kv, mla_kv_latent_.data());
+  // n_kv rows go through wk_b / wv_b, more than reserve() sized the matmul scratch for.
+  grow(matmul_scratch_, static_cast<int64_t>(std::max(matmul_scratch_bytes(w.wk_b.type, n_kv, r),
+                                                      matmul_scratch_bytes(w.wv_b.type, n_kv, r))));
   // K_nope[p, h] = Wk_b[h] c_p, V[p, h] = Wv_b[h] c_p: one matmul each over all heads, written
   // at head stride D; then k_rope is broadcast to every head and the pads zeroed.
   for (int64_t h = 0; h < H; ++h) {

@@ -7,6 +7,7 @@
 // turned into the same F32 per-head matrices here (layers.h, MlaWeights).
 #include <fmt/format.h>
 
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quants.h"
 #include "model/arch/registry.h"
 
@@ -38,7 +39,18 @@ Status check_shape(const TensorInfo& t, std::vector<int64_t> want, const std::st
                     source, t.name, fmt::join(t.shape, ", "), fmt::join(want, ", "));
 }
 
-// wk_b [H * nope, r], wk_b_t [H * r, nope], wv_b [H * v, r] from attn_kv_b or attn_k_b + attn_v_b.
+// A 3-D tensor [H, rows, cols] as a stacked matrix [H * rows, cols] in its stored type.
+Result<Matrix> stacked_view(const TensorInfo& t, int64_t rows, int64_t cols,
+                            const std::string& source) {
+  if (!matmul_supports(t.dtype)) {
+    return make_error(ErrorCode::kUnsupported, "{}: tensor '{}' is stored as {}, which mxserve "
+                      "cannot multiply; re-quantize the model", source, t.name, dtype_name(t.dtype));
+  }
+  return Matrix{t.dtype, t.data, rows, cols};
+}
+
+// wk_b [H * nope, r] (F32 copy), wk_b_t [H * r, nope], wv_b [H * v, r] from attn_kv_b (F32
+// copies) or attn_k_b + attn_v_b (views of the stored tensors, plus the F32 wk_b).
 Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
   const ModelConfig& c = binder.config();
   const WeightMap& weights = binder.weights();
@@ -59,18 +71,17 @@ Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
     MX_ASSIGN_OR_RETURN(const TensorInfo* v_b, weights.get(p + "attn_v_b.weight"));
     MX_RETURN_IF_ERROR(check_shape(*k_b, {H, r, nope}, weights.source));
     MX_RETURN_IF_ERROR(check_shape(*v_b, {H, v, r}, weights.source));
+    // Already in the absorbed form's orientation: used as stored (quantized or not), per head.
+    MX_ASSIGN_OR_RETURN(out.wk_b_t, stacked_view(*k_b, H * r, nope, weights.source));
+    MX_ASSIGN_OR_RETURN(out.wv_b, stacked_view(*v_b, H * v, r, weights.source));
     MX_ASSIGN_OR_RETURN(kt, tensor_values(*k_b, weights.source));
-    MX_ASSIGN_OR_RETURN(vb, tensor_values(*v_b, weights.source));
     for (int64_t h = 0; h < H; ++h) {
       for (int64_t i = 0; i < r; ++i) {
         for (int64_t j = 0; j < nope; ++j) k[(h * nope + j) * r + i] = kt[(h * r + i) * nope + j];
       }
     }
-  }
-  for (int64_t h = 0; h < H; ++h) {  // transposed copy (overwrites the same values for k_b)
-    for (int64_t j = 0; j < nope; ++j) {
-      for (int64_t i = 0; i < r; ++i) kt[(h * r + i) * nope + j] = k[(h * nope + j) * r + i];
-    }
+    out.wk_b = binder.own_matrix(std::move(k), H * nope, r);  // the direct form's orientation
+    return ok_status();
   }
   out.wk_b = binder.own_matrix(std::move(k), H * nope, r);
   out.wk_b_t = binder.own_matrix(std::move(kt), H * r, nope);
