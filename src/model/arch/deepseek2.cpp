@@ -83,6 +83,11 @@ Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
     out.wk_b = binder.own_matrix(std::move(k), H * nope, r);  // the direct form's orientation
     return ok_status();
   }
+  for (int64_t h = 0; h < H; ++h) {  // per-head transposed copy for the absorbed form
+    for (int64_t j = 0; j < nope; ++j) {
+      for (int64_t i = 0; i < r; ++i) kt[(h * r + i) * nope + j] = k[(h * nope + j) * r + i];
+    }
+  }
   out.wk_b = binder.own_matrix(std::move(k), H * nope, r);
   out.wk_b_t = binder.own_matrix(std::move(kt), H * r, nope);
   out.wv_b = binder.own_matrix(std::move(vb), H * v, r);
