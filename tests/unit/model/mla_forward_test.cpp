@@ -81,9 +81,17 @@ class MlaForwardTest : public ::testing::Test {
     auto model = Model::load(request.out);
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = std::move(*model).release();
+    // The HF form stores kv_b_proj whole (GGUF: llama.cpp's attn_k_b / attn_v_b split).
+    request.hf_format = true;
+    request.out = (dir_ / "hf").string();
+    ASSERT_TRUE(write_test_model(request).ok());
+    auto hf = Model::load(request.out);
+    ASSERT_TRUE(hf.ok()) << hf.error().message;
+    hf_model_ = std::move(*hf).release();
   }
   static void TearDownTestSuite() {
     delete model_;
+    delete hf_model_;
     std::filesystem::remove_all(dir_);
   }
   static std::vector<int32_t> tokens(int64_t n) {
@@ -93,10 +101,16 @@ class MlaForwardTest : public ::testing::Test {
   }
   static inline std::filesystem::path dir_;
   static inline Model* model_ = nullptr;
+  static inline Model* hf_model_ = nullptr;
 };
 
 TEST_F(MlaForwardTest, DirectAndAbsorbedFormsAgree) {
   const std::vector<int32_t> prompt = tokens(37);
+  const auto gguf_direct = run(*model_, prompt, 37, Model::MlaForm::kDirect, DType::F32);
+  for (Model::MlaForm form : {Model::MlaForm::kDirect, Model::MlaForm::kAbsorbed}) {
+    EXPECT_LT(relative_error(run(*hf_model_, prompt, 37, form, DType::F32), gguf_direct), 1e-4)
+        << "HF form " << static_cast<int>(form);
+  }
   for (DType kv_type : {DType::F32, DType::F16}) {
     const auto direct = run(*model_, prompt, 37, Model::MlaForm::kDirect, kv_type);
     const auto absorbed = run(*model_, prompt, 37, Model::MlaForm::kAbsorbed, kv_type);
