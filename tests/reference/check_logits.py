@@ -44,15 +44,18 @@ EXACT_TOLERANCE = 1e-4
 # Measured (2026-11-23): q8_0 0.028-0.050 and top-1 0.90-0.95; q4_k_m 0.23-0.42 and 0.33-0.48.
 # A wrong scale or block layout gives an RMS error of ~1.4 (uncorrelated logits).
 QUANT_BOUNDS = {"q8_0": (0.08, 0.8), "q4_k_m": (0.6, 0.25)}
-# FP8 HF folder vs the reference on the same FP8 weights: mxserve's BF16 copies round each
-# dequantized weight (relative 2^-9). Measured (2026-11-23): FP8_MEASURED.
-FP8_BOUNDS = (0.02, 0.9)
+# FP8 HF folder vs the reference on the same FP8 weights (RMS error / std, top-1): mxserve's
+# BF16 copies round each dequantized weight (relative <= 2^-9), about 0.5% of the logits on the
+# first row, growing along the sequence, and the sigmoid router flips an expert choice now and
+# then. Measured (2026-11-23, seed 7): 0.070 and 0.925. Misread FP8 codes or scales give ~1.4.
+FP8_BOUNDS = (0.15, 0.85)
 # qwen3moe: quantization error can also flip a token's choice of expert (the router itself stays
 # f32, as llama.cpp keeps it), so the bounds are looser. Measured (2026-11-23, seeds 1-7):
 # q8_0 0.053-0.136 and top-1 0.70-0.875; q4_k_m 0.42-0.52 and 0.125-0.375 (seed 7, the one
 # used here: 0.065 / 0.875 and 0.47 / 0.225). llama.cpp's perplexity on the same q8_0 / q4_k_m
 # files agrees within 0.3% (bench/perplexity_vs_llamacpp.sh), so this is quantization, not
 # arithmetic.
+# deepseek2 (seed 7) measured within the same bounds: q8_0 0.161 / 0.70, q4_k_m 0.599 / 0.125.
 QUANT_BOUNDS_MOE = {"q8_0": (0.2, 0.6), "q4_k_m": (0.7, 0.1)}
 
 
@@ -133,11 +136,11 @@ def check_mla(binary, make, base, tokens, ref, out):
                                  ("--mla-form", form)), ref, EXACT_TOLERANCE, 1.0)
     ok &= compare("deepseek2 hf f32 f16 kv cache",
                   logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
-                  1e-3, 1.0)
+                  5e-3, 1.0)  # the latent rounded to f16; measured 1.8e-3
     run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
     ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
     ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
-                  logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS)
+                  logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
     return ok
 
 
