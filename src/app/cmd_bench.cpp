@@ -28,6 +28,7 @@ struct BenchFlags {
   bool pin = false;
   int repetitions = 5;
   bool json = false;
+  std::string mla_form = "auto";
 };
 
 double median(std::vector<double> values) {
@@ -73,12 +74,30 @@ Result<std::vector<double>> measure(SingleSequence& seq, int64_t n, bool one_by_
 int run_bench(const BenchFlags& flags) {
   auto model = Model::load(flags.model);
   if (!model.ok()) return fail("bench", model.error());
+  auto form = parse_mla_form(flags.mla_form);
+  if (!form.ok()) return fail("bench", form.error());
+  (*model)->set_mla_form(*form);
   ThreadPool pool(flags.threads, flags.pin);
   const int64_t vocab = (*model)->config().vocab_size;
   SingleSequence seq(**model, std::max(flags.n_prompt, flags.n_gen));
   nlohmann::ordered_json out = {{"model", flags.model}, {"threads", flags.threads},
                                 {"cpu", cpu_features().describe()},
                                 {"repetitions", flags.repetitions}};
+  // KV cache per token (f16, all layers) in the model's layout, beside full K/V heads (MLA).
+  const ModelConfig& c = (*model)->config();
+  const size_t kv_bytes = KvCacheStorage::bytes_per_token(c, DType::F16);
+  const size_t gqa_bytes = KvCacheStorage::gqa_bytes_per_token(c, DType::F16);
+  out["kv_bytes_per_token_f16"] = kv_bytes;
+  out["kv_layout"] = KvCacheStorage::layout_name(c);
+  if (c.mla.enabled()) out["kv_bytes_per_token_f16_full_heads"] = gqa_bytes;
+  if (!flags.json) {
+    fmt::print("kv cache {} B/token (f16, {})", kv_bytes, KvCacheStorage::layout_name(c));
+    if (c.mla.enabled()) {
+      fmt::print("; with {} full K/V heads: {} B/token ({:.1f}x)", c.n_heads, gqa_bytes,
+                 static_cast<double>(gqa_bytes) / static_cast<double>(kv_bytes));
+    }
+    fmt::print("\n");
+  }
   for (const auto& [name, n, one_by_one] :
        {std::tuple{"pp", flags.n_prompt, false}, std::tuple{"tg", flags.n_gen, true}}) {
     if (n <= 0) continue;
@@ -104,6 +123,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   sub->add_option("-p,--n-prompt", flags->n_prompt, "Prompt tokens (pp test)")->capture_default_str();
   sub->add_option("-n,--n-gen", flags->n_gen, "Generated tokens (tg test)")->capture_default_str();
   add_threads_flag(*sub, flags->threads);
+  add_mla_form_flag(*sub, flags->mla_form);
   add_pin_flag(*sub, flags->pin);
   sub->add_option("-r,--repetitions", flags->repetitions, "Timed repetitions")
       ->check(CLI::PositiveNumber)

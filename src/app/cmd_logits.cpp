@@ -22,6 +22,7 @@ struct LogitsFlags {
   bool pin = false;
   std::string kv_type = "f32";
   int64_t chunk = 512;
+  std::string mla_form = "auto";
 };
 
 int run_logits(const LogitsFlags& flags) {
@@ -42,6 +43,9 @@ int run_logits(const LogitsFlags& flags) {
   if (!model.ok()) {
     return fail("logits", model.error());
   }
+  auto form = parse_mla_form(flags.mla_form);
+  if (!form.ok()) return fail("logits", form.error());
+  (*model)->set_mla_form(*form);
   ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, static_cast<int64_t>(tokens.size()),
                      flags.kv_type == "f16" ? DType::F16 : DType::F32);
@@ -72,6 +76,7 @@ void register_logits(CLI::App& app, int& exit_code) {
   add_pin_flag(*sub, flags->pin);
   sub->add_option("--kv-type", flags->kv_type, "KV cache type: f32 | f16")->capture_default_str();
   sub->add_option("--chunk", flags->chunk, "Prefill chunk size in tokens")->capture_default_str();
+  add_mla_form_flag(*sub, flags->mla_form);
   sub->callback([flags, &exit_code] { exit_code = run_logits(*flags); });
 }
 

@@ -35,6 +35,7 @@ struct PerplexityFlags {
   int64_t batch = 512;
   std::string kld_base_out;  // --kl-divergence-base: write the base file
   std::string kld_base_in;   // --kl-divergence: compare against it
+  std::string mla_form = "auto";
 };
 
 // What the run needs besides the model: tokens and how they are cut.
@@ -119,6 +120,9 @@ int run_perplexity(const PerplexityFlags& flags) {
   const int64_t ctx = in.ctx;
   fmt::print(stderr, "perplexity: {} tokens, {} chunks of {}, add_bos={}\n", in.tokens.size(),
              in.n_chunks, ctx, in.add_bos);
+  auto form = parse_mla_form(flags.mla_form);
+  if (!form.ok()) return fail("perplexity", form.error());
+  (*model)->set_mla_form(*form);
   ThreadPool pool(flags.threads, flags.pin);
   SingleSequence seq(**model, ctx);
   const int64_t first = ctx / 2;
@@ -188,6 +192,7 @@ void register_perplexity(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile)
       ->excludes(save);
   add_threads_flag(*sub, flags->threads);
+  add_mla_form_flag(*sub, flags->mla_form);
   add_pin_flag(*sub, flags->pin);
   sub->callback([flags, &exit_code] { exit_code = run_perplexity(*flags); });
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "model/model.h"
 
 namespace mx::app {
 
@@ -14,6 +15,9 @@ namespace mx::app {
 void add_model_flag(CLI::App& sub, std::string& model);
 void add_threads_flag(CLI::App& sub, int& threads);
 void add_pin_flag(CLI::App& sub, bool& pin);
+// --mla-form auto | direct | absorbed (MLA models: force one attention form; tests, benchmarks).
+void add_mla_form_flag(CLI::App& sub, std::string& form);
+Result<Model::MlaForm> parse_mla_form(const std::string& form);
 
 // Prints "mxserve <command>: <message>" to stderr; returns exit_code for `return fail(...)`.
 int fail(const char* command, const Error& error, int exit_code = 1);

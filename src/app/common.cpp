@@ -17,6 +17,20 @@ void add_threads_flag(CLI::App& sub, int& threads) {
       ->capture_default_str();
 }
 
+void add_mla_form_flag(CLI::App& sub, std::string& form) {
+  sub.add_option("--mla-form", form,
+                 "MLA attention form: auto (by query count) | direct | absorbed")
+      ->capture_default_str();
+}
+
+Result<Model::MlaForm> parse_mla_form(const std::string& form) {
+  if (form == "auto") return Model::MlaForm::kAuto;
+  if (form == "direct") return Model::MlaForm::kDirect;
+  if (form == "absorbed") return Model::MlaForm::kAbsorbed;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "--mla-form must be auto, direct or absorbed, got '{}'", form);
+}
+
 void add_pin_flag(CLI::App& sub, bool& pin) {
   sub.add_flag("--pin", pin,
                "Pin compute thread i to CPU i: faster on a machine the process has to itself, "

@@ -60,8 +60,9 @@ namespace {
 uint64_t layout_seed(const Model& model, const EngineConfig& config) {
   const ModelConfig& c = model.config();
   const std::string id =
-      fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers, c.n_kv_heads,
-                  c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype), config.block_size,
+      fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers,
+                  c.n_kv_heads, c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype),
+                  config.block_size, KvCacheStorage::layout_name(c),
                   KvCacheStorage::bytes_per_token(c, config.kv_dtype));
   return XXH3_64bits(id.data(), id.size());
 }

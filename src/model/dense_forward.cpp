@@ -68,7 +68,9 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
     up_.resize(n_tokens * c.ffn_hidden);
     size_t scratch = 0;
     for (const LayerWeights& l : w_.layers) {
-      for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
+                              &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a, &l.mla.wk_b_t,
+                              &l.mla.wv_b}) {
         scratch = std::max(scratch, matmul_scratch_bytes(m->type, n_tokens, m->cols));
       }
     }
@@ -142,6 +144,7 @@ Status Model::attention_block(int64_t layer, const ForwardBatch& batch, KvCacheS
                               ThreadPool& pool) {
   const ModelConfig& c = config_;
   const LayerWeights& w = w_.layers[layer];
+  if (w.mla.present()) return mla_attention_block(layer, batch, kv, pool);
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t d = c.d_model;
   const int64_t q_dim = c.n_heads * c.head_dim;

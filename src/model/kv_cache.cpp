@@ -1,20 +1,27 @@
 #include "model/kv_cache.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 namespace mx {
+namespace {
+
+size_t elem_bytes(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+
+}  // namespace
 
 KvCacheStorage::KvCacheStorage(const ModelConfig& config, int64_t n_blocks, int64_t block_size,
                                DType dtype)
-    : n_layers_(config.n_layers),
-      n_kv_heads_(config.n_kv_heads),
-      head_dim_(config.head_dim),
+    : mla_(config.mla.enabled()),
+      n_layers_(config.n_layers),
+      n_kv_heads_(mla_ ? 1 : config.n_kv_heads),
+      head_dim_(mla_ ? config.mla.cache_width() : config.head_dim),
       n_blocks_(n_blocks),
       block_size_(block_size),
       dtype_(dtype) {
-  const size_t elem = dtype == DType::F32 ? 4 : 2;
-  part_bytes_ = static_cast<size_t>(n_kv_heads_ * block_size_ * head_dim_) * elem;
-  block_bytes_ = static_cast<size_t>(n_layers_) * 2 * part_bytes_;
+  part_bytes_ = static_cast<size_t>(n_kv_heads_ * block_size_ * head_dim_) * elem_bytes(dtype);
+  block_bytes_ = static_cast<size_t>(n_layers_) * (mla_ ? 1 : 2) * part_bytes_;
   data_.reset(new uint8_t[block_bytes_ * static_cast<size_t>(n_blocks_)]);
   // Zeroed so that a slot read before it is written holds finite values (never happens by
   // design: attention reads only positions < n_kv, which were written).
@@ -23,8 +30,9 @@ KvCacheStorage::KvCacheStorage(const ModelConfig& config, int64_t n_blocks, int6
 
 PagedKv KvCacheStorage::layer(int64_t layer_index) const {
   PagedKv kv;
-  kv.k_base = data_.get() + static_cast<size_t>(layer_index) * 2 * part_bytes_;
-  kv.v_base = kv.k_base + part_bytes_;
+  const size_t parts = mla_ ? 1 : 2;
+  kv.k_base = data_.get() + static_cast<size_t>(layer_index) * parts * part_bytes_;
+  kv.v_base = mla_ ? kv.k_base : kv.k_base + part_bytes_;
   kv.block_stride_bytes = static_cast<int64_t>(block_bytes_);
   kv.block_size = block_size_;
   kv.n_kv_heads = n_kv_heads_;
@@ -34,8 +42,26 @@ PagedKv KvCacheStorage::layer(int64_t layer_index) const {
 }
 
 size_t KvCacheStorage::bytes_per_token(const ModelConfig& config, DType dtype) {
-  const size_t elem = dtype == DType::F32 ? 4 : 2;
-  return static_cast<size_t>(config.n_layers * 2 * config.n_kv_heads * config.head_dim) * elem;
+  if (config.mla.enabled()) {
+    return static_cast<size_t>(config.n_layers * config.mla.cache_width()) * elem_bytes(dtype);
+  }
+  return gqa_bytes_per_token(config, dtype);
+}
+
+size_t KvCacheStorage::gqa_bytes_per_token(const ModelConfig& config, DType dtype) {
+  if (config.mla.enabled()) {
+    const int64_t per_head = config.mla.qk_head_dim() + config.mla.v_head_dim;
+    return static_cast<size_t>(config.n_layers * config.n_heads * per_head) * elem_bytes(dtype);
+  }
+  return static_cast<size_t>(config.n_layers * 2 * config.n_kv_heads * config.head_dim) *
+         elem_bytes(dtype);
+}
+
+std::string KvCacheStorage::layout_name(const ModelConfig& config) {
+  if (config.mla.enabled()) {
+    return fmt::format("mla:{}+{}", config.mla.kv_lora_rank, config.mla.qk_rope_dim);
+  }
+  return fmt::format("gqa:{}x{}", config.n_kv_heads, config.head_dim);
 }
 
 }  // namespace mx

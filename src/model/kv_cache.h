@@ -3,10 +3,16 @@
 // [n_kv_heads][block_size][head_dim] in F16 or F32 — so a whole block (all layers) is one
 // contiguous span of block_bytes(), which is what moves between cache tiers later. Which block
 // belongs to which sequence is decided by the engine's block manager, not here.
+//
+// MLA models (config.mla.enabled()) use the latent layout instead: per block and layer one part
+// [block_size][kv_lora_rank + qk_rope_dim] — the normalized latent, then the roped shared key.
+// layer() then views it as one KV head of that width with K and V at the same address (the
+// absorbed attention reads the latent as its values; see mla_forward.cpp).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/dtype.h"
 #include "kernels/cpu/attention.h"
@@ -27,10 +33,16 @@ class KvCacheStorage {
   size_t block_bytes() const { return block_bytes_; }  // all layers, K and V
   uint8_t* block_data(int64_t block) { return data_.get() + block * block_bytes_; }
 
-  // Bytes one token of KV takes over all layers (for reports: GQA vs MLA later).
+  // Bytes one token of KV takes over all layers in this model's layout (MLA: the latent).
   static size_t bytes_per_token(const ModelConfig& config, DType dtype);
+  // What the same model would need with full K/V heads (MLA: n_heads x (qk_head + v_head));
+  // equals bytes_per_token for GQA models. For reports.
+  static size_t gqa_bytes_per_token(const ModelConfig& config, DType dtype);
+  // Names the layout and its sizes ("gqa:8x128", "mla:512+64"): part of the prefix-cache seed.
+  static std::string layout_name(const ModelConfig& config);
 
  private:
+  bool mla_;             // latent layout: one part per layer, K and V views alias it
   int64_t n_layers_;
   int64_t n_kv_heads_;
   int64_t head_dim_;
@@ -38,7 +50,7 @@ class KvCacheStorage {
   int64_t block_size_;
   DType dtype_;
   size_t part_bytes_;   // one layer's K (or V) of one block
-  size_t block_bytes_;  // n_layers * 2 * part_bytes_
+  size_t block_bytes_;  // n_layers * parts * part_bytes_ (parts: 2, MLA 1)
   std::unique_ptr<uint8_t[]> data_;
 };
 

@@ -106,6 +106,11 @@ Result<Vector> WeightBinder::vector(const std::string& name, int64_t size) {
   return optional_vector(name, size);
 }
 
+Matrix WeightBinder::own_matrix(std::vector<float> values, int64_t rows, int64_t cols) {
+  const std::vector<float>& kept = owned_.emplace_back(std::move(values));
+  return Matrix{DType::F32, kept.data(), rows, cols};
+}
+
 Status WeightBinder::bind_common_layer(int64_t layer, LayerWeights& out) {
   MX_RETURN_IF_ERROR(bind_attention(layer, out));
   return bind_dense_ffn(layer, out);

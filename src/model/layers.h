@@ -58,6 +58,12 @@ struct MoeWeights {
 // MLA projections (MlaConfig). wq_b (or LayerWeights::wq when q_lora_rank == 0) gives
 // n_heads x (qk_nope + qk_rope); wkv_a gives the latent and the shared rotary key; wk_b / wv_b
 // are the per-head up-projections of the latent to keys (nope part) and values.
+// From HF / legacy GGUF attn_kv_b [n_heads * (qk_nope + v_head), kv_lora] (per head K rows then
+// V rows) all three are F32 copies made at load. From llama.cpp's split attn_k_b
+// [n_heads][kv_lora][qk_nope] (K transposed) + attn_v_b [n_heads][v_head][kv_lora], wk_b_t and
+// wv_b are views of the stored (possibly quantized) tensors and only wk_b is an F32 copy.
+// wk_b / wv_b decompress the latent in the direct form; wk_b_t absorbs q_nope into latent space
+// and wv_b up-projects the latent context per head in the absorbed form (decode).
 struct MlaWeights {
   Matrix wq_a;        // attn_q_a [q_lora_rank, d_model], when q_lora_rank > 0
   Vector q_a_norm;    // [q_lora_rank]
@@ -66,6 +72,7 @@ struct MlaWeights {
   Vector kv_a_norm;   // [kv_lora_rank]
   Matrix wk_b;        // per head [qk_nope, kv_lora_rank], stacked: [n_heads * qk_nope, kv_lora_rank]
   Matrix wv_b;        // per head [v_head, kv_lora_rank], stacked: [n_heads * v_head, kv_lora_rank]
+  Matrix wk_b_t;      // per head [kv_lora_rank, qk_nope], stacked: [n_heads * kv_lora_rank, qk_nope]
   bool present() const { return wkv_a.present(); }
 };
 
@@ -117,6 +124,10 @@ class WeightBinder {
   Status bind_qk_norm(int64_t layer, LayerWeights& out);
 
   const ModelConfig& config() const { return config_; }
+  const WeightMap& weights() const { return weights_; }
+  // Keeps `values` (a converted or rearranged copy of a weight) alive with the model; returns
+  // an F32 matrix view of it.
+  Matrix own_matrix(std::vector<float> values, int64_t rows, int64_t cols);
   std::deque<std::vector<float>> take_owned() { return std::move(owned_); }
 
  private:

@@ -11,6 +11,7 @@
 #include "io/hf_model.h"
 #include "kernels/cpu/matmul.h"
 #include "model/arch/registry.h"
+#include "model/fp8_weights.h"
 
 namespace mx {
 namespace {
@@ -37,6 +38,8 @@ Result<RopeTable> rope_table_for(const ModelConfig& c, const std::string& source
   params.beta_fast = c.rope_scaling.beta_fast;
   params.beta_slow = c.rope_scaling.beta_slow;
   params.attention_factor = c.rope_scaling.attention_factor;
+  params.mscale = c.rope_scaling.mscale;
+  params.mscale_all_dim = c.rope_scaling.mscale_all_dim;
   auto table = make_rope_table(params);
   if (!table.ok()) return table.error().with_context(source);
   // GGUF Llama-3 scaling: llama.cpp stores the per-frequency divisors as rope_freqs.weight.
@@ -81,6 +84,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     MX_ASSIGN_OR_RETURN(HfModel hf, load_hf_model(path));
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_hf(hf.config, path));
     model->weights_ = std::move(hf.weights);
+    MX_RETURN_IF_ERROR(convert_fp8_weights(
+        model->weights_, Fp8BlockShape{hf.fp8_block_rows, hf.fp8_block_cols}, model->converted_));
   } else {
     MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_gguf(file));
@@ -150,7 +155,8 @@ std::vector<uint64_t> Model::expert_token_counts() const {
 Status Model::prepare_matmul_aux() {
   std::vector<Matrix*> matrices = {&w_.output};
   for (LayerWeights& l : w_.layers) {
-    for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+    for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down, &l.mla.wq_a,
+                      &l.mla.wq_b, &l.mla.wkv_a}) {
       matrices.push_back(m);
     }
     MoeWeights& moe = l.moe;

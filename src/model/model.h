@@ -82,6 +82,27 @@ class Model {
   MoeBuffers moe_buffers_;  // sized by reserve_moe()
 
   // MLA (mla_forward.cpp)
+ public:
+  // Which form MLA attention takes for a sequence's chunk of new tokens. kAuto picks by its
+  // query count (mla_forward.cpp); the others force one form (tests, benchmarks).
+  enum class MlaForm { kAuto, kDirect, kAbsorbed };
+  void set_mla_form(MlaForm form) { mla_form_ = form; }
+
+ private:
+  Status mla_attention_block(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv,
+                             ThreadPool& pool);
+  // Queries q_ [n, H, qk_nope + qk_rope] and the new latent rows mla_latent_ [n, cache width],
+  // both roped; the latent is in the cache. Outputs land in mla_out_ [n, H * v_head].
+  Status mla_absorbed(int64_t layer, const ForwardBatch& batch, int64_t first_seq,
+                      int64_t end_seq, const PagedKv& layer_kv, ThreadPool& pool);
+  Status mla_direct(int64_t layer, const ForwardBatch& batch, const BatchSequence& seq,
+                    const PagedKv& layer_kv, ThreadPool& pool);
+  bool mla_use_direct(int64_t n_queries) const;
+  MlaForm mla_form_ = MlaForm::kAuto;
+  std::vector<float> mla_q_a_, mla_latent_, mla_q_abs_, mla_ctx_, mla_out_;
+  // Direct form: the sequence's whole latent range and its decompressed K/V (f32 paged, temp).
+  std::vector<float> mla_kv_latent_, mla_k_, mla_v_, mla_q_pad_, mla_o_pad_, mla_tmp_kv_;
+  std::vector<int32_t> mla_iota_;
 
   Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
                      int64_t y_stride, int64_t n_tokens, ThreadPool& pool);
@@ -94,6 +115,7 @@ class Model {
   ModelWeights w_;
   std::deque<std::vector<float>> owned_vectors_;
   std::deque<std::vector<uint8_t>> matmul_aux_;  // Matrix::aux data (matmul_prepare_aux)
+  std::deque<std::vector<uint8_t>> converted_;   // weights converted at load (FP8 -> BF16)
   RopeTable rope_;
 
   // Activations, [n_tokens, width] row-major; sized by reserve().

@@ -27,6 +27,11 @@ struct RopeScalingConfig {
   float beta_fast = 32.0f;        // yarn
   float beta_slow = 1.0f;         // yarn
   float attention_factor = 0.0f;  // yarn: 0 = derive as 0.1 * ln(factor) + 1
+  // yarn (DeepSeek): HF rope_scaling.mscale / mscale_all_dim; 0 = unset. cos/sin are scaled by
+  // mscale(factor, mscale) / mscale(factor, mscale_all_dim), the softmax scale of MLA by
+  // mscale(factor, mscale_all_dim)^2 (transformers' DeepseekV3Attention).
+  float mscale = 0.0f;
+  float mscale_all_dim = 0.0f;
 };
 
 // Mixture-of-Experts FFN (qwen3moe, deepseek2, glm4moe). n_experts == 0: a dense model.
@@ -66,6 +71,8 @@ struct MlaConfig {
   int64_t v_head_dim = 0;
 
   bool enabled() const { return kv_lora_rank > 0; }
+  int64_t qk_head_dim() const { return qk_nope_dim + qk_rope_dim; }
+  int64_t cache_width() const { return kv_lora_rank + qk_rope_dim; }  // floats per token, layer
 };
 
 struct ModelConfig {
@@ -97,14 +104,25 @@ struct ModelConfig {
   Status validate(const std::string& source) const;
 };
 
-// From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe).
+// The softmax scale of attention: 1/sqrt(head_dim), for MLA 1/sqrt(qk_nope + qk_rope) times
+// yarn's mscale(factor, mscale_all_dim)^2 when set.
+float attention_softmax_scale(const ModelConfig& config);
+
+// From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe / deepseek_v2 /
+// deepseek_v3 / kimi_k2).
 Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source);
 
 }  // namespace mx
 
 namespace mx {
 class GgufFile;
-// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe and its "<arch>.*" keys, as
-// llama.cpp writes them) and the rope_freqs.weight tensor when present.
+// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe / deepseek2 and its
+// "<arch>.*" keys, as llama.cpp writes them) and the rope_freqs.weight tensor when present.
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
+
+// DeepSeek-V2/V3 (model_config_deepseek.cpp): the MLA and MoE fields of `c`, whose common
+// fields (layers, d_model, heads, vocab, rope theta, eps) the callers above have filled.
+Status deepseek_config_from_hf(const nlohmann::json& config, const std::string& source,
+                               ModelConfig& c);
+Status deepseek_config_from_gguf(const GgufFile& file, ModelConfig& c);
 }  // namespace mx

@@ -94,10 +94,12 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
     c.arch = Arch::kQwen3Moe;
     c.qk_norm = true;
     MX_RETURN_IF_ERROR(read_moe(file, arch, c));
+  } else if (arch == "deepseek2") {
+    c.arch = Arch::kDeepseek2;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: general.architecture '{}' is not supported (llama, qwen2, qwen3, "
-                      "qwen3moe)",
+                      "qwen3moe, deepseek2)",
                       file.source(), arch);
   }
   auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };
@@ -124,6 +126,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
   c.tie_embeddings = file.find_tensor("output.weight") == nullptr;
   if (c.arch == Arch::kLlama) c.qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
   MX_RETURN_IF_ERROR(read_rope_scaling(file, arch, c));
+  if (c.arch == Arch::kDeepseek2) MX_RETURN_IF_ERROR(deepseek_config_from_gguf(file, c));
   MX_RETURN_IF_ERROR(c.validate(file.source()));
   MX_RETURN_IF_ERROR(read_rope_freqs(file, c));
   return c;

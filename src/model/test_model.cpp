@@ -44,7 +44,8 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 // Gain of a matrix by its role; values are N(0, 1) * gain / sqrt(fan_in).
 double matrix_gain(const std::string& name) {
   if (name == "output.weight") return 3.0;  // output logits with a std of ~3
-  if (name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos) {
+  if (name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos ||
+      name.find("attn_q_b.") != std::string::npos || name.find("attn_kv_b.") != std::string::npos) {
     return 2.0;  // attention scores with a std of ~4: far from uniform
   }
   // Router logits with a std of ~3: a few experts take most of the weight, and a router that
@@ -74,6 +75,7 @@ void add_moe_layer(const ModelConfig& c, const std::string& p, const std::string
 }  // namespace
 
 ModelConfig test_model_config(const TestModelSpec& spec) {
+  if (spec.arch == Arch::kDeepseek2) return deepseek2_test_config(spec);
   ModelConfig c;
   c.arch = spec.arch;
   c.vocab_size = spec.vocab_size;
@@ -143,6 +145,10 @@ ModelConfig test_model_config(const TestModelSpec& spec) {
 
 std::vector<GeneratedTensor> test_model_layout(const ModelConfig& c) {
   std::vector<GeneratedTensor> out;
+  if (c.arch == Arch::kDeepseek2) {
+    add_deepseek2_layout(c, out);
+    return out;
+  }
   auto add = [&out](std::string name, std::string hf_name, std::vector<int64_t> shape,
                     bool is_norm) {
     out.push_back(GeneratedTensor{std::move(name), std::move(hf_name), std::move(shape), {},
@@ -186,7 +192,9 @@ void generate_test_tensor(const ModelConfig& config, uint64_t seed, GeneratedTen
   for (int64_t d : tensor.shape) numel *= d;
   tensor.values.assign(static_cast<size_t>(numel), 0.0f);
   const std::string& name = tensor.name;
-  if (ends_with(name, ".bias")) {
+  if (name.find("exp_probs_b") != std::string::npos) {
+    fill_normal(tensor.values, seed, name, 0.0, 0.05);  // shifts sigmoid scores (0..1) a little
+  } else if (ends_with(name, ".bias")) {
     fill_normal(tensor.values, seed, name, 0.0, 0.5);
   } else if (name.find("attn_q_norm") != std::string::npos ||
              name.find("attn_k_norm") != std::string::npos) {

@@ -24,6 +24,7 @@ struct TestModelSpec {
   TestModelSize size = TestModelSize::kTiny;
   int64_t vocab_size = 0;  // from the tokenizer (rounded up by the caller if wanted)
   uint64_t seed = 1;
+  bool dense_ffn = false;  // deepseek2: every layer's FFN dense (no MoE)
 };
 
 // The architecture's shape: tiny (a few MB of layers, fast tests; every matrix width a
@@ -53,6 +54,14 @@ void generate_test_tensor(const ModelConfig& config, uint64_t seed, GeneratedTen
 std::vector<float> permute_rows_for_interleaved_rope(const std::vector<float>& values,
                                                      int64_t n_head, int64_t head_dim,
                                                      int64_t cols);
+
+// DeepSeek-V2/V3 (test_model_deepseek.cpp): shape, layout (HF's one attn_kv_b; experts as
+// one [n_experts, rows, cols] tensor per family like qwen3moe's), and the split of attn_kv_b into
+// llama.cpp's attn_k_b [H, kv_lora, nope] (per head transposed) + attn_v_b [H, v_head, kv_lora].
+ModelConfig deepseek2_test_config(const TestModelSpec& spec);
+void add_deepseek2_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);
+std::vector<GeneratedTensor> deepseek2_gguf_split_kv_b(const ModelConfig& config,
+                                                        const GeneratedTensor& kv_b);
 
 // Per-frequency divisors for Llama-3 RoPE scaling (what GGUF stores as rope_freqs.weight).
 std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);

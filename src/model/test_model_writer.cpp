@@ -40,6 +40,7 @@ DType storage_type(const GeneratedTensor& t, const ModelConfig& c, TestModelType
     case TestModelType::kQ4K: chosen = DType::Q4_K; break;
     case TestModelType::kQ5K: chosen = DType::Q5_K; break;
     case TestModelType::kQ6K: chosen = DType::Q6_K; break;
+    case TestModelType::kFp8: return DType::F32;  // HF only; rejected for GGUF below
     case TestModelType::kQ4KM: {
       const bool output = t.name == "output.weight" ||
                           (t.name == "token_embd.weight" && c.tie_embeddings);
@@ -95,6 +96,56 @@ void permute_for_gguf(const ModelConfig& c, GeneratedTensor& t) {
                                                c.head_dim, cols);
 }
 
+// DeepSeek-V2/V3 keys as llama.cpp's converter writes them (MLA seen as MQA over the latent:
+// head_count_kv 1, key_length kv_lora + rope, value_length kv_lora; the real head sizes in
+// *_mla).
+void set_deepseek2_metadata(const ModelConfig& c, GgufWriter& w) {
+  const std::string a = "deepseek2.";
+  const MlaConfig& m = c.mla;
+  const MoeConfig& e = c.moe;
+  auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
+  w.set_u32(a + "attention.head_count_kv", 1);
+  w.set_u32(a + "attention.key_length", u32(m.cache_width()));
+  w.set_u32(a + "attention.value_length", u32(m.kv_lora_rank));
+  w.set_u32(a + "attention.key_length_mla", u32(m.qk_head_dim()));
+  w.set_u32(a + "attention.value_length_mla", u32(m.v_head_dim));
+  w.set_u32(a + "attention.q_lora_rank", u32(m.q_lora_rank));
+  w.set_u32(a + "attention.kv_lora_rank", u32(m.kv_lora_rank));
+  w.set_u32(a + "leading_dense_block_count", u32(e.enabled() ? e.first_dense_layers : c.n_layers));
+  w.set_u32(a + "expert_feed_forward_length", u32(e.enabled() ? e.expert_ffn_hidden : c.ffn_hidden));
+  w.set_u32(a + "expert_shared_count", u32(e.n_shared_experts));
+  if (e.enabled()) {
+    w.set_u32(a + "expert_count", u32(e.n_experts));
+    w.set_u32(a + "expert_used_count", u32(e.n_experts_used));
+    w.set_f32(a + "expert_weights_scale", e.routed_scaling);
+    w.set_bool(a + "expert_weights_norm", e.normalize_top_k);
+    w.set_u32(a + "expert_gating_func", e.gating == MoeConfig::Gating::kSigmoid ? 2 : 1);
+    if (e.n_groups > 1) {
+      w.set_u32(a + "expert_group_count", u32(e.n_groups));
+      w.set_u32(a + "expert_group_used_count", u32(e.n_groups_used));
+    }
+  }
+  const RopeScalingConfig& s = c.rope_scaling;
+  if (s.kind == RopeScalingConfig::Kind::kYarn) {
+    w.set_string(a + "rope.scaling.type", "yarn");
+    w.set_f32(a + "rope.scaling.factor", s.factor);
+    w.set_u32(a + "rope.scaling.original_context_length", u32(s.original_context));
+    w.set_f32(a + "rope.scaling.yarn_beta_fast", s.beta_fast);
+    w.set_f32(a + "rope.scaling.yarn_beta_slow", s.beta_slow);
+    w.set_f32(a + "rope.scaling.yarn_log_multiplier", 0.1f * s.mscale_all_dim);
+  }
+}
+
+// The GGUF tensors a layout tensor becomes: itself, or for deepseek2's attn_kv_b its
+// attn_k_b / attn_v_b split.
+std::vector<GeneratedTensor> gguf_forms(const ModelConfig& c, GeneratedTensor t) {
+  if (c.arch == Arch::kDeepseek2 && t.name.find(".attn_kv_b.") != std::string::npos) {
+    return deepseek2_gguf_split_kv_b(c, t);
+  }
+  std::vector<GeneratedTensor> out;
+  out.push_back(std::move(t));
+  return out;
+}
 }  // namespace
 
 void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& name) {
@@ -119,6 +170,7 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
     w.set_u32(a + ".expert_used_count", static_cast<uint32_t>(c.moe.n_experts_used));
     w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_ffn_hidden));
   }
+  if (c.arch == Arch::kDeepseek2) set_deepseek2_metadata(c, w);
 }
 
 namespace {
@@ -127,12 +179,14 @@ Status write_gguf(const TestModelRequest& r, const ModelConfig& c, const Tokeniz
   GgufWriter writer;
   set_arch_metadata(c, writer, "mxserve-test-" + std::string(arch_name(c.arch)));
   MX_RETURN_IF_ERROR(add_tokenizer_to_gguf(tok, chat_template_of(r.tokenizer_dir), writer));
-  for (GeneratedTensor& t : test_model_layout(c)) {
-    generate_test_tensor(c, r.spec.seed, t);
-    permute_for_gguf(c, t);
-    const DType type = storage_type(t, c, r.type);
-    MX_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, encode_rows(t, type));
-    MX_RETURN_IF_ERROR(writer.add_tensor(t.name, type, t.shape, bytes));
+  for (GeneratedTensor& layout_tensor : test_model_layout(c)) {
+    generate_test_tensor(c, r.spec.seed, layout_tensor);
+    permute_for_gguf(c, layout_tensor);
+    for (GeneratedTensor& t : gguf_forms(c, std::move(layout_tensor))) {
+      const DType type = storage_type(t, c, r.type);
+      MX_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, encode_rows(t, type));
+      MX_RETURN_IF_ERROR(writer.add_tensor(t.name, type, t.shape, bytes));
+    }
   }
   if (c.rope_scaling.kind == RopeScalingConfig::Kind::kLlama3) {
     std::vector<float> factors = llama3_rope_freq_factors(c);
@@ -150,14 +204,15 @@ Result<TestModelType> parse_test_model_type(const std::string& name) {
       {"bf16", TestModelType::kBf16}, {"q8_0", TestModelType::kQ8_0},
       {"q4_0", TestModelType::kQ4_0}, {"q4_k", TestModelType::kQ4K},
       {"q5_k", TestModelType::kQ5K},  {"q6_k", TestModelType::kQ6K},
-      {"q4_k_m", TestModelType::kQ4KM}};
+      {"q4_k_m", TestModelType::kQ4KM}, {"fp8", TestModelType::kFp8}};
   std::string lower = name;
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const auto& [text, type] : kNames) {
     if (lower == text) return type;
   }
   return make_error(ErrorCode::kInvalidArgument,
-                    "unknown --type '{}' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m)",
+                    "unknown --type '{}' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, "
+                    "fp8)",
                     name);
 }
 
@@ -167,12 +222,17 @@ Status write_test_model(const TestModelRequest& request) {
   MX_ASSIGN_OR_RETURN(TokenizerSpec tokenizer, load_tokenizer_json_dir(request.tokenizer_dir));
   TestModelSpec spec = request.spec;
   spec.vocab_size = static_cast<int64_t>(tokenizer.tokens.size());
-  ModelConfig config = test_model_config(spec);
+  ModelConfig config = request.config ? *request.config : test_model_config(spec);
+  config.vocab_size = spec.vocab_size;
   MX_RETURN_IF_ERROR(config.validate(request.out));
   spdlog::info("writing {} test model ({} layers, d_model {}, vocab {}) to {}",
                arch_name(config.arch), config.n_layers, config.d_model, config.vocab_size,
                request.out);
   if (request.hf_format) return write_hf_folder(request, config);
+  if (request.type == TestModelType::kFp8) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--type fp8 is for Hugging Face folders (--format hf); GGUF cannot store FP8");
+  }
   return write_gguf(request, config, tokenizer);
 }
 

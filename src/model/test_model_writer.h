@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/dtype.h"
@@ -17,7 +18,9 @@ namespace mx {
 // How tensors are stored. kF32/kF16/kBf16 and single quant types apply to every matrix;
 // kQ4KM is llama.cpp's Q4_K_M mix (Q4_K, with Q6_K for the output, for attn_v and ffn_down in
 // the layers llama.cpp gives more bits). 1-D tensors (norms, biases) are always F32.
-enum class TestModelType { kF32, kF16, kBf16, kQ8_0, kQ4_0, kQ4K, kQ5K, kQ6K, kQ4KM };
+// kFp8 (HF folders only): DeepSeek-V3 style E4M3 projection matrices with 128 x 128 block
+// scales (weight_scale_inv); other tensors F32.
+enum class TestModelType { kF32, kF16, kBf16, kQ8_0, kQ4_0, kQ4K, kQ5K, kQ6K, kQ4KM, kFp8 };
 
 Result<TestModelType> parse_test_model_type(const std::string& name);  // "q4_k_m", "f16", ...
 
@@ -27,6 +30,9 @@ struct TestModelRequest {
   std::string out;       // .gguf file or folder
   bool hf_format = false;
   TestModelType type = TestModelType::kF32;
+  // Tests: write this shape instead of spec's tiny/bench one (vocab_size still comes from the
+  // tokenizer).
+  std::optional<ModelConfig> config;
 };
 
 Status write_test_model(const TestModelRequest& request);

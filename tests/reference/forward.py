@@ -1,12 +1,18 @@
 #!/usr/bin/python3
-"""Independent reference forward pass for mxserve's architectures (llama, qwen2, qwen3, qwen3_moe).
+"""Independent reference forward pass for mxserve's architectures (llama, qwen2, qwen3, qwen3_moe,
+deepseek_v2/v3).
 
 Reads a Hugging Face model folder (config.json + safetensors, parsed here by hand: the format is
 an 8-byte header length, a JSON header and raw little-endian data) and computes the logits of
 every position of a token sequence with PyTorch in float64, following the transformers modeling
 code's definitions (RMSNorm, rotate-half RoPE with its rope_scaling variants, GQA attention, SwiGLU
 MLP; for qwen3_moe the sparse MoE block of Qwen3MoeSparseMoeBlock: softmax router, top-k experts,
-optional renormalization, a loop over experts). It shares no code with mxserve.
+optional renormalization, a loop over experts; for deepseek_v2/v3 (forward_deepseek.py)
+transformers' DeepseekV2/V3 modeling: multi-head latent attention in its plain (decompressed)
+form, interleaved RoPE with YaRN and mscale, the MoE gate with softmax or sigmoid scores,
+score-correction bias, group-limited top-k, normalization and routed scaling, and shared
+experts). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
+It shares no code with mxserve.
 
 usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32   # [n_tokens, vocab] float32
 """
@@ -20,8 +26,23 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import forward_deepseek as deepseek  # noqa: E402
+
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": None,
-          "I32": np.int32, "I64": np.int64}
+          "I32": np.int32, "I64": np.int64, "F8_E4M3": None}
+
+
+def e4m3_values(codes):
+    """OCP FP8 E4M3 (e4m3fn): sign, 4 exponent bits (bias 7), 3 mantissa bits; 0x7F/0xFF NaN."""
+    codes = codes.astype(np.int64)
+    sign = np.where(codes & 0x80, -1.0, 1.0)
+    exp = (codes >> 3) & 0xF
+    man = codes & 0x7
+    normal = (1.0 + man / 8.0) * np.power(2.0, exp - 7)
+    subnormal = (man / 8.0) * 2.0 ** -6
+    values = sign * np.where(exp == 0, subnormal, normal)
+    return np.where((codes & 0x7F) == 0x7F, np.nan, values)
 
 
 def load_safetensors(path):
@@ -39,6 +60,8 @@ def load_safetensors(path):
         if info["dtype"] == "BF16":
             u16 = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
             array = u16.view(np.float32)
+        elif info["dtype"] == "F8_E4M3":
+            array = e4m3_values(np.frombuffer(raw, dtype=np.uint8))
         else:
             array = np.frombuffer(raw, dtype=DTYPES[info["dtype"]])
         tensors[name] = torch.from_numpy(array.astype(np.float64).reshape(info["shape"]))
@@ -57,6 +80,13 @@ def load_model(folder):
         tensors = load_safetensors(os.path.join(folder, "model.safetensors"))
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
+    block = (config.get("quantization_config") or {}).get("weight_block_size", [128, 128])
+    for name in [n for n in tensors if n.endswith(".weight_scale_inv")]:
+        scale = tensors.pop(name)
+        weight = name[: -len("_scale_inv")]
+        full = scale.repeat_interleave(block[0], 0).repeat_interleave(block[1], 1)
+        rows, cols = tensors[weight].shape
+        tensors[weight] = tensors[weight] * full[:rows, :cols]
     return config, tensors
 
 
@@ -85,6 +115,9 @@ def rope_inv_freq(config, rotary_dim):
         old_ctx = scaling.get("original_max_position_embeddings",
                               config["max_position_embeddings"])
         attention_factor = scaling.get("attention_factor") or (0.1 * math.log(factor) + 1.0)
+        mscale, mscale_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
+        if not scaling.get("attention_factor") and mscale and mscale_all:
+            attention_factor = yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all)
         beta_fast, beta_slow = scaling.get("beta_fast", 32), scaling.get("beta_slow", 1)
 
         def correction_dim(rotations):
@@ -100,6 +133,10 @@ def rope_inv_freq(config, rotary_dim):
     elif kind != "default":
         sys.exit(f"forward.py: unsupported rope_scaling type {kind}")
     return inv_freq, attention_factor
+
+
+def yarn_mscale(factor, mscale):
+    return 1.0 if factor <= 1 else 0.1 * mscale * math.log(factor) + 1.0
 
 
 def rms_norm(x, weight, eps):
@@ -136,6 +173,8 @@ def sparse_moe(config, w, p, h):
 
 def forward(config, w, tokens):
     arch = config["model_type"]
+    if arch in ("deepseek_v2", "deepseek_v3"):
+        return deepseek.forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale)
     d_model = config["hidden_size"]
     n_heads = config["num_attention_heads"]
     n_kv = config.get("num_key_value_heads", n_heads)

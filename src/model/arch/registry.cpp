@@ -8,7 +8,7 @@ const ArchSpec& arch_spec(Arch arch) {
     case Arch::kQwen2: return qwen2_arch();
     case Arch::kQwen3: return qwen3_arch();
     case Arch::kQwen3Moe: return qwen3moe_arch();
-    case Arch::kDeepseek2:
+    case Arch::kDeepseek2: return deepseek2_arch();
     case Arch::kGlm4Moe: break;  // not loadable yet: the config loaders reject them
   }
   return llama_arch();

@@ -18,6 +18,7 @@ const ArchSpec& llama_arch();
 const ArchSpec& qwen2_arch();
 const ArchSpec& qwen3_arch();
 const ArchSpec& qwen3moe_arch();
+const ArchSpec& deepseek2_arch();
 
 const ArchSpec& arch_spec(Arch arch);
 
