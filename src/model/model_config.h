@@ -98,6 +98,11 @@ struct ModelConfig {
   bool qk_norm = false;         // qwen3: RMSNorm of q and k per head
   MoeConfig moe;
   MlaConfig mla;
+  // Multi-token-prediction ("nextn") layers stored after the n_layers main layers: GGUF
+  // block_count = n_layers + n_nextn_layers (and <arch>.nextn_predict_layers), HF
+  // num_nextn_predict_layers with model.layers.{n_layers + i}.*. The main forward never runs
+  // them; the MTP drafter does (deepseek2, glm4moe). 0: none.
+  int64_t n_nextn_layers = 0;
 
   // Checks sizes are positive and consistent (n_heads % n_kv_heads == 0, ...); messages name
   // the field and the model source.
