@@ -28,11 +28,19 @@ for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2}; do
       --out "$model" 2>/dev/null
     ours=$("$mxserve" perplexity -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks \
       -t 2 2>/dev/null | sed -n 's/^PPL = //p')
-    theirs=$("$llama" -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks -t 2 2>&1 |
+    # llama.cpp in both of its attention paths: flash attention (f16 accumulation of V, its
+    # default on CPU) and the plain path (f32 softmax and accumulation, as mxserve computes).
+    # Their spread is the measurement's own noise floor on these sensitive random models.
+    fa_on=$("$llama" -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks -t 2 -fa on 2>&1 |
       sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
-    diff=$(python3 -c "print(f'{abs($ours - $theirs) / $theirs * 100:.4f}')")
-    echo "$arch $type: mxserve PPL $ours, llama.cpp PPL $theirs, difference $diff%"
-    results+=("{\"arch\":\"$arch\",\"type\":\"$type\",\"mxserve\":$ours,\"llama_cpp\":$theirs,\"diff_percent\":$diff}")
+    fa_off=$("$llama" -m "$model" -f "$work/text.txt" -c $ctx --chunks $chunks -t 2 -fa off 2>&1 |
+      sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+    read -r d_on d_off spread < <(python3 -c "
+o, a, b = $ours, $fa_on, $fa_off
+print(f'{abs(o - a) / a * 100:.4f} {abs(o - b) / b * 100:.4f} {abs(a - b) / b * 100:.4f}')")
+    echo "$arch $type: mxserve PPL $ours, llama.cpp PPL $fa_on (flash attn) / $fa_off (plain):" \
+      "difference $d_on% / $d_off% (llama.cpp's own spread $spread%)"
+    results+=("{\"arch\":\"$arch\",\"type\":\"$type\",\"mxserve\":$ours,\"llama_cpp_fa_on\":$fa_on,\"llama_cpp_fa_off\":$fa_off,\"diff_fa_on_percent\":$d_on,\"diff_fa_off_percent\":$d_off,\"llama_cpp_spread_percent\":$spread}")
     rm -f "$model"
   done
 done
