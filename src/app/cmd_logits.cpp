@@ -46,9 +46,10 @@ int run_logits(const LogitsFlags& flags) {
   auto form = parse_mla_form(flags.mla_form);
   if (!form.ok()) return fail("logits", form.error());
   (*model)->set_mla_form(*form);
+  auto kv_type = parse_kv_type(flags.kv_type);
+  if (!kv_type.ok()) return fail("logits", kv_type.error());
   ThreadPool pool(flags.threads, flags.pin);
-  SingleSequence seq(**model, static_cast<int64_t>(tokens.size()),
-                     flags.kv_type == "f16" ? DType::F16 : DType::F32);
+  SingleSequence seq(**model, static_cast<int64_t>(tokens.size()), *kv_type);
   std::vector<float> logits;
   Status status = seq.append(tokens, SingleSequence::Rows::kAllRows, logits, pool, flags.chunk);
   if (!status.ok()) {
@@ -74,7 +75,7 @@ void register_logits(CLI::App& app, int& exit_code) {
   sub->add_option("--out", flags->out, "Output file: float32 [n_tokens, vocab]")->required();
   add_threads_flag(*sub, flags->threads);
   add_pin_flag(*sub, flags->pin);
-  sub->add_option("--kv-type", flags->kv_type, "KV cache type: f32 | f16")->capture_default_str();
+  add_kv_type_flag(*sub, flags->kv_type);
   sub->add_option("--chunk", flags->chunk, "Prefill chunk size in tokens")->capture_default_str();
   add_mla_form_flag(*sub, flags->mla_form);
   sub->callback([flags, &exit_code] { exit_code = run_logits(*flags); });

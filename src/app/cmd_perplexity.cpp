@@ -36,6 +36,7 @@ struct PerplexityFlags {
   std::string kld_base_out;  // --kl-divergence-base: write the base file
   std::string kld_base_in;   // --kl-divergence: compare against it
   std::string mla_form = "auto";
+  std::string kv_type = "f16";
 };
 
 // What the run needs besides the model: tokens and how they are cut.
@@ -123,8 +124,10 @@ int run_perplexity(const PerplexityFlags& flags) {
   auto form = parse_mla_form(flags.mla_form);
   if (!form.ok()) return fail("perplexity", form.error());
   (*model)->set_mla_form(*form);
+  auto kv_type = parse_kv_type(flags.kv_type);
+  if (!kv_type.ok()) return fail("perplexity", kv_type.error());
   ThreadPool pool(flags.threads, flags.pin);
-  SingleSequence seq(**model, ctx);
+  SingleSequence seq(**model, ctx, *kv_type);
   const int64_t first = ctx / 2;
   std::vector<float> logits;
   std::vector<double> logprobs;
@@ -193,6 +196,7 @@ void register_perplexity(CLI::App& app, int& exit_code) {
       ->excludes(save);
   add_threads_flag(*sub, flags->threads);
   add_mla_form_flag(*sub, flags->mla_form);
+  add_kv_type_flag(*sub, flags->kv_type);
   add_pin_flag(*sub, flags->pin);
   sub->callback([flags, &exit_code] { exit_code = run_perplexity(*flags); });
 }

@@ -27,6 +27,7 @@ struct RunFlags {
   int threads = 2;
   bool pin = false;
   int64_t ctx = 4096;
+  std::string kv_type = "f16";
 };
 
 using Clock = std::chrono::steady_clock;
@@ -59,8 +60,10 @@ int run_generate(const RunFlags& flags) {
                                   "prompt ({} tokens) + -n {} exceeds the context {}",
                                   prompt.size(), flags.n_predict, ctx), 2);
   }
+  auto kv_type = parse_kv_type(flags.kv_type);
+  if (!kv_type.ok()) return fail("run", kv_type.error(), 2);
   ThreadPool pool(flags.threads, flags.pin);
-  SingleSequence seq(**model, static_cast<int64_t>(prompt.size()) + flags.n_predict);
+  SingleSequence seq(**model, static_cast<int64_t>(prompt.size()) + flags.n_predict, *kv_type);
   SamplerState sampler(params, vocab);
   sampler.add_prompt_tokens(prompt);
   Detokenizer detok(**tokenizer, /*skip_special=*/true);
@@ -108,6 +111,7 @@ void register_run(CLI::App& app, int& exit_code) {
   add_threads_flag(*sub, flags->threads);
   add_pin_flag(*sub, flags->pin);
   sub->add_option("-c,--ctx", flags->ctx, "Context size (tokens)")->capture_default_str();
+  add_kv_type_flag(*sub, flags->kv_type);
   sub->callback([flags, &exit_code] { exit_code = run_generate(*flags); });
 }
 

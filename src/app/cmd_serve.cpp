@@ -133,14 +133,7 @@ Status add_kv_tiers(const ServeFlags& flags, EngineConfig& config) {
 Result<EngineConfig> engine_config(const ServeFlags& flags) {
   EngineConfig config;
   MX_ASSIGN_OR_RETURN(config.kv_memory_bytes, parse_size(flags.kv_memory, "--kv-memory"));
-  if (flags.kv_type == "f16") {
-    config.kv_dtype = DType::F16;
-  } else if (flags.kv_type == "f32") {
-    config.kv_dtype = DType::F32;
-  } else {
-    return make_error(ErrorCode::kInvalidArgument, "--kv-type must be f16 or f32, got '{}'",
-                      flags.kv_type);
-  }
+  MX_ASSIGN_OR_RETURN(config.kv_dtype, parse_kv_type(flags.kv_type));
   config.block_size = flags.block_size;
   config.max_context = flags.ctx;
   config.prefix_caching = !flags.no_prefix_caching;
@@ -271,9 +264,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   sub->add_option("--kv-memory", flags->kv_memory, "Memory for the KV cache, e.g. 2GiB")
       ->envname("MXSERVE_KV_MEMORY")
       ->capture_default_str();
-  sub->add_option("--kv-type", flags->kv_type, "KV cache element type: f16 or f32")
-      ->envname("MXSERVE_KV_TYPE")
-      ->capture_default_str();
+  add_kv_type_flag(*sub, flags->kv_type);
   sub->add_option("--block-size", flags->block_size, "Tokens per KV block")
       ->envname("MXSERVE_BLOCK_SIZE")
       ->check(CLI::Range(1, 1024))

@@ -18,6 +18,9 @@ void add_pin_flag(CLI::App& sub, bool& pin);
 // --mla-form auto | direct | absorbed (MLA models: force one attention form; tests, benchmarks).
 void add_mla_form_flag(CLI::App& sub, std::string& form);
 Result<Model::MlaForm> parse_mla_form(const std::string& form);
+// --kv-type f16 | f32 | int8 (KvCacheStorage::type_from_name); the default is the caller's.
+void add_kv_type_flag(CLI::App& sub, std::string& kv_type);
+Result<DType> parse_kv_type(const std::string& kv_type);
 
 // Prints "mxserve <command>: <message>" to stderr; returns exit_code for `return fail(...)`.
 int fail(const char* command, const Error& error, int exit_code = 1);

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "app/commands.h"
+#include "model/kv_cache.h"
 
 namespace mx::app {
 
@@ -29,6 +30,20 @@ Result<Model::MlaForm> parse_mla_form(const std::string& form) {
   if (form == "absorbed") return Model::MlaForm::kAbsorbed;
   return make_error(ErrorCode::kInvalidArgument,
                     "--mla-form must be auto, direct or absorbed, got '{}'", form);
+}
+
+void add_kv_type_flag(CLI::App& sub, std::string& kv_type) {
+  sub.add_option("--kv-type", kv_type,
+                 "KV cache element type: f16 | f32 | int8 (one f32 scale per token and head; "
+                 "about half of f16's bytes)")
+      ->envname("MXSERVE_KV_TYPE")
+      ->capture_default_str();
+}
+
+Result<DType> parse_kv_type(const std::string& kv_type) {
+  if (auto dtype = KvCacheStorage::type_from_name(kv_type)) return *dtype;
+  return make_error(ErrorCode::kInvalidArgument, "--kv-type must be f16, f32 or int8, got '{}'",
+                    kv_type);
 }
 
 void add_pin_flag(CLI::App& sub, bool& pin) {

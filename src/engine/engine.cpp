@@ -38,8 +38,8 @@ Status EngineConfig::validate() const {
     return make_error(ErrorCode::kInvalidArgument, "kv memory must be positive, got {} bytes",
                       kv_memory_bytes);
   }
-  if (kv_dtype != DType::F16 && kv_dtype != DType::F32) {
-    return make_error(ErrorCode::kInvalidArgument, "kv cache type must be f16 or f32");
+  if (kv_dtype != DType::F16 && kv_dtype != DType::F32 && kv_dtype != DType::I8) {
+    return make_error(ErrorCode::kInvalidArgument, "kv cache type must be f16, f32 or int8");
   }
   if (max_context < 0) {
     return make_error(ErrorCode::kInvalidArgument, "context must be >= 0 (0: the model's), got {}",
@@ -62,7 +62,7 @@ uint64_t layout_seed(const Model& model, const EngineConfig& config) {
   const std::string id =
       fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers,
                   c.n_kv_heads, c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype),
-                  config.block_size, KvCacheStorage::layout_name(c),
+                  config.block_size, KvCacheStorage::layout_name(c, config.kv_dtype),
                   KvCacheStorage::bytes_per_token(c, config.kv_dtype));
   return XXH3_64bits(id.data(), id.size());
 }
@@ -100,9 +100,11 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   raw->publish_stats();
   raw->thread = std::thread([raw] { raw->loop(); });
   spdlog::info(
-      "engine: {} KV blocks of {} tokens ({} MiB), context {}, {} threads, prefix "
-      "caching {}, speculative {}",
-      n_blocks, config.block_size, (n_blocks * raw->kv.block_bytes()) >> 20, raw->max_context,
+      "engine: {} KV blocks of {} tokens ({} MiB; KV {}, {} B/token, {}), context {}, {} "
+      "threads, prefix caching {}, speculative {}",
+      n_blocks, config.block_size, (n_blocks * raw->kv.block_bytes()) >> 20,
+      KvCacheStorage::type_name(config.kv_dtype), KvCacheStorage::bytes_per_token(c, config.kv_dtype),
+      KvCacheStorage::layout_name(c, config.kv_dtype), raw->max_context,
       config.threads, config.prefix_caching ? "on" : "off",
       config.speculative.enabled()
           ? fmt::format("{} (k {}, n-gram {}..{})",

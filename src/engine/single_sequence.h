@@ -3,6 +3,7 @@
 // and `bench` use; the serving engine schedules many sequences instead.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -29,6 +30,9 @@ class SingleSequence {
 
   int64_t position() const { return n_past_; }
   void reset() { n_past_ = 0; }
+  // Forgets the positions from `position` on (0 <= position <= position()): the next append
+  // writes there; the KV of the earlier positions stays (bench --depth reuses a prefilled context).
+  void rewind(int64_t position) { n_past_ = std::min(std::max<int64_t>(position, 0), n_past_); }
 
  private:
   Model& model_;

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <numeric>
 
-#include "core/half.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
@@ -35,20 +34,12 @@ Matrix head_slice(const Matrix& stacked, int64_t head, int64_t rows) {
   return m;
 }
 
-// Rows [p0, p1) of one layer's latent cache as f32 [p1 - p0, width].
+// Rows [p0, p1) of one layer's latent cache as f32 [p1 - p0, width] (dequantized if I8).
 void read_latent(const PagedKv& kv, const int32_t* block_table, int64_t p0, int64_t p1,
                  float* out) {
-  const int64_t width = kv.head_dim;
   for (int64_t p = p0; p < p1; ++p) {
-    const uint8_t* row = kv.k_base + block_table[p / kv.block_size] * kv.block_stride_bytes +
-                         (p % kv.block_size) * width * kv.elem_bytes();
-    float* dst = out + (p - p0) * width;
-    if (kv.dtype == DType::F32) {
-      std::copy_n(reinterpret_cast<const float*>(row), width, dst);
-    } else {
-      const auto* half = reinterpret_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < width; ++i) dst[i] = fp16_to_fp32(half[i]);
-    }
+    kv_read_row(kv, kv.k_base, block_table[p / kv.block_size], 0, p % kv.block_size,
+                out + (p - p0) * kv.head_dim);
   }
 }
 

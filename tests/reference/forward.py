@@ -14,7 +14,10 @@ score-correction bias, group-limited top-k, normalization and routed scaling, an
 experts). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
 It shares no code with mxserve.
 
-usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32   # [n_tokens, vocab] float32
+usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32 [--kv-int8]  # [n_tokens, vocab] f32
+--kv-int8 rounds what a KV cache stores (K after RoPE and V per token and KV head; for MLA the
+latent row [c | k_rope]) to symmetric int8 with one scale per row, absmax / 127 (the definition
+of mxserve's --kv-type int8), and computes on with those values.
 """
 import argparse
 import json
@@ -171,6 +174,16 @@ def sparse_moe(config, w, p, h):
     return out
 
 
+def kv_int8(x):
+    """Rows (last dim) rounded to int8 steps of absmax / 127, ties to even; zero rows stay zero."""
+    scale = x.abs().amax(-1, keepdim=True) / 127.0
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return torch.where(scale > 0, torch.round(x / safe).clamp(-127, 127) * scale, x)
+
+
+KV_STORE = {"quantize": lambda x: x}  # what the cache does to a stored row (--kv-int8: kv_int8)
+
+
 def forward(config, w, tokens):
     arch = config["model_type"]
     if arch in ("deepseek_v2", "deepseek_v3"):
@@ -204,6 +217,7 @@ def forward(config, w, tokens):
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
         k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
+        k, v = KV_STORE["quantize"](k), KV_STORE["quantize"](v)
         group = n_heads // n_kv
         k = k.repeat_interleave(group, dim=1)
         v = v.repeat_interleave(group, dim=1)
@@ -227,7 +241,11 @@ def main():
     parser.add_argument("--model", required=True)
     parser.add_argument("--tokens", required=True, help="comma-separated token ids")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--kv-int8", action="store_true", help="int8 KV cache rows (see above)")
     args = parser.parse_args()
+    if args.kv_int8:
+        KV_STORE["quantize"] = kv_int8
+        deepseek.KV_STORE["quantize"] = kv_int8
     config, weights = load_model(args.model)
     tokens = [int(t) for t in args.tokens.split(",") if t]
     logits = forward(config, weights, tokens)

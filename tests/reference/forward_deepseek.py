@@ -80,6 +80,9 @@ def moe(config, w, p, h):
     return out
 
 
+KV_STORE = {"quantize": lambda x: x}  # what the cache does to a latent row (forward.py --kv-int8)
+
+
 def attention(config, w, p, h, cos, sin, scale, mask, rms_norm, eps):
     n, n_heads = len(h), config["num_attention_heads"]
     nope, rope = config["qk_nope_head_dim"], config["qk_rope_head_dim"]
@@ -95,10 +98,13 @@ def attention(config, w, p, h, cos, sin, scale, mask, rms_norm, eps):
     ckv = h @ w[a + "kv_a_proj_with_mqa.weight"].T
     c, k_pe = ckv[:, :rank], ckv[:, rank:]
     c = rms_norm(c, w[a + "kv_a_layernorm.weight"], eps)
+    # The cached row is [c | roped k_pe]; the stored values feed everything after.
+    cached = KV_STORE["quantize"](torch.cat((c, rope_interleaved(k_pe, cos, sin)), -1))
+    c, k_pe_roped = cached[:, :rank], cached[:, rank:]
     kv = (c @ w[a + "kv_b_proj.weight"].T).view(n, n_heads, nope + v_dim)
     k_nope, v = kv[..., :nope], kv[..., nope:]
     q_pe = rope_interleaved(q_pe, cos[:, None, :], sin[:, None, :])
-    k_pe = rope_interleaved(k_pe, cos, sin)[:, None, :].expand(n, n_heads, rope)
+    k_pe = k_pe_roped[:, None, :].expand(n, n_heads, rope)
     q = torch.cat((q_nope, q_pe), -1)
     k = torch.cat((k_nope, k_pe), -1)
     scores = torch.einsum("qhd,khd->hqk", q, k) * scale + mask

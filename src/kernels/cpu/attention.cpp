@@ -15,25 +15,31 @@ namespace mx {
 namespace attention_detail {
 namespace {
 
-float load_elem(const void* rows, bool f16, int64_t i) {
-  if (f16) return fp16_to_fp32(static_cast<const uint16_t*>(rows)[i]);
-  return static_cast<const float*>(rows)[i];
-}
-
-void scores_scalar(const float* q, const void* k_rows, bool f16, int64_t n, int64_t head_dim,
-                   float scale, float* scores) {
-  for (int64_t j = 0; j < n; ++j) {
-    float dot = 0.0f;
-    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * load_elem(k_rows, f16, j * head_dim + i);
-    scores[j] = dot * scale;
+float load_elem(KvRows rows, int64_t i) {
+  switch (rows.dtype) {
+    case DType::F16: return fp16_to_fp32(static_cast<const uint16_t*>(rows.data)[i]);
+    case DType::I8: return static_cast<float>(static_cast<const int8_t*>(rows.data)[i]);
+    default: return static_cast<const float*>(rows.data)[i];
   }
 }
 
-void accumulate_scalar(float* acc, float acc_scale, const float* p, const void* v_rows, bool f16,
-                       int64_t n, int64_t head_dim) {
+float row_scale(KvRows rows, int64_t j) { return rows.dtype == DType::I8 ? rows.scales[j] : 1.0f; }
+
+void scores_scalar(const float* q, KvRows k, int64_t n, int64_t head_dim, float scale,
+                   float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    float dot = 0.0f;
+    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * load_elem(k, j * head_dim + i);
+    scores[j] = dot * scale * row_scale(k, j);
+  }
+}
+
+void accumulate_scalar(float* acc, float acc_scale, const float* p, KvRows v, int64_t n,
+                       int64_t head_dim) {
   for (int64_t i = 0; i < head_dim; ++i) acc[i] *= acc_scale;
   for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < head_dim; ++i) acc[i] += p[j] * load_elem(v_rows, f16, j * head_dim + i);
+    const float w = p[j] * row_scale(v, j);
+    for (int64_t i = 0; i < head_dim; ++i) acc[i] += w * load_elem(v, j * head_dim + i);
   }
 }
 
@@ -63,6 +69,20 @@ constexpr int64_t kSplitKvTokens = 512;    // one split per this many kv tokens
 constexpr int64_t kMinChunkTokens = 6;
 
 int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// Rows slot.. of kv head kv_head in pool block `block` of the part at base (K or V).
+attention_detail::KvRows rows_at(const PagedKv& kv, const uint8_t* base, int64_t block,
+                                 int64_t kv_head, int64_t slot) {
+  const uint8_t* part = base + block * kv.block_stride_bytes;
+  const int64_t row = kv_head * kv.block_size + slot;
+  attention_detail::KvRows rows;
+  rows.data = part + row * kv.row_bytes();
+  rows.dtype = kv.dtype;
+  if (kv.dtype == DType::I8) {
+    rows.scales = reinterpret_cast<const float*>(part + kv.scales_offset()) + row;
+  }
+  return rows;
+}
 
 // Prefill chunks (attention_detail::ChunkTile) need head_dim a multiple of 16.
 bool chunk_shape(const PagedKv& kv) { return kv.head_dim % 16 == 0; }
@@ -119,20 +139,18 @@ void attend_one(const Plan& plan, const AttentionSeq& seq, const float* q, int64
   m = -std::numeric_limits<float>::infinity();
   l = 0.0f;
   std::fill(acc, acc + kv.head_dim, 0.0f);
-  bool f16 = kv.dtype == DType::F16;
-  int64_t row_bytes = kv.head_dim * kv.elem_bytes();
   for (int64_t b = p0 / kv.block_size; p0 < p1; ++b) {
     int64_t j0 = p0 - b * kv.block_size;
     int64_t j1 = std::min(p1 - b * kv.block_size, kv.block_size);
-    int64_t offset = static_cast<int64_t>(seq.block_table[b]) * kv.block_stride_bytes +
-                     (kv_head * kv.block_size + j0) * row_bytes;
     int64_t n = j1 - j0;
-    plan.ops->scores(q, kv.k_base + offset, f16, n, kv.head_dim, plan.scale, scores);
+    plan.ops->scores(q, rows_at(kv, kv.k_base, seq.block_table[b], kv_head, j0), n, kv.head_dim,
+                     plan.scale, scores);
     float block_max = *std::max_element(scores, scores + n);
     float new_m = std::max(m, block_max);
     float sum = plan.ops->exp_sum(scores, n, new_m);
     float correction = std::exp(m - new_m);  // 0 for the first block (m = -inf)
-    plan.ops->accumulate(acc, correction, scores, kv.v_base + offset, f16, n, kv.head_dim);
+    plan.ops->accumulate(acc, correction, scores,
+                         rows_at(kv, kv.v_base, seq.block_table[b], kv_head, j0), n, kv.head_dim);
     l = l * correction + sum;
     m = new_m;
     p0 += n;
@@ -182,13 +200,11 @@ void run_chunk(const Plan& plan, const AttentionSeq& seq, int64_t kv_head, int64
   std::fill(a.ot, a.ot + hd * rows, 0.0f);
   std::fill(a.m, a.m + rows, -std::numeric_limits<float>::infinity());
   std::fill(a.l, a.l + rows, 0.0f);
-  bool f16 = kv.dtype == DType::F16;
-  int64_t row_bytes = hd * kv.elem_bytes();
   for (int64_t b = 0; b * kv.block_size < kv_end; ++b) {
     int64_t n = std::min(kv_end - b * kv.block_size, kv.block_size);
-    int64_t offset = static_cast<int64_t>(seq.block_table[b]) * kv.block_stride_bytes +
-                     kv_head * kv.block_size * row_bytes;
-    plan.ops->chunk_block(a, kv.k_base + offset, kv.v_base + offset, f16, n, b * kv.block_size);
+    plan.ops->chunk_block(a, rows_at(kv, kv.k_base, seq.block_table[b], kv_head, 0),
+                          rows_at(kv, kv.v_base, seq.block_table[b], kv_head, 0), n,
+                          b * kv.block_size);
   }
   for (int64_t hh = 0; hh < group; ++hh) {
     for (int64_t t = 0; t < nt; ++t) {
@@ -263,8 +279,8 @@ void merge_one(const Plan& plan, const float* partials, int64_t splits, float* o
 }
 
 Status validate(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, int64_t n_heads) {
-  if (kv.dtype != DType::F16 && kv.dtype != DType::F32) {
-    return make_error(ErrorCode::kUnsupported, "attention: kv dtype {} (want f16 or f32)",
+  if (kv.dtype != DType::F16 && kv.dtype != DType::F32 && kv.dtype != DType::I8) {
+    return make_error(ErrorCode::kUnsupported, "attention: kv dtype {} (want f16, f32 or i8)",
                       dtype_name(kv.dtype));
   }
   if (kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 || kv.head_dim <= 0 ||
@@ -341,47 +357,83 @@ Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, in
   return ok_status();
 }
 
-void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* positions,
-              int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
-              int64_t v_stride) {
-  int64_t row_bytes = kv.head_dim * kv.elem_bytes();
-  auto to_f16 = ops_for(CpuPath::kAuto).to_f16;  // same bits on every path
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    int64_t block = block_table[positions[t] / kv.block_size];
-    int64_t slot = positions[t] % kv.block_size;
-    for (int64_t h = 0; h < kv.n_kv_heads; ++h) {
-      int64_t offset = block * kv.block_stride_bytes + (h * kv.block_size + slot) * row_bytes;
-      const float* src_k = k + t * k_stride + h * kv.head_dim;
-      const float* src_v = v + t * v_stride + h * kv.head_dim;
-      if (kv.dtype == DType::F32) {
-        std::memcpy(kv.k_base + offset, src_k, static_cast<size_t>(row_bytes));
-        std::memcpy(kv.v_base + offset, src_v, static_cast<size_t>(row_bytes));
-        continue;
-      }
-      auto* dst_k = reinterpret_cast<uint16_t*>(kv.k_base + offset);
-      auto* dst_v = reinterpret_cast<uint16_t*>(kv.v_base + offset);
+float kv_quantize_row(const float* x, int64_t n, int8_t* q) {
+  float absmax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) absmax = std::max(absmax, std::fabs(x[i]));
+  const float scale = absmax / 127.0f;
+  const float inv = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x[i] * inv), -127.0f, 127.0f));
+  }
+  return scale;
+}
+
+namespace {
+
+// One row into its slot of a K or V part (part = base + block * stride).
+void write_row(const PagedKv& kv, uint8_t* base, int64_t block, int64_t kv_head, int64_t slot,
+               const float* src, void (*to_f16)(const float*, uint16_t*, int64_t)) {
+  uint8_t* part = base + block * kv.block_stride_bytes;
+  const int64_t row = kv_head * kv.block_size + slot;
+  uint8_t* dst = part + row * kv.row_bytes();
+  switch (kv.dtype) {
+    case DType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(kv.row_bytes()));
+      return;
+    case DType::I8: {
+      const float scale = kv_quantize_row(src, kv.head_dim, reinterpret_cast<int8_t*>(dst));
+      std::memcpy(part + kv.scales_offset() + row * sizeof(float), &scale, sizeof(float));
+      return;
+    }
+    default: {
+      auto* half = reinterpret_cast<uint16_t*>(dst);
       if (to_f16) {
-        to_f16(src_k, dst_k, kv.head_dim);
-        to_f16(src_v, dst_v, kv.head_dim);
-        continue;
-      }
-      for (int64_t i = 0; i < kv.head_dim; ++i) {
-        dst_k[i] = fp32_to_fp16(src_k[i]);
-        dst_v[i] = fp32_to_fp16(src_v[i]);
+        to_f16(src, half, kv.head_dim);
+      } else {
+        for (int64_t i = 0; i < kv.head_dim; ++i) half[i] = fp32_to_fp16(src[i]);
       }
     }
   }
 }
 
+}  // namespace
+
+void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* positions,
+              int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
+              int64_t v_stride) {
+  auto to_f16 = ops_for(CpuPath::kAuto).to_f16;  // same bits on every path
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    int64_t block = block_table[positions[t] / kv.block_size];
+    int64_t slot = positions[t] % kv.block_size;
+    for (int64_t h = 0; h < kv.n_kv_heads; ++h) {
+      write_row(kv, kv.k_base, block, h, slot, k + t * k_stride + h * kv.head_dim, to_f16);
+      write_row(kv, kv.v_base, block, h, slot, v + t * v_stride + h * kv.head_dim, to_f16);
+    }
+  }
+}
+
+void kv_read_row(const PagedKv& kv, const uint8_t* base, int64_t block, int64_t kv_head,
+                 int64_t slot, float* out) {
+  attention_detail::KvRows rows = rows_at(kv, base, block, kv_head, slot);
+  const float scale = attention_detail::row_scale(rows, 0);
+  for (int64_t i = 0; i < kv.head_dim; ++i) out[i] = attention_detail::load_elem(rows, i) * scale;
+}
+
 void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_heads,
                          float scale) {
   int64_t group = n_heads / kv.n_kv_heads;
-  auto element = [&](const uint8_t* base, int64_t p, int64_t kvh, int64_t i) {
-    int64_t offset = static_cast<int64_t>(seq.block_table[p / kv.block_size]) *
-                         kv.block_stride_bytes +
-                     ((kvh * kv.block_size + p % kv.block_size) * kv.head_dim + i) * kv.elem_bytes();
-    if (kv.dtype == DType::F32) return *reinterpret_cast<const float*>(base + offset);
-    return fp16_to_fp32(*reinterpret_cast<const uint16_t*>(base + offset));
+  // Every row dequantized once: [n_kv][n_kv_heads][head_dim] for K and V.
+  const int64_t row = kv.n_kv_heads * kv.head_dim;
+  std::vector<float> k(static_cast<size_t>(seq.n_kv * row)), v(k.size());
+  for (int64_t p = 0; p < seq.n_kv; ++p) {
+    for (int64_t kvh = 0; kvh < kv.n_kv_heads; ++kvh) {
+      const int64_t block = seq.block_table[p / kv.block_size], slot = p % kv.block_size;
+      kv_read_row(kv, kv.k_base, block, kvh, slot, &k[p * row + kvh * kv.head_dim]);
+      kv_read_row(kv, kv.v_base, block, kvh, slot, &v[p * row + kvh * kv.head_dim]);
+    }
+  }
+  auto element = [&](const std::vector<float>& part, int64_t p, int64_t kvh, int64_t i) {
+    return part[p * row + kvh * kv.head_dim + i];
   };
   for (int64_t t = 0; t < seq.n_q; ++t) {
     int64_t n = std::min<int64_t>(seq.q_positions[t] + 1, seq.n_kv);
@@ -391,7 +443,7 @@ void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_h
       double max_s = -1e300, total = 0.0;
       for (int64_t p = 0; p < n; ++p) {
         double dot = 0.0;
-        for (int64_t i = 0; i < kv.head_dim; ++i) dot += q[i] * double{element(kv.k_base, p, h / group, i)};
+        for (int64_t i = 0; i < kv.head_dim; ++i) dot += q[i] * double{element(k, p, h / group, i)};
         weights[p] = dot * scale;
         max_s = std::max(max_s, weights[p]);
       }
@@ -399,7 +451,7 @@ void attention_reference(const PagedKv& kv, const AttentionSeq& seq, int64_t n_h
       float* out = seq.out + t * seq.out_stride + h * kv.head_dim;
       for (int64_t i = 0; i < kv.head_dim; ++i) {
         double sum = 0.0;
-        for (int64_t p = 0; p < n; ++p) sum += weights[p] * element(kv.v_base, p, h / group, i);
+        for (int64_t p = 0; p < n; ++p) sum += weights[p] * element(v, p, h / group, i);
         out[i] = n > 0 ? static_cast<float>(sum / total) : 0.0f;
       }
     }

@@ -2,7 +2,10 @@
 //
 // KV layout (one layer): the cache is a pool of blocks; block b holds block_size tokens,
 //   K at k_base + b * block_stride_bytes, V at v_base + b * block_stride_bytes,
-//   each laid out [n_kv_heads][block_size][head_dim] in F16 or F32.
+//   each laid out [n_kv_heads][block_size][head_dim] in F16 or F32 — or I8: the int8 rows
+//   [n_kv_heads][block_size][head_dim], then (from scales_offset(), 4-byte aligned) one f32
+//   scale per row [n_kv_heads][block_size]; element = int8 * scale (symmetric, scale =
+//   absmax / 127 of the row as written). Reads dequantize on the fly in the inner loops.
 // A sequence names its blocks in order with a block table: kv position p lives in block
 // block_table[p / block_size], slot p % block_size.
 // For each query token t of a sequence (at position q_positions[t]) and head h (kv head
@@ -31,12 +34,23 @@ struct PagedKv {
   int64_t block_size = 0;          // tokens per block
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
-  DType dtype = DType::F16;        // F16 or F32
+  DType dtype = DType::F16;        // F16, F32 or I8 (with per-row scales)
 
-  int64_t elem_bytes() const { return dtype == DType::F32 ? 4 : 2; }
-  // Bytes one block's K (or V) part needs: n_kv_heads * block_size * head_dim elements.
-  int64_t block_part_bytes() const { return n_kv_heads * block_size * head_dim * elem_bytes(); }
+  int64_t elem_bytes() const { return dtype == DType::F32 ? 4 : dtype == DType::F16 ? 2 : 1; }
+  int64_t row_bytes() const { return head_dim * elem_bytes(); }
+  // I8: where a part's row scales start, after its int8 rows (rounded up to 4 bytes).
+  int64_t scales_offset() const { return (n_kv_heads * block_size * row_bytes() + 3) / 4 * 4; }
+  // Bytes one block's K (or V) part needs: n_kv_heads * block_size rows (I8: and their scales).
+  int64_t block_part_bytes() const {
+    if (dtype != DType::I8) return n_kv_heads * block_size * row_bytes();
+    return scales_offset() + n_kv_heads * block_size * static_cast<int64_t>(sizeof(float));
+  }
 };
+
+// Reads one row (head_dim elements) of a K or V part as f32: base is kv.k_base or kv.v_base,
+// the row is (kv_head, slot) of pool block `block`.
+void kv_read_row(const PagedKv& kv, const uint8_t* base, int64_t block, int64_t kv_head,
+                 int64_t slot, float* out);
 
 struct AttentionSeq {
   const int32_t* block_table = nullptr;  // [ceil(n_kv / block_size)] block indices
@@ -62,12 +76,17 @@ Status attention(const PagedKv& kv, const AttentionSeq* seqs, int64_t n_seqs, in
                  float scale, void* scratch, size_t scratch_bytes, ThreadPool& pool,
                  CpuPath path = CpuPath::kAuto);
 
-// Writes K and V rows of n_tokens tokens at positions[t] (f32 in, converted to kv.dtype):
+// Writes K and V rows of n_tokens tokens at positions[t] (f32 in, converted to kv.dtype; I8:
+// each row quantized with its own scale, kv_quantize_row):
 // k, v [n_tokens, n_kv_heads, head_dim] with token strides in floats. The block table must
 // cover every position.
 void kv_write(const PagedKv& kv, const int32_t* block_table, const int32_t* positions,
               int64_t n_tokens, const float* k, int64_t k_stride, const float* v,
               int64_t v_stride);
+
+// One row to int8: scale = max|x| / 127 (0 for an all-zero row), q[i] = round(x[i] / scale).
+// Returns the scale.
+float kv_quantize_row(const float* x, int64_t n, int8_t* q);
 
 // Plain reference: materializes the scores per (query, head), softmax with std::exp in double,
 // weighted sum. For tests; allocates.
@@ -93,19 +112,25 @@ struct ChunkTile {
   float* corr;           // [M] work
 };
 
-// Per-path inner loops over one block of n kv rows (k/v rows: head_dim elements, contiguous).
+// n consecutive kv rows of head_dim elements each: data in `dtype`; I8 rows times scales[j].
+struct KvRows {
+  const void* data = nullptr;
+  const float* scales = nullptr;  // [n], I8 only
+  DType dtype = DType::F16;
+};
+
+// Per-path inner loops over one block of n kv rows.
 struct Ops {
   // scores[j] = scale * q . k_row(j)
-  void (*scores)(const float* q, const void* k_rows, bool f16, int64_t n, int64_t head_dim,
-                 float scale, float* scores);
+  void (*scores)(const float* q, KvRows k, int64_t n, int64_t head_dim, float scale,
+                 float* scores);
   // acc = acc * acc_scale + sum_j p[j] * v_row(j)
-  void (*accumulate)(float* acc, float acc_scale, const float* p, const void* v_rows, bool f16,
-                     int64_t n, int64_t head_dim);
+  void (*accumulate)(float* acc, float acc_scale, const float* p, KvRows v, int64_t n,
+                     int64_t head_dim);
   // p[j] = exp(s[j] - max) in place; returns the sum
   float (*exp_sum)(float* s, int64_t n, float max);
   // One block of n kv rows at positions pos0.. into the chunk's state; nullptr: not available.
-  void (*chunk_block)(const ChunkTile& tile, const void* k_rows, const void* v_rows, bool f16,
-                      int64_t n, int64_t pos0);
+  void (*chunk_block)(const ChunkTile& tile, KvRows k, KvRows v, int64_t n, int64_t pos0);
   // dst[i] = fp32_to_fp16(src[i]) (kv_write); nullptr: the scalar loop.
   void (*to_f16)(const float* src, uint16_t* dst, int64_t n);
 };

@@ -40,12 +40,12 @@ class TinyModelSuite : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // Greedy tokens of the prompt decoded alone. Model::forward is not reentrant: call this only
-  // while no engine is running on the model.
+  // Greedy tokens of the prompt decoded alone (KV in kv_dtype: the engine's, to compare with it).
+  // Model::forward is not reentrant: call this only while no engine is running on the model.
   static std::vector<int32_t> reference(const std::vector<int32_t>& p, int64_t n,
-                                        int64_t block_size = 16) {
+                                        int64_t block_size = 16, DType kv_dtype = DType::F32) {
     ThreadPool pool(2);
-    SingleSequence seq(*model_, static_cast<int64_t>(p.size()) + n, DType::F32, block_size);
+    SingleSequence seq(*model_, static_cast<int64_t>(p.size()) + n, kv_dtype, block_size);
     std::vector<float> logits;
     std::vector<int32_t> out;
     Status appended = seq.append(p, SingleSequence::Rows::kLastRow, logits, pool);

@@ -1,12 +1,14 @@
 // Paged causal GQA attention on every path against attention_reference (1e-5 absolute on O(1)
 // outputs; f32 online softmax vs double), and the reference plus kv_write against a dense
-// softmax(q K^T * scale) V over the original vectors (exact fp16 rounding applied).
+// softmax(q K^T * scale) V over the original vectors (exact fp16 rounding applied; int8: the
+// rows quantized here by the rule in attention.h, absmax / 127 per row).
 #include "kernels/cpu/attention.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -25,6 +27,16 @@ struct Cache {
   std::vector<float> k, v;  // dense [n_kv, n_kv_heads, head_dim] as written
   std::vector<int32_t> table;
 };
+
+// The int8 rule of attention.h, written out here: scale = absmax / 127, x -> round(x / scale)
+// * scale (nearest, ties to even).
+void int8_quantize_in_place(float* row, int64_t n) {
+  float absmax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) absmax = std::max(absmax, std::fabs(row[i]));
+  if (absmax == 0.0f) return;
+  const float inv = 127.0f / absmax;
+  for (int64_t i = 0; i < n; ++i) row[i] = std::nearbyint(row[i] * inv) * (absmax / 127.0f);
+}
 
 // A cache of n_kv tokens whose blocks sit in the pool in shuffled order.
 Cache make_cache(DType dtype, int64_t n_kv_heads, int64_t head_dim, int64_t block_size,
@@ -59,6 +71,12 @@ Cache make_cache(DType dtype, int64_t n_kv_heads, int64_t head_dim, int64_t bloc
     for (float& x : c.k) x = fp16_to_fp32(fp32_to_fp16(x));
     for (float& x : c.v) x = fp16_to_fp32(fp32_to_fp16(x));
   }
+  if (dtype == DType::I8) {
+    for (size_t r = 0; r < c.k.size(); r += static_cast<size_t>(head_dim)) {
+      int8_quantize_in_place(&c.k[r], head_dim);
+      int8_quantize_in_place(&c.v[r], head_dim);
+    }
+  }
   return c;
 }
 
@@ -80,7 +98,7 @@ Queries make_queries(int64_t n_q, int64_t first_pos, int64_t n_heads, int64_t he
 }
 
 TEST(Attention, ReferenceMatchesDenseSoftmax) {
-  for (DType dtype : {DType::F32, DType::F16}) {
+  for (DType dtype : {DType::F32, DType::F16, DType::I8}) {
     Cache c = make_cache(dtype, 2, 8, 3, 10, 1);
     Queries qs = make_queries(4, 6, 4, 8, 2);
     std::vector<float> out(qs.q.size());
@@ -101,7 +119,7 @@ TEST(Attention, ReferenceMatchesDenseSoftmax) {
         for (int64_t i = 0; i < 8; ++i) {
           double want = 0;
           for (int64_t p = 0; p < n; ++p) want += s[p] / total * c.v[(p * 2 + kvh) * 8 + i];
-          ASSERT_NEAR(out[t * qs.stride + h * 8 + i], want, 1e-6);
+          ASSERT_NEAR(out[t * qs.stride + h * 8 + i], want, 1e-6) << dtype_name(dtype);
         }
       }
     }
@@ -140,7 +158,7 @@ void expect_matches_reference(const Cache& c, std::vector<AttentionSeq> seqs, in
 
 TEST(Attention, PrefillChunkedAndDecodeAllPaths) {
   ThreadPool pool(2, false);
-  for (DType dtype : {DType::F16, DType::F32}) {
+  for (DType dtype : {DType::F16, DType::F32, DType::I8}) {
     for (auto [head_dim, block_size] : {std::pair<int64_t, int64_t>{64, 16}, {40, 5}}) {
       int64_t n_kv = 37, n_heads = 6, n_kv_heads = 2;
       Cache c = make_cache(dtype, n_kv_heads, head_dim, block_size, n_kv, 7);
@@ -165,18 +183,20 @@ TEST(Attention, PrefillChunkedAndDecodeAllPaths) {
 // mid-cache (chunked prefill with more than the split threshold of queries), a batch of both.
 TEST(Attention, PrefillChunksOverManyBlocks) {
   ThreadPool pool(2, false);
-  int64_t n_kv = 100, n_heads = 4, n_kv_heads = 2, head_dim = 128;
-  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 11);
-  Queries whole = make_queries(n_kv, 0, n_heads, head_dim, 12);
-  Queries tail = make_queries(30, n_kv - 30, n_heads, head_dim, 13);
-  std::vector<float> o1(whole.q.size()), o2(tail.q.size());
-  AttentionSeq s1{c.table.data(), n_kv, n_kv, whole.positions.data(), whole.q.data(),
-                  whole.stride, o1.data(), whole.stride};
-  AttentionSeq s2{c.table.data(), n_kv, 30, tail.positions.data(), tail.q.data(), tail.stride,
-                  o2.data(), tail.stride};
-  expect_matches_reference(c, {s1}, n_heads, pool);
-  expect_matches_reference(c, {s2}, n_heads, pool);
-  expect_matches_reference(c, {s2, s1}, n_heads, pool);
+  for (DType dtype : {DType::F16, DType::I8}) {
+    int64_t n_kv = 100, n_heads = 4, n_kv_heads = 2, head_dim = 128;
+    Cache c = make_cache(dtype, n_kv_heads, head_dim, 32, n_kv, 11);
+    Queries whole = make_queries(n_kv, 0, n_heads, head_dim, 12);
+    Queries tail = make_queries(30, n_kv - 30, n_heads, head_dim, 13);
+    std::vector<float> o1(whole.q.size()), o2(tail.q.size());
+    AttentionSeq s1{c.table.data(), n_kv, n_kv, whole.positions.data(), whole.q.data(),
+                    whole.stride, o1.data(), whole.stride};
+    AttentionSeq s2{c.table.data(), n_kv, 30, tail.positions.data(), tail.q.data(), tail.stride,
+                    o2.data(), tail.stride};
+    expect_matches_reference(c, {s1}, n_heads, pool);
+    expect_matches_reference(c, {s2}, n_heads, pool);
+    expect_matches_reference(c, {s2, s1}, n_heads, pool);
+  }
 }
 
 // A step of batched decodes: more single-token sequences than the split threshold, so each is
@@ -225,16 +245,67 @@ TEST(Attention, KvWriteF16MatchesScalarConversion) {
 
 TEST(Attention, LongContextDecodeSplitsKv) {
   ThreadPool pool(2, false);
-  int64_t n_kv = 3000, n_heads = 16, n_kv_heads = 8, head_dim = 128;
-  Cache c = make_cache(DType::F16, n_kv_heads, head_dim, 32, n_kv, 3);
-  Queries d1 = make_queries(1, n_kv - 1, n_heads, head_dim, 4);
-  Queries d2 = make_queries(1, 999, n_heads, head_dim, 5);  // a shorter sequence in the batch
-  std::vector<float> o1(d1.q.size()), o2(d2.q.size());
-  AttentionSeq s1{c.table.data(), n_kv, 1, d1.positions.data(), d1.q.data(), d1.stride,
-                  o1.data(), d1.stride};
-  AttentionSeq s2{c.table.data(), 1000, 1, d2.positions.data(), d2.q.data(), d2.stride,
-                  o2.data(), d2.stride};
-  expect_matches_reference(c, {s1, s2}, n_heads, pool);
+  for (DType dtype : {DType::F16, DType::I8}) {
+    int64_t n_kv = 3000, n_heads = 16, n_kv_heads = 8, head_dim = 128;
+    Cache c = make_cache(dtype, n_kv_heads, head_dim, 32, n_kv, 3);
+    Queries d1 = make_queries(1, n_kv - 1, n_heads, head_dim, 4);
+    Queries d2 = make_queries(1, 999, n_heads, head_dim, 5);  // a shorter sequence in the batch
+    std::vector<float> o1(d1.q.size()), o2(d2.q.size());
+    AttentionSeq s1{c.table.data(), n_kv, 1, d1.positions.data(), d1.q.data(), d1.stride,
+                    o1.data(), d1.stride};
+    AttentionSeq s2{c.table.data(), 1000, 1, d2.positions.data(), d2.q.data(), d2.stride,
+                    o2.data(), d2.stride};
+    expect_matches_reference(c, {s1, s2}, n_heads, pool);
+  }
+}
+
+// The int8 layout of one part: rows [n_kv_heads][block_size][head_dim] of int8, then one f32
+// scale per row at scales_offset(); each row within half a step of what was written, its
+// largest magnitude at +-127; an all-zero row has scale 0.
+TEST(Attention, KvWriteInt8Layout) {
+  const int64_t n_kv_heads = 2, block_size = 3, head_dim = 10;  // 60 data bytes: scales at 60
+  PagedKv kv{nullptr, nullptr, 0, block_size, n_kv_heads, head_dim, DType::I8};
+  ASSERT_EQ(kv.scales_offset(), 60);
+  ASSERT_EQ(kv.block_part_bytes(), 60 + 6 * 4);
+  kv.block_stride_bytes = kv.block_part_bytes();
+  std::vector<uint8_t> k_pool(static_cast<size_t>(2 * kv.block_stride_bytes), 0xEE);
+  std::vector<uint8_t> v_pool = k_pool;
+  kv.k_base = k_pool.data();
+  kv.v_base = v_pool.data();
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  const int64_t row = n_kv_heads * head_dim;
+  std::vector<float> k(static_cast<size_t>(4 * row)), v(k.size());
+  for (float& x : k) x = normal(rng);
+  for (float& x : v) x = normal(rng);
+  std::fill(v.begin() + row, v.begin() + row + head_dim, 0.0f);  // token 1, head 0: zeros
+  const int32_t table[] = {1, 0}, positions[] = {0, 1, 2, 3};
+  kv_write(kv, table, positions, 4, k.data(), row, v.data(), row);
+  for (int64_t p = 0; p < 4; ++p) {
+    for (int64_t h = 0; h < n_kv_heads; ++h) {
+      for (const auto& [pool, src] : {std::pair{&k_pool, &k}, std::pair{&v_pool, &v}}) {
+        const uint8_t* part = pool->data() + table[p / block_size] * kv.block_stride_bytes;
+        const int64_t r = h * block_size + p % block_size;
+        const auto* q = reinterpret_cast<const int8_t*>(part + r * head_dim);
+        float scale;
+        std::memcpy(&scale, part + 60 + r * 4, 4);
+        const float* x = src->data() + p * row + h * head_dim;
+        float absmax = 0.0f;
+        int max_q = 0;
+        for (int64_t i = 0; i < head_dim; ++i) absmax = std::max(absmax, std::fabs(x[i]));
+        ASSERT_FLOAT_EQ(scale, absmax / 127.0f) << p << " " << h;
+        for (int64_t i = 0; i < head_dim; ++i) {
+          EXPECT_LE(std::fabs(q[i] * scale - x[i]), 0.5f * scale * 1.0001f) << p << " " << h;
+          max_q = std::max(max_q, std::abs(int{q[i]}));
+        }
+        EXPECT_EQ(max_q, absmax > 0.0f ? 127 : 0);
+        std::vector<float> read(static_cast<size_t>(head_dim));
+        kv_read_row(kv, pool->data() == k_pool.data() ? kv.k_base : kv.v_base,
+                    table[p / block_size], h, p % block_size, read.data());
+        for (int64_t i = 0; i < head_dim; ++i) EXPECT_EQ(read[i], q[i] * scale);
+      }
+    }
+  }
 }
 
 TEST(Attention, RejectsBadShapes) {

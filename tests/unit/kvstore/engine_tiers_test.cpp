@@ -166,5 +166,45 @@ TEST_F(EngineTiersTest, CorruptedTruncatedAndDeletedSsdFilesAreRecomputed) {
   EXPECT_GE(tier(s, "ssd").bad_blocks, 1);  // which ones were read depends on the chain order
 }
 
+// INT8 KV blocks (int8 rows and their scales in one span) go to the SSD tier and come back after a
+// restart, giving the int8 cold computation's tokens; an f16 engine on the same folder never
+// reads them (the dtype is part of the layout seed), and its tokens are its own cold ones.
+TEST_F(EngineTiersTest, Int8BlocksRoundTripThroughSsdAndStayApartFromF16) {
+  const auto turn1 = prompt(70, 4);
+  auto turn2 = turn1;
+  const auto more = prompt(21, 6);
+  turn2.insert(turn2.end(), more.begin(), more.end());
+  const auto expected_int8 = reference(turn2, 5, kBlock, DType::I8);
+  const auto expected_f16 = reference(turn2, 5, kBlock, DType::F16);
+  TieredKvStoreConfig tiers;
+  tiers.ssd_root = (dir_ / "ssd-int8").string();
+  tiers.ssd_bytes = 256 << 20;
+  EngineConfig int8 = config(tiers);
+  int8.kv_dtype = DType::I8;
+  {
+    auto engine = Engine::create(*model_, int8);
+    ASSERT_TRUE(engine.ok()) << engine.error().message;
+    generate(**engine, turn1, 4);
+  }
+  {
+    EngineConfig f16 = config(tiers);
+    f16.kv_dtype = DType::F16;
+    auto engine = Engine::create(*model_, f16);
+    ASSERT_TRUE(engine.ok());
+    Outcome other = generate(**engine, turn2, 5);
+    EXPECT_EQ(other.tokens, expected_f16);
+    EXPECT_EQ(other.cached_tokens, 0);
+    EXPECT_EQ(tier(idle_stats(**engine), "ssd").hits, 0);
+  }
+  auto engine = Engine::create(*model_, int8);
+  ASSERT_TRUE(engine.ok());
+  Outcome again = generate(**engine, turn2, 5);
+  EXPECT_EQ(again.tokens, expected_int8);
+  EXPECT_GE(again.cached_tokens, 4 * kBlock);
+  EngineStats s = idle_stats(**engine);
+  EXPECT_GE(tier(s, "ssd").hits, 4);
+  EXPECT_EQ(tier(s, "ssd").bad_blocks, 0);
+}
+
 }  // namespace
 }  // namespace mx

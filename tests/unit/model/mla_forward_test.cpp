@@ -132,7 +132,7 @@ TEST_F(MlaForwardTest, LatentCacheLayout) {
   EXPECT_EQ(KvCacheStorage::bytes_per_token(c, DType::F16), size_t{2 * 42 * 2});
   // Full heads: 3 x (K 18 + V 20).
   EXPECT_EQ(KvCacheStorage::gqa_bytes_per_token(c, DType::F16), size_t{2 * 3 * 38 * 2});
-  EXPECT_EQ(KvCacheStorage::layout_name(c), "mla:36+6");
+  EXPECT_EQ(KvCacheStorage::layout_name(c, DType::F16), "mla:36+6:f16");
   KvCacheStorage kv(c, 4, 16, DType::F16);
   EXPECT_EQ(kv.block_bytes(), size_t{16} * 2 * 42 * 2);
   const PagedKv layer1 = kv.layer(1);
