@@ -15,6 +15,7 @@ experts). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv bloc
 It shares no code with mxserve.
 
 usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32   # [n_tokens, vocab] float32
+       forward.py --mtp ...  # deepseek_v3 MTP module (forward_deepseek.mtp_forward), [n - 1, vocab]
 """
 import argparse
 import json
@@ -227,10 +228,15 @@ def main():
     parser.add_argument("--model", required=True)
     parser.add_argument("--tokens", required=True, help="comma-separated token ids")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--mtp", action="store_true",
+                        help="deepseek_v3: the MTP module's logits instead, [n_tokens - 1, vocab]")
     args = parser.parse_args()
     config, weights = load_model(args.model)
     tokens = [int(t) for t in args.tokens.split(",") if t]
-    logits = forward(config, weights, tokens)
+    if args.mtp:
+        logits = deepseek.mtp_forward(config, weights, tokens, rms_norm, rope_inv_freq, yarn_mscale)
+    else:
+        logits = forward(config, weights, tokens)
     logits.to(torch.float32).numpy().tofile(args.out)
 
 
