@@ -45,6 +45,14 @@ const char* speculative_method_name(SpeculativeMethod method) {
 
 void append_draft_token(std::span<const float> logits, const SamplingParams& params,
                         std::mt19937_64& rng, Draft& draft) {
+  if (!params.logit_bias.empty()) {  // the request's bias, so drafts follow it as the target does
+    thread_local std::vector<float> biased;
+    biased.assign(logits.begin(), logits.end());
+    for (const auto& [token, bias] : params.logit_bias) {
+      if (token >= 0 && static_cast<size_t>(token) < biased.size()) biased[token] += bias;
+    }
+    logits = biased;
+  }
   if (params.temperature <= 0.0f) {
     draft.tokens.push_back(argmax(logits));
     return;

@@ -118,12 +118,13 @@ class DraftPacer {
 };
 
 // Appends one token drawn from a draft model's logits (the MTP head's) to `draft`, with the
-// sequence's sampling params. Greedy (temperature 0): the argmax, and draft.probs stays empty
-// (one-hot q, verified by "is it the target's argmax"). Otherwise q = softmax(logits / T),
-// restricted to the top_k most likely tokens when top_k is set, the token is drawn from q with
-// `rng`, and q is appended as the token's row of draft.probs: verification then keeps the
-// target distribution exactly whatever q is (penalties, top-p, min-p and logit_bias are not
-// applied to q; they would only raise the acceptance rate).
+// sequence's sampling params: logits + logit_bias, then greedy (temperature 0): the argmax, and
+// draft.probs stays empty (one-hot q, verified by "is it the target's argmax"); otherwise
+// q = softmax(logits / T), restricted to the top_k most likely tokens when top_k is set, the
+// token is drawn from q with `rng`, and q is appended as the token's row of draft.probs.
+// Verification keeps the target distribution exactly whatever q is; the closer q follows the
+// target's chain the more is accepted (penalties, top-p and min-p are left out: cheap enough
+// to skip, and q stays a plain softmax).
 void append_draft_token(std::span<const float> logits, const SamplingParams& params,
                         std::mt19937_64& rng, Draft& draft);
 

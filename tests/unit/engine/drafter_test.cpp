@@ -199,6 +199,23 @@ TEST(AppendDraftTokenTest, QRowsAreTheDistributionsTheTokensWereDrawnFrom) {
   }
 }
 
+TEST(AppendDraftTokenTest, LogitBiasIsApplied) {
+  const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 2.9f};
+  SamplingParams params;
+  params.temperature = 0.0f;
+  params.logit_bias = {{2, 10.0f}};
+  std::mt19937_64 rng(1);
+  Draft draft;
+  append_draft_token(logits, params, rng, draft);
+  EXPECT_EQ(draft.tokens, (std::vector<int32_t>{2}));
+  params.temperature = 1.0f;
+  params.logit_bias = {{0, -100.0f}};
+  append_draft_token(logits, params, rng, draft);
+  ASSERT_EQ(draft.probs.size(), 4u);
+  EXPECT_LT(draft.probs[0], 1e-30);
+  EXPECT_NEAR(draft.probs[1] / draft.probs[3], std::exp(0.1), 1e-5);
+}
+
 TEST(AppendDraftTokenTest, RowsAppendPerToken) {
   const std::vector<float> logits = {1.0f, 0.0f, -1.0f};
   SamplingParams params;  // temperature 1, no top-k

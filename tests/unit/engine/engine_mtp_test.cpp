@@ -45,12 +45,14 @@ class EngineMtpTest : public TinyModelSuite {
   }
 
   // Runs the prompts together on an MTP engine and checks each against decoding alone.
+  // Sequence i: a prompt of prompt_base + prompt_step * i tokens, new_base + new_step * i new.
   static EngineStats expect_greedy_identical(const EngineConfig& config, int n_seqs,
-                                             int64_t prompt_base, int64_t new_base) {
+                                             int64_t prompt_base, int64_t prompt_step,
+                                             int64_t new_base, int64_t new_step) {
     std::vector<std::vector<int32_t>> prompts, expected;
     for (int i = 0; i < n_seqs; ++i) {
-      prompts.push_back(prompt(prompt_base + 13 * i, i));
-      expected.push_back(reference(prompts[i], new_base + 7 * i));
+      prompts.push_back(prompt(prompt_base + prompt_step * i, i));
+      expected.push_back(reference(prompts[i], new_base + new_step * i));
     }
     auto engine = Engine::create(*model_, config);
     EXPECT_TRUE(engine.ok()) << engine.error().message;
@@ -71,16 +73,57 @@ class EngineMtpTest : public TinyModelSuite {
 };
 
 TEST_F(EngineMtpTest, GreedyOutputIsIdenticalToDecodingAlone) {
-  const EngineStats stats = expect_greedy_identical(mtp_config(256), 5, 6, 12);
+  const EngineStats stats = expect_greedy_identical(mtp_config(256), 5, 6, 13, 12, 7);
   EXPECT_GT(stats.spec_draft_tokens, 0);
   EXPECT_EQ(stats.spec_emitted_tokens - stats.spec_accepted_tokens, stats.spec_verify_steps);
   EXPECT_LE(stats.spec_accepted_tokens, stats.spec_draft_tokens);
 }
 
+TEST_F(EngineMtpTest, AcceptedDraftsKeepGreedyOutputs) {
+  // With +100 on four tokens both the target and the MTP head (which gets the bias too) choose
+  // among the four, so many drafts are accepted: the catch-up then runs over accepted draft
+  // rows, and the KV those rows wrote must be the real tokens'.
+  const std::vector<int32_t> favoured = {1200, 3400, 560, 4780};
+  std::vector<Stream> streams(3);
+  std::vector<std::vector<int32_t>> expected;
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 3; ++i) {
+    EngineRequest r = greedy(prompt(10 + 9 * i, 20 + i), 40, streams[i]);
+    for (int32_t t : favoured) r.sampling.logit_bias.push_back({t, 100.0f});
+    // Reference: decoding alone with the bias added to the logits before the argmax.
+    ThreadPool pool(2);
+    SingleSequence seq(*model_, static_cast<int64_t>(r.prompt.size()) + 40, DType::F32, 16);
+    std::vector<float> logits;
+    std::vector<int32_t> out;
+    ASSERT_TRUE(seq.append(r.prompt, SingleSequence::Rows::kLastRow, logits, pool).ok());
+    for (int n = 0; n < 40; ++n) {
+      for (int32_t t : favoured) logits[static_cast<size_t>(t)] += 100.0f;
+      out.push_back(argmax(logits));
+      if (n + 1 < 40) {
+        ASSERT_TRUE(seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits,
+                               pool).ok());
+      }
+    }
+    expected.push_back(out);
+    requests.push_back(std::move(r));
+  }
+  auto engine = Engine::create(*model_, mtp_config(64, 4));
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  for (EngineRequest& r : requests) ASSERT_TRUE((*engine)->submit(std::move(r)).ok());
+  for (int i = 0; i < 3; ++i) {
+    streams[i].wait();
+    EXPECT_EQ(streams[i].tokens, expected[i]) << "sequence " << i;
+  }
+  const EngineStats stats = idle_stats(**engine);
+  EXPECT_GT(stats.spec_accepted_tokens, 0);
+  EXPECT_LT(stats.sampling_steps, stats.generated_tokens);  // some steps emitted 2+ tokens
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+}
+
 TEST_F(EngineMtpTest, LongDraftsAndPreemptionKeepGreedyOutputs) {
-  // 9 blocks of 16 tokens for 4 sequences of up to ~80 tokens: preemptions, and draft KV rows
-  // that need blocks of their own.
-  const EngineStats stats = expect_greedy_identical(mtp_config(9, 6), 4, 30, 30);
+  // 12 blocks of 16 tokens for 5 sequences of ~60 tokens: preemptions, and draft KV rows that
+  // need blocks of their own.
+  const EngineStats stats = expect_greedy_identical(mtp_config(12, 6), 5, 20, 1, 40, 0);
   EXPECT_GT(stats.preemptions, 0);
   EXPECT_GT(stats.spec_draft_tokens, 0);
 }
