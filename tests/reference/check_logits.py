@@ -157,11 +157,11 @@ def check_mtp(binary, make, base, tokens, out):
     run(make + ["--type", "f32", "--out", gguf])
     ok = True
     for model, chunk in ((base + "-hf-f32", 512), (base + "-hf-f32", 1), (gguf, 5)):
-        ours = np.fromfile(out, dtype=np.float32) if run(
-            [binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
-             "--chunk", str(chunk), "--mtp"]) is None else None
-        ok &= compare(f"deepseek2 mtp {os.path.basename(model)} chunk {chunk}",
-                      ours.reshape(len(tokens) - 1, -1), ref, EXACT_TOLERANCE, 1.0)
+        run([binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
+             "--chunk", str(chunk), "--mtp"])
+        ours = np.fromfile(out, dtype=np.float32).reshape(len(tokens) - 1, -1)
+        ok &= compare(f"deepseek2 mtp {os.path.basename(model)} chunk {chunk}", ours, ref,
+                      EXACT_TOLERANCE, 1.0)
     os.remove(gguf)
     return ok
 
