@@ -134,7 +134,8 @@ TEST(SpeculativeConfigTest, ValidatesRanges) {
   config.draft_tokens = 0;
   EXPECT_NE(config.validate().error().message.find("--draft-tokens"), std::string::npos);
   EXPECT_EQ(*parse_speculative_method("ngram"), SpeculativeMethod::kNgram);
-  EXPECT_FALSE(parse_speculative_method("mtp").ok());
+  EXPECT_EQ(*parse_speculative_method("mtp"), SpeculativeMethod::kMtp);
+  EXPECT_FALSE(parse_speculative_method("medusa").ok());
   EXPECT_EQ(make_drafter(config), nullptr);  // k = 0: nothing to draft
   config.draft_tokens = 4;
   EXPECT_NE(make_drafter(config), nullptr);
