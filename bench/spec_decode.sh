@@ -18,12 +18,15 @@
 # after the level, the draft acceptance rate (accepted / draft tokens) and the tokens a sequence
 # gets per engine step (generated tokens / sampling steps); speed-up = ngram / none tokens/s.
 #
+# METHOD=mtp compares --speculative mtp with none instead (a model with nextn layers: the
+# deepseek2 test models have one; random weights, so its drafts are seldom accepted).
+#
 # Usage: bench/spec_decode.sh [MODEL.gguf]   (default /tmp/bench/qwen3-0.6b-q8_0.gguf; make one
 #   with: build/bin/mxserve make-test-model --arch qwen3 --size bench --type q8_0 ...)
 # Env (defaults): MXSERVE (build/bin/mxserve), THREADS (2), ROUNDS (2), CONCURRENCY (1 4),
 #   REQUESTS (8 per level), PROMPT_TOKENS (128), OUTPUT_TOKENS (128),
 #   LOOP_TOKEN (1000), BIAS_TOKENS (1000,2000,3000,4000), WORKLOADS ("loop sampled random"), DRAFT_TOKENS (4), NGRAM_MIN (2), NGRAM_MAX (4), SEED (1),
-#   MXSERVE_ARGS (extra flags), OUT (bench/results/spec_decode-<date>.json)
+#   METHOD (ngram | mtp), MXSERVE_ARGS (extra flags), OUT (bench/results/spec_decode-<date>.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,8 +47,10 @@ DRAFT_TOKENS=${DRAFT_TOKENS:-4}
 NGRAM_MIN=${NGRAM_MIN:-2}
 NGRAM_MAX=${NGRAM_MAX:-4}
 SEED=${SEED:-1}
+METHOD=${METHOD:-ngram}
 MXSERVE_ARGS=${MXSERVE_ARGS:-}
-OUT=${OUT:-bench/results/spec_decode-$(date -u +%Y%m%d).json}
+suffix=$([ "$METHOD" = ngram ] || echo "-$METHOD")
+OUT=${OUT:-bench/results/spec_decode$suffix-$(date -u +%Y%m%d).json}
 
 RAW=$(mktemp -d)
 . bench/lib/servers.sh
@@ -103,12 +108,12 @@ node bench/loadgen.mjs --url "$SERVER_URL" --concurrency 1 --requests 2 --prompt
 stop_server
 
 for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) -eq 1 ]; then order="none ngram"; else order="ngram none"; fi
+  if [ $((round % 2)) -eq 1 ]; then order="none $METHOD"; else order="$METHOD none"; fi
   for spec in $order; do run_variant "$spec" "$round"; done
 done
 
 mkdir -p "$(dirname "$OUT")"
 /usr/bin/python3 bench/spec_decode_report.py --raw "$RAW" --rounds "$ROUNDS" --model "$MODEL" \
-  --workloads "$WORKLOADS" --concurrency "$CONCURRENCY" --out "$OUT" \
+  --workloads "$WORKLOADS" --concurrency "$CONCURRENCY" --out "$OUT" --method "$METHOD" \
   --settings "{\"threads\":$THREADS,\"requests\":$REQUESTS,\"prompt_tokens\":$PROMPT_TOKENS,\"output_tokens\":$OUTPUT_TOKENS,\"loop_token\":$LOOP_TOKEN,\"bias_tokens\":\"$BIAS_TOKENS\",\"draft_tokens\":$DRAFT_TOKENS,\"ngram_min\":$NGRAM_MIN,\"ngram_max\":$NGRAM_MAX,\"seed\":$SEED,\"mxserve_args\":\"$MXSERVE_ARGS\"}"
 echo "wrote $OUT" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes bench/spec_decode.sh's raw runs into one JSON result (and a table on stderr).
 
-Per workload and concurrency level and per variant (none, ngram): medians over the rounds of
+Per workload and concurrency level and per variant (none, ngram or mtp: --method): medians over the rounds of
 output tokens/s, e2e latency p50, TPOT p50; from the /metrics counter deltas of the level:
 acceptance rate (accepted / draft tokens) and tokens per sampling step (generated / steps).
 """
@@ -72,26 +72,28 @@ def main():
     ap.add_argument("--concurrency", required=True)
     ap.add_argument("--settings", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--method", default="ngram", help="the speculative variant (ngram, mtp)")
     a = ap.parse_args()
+    m = a.method
     result = {
         "tool": "mxserve bench/spec_decode.sh",
         "model": a.model,
         "settings": json.loads(a.settings),
-        "commands": {s: open(os.path.join(a.raw, s + ".cmd")).read().strip() for s in ("none", "ngram")},
+        "commands": {s: open(os.path.join(a.raw, s + ".cmd")).read().strip() for s in ("none", m)},
         "loadavg_at_end": os.getloadavg(),
         "note": "indicative when the machine was busy (other builds); medians over rounds",
         "results": [],
     }
-    print(f"{'workload':8} {'c':>3} {'none tok/s':>10} {'ngram tok/s':>11} {'speed-up':>8} "
-          f"{'e2e none':>9} {'e2e ngram':>9} {'accept':>7} {'tok/step':>8}", file=sys.stderr)
+    print(f"{'workload':8} {'c':>3} {'none tok/s':>10} {m + ' tok/s':>11} {'speed-up':>8} "
+          f"{'e2e none':>9} {'e2e ' + m:>9} {'accept':>7} {'tok/step':>8}", file=sys.stderr)
     for workload in a.workloads.split():
         for c in a.concurrency.split():
             none = variant_summary(a.raw, "none", workload, c, a.rounds)
-            ngram = variant_summary(a.raw, "ngram", workload, c, a.rounds)
+            ngram = variant_summary(a.raw, m, workload, c, a.rounds)
             speedup = (round(ngram["output_tok_s"] / none["output_tok_s"], 3)
                        if none["output_tok_s"] else None)
             result["results"].append({"workload": workload, "concurrency": int(c), "none": none,
-                                      "ngram": ngram, "speedup_output_tok_s": speedup})
+                                      m: ngram, "speedup_output_tok_s": speedup})
             print(f"{workload:8} {c:>3} {none['output_tok_s']:>10} {ngram['output_tok_s']:>11} "
                   f"{speedup:>8} {none['e2e_ms_p50']:>9} {ngram['e2e_ms_p50']:>9} "
                   f"{ngram['acceptance_rate']!s:>7.5} {ngram['tokens_per_step']!s:>8.5}",

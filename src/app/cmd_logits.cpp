@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,7 +25,54 @@ struct LogitsFlags {
   std::string kv_type = "f32";
   int64_t chunk = 512;
   std::string mla_form = "auto";
+  bool mtp = false;
 };
+
+// --mtp: the MTP module's logits of every position i < n - 1 from the main model's hidden
+// state at i and token i + 1 (the prediction of token i + 2), [n - 1, vocab]; the MTP pass runs
+// in chunks of `chunk` rows over a paged cache, as the engine's catch-up does.
+Status mtp_logits(Model& model, std::span<const int32_t> tokens, DType kv_dtype, int64_t chunk,
+                  std::vector<float>& logits, ThreadPool& pool) {
+  const ModelConfig& c = model.config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (!model.has_mtp() || n < 2) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--mtp needs a model with MTP (nextn) layers and at least 2 tokens");
+  }
+  constexpr int64_t kBlock = 16;
+  KvCacheStorage kv(c, (n + kBlock - 1) / kBlock, kBlock, kv_dtype, /*with_nextn=*/true);
+  std::vector<int32_t> table(static_cast<size_t>(kv.n_blocks())), positions(tokens.size());
+  std::iota(table.begin(), table.end(), 0);
+  std::iota(positions.begin(), positions.end(), 0);
+  std::vector<float> hidden(static_cast<size_t>(n * c.d_model));
+  BatchSequence all{0, n, table.data(), n};
+  ForwardBatch whole{tokens, positions, std::span(&all, 1), {}, hidden.data()};
+  MX_RETURN_IF_ERROR(model.forward(whole, kv, nullptr, pool));
+  logits.resize(static_cast<size_t>((n - 1) * c.vocab_size));
+  std::vector<int32_t> rows;
+  for (int64_t begin = 0; begin < n - 1; begin += chunk) {
+    const int64_t count = std::min(chunk, n - 1 - begin);
+    rows.resize(static_cast<size_t>(count));
+    std::iota(rows.begin(), rows.end(), 0);
+    BatchSequence seq{0, count, table.data(), begin + count};
+    ForwardBatch batch{tokens.subspan(begin + 1, count), std::span(positions).subspan(begin, count),
+                       std::span(&seq, 1), rows};
+    MX_RETURN_IF_ERROR(model.mtp_forward(batch, &hidden[begin * c.d_model], kv,
+                                         &logits[begin * c.vocab_size], nullptr, pool));
+  }
+  return ok_status();
+}
+
+int write_floats(const std::string& path, const std::vector<float>& values) {
+  FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr || std::fwrite(values.data(), 4, values.size(), out) != values.size()) {
+    fmt::print(stderr, "mxserve logits: cannot write {}\n", path);
+    if (out) std::fclose(out);
+    return 1;
+  }
+  std::fclose(out);
+  return 0;
+}
 
 int run_logits(const LogitsFlags& flags) {
   std::vector<int32_t> tokens;
@@ -49,20 +98,19 @@ int run_logits(const LogitsFlags& flags) {
   auto kv_type = parse_kv_type(flags.kv_type);
   if (!kv_type.ok()) return fail("logits", kv_type.error());
   ThreadPool pool(flags.threads, flags.pin);
-  SingleSequence seq(**model, static_cast<int64_t>(tokens.size()), *kv_type);
+  const DType kv_dtype = *kv_type;
   std::vector<float> logits;
+  if (flags.mtp) {
+    Status status = mtp_logits(**model, tokens, kv_dtype, flags.chunk, logits, pool);
+    if (!status.ok()) return fail("logits", status.error());
+    return write_floats(flags.out, logits);
+  }
+  SingleSequence seq(**model, static_cast<int64_t>(tokens.size()), kv_dtype);
   Status status = seq.append(tokens, SingleSequence::Rows::kAllRows, logits, pool, flags.chunk);
   if (!status.ok()) {
     return fail("logits", status.error());
   }
-  FILE* out = std::fopen(flags.out.c_str(), "wb");
-  if (out == nullptr || std::fwrite(logits.data(), 4, logits.size(), out) != logits.size()) {
-    fmt::print(stderr, "mxserve logits: cannot write {}\n", flags.out);
-    if (out) std::fclose(out);
-    return 1;
-  }
-  std::fclose(out);
-  return 0;
+  return write_floats(flags.out, logits);
 }
 
 }  // namespace
@@ -78,6 +126,9 @@ void register_logits(CLI::App& app, int& exit_code) {
   add_kv_type_flag(*sub, flags->kv_type);
   sub->add_option("--chunk", flags->chunk, "Prefill chunk size in tokens")->capture_default_str();
   add_mla_form_flag(*sub, flags->mla_form);
+  sub->add_flag("--mtp", flags->mtp,
+                "Dump the MTP (nextn) module's logits instead: row i predicts token i + 2 from "
+                "the hidden state of i and token i + 1, [n_tokens - 1, vocab]");
   sub->callback([flags, &exit_code] { exit_code = run_logits(*flags); });
 }
 

@@ -43,7 +43,7 @@ struct ServeFlags {
   std::string kv_host_memory = "0";  // host-memory tier under the prefix cache; 0: off
   std::string kv_ssd_size = "0";     // SSD tier under --data-dir/kvcache; 0: off
   double kv_ssd_wait = 5.0;
-  std::string speculative = "none";  // none | ngram
+  std::string speculative = "none";  // none | ngram | mtp
   int64_t draft_tokens = 4;
   int64_t ngram_min = 2;
   int64_t ngram_max = 4;
@@ -286,11 +286,12 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   sub->add_option("--speculative", flags->speculative,
-                  "Speculative decoding: none, or ngram (drafts copied from earlier text)")
+                  "Speculative decoding: none, ngram (drafts copied from earlier text) or mtp "
+                  "(drafts from the model's multi-token-prediction layers, DeepSeek-V3)")
       ->envname("MXSERVE_SPECULATIVE")
       ->capture_default_str();
   sub->add_option("--draft-tokens", flags->draft_tokens,
-                  "Most draft tokens verified per sequence and step (--speculative ngram)")
+                  "Most draft tokens verified per sequence and step (--speculative ngram / mtp)")
       ->envname("MXSERVE_DRAFT_TOKENS")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();

@@ -1,6 +1,9 @@
 #include "engine/drafter.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <string>
 
 namespace mx {
@@ -26,12 +29,65 @@ Status SpeculativeConfig::validate() const {
 Result<SpeculativeMethod> parse_speculative_method(const std::string& name) {
   if (name == "none") return SpeculativeMethod::kNone;
   if (name == "ngram") return SpeculativeMethod::kNgram;
-  return make_error(ErrorCode::kInvalidArgument, "--speculative must be none or ngram, got '{}'",
-                    name);
+  if (name == "mtp") return SpeculativeMethod::kMtp;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "--speculative must be none, ngram or mtp, got '{}'", name);
 }
 
 const char* speculative_method_name(SpeculativeMethod method) {
-  return method == SpeculativeMethod::kNgram ? "ngram" : "none";
+  switch (method) {
+    case SpeculativeMethod::kNgram: return "ngram";
+    case SpeculativeMethod::kMtp: return "mtp";
+    case SpeculativeMethod::kNone: break;
+  }
+  return "none";
+}
+
+void append_draft_token(std::span<const float> logits, const SamplingParams& params,
+                        std::mt19937_64& rng, Draft& draft) {
+  if (!params.logit_bias.empty()) {  // the request's bias, so drafts follow it as the target does
+    thread_local std::vector<float> biased;
+    biased.assign(logits.begin(), logits.end());
+    for (const auto& [token, bias] : params.logit_bias) {
+      if (token >= 0 && static_cast<size_t>(token) < biased.size()) biased[token] += bias;
+    }
+    logits = biased;
+  }
+  if (params.temperature <= 0.0f) {
+    draft.tokens.push_back(argmax(logits));
+    return;
+  }
+  const size_t vocab = logits.size();
+  const size_t first = draft.probs.size();
+  draft.probs.resize(first + vocab);
+  std::span<float> q(draft.probs.data() + first, vocab);
+  // Tokens outside the top_k get q = 0: the cut-off logit is the k-th largest.
+  float cutoff = -std::numeric_limits<float>::infinity();
+  if (params.top_k > 0 && static_cast<size_t>(params.top_k) < vocab) {
+    std::vector<float> sorted(logits.begin(), logits.end());
+    std::nth_element(sorted.begin(), sorted.begin() + (params.top_k - 1), sorted.end(),
+                     std::greater<float>());
+    cutoff = sorted[static_cast<size_t>(params.top_k - 1)];
+  }
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  double total = 0.0;
+  for (size_t i = 0; i < vocab; ++i) {
+    const bool kept = logits[i] >= cutoff;
+    q[i] = kept ? std::exp((logits[i] - max_logit) / params.temperature) : 0.0f;
+    total += q[i];
+  }
+  std::uniform_real_distribution<double> uniform(0.0, total);
+  const double target = uniform(rng);
+  double running = 0.0;
+  int32_t token = -1;
+  for (size_t i = 0; i < vocab; ++i) {
+    if (q[i] > 0.0f) token = static_cast<int32_t>(i);  // the last kept one catches rounding
+    running += q[i];
+    if (q[i] > 0.0f && running >= target) break;
+  }
+  const float inv = static_cast<float>(1.0 / total);
+  for (float& value : q) value *= inv;
+  draft.tokens.push_back(token);
 }
 
 NgramDrafter::NgramDrafter(int64_t ngram_min, int64_t ngram_max)
@@ -139,7 +195,7 @@ void DraftPacer::record(int64_t drafted, int64_t accepted) {
 }
 
 std::unique_ptr<Drafter> make_drafter(const SpeculativeConfig& config) {
-  if (!config.enabled()) return nullptr;
+  if (!config.enabled() || config.method != SpeculativeMethod::kNgram) return nullptr;
   return std::make_unique<NgramDrafter>(config.ngram_min, config.ngram_max);
 }
 

@@ -9,6 +9,10 @@
 // model-based drafter (DeepSeek's MTP layers) fills one q row per token, and verification
 // accepts with min(1, p/q) and resamples from max(0, p - q).
 //
+// n-gram drafts come from a per-sequence Drafter; MTP drafts (DeepSeek's nextn layers) from the
+// engine itself (engine_mtp.cpp), batched over the step's sequences after sampling, since they
+// need the target model's hidden states and a forward of their own.
+//
 // One Drafter per sequence (it may index that sequence's tokens); engine thread only. Tokens
 // passed to propose() are the sequence's accepted tokens (prompt + generated) and only grow
 // from one call to the next (drafts that were rejected never enter them).
@@ -16,15 +20,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/sampler.h"
 
 namespace mx {
 
-enum class SpeculativeMethod { kNone, kNgram };
+enum class SpeculativeMethod { kNone, kNgram, kMtp };
 
 struct SpeculativeConfig {
   SpeculativeMethod method = SpeculativeMethod::kNone;
@@ -37,7 +43,7 @@ struct SpeculativeConfig {
   Status validate() const;
 };
 
-// "none" / "ngram" (the --speculative values).
+// "none" / "ngram" / "mtp" (the --speculative values).
 Result<SpeculativeMethod> parse_speculative_method(const std::string& name);
 const char* speculative_method_name(SpeculativeMethod method);
 
@@ -111,7 +117,19 @@ class DraftPacer {
   int64_t backoff_ = 0;  // length of the next pause
 };
 
-// The drafter of `config.method` for one new sequence; nullptr when speculation is off.
+// Appends one token drawn from a draft model's logits (the MTP head's) to `draft`, with the
+// sequence's sampling params: logits + logit_bias, then greedy (temperature 0): the argmax, and
+// draft.probs stays empty (one-hot q, verified by "is it the target's argmax"); otherwise
+// q = softmax(logits / T), restricted to the top_k most likely tokens when top_k is set, the
+// token is drawn from q with `rng`, and q is appended as the token's row of draft.probs.
+// Verification keeps the target distribution exactly whatever q is; the closer q follows the
+// target's chain the more is accepted (penalties, top-p and min-p are left out: cheap enough
+// to skip, and q stays a plain softmax).
+void append_draft_token(std::span<const float> logits, const SamplingParams& params,
+                        std::mt19937_64& rng, Draft& draft);
+
+// The drafter of `config.method` for one new sequence; nullptr when speculation is off or the
+// engine drafts itself (kMtp).
 std::unique_ptr<Drafter> make_drafter(const SpeculativeConfig& config);
 
 }  // namespace mx

@@ -57,13 +57,13 @@ namespace {
 
 // Names the model's content and the KV layout: prefix blocks of another model, dtype or block
 // size never match — also in the persistent SSD tier, which outlives the process.
-uint64_t layout_seed(const Model& model, const EngineConfig& config) {
+uint64_t layout_seed(const Model& model, const EngineConfig& config, bool with_nextn) {
   const ModelConfig& c = model.config();
   const std::string id =
       fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers,
                   c.n_kv_heads, c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype),
                   config.block_size, KvCacheStorage::layout_name(c, config.kv_dtype),
-                  KvCacheStorage::bytes_per_token(c, config.kv_dtype));
+                  KvCacheStorage::bytes_per_token(c, config.kv_dtype, with_nextn));
   return XXH3_64bits(id.data(), id.size());
 }
 
@@ -73,9 +73,18 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   config.scheduler.block_size = config.block_size;
   MX_RETURN_IF_ERROR(config.validate());
   const ModelConfig& c = model.config();
+  // MTP drafting keeps the nextn layers' KV in the same blocks as the main layers'.
+  const bool with_nextn = config.speculative.method == SpeculativeMethod::kMtp;
+  if (with_nextn && !model.has_mtp()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--speculative mtp needs a model with multi-token-prediction (nextn) "
+                      "layers (DeepSeek-V3 style: num_nextn_predict_layers > 0), and {} ({}) "
+                      "has none; use --speculative ngram instead",
+                      model.source(), arch_name(c.arch));
+  }
   int64_t n_blocks = config.kv_blocks;
   if (n_blocks == 0) {
-    const size_t block_bytes = KvCacheStorage::bytes_per_token(c, config.kv_dtype) *
+    const size_t block_bytes = KvCacheStorage::bytes_per_token(c, config.kv_dtype, with_nextn) *
                                static_cast<size_t>(config.block_size);
     n_blocks = config.kv_memory_bytes / static_cast<int64_t>(block_bytes);
   }
@@ -87,7 +96,7 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   if (config.threads == 0) {
     config.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  const uint64_t seed = layout_seed(model, config);
+  const uint64_t seed = layout_seed(model, config, with_nextn);
   auto impl = std::make_unique<Impl>(model, config, n_blocks, seed);
   if (config.make_kv_store && config.prefix_caching) {
     MX_ASSIGN_OR_RETURN(impl->store, config.make_kv_store(seed, impl->kv.block_bytes()));
@@ -106,12 +115,13 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
       KvCacheStorage::type_name(config.kv_dtype), KvCacheStorage::bytes_per_token(c, config.kv_dtype),
       KvCacheStorage::layout_name(c, config.kv_dtype), raw->max_context,
       config.threads, config.prefix_caching ? "on" : "off",
-      config.speculative.enabled()
-          ? fmt::format("{} (k {}, n-gram {}..{})",
+      !config.speculative.enabled() ? std::string("off")
+      : config.speculative.method == SpeculativeMethod::kMtp
+          ? fmt::format("mtp (k {})", config.speculative.draft_tokens)
+          : fmt::format("{} (k {}, n-gram {}..{})",
                         speculative_method_name(config.speculative.method),
                         config.speculative.draft_tokens, config.speculative.ngram_min,
-                        config.speculative.ngram_max)
-          : std::string("off"));
+                        config.speculative.ngram_max));
   return engine;
 }
 
@@ -119,9 +129,11 @@ Engine::Impl::Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t seed)
     : model(m),
       config(c),
       max_context(c.max_context > 0 ? c.max_context : m.config().context_length),
-      kv(m.config(), n_blocks, c.block_size, c.kv_dtype),
+      kv(m.config(), n_blocks, c.block_size, c.kv_dtype,
+         c.speculative.method == SpeculativeMethod::kMtp),
       blocks(n_blocks, c.block_size, seed),
-      threads(c.threads, c.pin_threads) {
+      threads(c.threads, c.pin_threads),
+      mtp(c.speculative.method == SpeculativeMethod::kMtp) {
   if (max_context <= 0) max_context = 4096;
 }
 

@@ -31,6 +31,12 @@ struct Engine::Impl {
   bool prepare(const ScheduledSeq& scheduled, Sequence& seq);  // blocks for this step
   void run_batch();                                            // forward over batch_, then sample
   void propose_draft(Sequence& seq);  // running decode: fills seq.draft
+  int64_t draft_room(const Sequence& seq) const;  // most draft tokens it may verify
+  // MTP drafter (engine_mtp.cpp), after the step's sampling: brings the MTP layer's KV up to
+  // each batch sequence's n_computed and drafts the next step's tokens into seq.mtp_draft.
+  void run_mtp();
+  Status mtp_catch_up();
+  Status mtp_extend_drafts();
   void sample_next(Sequence& seq, float* logits);
   // Verifies seq.draft's first n_draft tokens against rows[0, n_draft], then samples one more
   // token (after a rejection: from the residual; all accepted: from row n_draft); rolls back
@@ -91,6 +97,24 @@ struct Engine::Impl {
   std::vector<int32_t> batch_tokens, batch_positions, logit_rows;
   std::vector<BatchSequence> batch_slices;
   std::vector<float> logits;
+  // --speculative mtp (engine_mtp.cpp): the batch's final hidden rows, where each batch
+  // sequence's rows start (its id: it may have finished while sampling), and the drafting state.
+  bool mtp = false;
+  std::vector<float> hidden;  // [batch tokens, d_model]
+  struct MtpSource {
+    SeqId id;
+    int64_t first_position;  // its n_computed before the step
+    int64_t first_row;       // its first row in the batch
+  };
+  std::vector<MtpSource> mtp_sources;
+  struct MtpDrafting {
+    Sequence* seq;
+    int64_t length;  // draft tokens wanted
+  };
+  std::vector<MtpDrafting> mtp_drafting;
+  std::vector<int32_t> mtp_tokens, mtp_positions, mtp_logit_rows;
+  std::vector<BatchSequence> mtp_slices;
+  std::vector<float> mtp_hidden_in, mtp_hidden_out, mtp_logits;
 };
 
 }  // namespace mx

@@ -26,8 +26,13 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     v.n_blocks = static_cast<int64_t>(seq->blocks.size());
     v.n_blocks_shared = blocks.count_shared(seq->blocks);
     seq->draft.clear();
-    if (seq->drafter && v.n_tokens - v.n_computed == 1) {
-      propose_draft(*seq);
+    if (v.n_tokens - v.n_computed == 1 && (seq->drafter || mtp)) {
+      if (seq->drafter) {
+        propose_draft(*seq);
+      } else {
+        std::swap(seq->draft, seq->mtp_draft);  // drafted after the last step's sampling
+        seq->mtp_draft.clear();
+      }
       v.n_draft = seq->draft.size();
       totals.spec_proposed_tokens += v.n_draft;
     }
@@ -60,6 +65,7 @@ void Engine::Impl::apply_preemptions(const Decision& decision) {
     Sequence& seq = *found->second;
     release_blocks(seq);
     seq.n_computed = 0;
+    seq.mtp_draft.clear();
     seq.preempted = true;
     seq.waiting_steps = 0;
     std::erase(running, &seq);
@@ -91,10 +97,13 @@ void Engine::Impl::apply_admissions(const Decision& decision) {
 
 // Drafts never run past max_new_tokens or the context: the token sampled after them must fit
 // too, so a sequence one token from its end drafts nothing.
+int64_t Engine::Impl::draft_room(const Sequence& seq) const {
+  return std::min(seq.request.max_new_tokens - seq.n_generated(), max_context - seq.n_tokens()) -
+         1;
+}
+
 void Engine::Impl::propose_draft(Sequence& seq) {
-  const int64_t room =
-      std::min(seq.request.max_new_tokens - seq.n_generated(), max_context - seq.n_tokens()) - 1;
-  const int64_t k = std::min(seq.pacer.next_length(), room);
+  const int64_t k = std::min(seq.pacer.next_length(), draft_room(seq));
   if (k > 0) seq.drafter->propose(seq.tokens, k, seq.draft);
 }
 
@@ -148,11 +157,13 @@ void Engine::Impl::run_batch() {
   batch_slices.clear();
   logit_rows.clear();
   sampled.clear();
+  mtp_sources.clear();
   for (size_t i = 0; i < batch_seqs.size(); ++i) {
     Sequence& seq = *batch_seqs[i];
     const int64_t n = batch_counts[i];
     const int64_t n_draft = batch_drafts[i];
     const int64_t offset = static_cast<int64_t>(batch_tokens.size());
+    if (mtp) mtp_sources.push_back({seq.id, seq.n_computed, offset});
     for (int64_t t = 0; t < n; ++t) {
       const int64_t real = n - n_draft;  // tokens of seq.tokens, then the draft's
       batch_tokens.push_back(t < real ? seq.tokens[static_cast<size_t>(seq.n_computed + t)]
@@ -171,6 +182,10 @@ void Engine::Impl::run_batch() {
   const int64_t vocab = model.config().vocab_size;
   logits.resize(logit_rows.size() * static_cast<size_t>(vocab));
   ForwardBatch batch{batch_tokens, batch_positions, batch_slices, logit_rows};
+  if (mtp) {
+    hidden.resize(batch_tokens.size() * static_cast<size_t>(model.config().d_model));
+    batch.hidden_out = hidden.data();
+  }
   Status status = model.forward(batch, kv, logits.data(), threads);
   if (!status.ok()) {
     spdlog::error("engine: forward failed: {}", status.error().message);
@@ -192,6 +207,7 @@ void Engine::Impl::run_batch() {
       sample_next(*s.seq, rows);
     }
   }
+  if (mtp) run_mtp();
 }
 
 void Engine::Impl::sample_next(Sequence& seq, float* row) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <memory>
 #include <vector>
 
@@ -23,7 +24,9 @@ struct Sequence {
         tokens(request.prompt),
         sampler(request.sampling, vocab_size),
         drafter(make_drafter(speculative)),
-        pacer(speculative.draft_tokens) {
+        pacer(speculative.draft_tokens),
+        mtp_rng(request.sampling.seed ? *request.sampling.seed ^ 0x6d7470ULL
+                                      : std::random_device{}()) {
     sampler.add_prompt_tokens(request.prompt);
   }
 
@@ -49,6 +52,10 @@ struct Sequence {
   std::unique_ptr<Drafter> drafter;  // null: no speculation
   Draft draft;                       // this step's proposal (its tokens are not in `tokens`)
   DraftPacer pacer;                  // draft length from recent acceptance
+  // --speculative mtp: the draft the engine's MTP drafter made after the last step's sampling
+  // (engine_mtp.cpp), moved into `draft` when the next step starts, and the RNG it draws with.
+  Draft mtp_draft;
+  std::mt19937_64 mtp_rng;
 };
 
 }  // namespace mx

@@ -17,9 +17,8 @@
 #include "model/model.h"
 
 namespace mx {
-namespace {
 
-Status check_batch(const ForwardBatch& batch, const ModelConfig& c, const KvCacheStorage& kv) {
+Status check_forward_batch(const ForwardBatch& batch, const ModelConfig& c, const KvCacheStorage& kv) {
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   if (n == 0 || static_cast<int64_t>(batch.positions.size()) != n) {
     return make_error(ErrorCode::kInvalidArgument, "forward: {} tokens but {} positions", n,
@@ -51,8 +50,6 @@ Status check_batch(const ForwardBatch& batch, const ModelConfig& c, const KvCach
   return ok_status();
 }
 
-}  // namespace
-
 void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv) {
   const ModelConfig& c = config_;
   if (n_tokens > reserved_tokens_) {
@@ -67,6 +64,10 @@ void Model::reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvC
     gate_.resize(n_tokens * c.ffn_hidden);
     up_.resize(n_tokens * c.ffn_hidden);
     size_t scratch = 0;
+    for (const MtpWeights& m : w_.mtp) {
+      scratch = std::max(scratch, matmul_scratch_bytes(m.eh_proj.type, n_tokens, m.eh_proj.cols));
+      scratch = std::max(scratch, matmul_scratch_bytes(m.head.type, n_tokens, m.head.cols));
+    }
     for (const LayerWeights& l : w_.layers) {
       for (const Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
                               &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a, &l.mla.wk_b_t,
@@ -105,7 +106,7 @@ Status Model::matmul_into(const Matrix& w, const float* x, int64_t x_stride, flo
 Status Model::forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logits,
                       ThreadPool& pool) {
   const ModelConfig& c = config_;
-  MX_RETURN_IF_ERROR(check_batch(batch, c, kv));
+  MX_RETURN_IF_ERROR(check_forward_batch(batch, c, kv));
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t n_logits = static_cast<int64_t>(batch.logit_rows.size());
   reserve(n, n_logits, pool.size(), kv);
@@ -114,6 +115,7 @@ Status Model::forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logi
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     MX_RETURN_IF_ERROR(run_layer(layer, batch, kv, pool));
   }
+  if (batch.hidden_out != nullptr) std::copy_n(x_.data(), n * c.d_model, batch.hidden_out);
   if (n_logits == 0) return ok_status();
   for (int64_t i = 0; i < n_logits; ++i) {
     std::copy_n(&x_[batch.logit_rows[i] * c.d_model], c.d_model, &normed_rows_[i * c.d_model]);

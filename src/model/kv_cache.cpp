@@ -20,9 +20,9 @@ size_t row_bytes(DType dtype, int64_t width) {
 }  // namespace
 
 KvCacheStorage::KvCacheStorage(const ModelConfig& config, int64_t n_blocks, int64_t block_size,
-                               DType dtype)
+                               DType dtype, bool with_nextn)
     : mla_(config.mla.enabled()),
-      n_layers_(config.n_layers),
+      n_layers_(config.n_layers + (with_nextn ? config.n_nextn_layers : 0)),
       n_kv_heads_(mla_ ? 1 : config.n_kv_heads),
       head_dim_(mla_ ? config.mla.cache_width() : config.head_dim),
       n_blocks_(n_blocks),
@@ -54,11 +54,14 @@ PagedKv KvCacheStorage::layer(int64_t layer_index) const {
   return kv;
 }
 
-size_t KvCacheStorage::bytes_per_token(const ModelConfig& config, DType dtype) {
+size_t KvCacheStorage::bytes_per_token(const ModelConfig& config, DType dtype,
+                                       bool with_nextn) {
+  const int64_t layers = config.n_layers + (with_nextn ? config.n_nextn_layers : 0);
   if (config.mla.enabled()) {
-    return static_cast<size_t>(config.n_layers) * row_bytes(dtype, config.mla.cache_width());
+    return static_cast<size_t>(layers) * row_bytes(dtype, config.mla.cache_width());
   }
-  return gqa_bytes_per_token(config, dtype);
+  return gqa_bytes_per_token(config, dtype) / static_cast<size_t>(config.n_layers) *
+         static_cast<size_t>(layers);
 }
 
 size_t KvCacheStorage::gqa_bytes_per_token(const ModelConfig& config, DType dtype) {

@@ -32,19 +32,23 @@ namespace mx {
 
 class KvCacheStorage {
  public:
-  KvCacheStorage(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype);
+  // with_nextn: also the model's MTP layers (layers n_layers.., for the MTP drafter), so a
+  // block carries their KV wherever it goes (prefix cache, tiers).
+  KvCacheStorage(const ModelConfig& config, int64_t n_blocks, int64_t block_size, DType dtype,
+                 bool with_nextn = false);
 
   // The kernels' view of one layer's K and V in every block.
   PagedKv layer(int64_t layer_index) const;
 
   int64_t n_blocks() const { return n_blocks_; }
+  int64_t n_layers() const { return n_layers_; }  // main layers (+ MTP layers with_nextn)
   int64_t block_size() const { return block_size_; }
   DType dtype() const { return dtype_; }
   size_t block_bytes() const { return block_bytes_; }  // all layers, K and V
   uint8_t* block_data(int64_t block) { return data_.get() + block * block_bytes_; }
 
   // Bytes one token of KV takes over all layers in this model's layout (MLA: the latent).
-  static size_t bytes_per_token(const ModelConfig& config, DType dtype);
+  static size_t bytes_per_token(const ModelConfig& config, DType dtype, bool with_nextn = false);
   // What the same model would need with full K/V heads (MLA: n_heads x (qk_head + v_head));
   // equals bytes_per_token for GQA models. For reports.
   static size_t gqa_bytes_per_token(const ModelConfig& config, DType dtype);

@@ -87,9 +87,20 @@ struct LayerWeights {
   MlaWeights mla;               // MLA attention (then wk, wv are absent)
 };
 
+// One multi-token-prediction ("nextn") module of DeepSeek-V3 (mtp_forward.cpp); its decoder
+// layer is ModelWeights::layers[n_layers + i].
+struct MtpWeights {
+  Matrix eh_proj;          // nextn.eh_proj [d_model, 2 * d_model]: [enorm(embed) | hnorm(h)] -> d
+  Vector enorm, hnorm;     // [d_model]
+  Vector head_norm;        // nextn.shared_head_norm [d_model]
+  Matrix embed;            // nextn.embed_tokens [vocab, d_model], else the main token_embd
+  Matrix head;             // nextn.shared_head_head [vocab, d_model], else the main output
+};
+
 struct ModelWeights {
   Matrix token_embd;           // [vocab, d_model]
-  std::vector<LayerWeights> layers;
+  std::vector<LayerWeights> layers;  // n_layers main layers, then the n_nextn_layers MTP layers
+  std::vector<MtpWeights> mtp;       // [n_nextn_layers]
   Vector output_norm;
   Matrix output;               // [vocab, d_model]; token_embd when tied
 };

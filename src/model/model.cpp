@@ -120,8 +120,9 @@ Status Model::bind(const WeightMap& weights) {
   }
   w_.token_embd = Matrix{embd->dtype, embd->data, c.vocab_size, c.d_model};
   const ArchSpec& spec = arch_spec(c.arch);
-  w_.layers.resize(static_cast<size_t>(c.n_layers));
-  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+  const int64_t n_all_layers = c.n_layers + c.n_nextn_layers;
+  w_.layers.resize(static_cast<size_t>(n_all_layers));
+  for (int64_t layer = 0; layer < n_all_layers; ++layer) {
     MX_RETURN_IF_ERROR(spec.bind_layer(binder, layer, w_.layers[layer]));
   }
   MX_ASSIGN_OR_RETURN(w_.output_norm, binder.vector("output_norm.weight", c.d_model));
@@ -131,9 +132,13 @@ Status Model::bind(const WeightMap& weights) {
     // Tied embeddings: the output projection is the embedding table.
     MX_ASSIGN_OR_RETURN(w_.output, binder.matrix("token_embd.weight", c.vocab_size, c.d_model));
   }
+  w_.mtp.resize(static_cast<size_t>(c.n_nextn_layers));
+  for (int64_t i = 0; i < c.n_nextn_layers; ++i) {
+    MX_RETURN_IF_ERROR(bind_mtp(binder, c.n_layers + i, w_.mtp[i]));
+  }
   owned_vectors_ = binder.take_owned();
   if (c.moe.enabled()) {
-    const size_t n = static_cast<size_t>(c.n_layers * c.moe.n_experts);
+    const size_t n = static_cast<size_t>(n_all_layers * c.moe.n_experts);
     expert_counts_ = std::make_unique<std::atomic<uint64_t>[]>(n);
     for (size_t i = 0; i < n; ++i) expert_counts_[i].store(0, std::memory_order_relaxed);
   }
@@ -154,6 +159,10 @@ std::vector<uint64_t> Model::expert_token_counts() const {
 // and scale per group), computed once here instead of on every call.
 Status Model::prepare_matmul_aux() {
   std::vector<Matrix*> matrices = {&w_.output};
+  for (MtpWeights& m : w_.mtp) {
+    matrices.push_back(&m.eh_proj);
+    if (m.head.data != w_.output.data) matrices.push_back(&m.head);
+  }
   for (LayerWeights& l : w_.layers) {
     for (Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down, &l.mla.wq_a,
                       &l.mla.wq_b, &l.mla.wkv_a}) {
@@ -177,6 +186,9 @@ Status Model::prepare_matmul_aux() {
         matmul_prepare_aux(m->type, m->data, m->rows, m->cols, aux.data(), bytes, pool));
     m->aux = aux.data();
     total += bytes;
+  }
+  for (MtpWeights& m : w_.mtp) {  // heads shared with the main model share its aux data
+    if (m.head.data == w_.output.data) m.head.aux = w_.output.aux;
   }
   if (total > 0) spdlog::debug("{}: {} MiB of matmul aux data", source_, total >> 20);
   return ok_status();

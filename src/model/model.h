@@ -40,7 +40,14 @@ struct ForwardBatch {
   std::span<const int32_t> positions;   // [n_tokens]
   std::span<const BatchSequence> sequences;
   std::span<const int32_t> logit_rows;  // rows of `tokens` whose logits are wanted
+  // Optional: [n_tokens, d_model], every row's final hidden state (before the output norm), the
+  // input of the MTP drafter (mtp_forward).
+  float* hidden_out = nullptr;
 };
+
+// Checks a batch's tokens, positions, slices and logit rows against the model and the cache.
+Status check_forward_batch(const ForwardBatch& batch, const ModelConfig& config,
+                           const KvCacheStorage& kv);
 
 class Model {
  public:
@@ -58,6 +65,18 @@ class Model {
   // logits: [logit_rows.size(), vocab_size] floats.
   Status forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logits, ThreadPool& pool);
 
+  // Multi-token prediction (mtp_forward.cpp), DeepSeek-V3's nextn module 0 as a drafter. Row t
+  // of `batch` is position p = positions[t] with batch.tokens[t] = the token at p + 1 and
+  // hidden[t] [d_model] = the hidden state of position p (from forward's hidden_out, or a
+  // previous mtp_forward's hidden_out when drafting further ahead):
+  //   x = eh_proj([enorm(embed(token)) | hnorm(hidden)]); x = layer_{n_layers}(x) at p
+  //   logits (of the token at p + 2) = head(head_norm(x))
+  // The MTP layer's KV goes to layer n_layers of `kv` (made with_nextn). logits:
+  // [logit_rows, vocab]; hidden_out (optional): [logit_rows, d_model], x of those rows.
+  bool has_mtp() const { return !w_.mtp.empty(); }
+  Status mtp_forward(const ForwardBatch& batch, const float* hidden, KvCacheStorage& kv,
+                     float* logits, float* hidden_out, ThreadPool& pool);
+
   // Tokens routed to each expert since load: [n_layers * n_experts], layer-major (zeros for
   // dense layers; empty for dense models). Safe to call from any thread while forward() runs.
   std::vector<uint64_t> expert_token_counts() const;
@@ -65,6 +84,7 @@ class Model {
  private:
   Model() = default;
   Status bind(const WeightMap& weights);
+  Status bind_mtp(WeightBinder& binder, int64_t layer, MtpWeights& out);
   Status prepare_matmul_aux();
   void reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv);
   Status run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv, ThreadPool& pool);
@@ -122,6 +142,7 @@ class Model {
   int64_t reserved_tokens_ = 0;
   int64_t reserved_logits_ = 0;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, normed_rows_;
+  std::vector<float> mtp_concat_;  // [n_tokens, 2 * d_model], mtp_forward's eh_proj input
   std::vector<uint8_t> matmul_scratch_, attention_scratch_;
   std::vector<AttentionSeq> attention_seqs_;
 };

