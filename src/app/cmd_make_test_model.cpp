@@ -33,10 +33,12 @@ int run_make_test_model(const MakeTestModelFlags& flags) {
     request.spec.arch = Arch::kQwen3Moe;
   } else if (flags.arch == "deepseek2") {
     request.spec.arch = Arch::kDeepseek2;
+  } else if (flags.arch == "glm4moe") {
+    request.spec.arch = Arch::kGlm4Moe;
   } else {
     fmt::print(stderr,
                "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3, qwen3moe, "
-               "deepseek2)\n",
+               "deepseek2, glm4moe)\n",
                flags.arch);
     return 2;
   }
@@ -66,11 +68,11 @@ void register_make_test_model(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<MakeTestModelFlags>();
   CLI::App* sub = app.add_subcommand(
       "make-test-model", "Write a random-weight test model with a real tokenizer");
-  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe | deepseek2")
+  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe | deepseek2 | glm4moe")
       ->capture_default_str();
   sub->add_option("--size", flags->size,
-                  "tiny | bench (Qwen3-0.6B / Llama-3.2-1B / Qwen3-30B-A3B / DeepSeek-V2-Lite "
-                  "shaped)")
+                  "tiny | bench (Qwen3-0.6B / Llama-3.2-1B / Qwen3-30B-A3B / DeepSeek-V2-Lite / "
+                  "GLM-4.5-Air shaped)")
       ->check(CLI::IsMember({"tiny", "bench"}))
       ->capture_default_str();
   sub->add_option("--tokenizer", flags->tokenizer, "Folder with tokenizer.json")

@@ -116,7 +116,7 @@ Status WeightBinder::bind_common_layer(int64_t layer, LayerWeights& out) {
   return bind_dense_ffn(layer, out);
 }
 
-Status WeightBinder::bind_attention(int64_t layer, LayerWeights& out) {
+Status WeightBinder::bind_attention(int64_t layer, LayerWeights& out, const char* ffn_norm_stem) {
   const ModelConfig& c = config_;
   const std::string p = fmt::format("blk.{}.", layer);
   const int64_t q_dim = c.n_heads * c.head_dim;
@@ -126,7 +126,7 @@ Status WeightBinder::bind_attention(int64_t layer, LayerWeights& out) {
   MX_ASSIGN_OR_RETURN(out.wk, matrix(p + "attn_k.weight", kv_dim, c.d_model));
   MX_ASSIGN_OR_RETURN(out.wv, matrix(p + "attn_v.weight", kv_dim, c.d_model));
   MX_ASSIGN_OR_RETURN(out.wo, matrix(p + "attn_output.weight", c.d_model, q_dim));
-  MX_ASSIGN_OR_RETURN(out.ffn_norm, vector(p + "ffn_norm.weight", c.d_model));
+  MX_ASSIGN_OR_RETURN(out.ffn_norm, vector(p + ffn_norm_stem + ".weight", c.d_model));
   return ok_status();
 }
 

@@ -123,7 +123,9 @@ class WeightBinder {
   // The parts every dense layer has: norms, q/k/v/o and the SwiGLU FFN (no biases, no q/k norm).
   Status bind_common_layer(int64_t layer, LayerWeights& out);
   // Its two halves: norms and q/k/v/o; the dense SwiGLU FFN (ffn_gate / ffn_up / ffn_down).
-  Status bind_attention(int64_t layer, LayerWeights& out);
+  // The norm before the FFN is "ffn_norm" unless the architecture's GGUF names it otherwise
+  // (llama.cpp's glm4moe: "post_attention_norm").
+  Status bind_attention(int64_t layer, LayerWeights& out, const char* ffn_norm_stem = "ffn_norm");
   Status bind_dense_ffn(int64_t layer, LayerWeights& out);
   // The MoE FFN of a layer (moe_weights.cpp): router ffn_gate_inp, experts from the stacked
   // GGUF tensors ffn_{gate,up,down}_exps.weight [n_experts, rows, cols] or the per-expert

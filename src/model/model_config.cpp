@@ -188,10 +188,12 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
     MX_RETURN_IF_ERROR(qwen3_moe_from_hf(config, source, c.moe));
   } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
     c.arch = Arch::kDeepseek2;
+  } else if (type == "glm4_moe") {
+    c.arch = Arch::kGlm4Moe;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: model_type '{}' is not supported (supported: llama, qwen2, qwen3, "
-                      "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2)",
+                      "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe)",
                       source, type);
   }
   MX_ASSIGN_OR_RETURN(c.n_layers, required<int64_t>(config, "num_hidden_layers", source));
@@ -213,6 +215,7 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
   c.tie_embeddings = config.value("tie_word_embeddings", false);
   if (c.arch == Arch::kLlama) c.qkv_bias = config.value("attention_bias", false);
   if (c.arch == Arch::kDeepseek2) MX_RETURN_IF_ERROR(deepseek_config_from_hf(config, source, c));
+  if (c.arch == Arch::kGlm4Moe) MX_RETURN_IF_ERROR(glm4moe_config_from_hf(config, source, c));
   MX_RETURN_IF_ERROR(c.validate(source));
   return c;
 }

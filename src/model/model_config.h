@@ -114,14 +114,15 @@ struct ModelConfig {
 float attention_softmax_scale(const ModelConfig& config);
 
 // From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe / deepseek_v2 /
-// deepseek_v3 / kimi_k2).
+// deepseek_v3 / kimi_k2 / glm4_moe).
 Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source);
 
 }  // namespace mx
 
 namespace mx {
 class GgufFile;
-// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe / deepseek2 and its
+// From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe / deepseek2 / glm4moe
+// and its
 // "<arch>.*" keys, as llama.cpp writes them) and the rope_freqs.weight tensor when present.
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
 
@@ -130,4 +131,10 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
 Status deepseek_config_from_hf(const nlohmann::json& config, const std::string& source,
                                ModelConfig& c);
 Status deepseek_config_from_gguf(const GgufFile& file, ModelConfig& c);
+// GLM-4.5 (model_config_glm4moe.cpp): biases, q/k norm, partial rotary, MoE and MTP layer count
+// of `c`, after the common fields (head_dim included) are filled. From GGUF, c.n_layers comes
+// in as block_count and leaves without the nextn layers.
+Status glm4moe_config_from_hf(const nlohmann::json& config, const std::string& source,
+                              ModelConfig& c);
+Status glm4moe_config_from_gguf(const GgufFile& file, ModelConfig& c);
 }  // namespace mx

@@ -96,10 +96,12 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
     MX_RETURN_IF_ERROR(read_moe(file, arch, c));
   } else if (arch == "deepseek2") {
     c.arch = Arch::kDeepseek2;
+  } else if (arch == "glm4moe") {
+    c.arch = Arch::kGlm4Moe;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: general.architecture '{}' is not supported (llama, qwen2, qwen3, "
-                      "qwen3moe, deepseek2)",
+                      "qwen3moe, deepseek2, glm4moe)",
                       file.source(), arch);
   }
   auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };
@@ -136,6 +138,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
   if (c.arch == Arch::kLlama) c.qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
   MX_RETURN_IF_ERROR(read_rope_scaling(file, arch, c));
   if (c.arch == Arch::kDeepseek2) MX_RETURN_IF_ERROR(deepseek_config_from_gguf(file, c));
+  if (c.arch == Arch::kGlm4Moe) MX_RETURN_IF_ERROR(glm4moe_config_from_gguf(file, c));
   MX_RETURN_IF_ERROR(c.validate(file.source()));
   MX_RETURN_IF_ERROR(read_rope_freqs(file, c));
   return c;

@@ -76,6 +76,7 @@ void add_moe_layer(const ModelConfig& c, const std::string& p, const std::string
 
 ModelConfig test_model_config(const TestModelSpec& spec) {
   if (spec.arch == Arch::kDeepseek2) return deepseek2_test_config(spec);
+  if (spec.arch == Arch::kGlm4Moe) return glm4moe_test_config(spec);
   ModelConfig c;
   c.arch = spec.arch;
   c.vocab_size = spec.vocab_size;
@@ -147,6 +148,10 @@ std::vector<GeneratedTensor> test_model_layout(const ModelConfig& c) {
   std::vector<GeneratedTensor> out;
   if (c.arch == Arch::kDeepseek2) {
     add_deepseek2_layout(c, out);
+    return out;
+  }
+  if (c.arch == Arch::kGlm4Moe) {
+    add_glm4moe_layout(c, out);
     return out;
   }
   auto add = [&out](std::string name, std::string hf_name, std::vector<int64_t> shape,

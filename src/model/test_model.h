@@ -29,7 +29,8 @@ struct TestModelSpec {
 
 // The architecture's shape: tiny (a few MB of layers, fast tests; every matrix width a
 // multiple of 256 so K-quants apply) or bench (Qwen3-0.6B / Llama-3.2-1B shaped; qwen3moe:
-// Qwen3-30B-A3B shaped at 1.9 B parameters).
+// Qwen3-30B-A3B shaped at 1.9 B parameters; deepseek2: DeepSeek-V2-Lite shaped; glm4moe:
+// GLM-4.5-Air shaped at 2.4 B).
 ModelConfig test_model_config(const TestModelSpec& spec);
 
 struct GeneratedTensor {
@@ -62,6 +63,11 @@ ModelConfig deepseek2_test_config(const TestModelSpec& spec);
 void add_deepseek2_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);
 std::vector<GeneratedTensor> deepseek2_gguf_split_kv_b(const ModelConfig& config,
                                                         const GeneratedTensor& kv_b);
+
+// GLM-4.5 (test_model_glm4moe.cpp): shape and layout, with one MTP ("nextn") layer stored after
+// the main layers.
+ModelConfig glm4moe_test_config(const TestModelSpec& spec);
+void add_glm4moe_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);
 
 // Per-frequency divisors for Llama-3 RoPE scaling (what GGUF stores as rope_freqs.weight).
 std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);

@@ -66,8 +66,46 @@ nlohmann::ordered_json deepseek_hf_config(const ModelConfig& c, const char* dtyp
   return j;
 }
 
+// config.json of GLM-4.5 (Glm4MoeForCausalLM) as transformers has it.
+nlohmann::ordered_json glm4moe_hf_config(const ModelConfig& c, const char* dtype) {
+  const MoeConfig& e = c.moe;
+  nlohmann::ordered_json j;
+  j["architectures"] = {"Glm4MoeForCausalLM"};
+  j["model_type"] = "glm4_moe";
+  j["hidden_size"] = c.d_model;
+  j["intermediate_size"] = c.ffn_hidden;
+  j["moe_intermediate_size"] = e.expert_ffn_hidden;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["partial_rotary_factor"] = static_cast<double>(c.rope_dims) / static_cast<double>(c.head_dim);
+  j["attention_bias"] = c.qkv_bias;
+  j["use_qk_norm"] = c.qk_norm;
+  j["n_routed_experts"] = e.n_experts;
+  j["n_shared_experts"] = e.n_shared_experts;
+  j["num_experts_per_tok"] = e.n_experts_used;
+  j["first_k_dense_replace"] = e.first_dense_layers;
+  j["norm_topk_prob"] = e.normalize_top_k;
+  j["routed_scaling_factor"] = e.routed_scaling;
+  j["n_group"] = e.n_groups;
+  j["topk_group"] = e.n_groups_used;
+  j["num_nextn_predict_layers"] = c.n_nextn_layers;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = c.context_length;
+  j["rms_norm_eps"] = c.rms_eps;
+  j["rope_theta"] = c.rope_theta;
+  j["rope_scaling"] = nullptr;
+  j["attention_dropout"] = 0.0;
+  j["tie_word_embeddings"] = c.tie_embeddings;
+  j["vocab_size"] = c.vocab_size;
+  j["torch_dtype"] = dtype;
+  return j;
+}
+
 nlohmann::ordered_json hf_config(const ModelConfig& c, const char* dtype) {
   if (c.arch == Arch::kDeepseek2) return deepseek_hf_config(c, dtype);
+  if (c.arch == Arch::kGlm4Moe) return glm4moe_hf_config(c, dtype);
   static const char* kArchitectures[] = {"LlamaForCausalLM", "Qwen2ForCausalLM",
                                          "Qwen3ForCausalLM", "Qwen3MoeForCausalLM"};
   const bool moe = c.arch == Arch::kQwen3Moe;

@@ -136,6 +136,19 @@ void set_deepseek2_metadata(const ModelConfig& c, GgufWriter& w) {
   }
 }
 
+// GLM-4.5 keys as llama.cpp's converter writes them (sigmoid gating, shared experts, leading
+// dense layers; block_count and the MTP layer count are set_arch_metadata's).
+void set_glm4moe_metadata(const ModelConfig& c, GgufWriter& w) {
+  const std::string a = "glm4moe.";
+  const MoeConfig& e = c.moe;
+  auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
+  w.set_u32(a + "expert_shared_count", u32(e.n_shared_experts));
+  w.set_u32(a + "leading_dense_block_count", u32(e.first_dense_layers));
+  w.set_u32(a + "expert_gating_func", 2);  // sigmoid
+  w.set_f32(a + "expert_weights_scale", e.routed_scaling);
+  w.set_bool(a + "expert_weights_norm", e.normalize_top_k);
+}
+
 // The GGUF tensors a layout tensor becomes: itself, or for deepseek2's attn_kv_b its
 // attn_k_b / attn_v_b split.
 std::vector<GeneratedTensor> gguf_forms(const ModelConfig& c, GeneratedTensor t) {
@@ -174,6 +187,7 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
     w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_ffn_hidden));
   }
   if (c.arch == Arch::kDeepseek2) set_deepseek2_metadata(c, w);
+  if (c.arch == Arch::kGlm4Moe) set_glm4moe_metadata(c, w);
 }
 
 namespace {

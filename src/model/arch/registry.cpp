@@ -9,7 +9,7 @@ const ArchSpec& arch_spec(Arch arch) {
     case Arch::kQwen3: return qwen3_arch();
     case Arch::kQwen3Moe: return qwen3moe_arch();
     case Arch::kDeepseek2: return deepseek2_arch();
-    case Arch::kGlm4Moe: break;  // not loadable yet: the config loaders reject them
+    case Arch::kGlm4Moe: return glm4moe_arch();
   }
   return llama_arch();
 }
