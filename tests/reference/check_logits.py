@@ -13,7 +13,8 @@ the HF float32 folder with forward.py (float64 PyTorch), and compares:
     test models are deliberately sensitive (attention scores with a std of ~4), so f16 weights
     alone move the logits by ~0.1% RMS. Quantized arithmetic is checked exactly by the kernel
     unit tests, and end to end against llama.cpp's perplexity on the same GGUF files.
-deepseek2 also has its MTP (nextn) module checked (mxserve logits --mtp vs forward.py --mtp).
+deepseek2 and glm4moe also have their MTP (nextn) module checked (mxserve logits --mtp vs
+forward.py --mtp).
 deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
 absorbed: queries in latent space, what decode uses), with an f16 cache, and as an FP8 HF folder
 (E4M3 with block scales; the reference dequantizes them exactly, mxserve converts them to BF16 at
@@ -111,6 +112,8 @@ def check_arch(binary, work, arch):
                   EXACT_TOLERANCE, 1.0)
     if arch == "deepseek2":
         ok &= check_mla(binary, make, base, tokens, ref, out)
+    if arch == "glm4moe":
+        ok &= check_mtp(binary, make, base, tokens, out, arch)
     quant_bounds = QUANT_BOUNDS_MOE if arch in ("qwen3moe", "deepseek2", "glm4moe") else QUANT_BOUNDS
     for gguf_type in ["f32"] + list(quant_bounds):
         path = f"{base}-{gguf_type}.gguf"
@@ -139,7 +142,7 @@ def check_mla(binary, make, base, tokens, ref, out):
     ok &= compare("deepseek2 hf f32 f16 kv cache",
                   logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
                   5e-3, 1.0)  # the latent rounded to f16; measured 1.8e-3
-    ok &= check_mtp(binary, make, base, tokens, out)
+    ok &= check_mtp(binary, make, base, tokens, out, "deepseek2")
     run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
     ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
     ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
@@ -147,7 +150,7 @@ def check_mla(binary, make, base, tokens, ref, out):
     return ok
 
 
-def check_mtp(binary, make, base, tokens, out):
+def check_mtp(binary, make, base, tokens, out, arch):
     """The MTP (nextn) module's logits, from the HF folder and the GGUF file, in one chunk and in
     chunks of 1 (decode-like: each row attends to the MTP cache the earlier rows wrote)."""
     ref_file = base + "-ref-mtp.f32"
@@ -161,7 +164,7 @@ def check_mtp(binary, make, base, tokens, out):
         run([binary, "logits", "-m", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
              "--chunk", str(chunk), "--mtp"])
         ours = np.fromfile(out, dtype=np.float32).reshape(len(tokens) - 1, -1)
-        ok &= compare(f"deepseek2 mtp {os.path.basename(model)} chunk {chunk}", ours, ref,
+        ok &= compare(f"{arch} mtp {os.path.basename(model)} chunk {chunk}", ours, ref,
                       EXACT_TOLERANCE, 1.0)
     os.remove(gguf)
     return ok

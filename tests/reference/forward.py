@@ -17,7 +17,7 @@ layers not run). FP8 (F8_E4M3) weights are dequantized with their weight_scale_i
 It shares no code with mxserve.
 
 usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32 [--kv-int8]  # [n_tokens, vocab] f32
-       forward.py --mtp ...  # deepseek_v3 MTP module (forward_deepseek.mtp_forward), [n - 1, vocab]
+       forward.py --mtp ...  # deepseek_v3 / glm4_moe MTP module (mtp_forward), [n - 1, vocab]
 --kv-int8 rounds what a KV cache stores (K after RoPE and V per token and KV head; for MLA the
 latent row [c | k_rope]) to symmetric int8 with one scale per row, absmax / 127 (the definition
 of mxserve's --kv-type int8), and computes on with those values.
@@ -249,14 +249,16 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--kv-int8", action="store_true", help="int8 KV cache rows (see above)")
     parser.add_argument("--mtp", action="store_true",
-                        help="deepseek_v3: the MTP module's logits instead, [n_tokens - 1, vocab]")
+                        help="deepseek_v3 / glm4_moe: the MTP module's logits instead, [n_tokens - 1, vocab]")
     args = parser.parse_args()
     if args.kv_int8:
         KV_STORE["quantize"] = kv_int8
         deepseek.KV_STORE["quantize"] = kv_int8
     config, weights = load_model(args.model)
     tokens = [int(t) for t in args.tokens.split(",") if t]
-    if args.mtp:
+    if args.mtp and config.get("model_type") == "glm4_moe":
+        logits = glm4moe.mtp_forward(config, weights, tokens, rms_norm, rope_inv_freq)
+    elif args.mtp:
         logits = deepseek.mtp_forward(config, weights, tokens, rms_norm, rope_inv_freq, yarn_mscale)
     else:
         logits = forward(config, weights, tokens)

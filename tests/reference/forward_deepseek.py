@@ -156,24 +156,31 @@ def forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
     return x @ head.T
 
 
-def mtp_forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
-    """DeepSeek-V3's multi-token prediction module (model.layers.{num_hidden_layers}, as in its
-    official inference code): row i (i < n - 1) predicts token i + 2 from the main model's
-    hidden state h_i and the embedding of token i + 1:
-      x = eh_proj([enorm(embed(t_{i+1})) | hnorm(h_i)]); x = decoder_layer(x) at position i;
+def mtp_from_hidden(config, w, tokens, h, layer_fn, rms_norm):
+    """The MTP module on the main model's hidden states h [n - 1, d] (row i: position i):
+      x = eh_proj([enorm(embed(t_{i+1})) | hnorm(h_i)]); x = layer_fn(x, layer);
       logits = shared_head.head(shared_head.norm(x))
     embed_tokens / shared_head.head fall back to the main model's when the folder omits them."""
-    eps, n = config["rms_norm_eps"], len(tokens)
-    stack = Stack(config, n, rms_norm, rope_inv_freq, yarn_mscale)
-    h = hidden_states(config, w, tokens, stack)[:-1]
+    eps = config["rms_norm_eps"]
     layer = config["num_hidden_layers"]
     p = f"model.layers.{layer}."
     embed = w.get(p + "embed_tokens.weight", w["model.embed_tokens.weight"])
     e = embed[torch.tensor(tokens[1:])]
     x = torch.cat((rms_norm(e, w[p + "enorm.weight"], eps), rms_norm(h, w[p + "hnorm.weight"], eps)),
                   -1) @ w[p + "eh_proj.weight"].T
-    short = Stack(config, n - 1, rms_norm, rope_inv_freq, yarn_mscale)
-    x = short.layer(w, layer, x)
-    x = rms_norm(x, w[p + "shared_head.norm.weight"], eps)
-    head = w.get(p + "shared_head.head.weight", w.get("lm_head.weight"))
+    x = rms_norm(layer_fn(x, layer), w[p + "shared_head.norm.weight"], eps)
+    head = w.get(p + "shared_head.head.weight",
+                 w.get("lm_head.weight", w["model.embed_tokens.weight"]))
     return x @ head.T
+
+
+def mtp_forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale):
+    """DeepSeek-V3's multi-token prediction module (model.layers.{num_hidden_layers}, as in its
+    official inference code): row i (i < n - 1) predicts token i + 2 from the main model's
+    hidden state h_i and the embedding of token i + 1, the layer run at position i."""
+    n = len(tokens)
+    stack = Stack(config, n, rms_norm, rope_inv_freq, yarn_mscale)
+    h = hidden_states(config, w, tokens, stack)[:-1]
+    short = Stack(config, n - 1, rms_norm, rope_inv_freq, yarn_mscale)
+    return mtp_from_hidden(config, w, tokens, h, lambda x, layer: short.layer(w, layer, x),
+                           rms_norm)

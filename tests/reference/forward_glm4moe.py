@@ -12,12 +12,15 @@ written independently of mxserve:
     scores, the best topk_group kept (others masked); top-k by choice; weights = scores (no bias)
     of the chosen, divided by their sum (+1e-20) when norm_topk_prob, times
     routed_scaling_factor; plus the shared experts' MLP (n_shared_experts * moe_intermediate).
-  - Only model.layers.0 .. num_hidden_layers-1 run: the num_nextn_predict_layers MTP layers
-    stored after them are not part of Glm4MoeModel (transformers ignores them on load).
+  - Only model.layers.0 .. num_hidden_layers-1 run in forward(): the num_nextn_predict_layers
+    MTP layers stored after them are not part of Glm4MoeModel (transformers ignores them on
+    load); mtp_forward() runs the first one as DeepSeek-V3's MTP module.
 """
 import math
 
 import torch
+
+from forward_deepseek import mtp_from_hidden
 
 
 def mlp(h, w, prefix):
@@ -101,24 +104,50 @@ def partial_rotary_factor(config):
     return (config.get("rope_parameters") or {}).get("partial_rotary_factor", 0.5)
 
 
-def forward(config, w, tokens, rms_norm, rope_inv_freq):
-    eps = config["rms_norm_eps"]
-    n = len(tokens)
-    head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
-    rotary_dim = int(head_dim * partial_rotary_factor(config))
-    inv_freq, attn_factor = rope_inv_freq(config, rotary_dim)
-    angles = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq)
-    emb = torch.cat((angles, angles), dim=-1)
-    cos, sin = emb.cos() * attn_factor, emb.sin() * attn_factor
-    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
-    first_moe = config.get("first_k_dense_replace", 0)
-    x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
-    for layer in range(config["num_hidden_layers"]):
+class Stack:
+    """The decoder layers over n positions (RoPE tables and the causal mask built once)."""
+
+    def __init__(self, config, n, rms_norm, rope_inv_freq):
+        self.config, self.rms_norm, self.eps = config, rms_norm, config["rms_norm_eps"]
+        head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+        rotary_dim = int(head_dim * partial_rotary_factor(config))
+        inv_freq, attn_factor = rope_inv_freq(config, rotary_dim)
+        angles = torch.outer(torch.arange(n, dtype=torch.float64), inv_freq)
+        emb = torch.cat((angles, angles), dim=-1)
+        self.cos, self.sin = emb.cos() * attn_factor, emb.sin() * attn_factor
+        self.mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
+
+    def layer(self, w, layer, x):
+        config, rms_norm, eps = self.config, self.rms_norm, self.eps
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        x = x + attention(config, w, p, h, cos, sin, mask, rms_norm)
+        x = x + attention(config, w, p, h, self.cos, self.sin, self.mask, rms_norm)
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        x = x + (moe(config, w, p, h) if layer >= first_moe else mlp(h, w, p + "mlp."))
-    x = rms_norm(x, w["model.norm.weight"], eps)
+        first_moe = config.get("first_k_dense_replace", 0)
+        return x + (moe(config, w, p, h) if layer >= first_moe else mlp(h, w, p + "mlp."))
+
+
+def hidden_states(config, w, tokens, stack):
+    """The final hidden state of every position, before the output norm."""
+    x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
+    for layer in range(config["num_hidden_layers"]):
+        x = stack.layer(w, layer, x)
+    return x
+
+
+def forward(config, w, tokens, rms_norm, rope_inv_freq):
+    stack = Stack(config, len(tokens), rms_norm, rope_inv_freq)
+    x = rms_norm(hidden_states(config, w, tokens, stack), w["model.norm.weight"],
+                 config["rms_norm_eps"])
     head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
     return x @ head.T
+
+
+def mtp_forward(config, w, tokens, rms_norm, rope_inv_freq):
+    """GLM-4.5's MTP layer (model.layers.{num_hidden_layers}): the same module as DeepSeek-V3's
+    (forward_deepseek.mtp_from_hidden) around a GLM decoder layer run at position i."""
+    n = len(tokens)
+    h = hidden_states(config, w, tokens, Stack(config, n, rms_norm, rope_inv_freq))[:-1]
+    short = Stack(config, n - 1, rms_norm, rope_inv_freq)
+    return mtp_from_hidden(config, w, tokens, h, lambda x, layer: short.layer(w, layer, x),
+                           rms_norm)

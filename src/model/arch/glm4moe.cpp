@@ -4,8 +4,9 @@
 // a dense SwiGLU FFN in the first first_dense_layers layers and a MoE FFN with a sigmoid router,
 // score bias and shared experts in the others (moe_forward.cpp).
 //
-// Only the n_layers main layers are bound; the MTP ("nextn") layers stored after them stay in
-// the WeightMap under their names (blk.{n_layers + i}.*, blk.*.nextn.*) for the MTP drafter.
+// The MTP ("nextn") layers stored after the n_layers main layers (blk.{n_layers + i}.*,
+// blk.*.nextn.*) are bound by Model::bind like DeepSeek's, for the MTP drafter; the main forward
+// never runs them.
 #include <fmt/format.h>
 
 #include "model/arch/registry.h"

@@ -152,7 +152,7 @@ TEST_F(Glm4MoeModelTest, GgufAndHfGiveTheSameConfig) {
   EXPECT_EQ(a->moe.normalize_top_k, b->moe.normalize_top_k);
   EXPECT_EQ(a->moe.routed_scaling, b->moe.routed_scaling);
   EXPECT_EQ(a->moe.n_groups, b->moe.n_groups);
-  // The MTP layer is stored (GGUF and HF alike, under one canonical name), not bound.
+  // The MTP layer is stored (GGUF and HF alike, under one canonical name).
   EXPECT_NE(hf->weights.find("blk.3.nextn.eh_proj.weight"), nullptr);
   EXPECT_NE(hf->weights.find("blk.3.ffn_gate_inp.weight"), nullptr);
   EXPECT_NE(file->find_tensor("blk.3.nextn.eh_proj.weight"), nullptr);
