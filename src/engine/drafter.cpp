@@ -64,7 +64,8 @@ void append_draft_token(std::span<const float> logits, const SamplingParams& par
   // Tokens outside the top_k get q = 0: the cut-off logit is the k-th largest.
   float cutoff = -std::numeric_limits<float>::infinity();
   if (params.top_k > 0 && static_cast<size_t>(params.top_k) < vocab) {
-    std::vector<float> sorted(logits.begin(), logits.end());
+    thread_local std::vector<float> sorted;  // no allocation per draft token once grown
+    sorted.assign(logits.begin(), logits.end());
     std::nth_element(sorted.begin(), sorted.begin() + (params.top_k - 1), sorted.end(),
                      std::greater<float>());
     cutoff = sorted[static_cast<size_t>(params.top_k - 1)];

@@ -37,6 +37,7 @@ struct Engine::Impl {
   void run_mtp();
   Status mtp_catch_up();
   Status mtp_extend_drafts();
+  Status mtp_draft_step();  // one batched MTP forward, one draft token per drafting sequence
   void sample_next(Sequence& seq, float* logits);
   // Verifies seq.draft's first n_draft tokens against rows[0, n_draft], then samples one more
   // token (after a rejection: from the residual; all accepted: from row n_draft); rolls back
@@ -111,7 +112,7 @@ struct Engine::Impl {
     Sequence* seq;
     int64_t length;  // draft tokens wanted
   };
-  std::vector<MtpDrafting> mtp_drafting;
+  std::vector<MtpDrafting> mtp_drafting, mtp_drafting_next;
   std::vector<int32_t> mtp_tokens, mtp_positions, mtp_logit_rows;
   std::vector<BatchSequence> mtp_slices;
   std::vector<float> mtp_hidden_in, mtp_hidden_out, mtp_logits;

@@ -35,7 +35,6 @@ void Engine::Impl::run_mtp() {
 
 Status Engine::Impl::mtp_catch_up() {
   const int64_t d = model.config().d_model;
-  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
   mtp_tokens.clear();
   mtp_positions.clear();
   mtp_slices.clear();
@@ -64,8 +63,15 @@ Status Engine::Impl::mtp_catch_up() {
     mtp_drafting.push_back({&seq, length});
   }
   if (mtp_tokens.empty()) return ok_status();
+  return mtp_draft_step();
+}
+
+// One mtp_forward over the rows gathered in mtp_tokens / mtp_positions / mtp_slices /
+// mtp_hidden_in; logit row i is mtp_drafting[i]'s, whose draft gets one token from it.
+Status Engine::Impl::mtp_draft_step() {
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
   mtp_logits.resize(mtp_logit_rows.size() * vocab);
-  mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(d));
+  mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(model.config().d_model));
   ForwardBatch batch{mtp_tokens, mtp_positions, mtp_slices, mtp_logit_rows};
   MX_RETURN_IF_ERROR(model.mtp_forward(batch, mtp_hidden_in.data(), kv, mtp_logits.data(),
                                        mtp_hidden_out.data(), threads));
@@ -81,10 +87,10 @@ Status Engine::Impl::mtp_catch_up() {
 // fed with the token drafted before it and the module's own output row for that token.
 Status Engine::Impl::mtp_extend_drafts() {
   const int64_t d = model.config().d_model;
-  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
   for (int64_t j = 1;; ++j) {
     // Sequences still drafting, in the order of the rows of mtp_hidden_out.
-    std::vector<MtpDrafting> next;
+    std::vector<MtpDrafting>& next = mtp_drafting_next;
+    next.clear();
     mtp_tokens.clear();
     mtp_positions.clear();
     mtp_slices.clear();
@@ -109,17 +115,8 @@ Status Engine::Impl::mtp_extend_drafts() {
       next.push_back(mtp_drafting[i]);
     }
     if (next.empty()) return ok_status();
-    mtp_drafting = std::move(next);
-    mtp_logits.resize(mtp_logit_rows.size() * vocab);
-    mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(d));
-    ForwardBatch batch{mtp_tokens, mtp_positions, mtp_slices, mtp_logit_rows};
-    MX_RETURN_IF_ERROR(model.mtp_forward(batch, mtp_hidden_in.data(), kv, mtp_logits.data(),
-                                         mtp_hidden_out.data(), threads));
-    for (size_t i = 0; i < mtp_drafting.size(); ++i) {
-      Sequence& seq = *mtp_drafting[i].seq;
-      append_draft_token(std::span<const float>(&mtp_logits[i * vocab], vocab),
-                         seq.request.sampling, seq.mtp_rng, seq.mtp_draft);
-    }
+    std::swap(mtp_drafting, next);
+    MX_RETURN_IF_ERROR(mtp_draft_step());
   }
 }
 

@@ -116,14 +116,20 @@ Status Model::forward(const ForwardBatch& batch, KvCacheStorage& kv, float* logi
     MX_RETURN_IF_ERROR(run_layer(layer, batch, kv, pool));
   }
   if (batch.hidden_out != nullptr) std::copy_n(x_.data(), n * c.d_model, batch.hidden_out);
+  return logits_of_rows(batch, w_.output_norm, w_.output, logits, pool);
+}
+
+Status Model::logits_of_rows(const ForwardBatch& batch, const Vector& norm, const Matrix& head,
+                             float* logits, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n_logits = static_cast<int64_t>(batch.logit_rows.size());
   if (n_logits == 0) return ok_status();
   for (int64_t i = 0; i < n_logits; ++i) {
     std::copy_n(&x_[batch.logit_rows[i] * c.d_model], c.d_model, &normed_rows_[i * c.d_model]);
   }
-  rmsnorm(normed_rows_.data(), c.d_model, w_.output_norm.data, normed_rows_.data(), c.d_model,
-          n_logits, c.d_model, c.rms_eps, pool);
-  return matmul_into(w_.output, normed_rows_.data(), c.d_model, logits, c.vocab_size, n_logits,
-                     pool);
+  rmsnorm(normed_rows_.data(), c.d_model, norm.data, normed_rows_.data(), c.d_model, n_logits,
+          c.d_model, c.rms_eps, pool);
+  return matmul_into(head, normed_rows_.data(), c.d_model, logits, c.vocab_size, n_logits, pool);
 }
 
 Status Model::run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv,

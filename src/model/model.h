@@ -85,6 +85,10 @@ class Model {
   Model() = default;
   Status bind(const WeightMap& weights);
   Status bind_mtp(WeightBinder& binder, int64_t layer, MtpWeights& out);
+  // Logits of batch.logit_rows of x_: rmsnorm(row, norm) then head (forward's output norm and
+  // matrix, or an MTP module's shared head).
+  Status logits_of_rows(const ForwardBatch& batch, const Vector& norm, const Matrix& head,
+                        float* logits, ThreadPool& pool);
   Status prepare_matmul_aux();
   void reserve(int64_t n_tokens, int64_t n_logits, int n_threads, const KvCacheStorage& kv);
   Status run_layer(int64_t layer, const ForwardBatch& batch, KvCacheStorage& kv, ThreadPool& pool);

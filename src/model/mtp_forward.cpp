@@ -66,15 +66,10 @@ Status Model::mtp_forward(const ForwardBatch& batch, const float* hidden, KvCach
   rmsnorm(hidden, d, w.hnorm.data, concat + d, 2 * d, n, d, c.rms_eps, pool);
   MX_RETURN_IF_ERROR(matmul_into(w.eh_proj, concat, 2 * d, x_.data(), d, n, pool));
   MX_RETURN_IF_ERROR(run_layer(layer, batch, kv, pool));
-  if (n_logits == 0) return ok_status();
-  for (int64_t i = 0; i < n_logits; ++i) {
-    const float* row = &x_[batch.logit_rows[i] * d];
-    std::copy_n(row, d, &normed_rows_[i * d]);
-    if (hidden_out != nullptr) std::copy_n(row, d, hidden_out + i * d);
+  for (int64_t i = 0; hidden_out != nullptr && i < n_logits; ++i) {
+    std::copy_n(&x_[batch.logit_rows[i] * d], d, hidden_out + i * d);
   }
-  rmsnorm(normed_rows_.data(), d, w.head_norm.data, normed_rows_.data(), d, n_logits, d,
-          c.rms_eps, pool);
-  return matmul_into(w.head, normed_rows_.data(), d, logits, c.vocab_size, n_logits, pool);
+  return logits_of_rows(batch, w.head_norm, w.head, logits, pool);
 }
 
 }  // namespace mx
