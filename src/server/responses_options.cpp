@@ -188,17 +188,17 @@ Check read_tools(const Json& body, ResponsesRequest& out) {
   if (const Json* choice = find(body, "tool_choice")) {
     out.echo["tool_choice"] = *choice;
     chat_body["tool_choice"] = *choice;
-    if (choice->is_object()) {
-      const Json* type = find(*choice, "type");
-      const Json* name = find(*choice, "name");
-      if (type == nullptr || *type != "function" || name == nullptr) {
-        return bad(fmt::format("tool_choice must be \"none\", \"auto\", \"required\" or "
-                               "{{\"type\": \"function\", \"name\": ...}}, got {}",
-                               show(*choice)),
-                   "tool_choice");
-      }
-      chat_body["tool_choice"] = Json{{"type", "function"}, {"function", {{"name", *name}}}};
+    const Json* type = choice->is_object() ? find(*choice, "type") : nullptr;
+    const Json* name = choice->is_object() ? find(*choice, "name") : nullptr;
+    const bool named = type != nullptr && *type == "function" && name != nullptr;
+    const bool mode = *choice == "none" || *choice == "auto" || *choice == "required";
+    if (!named && !mode) {
+      return bad(fmt::format("tool_choice must be \"none\", \"auto\", \"required\" or "
+                             "{{\"type\": \"function\", \"name\": ...}}, got {}",
+                             show(*choice)),
+                 "tool_choice");
     }
+    if (named) chat_body["tool_choice"] = {{"type", "function"}, {"function", {{"name", *name}}}};
   }
   if (const Json* parallel = find(body, "parallel_tool_calls")) {
     chat_body["parallel_tool_calls"] = *parallel;

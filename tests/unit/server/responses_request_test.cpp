@@ -154,6 +154,11 @@ TEST(ResponsesRequest, Errors) {
                "tools[0].name", "tools[0].name must be");
   expect_error(R"({"input": "x", "tool_choice": {"type": "file_search"}})", "tool_choice",
                "tool_choice must be");
+  expect_error(R"({"input": "x", "tool_choice": "sometimes"})", "tool_choice",
+               "{\"type\": \"function\", \"name\": ...}");
+  expect_error(R"({"input": "x", "tool_choice": {"type": "function", "name": "g"},
+      "tools": [{"type": "function", "name": "f"}]})",
+               "tool_choice", "not in tools");
   expect_error(R"({"input": "x", "reasoning": {"effort": "max"}})", "reasoning.effort",
                "must be one of");
   expect_error(R"({"input": "x", "max_output_tokens": 0})", "max_output_tokens", "");
