@@ -156,6 +156,18 @@ test("function tools, calls and their outputs in the input", async () => {
   assert.ok(turn.output.some((item) => item.type === "message"));
 });
 
+test("reasoning.effort none turns the template's thinking off, as enable_thinking false", async () => {
+  const body = { model, input: messages, max_output_tokens: 1 };
+  const plain = await client.responses.create(body);
+  const off = await client.responses.create({ ...body, reasoning: { effort: "none" } });
+  const chatOff = await client.chat.completions.create({
+    model, messages, max_tokens: 1, chat_template_kwargs: { enable_thinking: false },
+  });
+  assert.notEqual(off.usage.input_tokens, plain.usage.input_tokens);
+  assert.equal(off.usage.input_tokens, chatOff.usage.prompt_tokens);
+  assert.equal(off.reasoning.effort, "none");
+});
+
 test("what is not served is refused with 400 and the field", async () => {
   await assert.rejects(
     client.responses.create({ model, input: "x", previous_response_id: "resp_123" }),
