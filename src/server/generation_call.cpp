@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "server/responses_format.h"
+
 namespace mx {
 namespace {
 
@@ -11,11 +13,17 @@ using Clock = std::chrono::steady_clock;
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Code points in UTF-8 text (continuation bytes are not counted).
-int64_t utf8_chars(const std::string& text) {
-  int64_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
-  return n;
+std::unique_ptr<CallFormat> make_format(const GenerationCallSettings& settings) {
+  const ChatFormatOptions options{settings.include_usage, settings.want_logprobs};
+  switch (settings.api) {
+    case CallApi::kCompletion:
+      return make_completion_format(settings.model_name, options);
+    case CallApi::kResponses:
+      return make_responses_format(settings.model_name, settings.response_echo);
+    case CallApi::kChat:
+      break;
+  }
+  return make_chat_format(settings.model_name, options);
 }
 
 void append(OutputDelta& into, OutputDelta&& more) {
@@ -42,11 +50,7 @@ GenerationCall::GenerationCall(GenerationCallSettings settings, int32_t n_choice
     choices_.push_back(
         std::make_unique<Choice>(tokenizer, settings_.skip_special, settings_.output));
   }
-  meta_.id = random_response_id(settings_.chat ? "chatcmpl-" : "cmpl-");
-  meta_.created = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  meta_.model = settings_.model_name;
+  format_ = make_format(settings_);
 }
 
 Status GenerationCall::start(const EngineRequest& base) {
@@ -63,7 +67,10 @@ Status GenerationCall::start(const EngineRequest& base) {
     auto seqs = engine_.submit_all(std::move(requests));
     if (!seqs.ok()) return seqs.error();  // nothing was queued; the caller answers
     for (size_t i = 0; i < choices_.size(); ++i) choices_[i]->seq = (*seqs)[i];
-    if (settings_.stream) responder_->start_stream(200);
+    if (settings_.stream) {
+      responder_->start_stream(200);
+      if (std::string head = format_->stream_start(); !head.empty()) responder_->write(head);
+    }
   }
   // Outside the lock: if the client is already gone the callback runs here, at once.
   std::weak_ptr<GenerationCall> weak = weak_from_this();
@@ -165,40 +172,11 @@ void GenerationCall::finish_choice(int32_t, Choice& choice, const TokenEvent& ev
 
 void GenerationCall::stream_delta(int32_t index, Choice& choice, const OutputDelta& delta,
                                   bool final) {
-  const bool has_text = !delta.content.empty() || !delta.reasoning.empty();
-  if (final && !error_.empty()) {
-    send_chunk(sse_event(
-        nlohmann::ordered_json::parse(ApiError{503, "server_error", error_, {}, {}, 0}.to_json())));
-    return;
-  }
-  std::optional<nlohmann::ordered_json> logprobs;
-  if (settings_.want_logprobs && !choice.logprobs.empty() && (has_text || final)) {
-    logprobs = settings_.chat ? chat_logprobs_json(choice.logprobs)
-                              : completion_logprobs_json(choice.logprobs, choice.text_chars);
-    choice.logprobs.clear();
-  }
-  if (settings_.chat) {
-    ChatDelta chunk;
-    chunk.index = index;
-    chunk.role = !choice.role_sent;
-    chunk.content = delta.content;
-    chunk.reasoning_content = delta.reasoning;
-    chunk.tool_calls = delta.tool_calls;
-    if (final) chunk.finish_reason = choice.finish;
-    chunk.logprobs = std::move(logprobs);
-    if (!chunk.role && !has_text && chunk.tool_calls.empty() && !final) return;
-    choice.role_sent = true;
-    send_chunk(sse_event(chat_chunk_json(meta_, chunk, settings_.include_usage)));
-    return;
-  }
-  CompletionChoice chunk;
-  chunk.index = index;
-  chunk.text = delta.content;
-  if (final) chunk.finish_reason = choice.finish;
-  chunk.logprobs = std::move(logprobs);
-  if (chunk.text.empty() && !final) return;
-  choice.text_chars += utf8_chars(chunk.text);
-  send_chunk(sse_event(completion_chunk_json(meta_, chunk, settings_.include_usage)));
+  if (final && !error_.empty()) return send_chunk(format_->stream_error(error_));
+  std::optional<FinishReason> finish;
+  if (final) finish = choice.finish;
+  std::string data = format_->stream_delta(index, delta, choice.logprobs, finish);
+  if (!data.empty()) send_chunk(std::move(data));
 }
 
 void GenerationCall::send_chunk(std::string data) {
@@ -270,11 +248,7 @@ void GenerationCall::respond() {
   if (client_gone_) {
     // nothing to send
   } else if (settings_.stream) {
-    if (settings_.include_usage && error_.empty()) {
-      responder_->write(sse_event(settings_.chat ? chat_usage_chunk_json(meta_, usage_)
-                                                 : completion_usage_chunk_json(meta_, usage_)));
-    }
-    responder_->write(std::string(kSseDone));
+    responder_->write(format_->stream_end(usage_, !error_.empty()));
     responder_->end_stream();
   } else if (!error_.empty()) {
     responder_->send(503, "application/json",
@@ -286,35 +260,14 @@ void GenerationCall::respond() {
 }
 
 void GenerationCall::send_whole_response() {
-  nlohmann::ordered_json body;
-  if (settings_.chat) {
-    std::vector<ChatChoice> choices;
-    for (size_t i = 0; i < choices_.size(); ++i) {
-      Choice& c = *choices_[i];
-      ChatChoice out;
-      out.index = static_cast<int32_t>(i);
-      out.content = c.content;
-      out.reasoning_content = c.reasoning;
-      out.tool_calls = c.output.tool_calls();
-      out.finish_reason = c.finish;
-      if (settings_.want_logprobs) out.logprobs = chat_logprobs_json(c.logprobs);
-      choices.push_back(std::move(out));
-    }
-    body = chat_completion_json(meta_, choices, usage_);
-  } else {
-    std::vector<CompletionChoice> choices;
-    for (size_t i = 0; i < choices_.size(); ++i) {
-      Choice& c = *choices_[i];
-      CompletionChoice out;
-      out.index = static_cast<int32_t>(i);
-      out.text = c.content;
-      out.finish_reason = c.finish;
-      if (settings_.want_logprobs) out.logprobs = completion_logprobs_json(c.logprobs);
-      choices.push_back(std::move(out));
-    }
-    body = completion_json(meta_, choices, usage_);
+  std::vector<ChoiceResult> choices;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Choice& c = *choices_[i];
+    choices.push_back(ChoiceResult{static_cast<int32_t>(i), std::move(c.content),
+                                   std::move(c.reasoning), c.output.tool_calls(),
+                                   std::move(c.logprobs), c.finish});
   }
-  responder_->send(200, "application/json", response_body(body));
+  responder_->send(200, "application/json", format_->whole_body(choices, usage_));
 }
 
 }  // namespace mx

@@ -1,6 +1,7 @@
-// GenerationCall: one /v1/chat/completions or /v1/completions request in flight — its n
-// choices, each an engine sequence with its own text pipeline (Detokenizer → OutputText), and
-// the response being written: SSE chunks as tokens arrive, or one JSON body at the end.
+// GenerationCall: one /v1/chat/completions, /v1/completions or /v1/responses request in flight —
+// its n choices, each an engine sequence with its own text pipeline (Detokenizer → OutputText),
+// and the response being written: SSE events as tokens arrive, or one JSON body at the end, in
+// the wire format of the request's API (CallFormat, server/call_format.h).
 //
 // Engine events arrive on the engine thread (on_event); the client going away arrives on an I/O
 // thread (cancel_all). One mutex guards the call. When every choice has its final event the
@@ -16,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "server/api_error.h"
+#include "server/call_format.h"
 #include "server/http_server.h"
 #include "server/metering.h"
 #include "server/metrics.h"
@@ -27,9 +29,10 @@
 namespace mx {
 
 struct GenerationCallSettings {
-  bool chat = true;  // chat.completion(.chunk) vs text_completion
+  CallApi api = CallApi::kChat;          // the wire format
+  nlohmann::ordered_json response_echo;  // kResponses: the request fields a Response repeats
   bool stream = false;
-  bool include_usage = false;
+  bool include_usage = false;  // chat and completion streams: a last chunk with usage
   bool want_logprobs = false;
   int32_t top_logprobs = 0;
   bool skip_special = true;  // detokenizer: drop special tokens from the text
@@ -44,8 +47,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
                  Engine& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
                  std::function<void()> on_done);
 
-  // The response id ("chatcmpl-..."), also the ledger's request id.
-  const std::string& id() const { return meta_.id; }
+  // The response id ("chatcmpl-...", "cmpl-...", "resp_..."), also the ledger's request id.
+  const std::string& id() const { return format_->meta().id; }
   // Meters this call (before start()): its output is sent only once the usage it bills is in
   // the ledger, and its record is finalized when the call completes.
   void attach_meter(std::shared_ptr<MeteredRequest> meter) { meter_ = std::move(meter); }
@@ -63,10 +66,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     Detokenizer detokenizer;
     OutputText output;
     bool done = false;
-    bool role_sent = false;
     std::string content, reasoning;
     std::vector<TokenLogprobs> logprobs;  // all (non-stream) or not yet sent (stream)
-    int64_t text_chars = 0;               // characters of text sent (completions text_offset)
     int64_t completion_tokens = 0, reasoning_tokens = 0;
     int64_t computed_tokens = 0;  // the engine's count so far (the last event's)
     FinishReason finish = FinishReason::kStop;
@@ -104,7 +105,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   std::shared_ptr<HttpResponder> responder_;
   std::function<void()> on_done_;
   std::shared_ptr<MeteredRequest> meter_;
-  ResponseMeta meta_;
+  std::unique_ptr<CallFormat> format_;  // used under mutex_
 
   std::mutex mutex_;
   std::vector<std::unique_ptr<Choice>> choices_;

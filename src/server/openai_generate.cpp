@@ -1,5 +1,5 @@
-// OpenAiService's two generation routes: request → prompt tokens → EngineRequest →
-// GenerationCall (server/generation_call.h).
+// OpenAiService's generation routes: request → prompt tokens → EngineRequest → GenerationCall
+// (server/generation_call.h). /v1/responses (openai_responses.cpp) shares the chat path.
 #include <nlohmann/json.hpp>
 
 #include "server/generation_call.h"
@@ -17,13 +17,30 @@ bool ends_in_think(const std::string& prompt) {
   return head.ends_with("<think>");
 }
 
+// The request field errors about the prompt and the output length name, per API.
+const char* prompt_param(CallApi api) {
+  switch (api) {
+    case CallApi::kCompletion:
+      return "prompt";
+    case CallApi::kResponses:
+      return "input";
+    case CallApi::kChat:
+      break;
+  }
+  return "messages";
+}
+
+const char* max_tokens_param(CallApi api) {
+  return api == CallApi::kResponses ? "max_output_tokens" : "max_tokens";
+}
+
 }  // namespace
 
-// Shared tail of both routes: model check, max_tokens, sampling check, start the call.
+// Shared tail of every generation route: model check, max_tokens, sampling check, start the call.
 void OpenAiService::start_generation(const Caller& caller, const GenerationRequest& options,
                                      std::vector<int32_t> prompt, GenerationCallSettings settings,
                                      const std::shared_ptr<HttpResponder>& responder) {
-  const std::string& route = settings.route;
+  const std::string route = settings.route;  // a copy: settings is moved into the call
   if (!options.model.empty() && options.model != model_.name) {
     return reply_error(route,
                        ApiError{404, "not_found_error",
@@ -42,7 +59,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
             fmt::format("This model's maximum context length is {} tokens, but the prompt has {} "
                         "tokens; shorten the prompt",
                         engine_.max_context(), n_prompt),
-            settings.chat ? "messages" : "prompt"),
+            prompt_param(settings.api)),
         responder);
   }
   EngineRequest request;
@@ -65,6 +82,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   settings.top_logprobs = options.sampling.top_logprobs;
   settings.output.stop = options.stop;
   settings.model_name = model_.name;
+  const CallApi api = settings.api;
   auto call =
       std::make_shared<GenerationCall>(std::move(settings), options.n, *model_.tokenizer, engine_,
                                        metrics_, responder, [this] { --active_requests_; });
@@ -79,41 +97,50 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
     --active_requests_;
     (*meter)->finish(UsageStatus::kError, TokenCounts{}, 0.0, 0.0, {});  // nothing computed
     const bool too_long = started.error().code == ErrorCode::kOutOfRange;
-    return reply_error(route, ApiError::from(started.error(), too_long ? "max_tokens" : ""),
-                       responder);
+    return reply_error(
+        route, ApiError::from(started.error(), too_long ? max_tokens_param(api) : ""), responder);
   }
 }
 
 void OpenAiService::handle_chat(const Caller& caller, const HttpRequest& http,
                                 std::shared_ptr<HttpResponder> responder) {
-  const std::string route = "/v1/chat/completions";
   auto request = parse_chat_completion_request(http.body);
-  if (!request.ok()) return reply_error(route, request.error(), responder);
+  if (!request.ok()) return reply_error("/v1/chat/completions", request.error(), responder);
+  GenerationCallSettings settings;
+  settings.api = CallApi::kChat;
+  settings.route = "/v1/chat/completions";
+  start_chat(caller, *request, std::move(settings), responder);
+}
+
+// Chat template → prompt tokens, then the shared tail (chat and /v1/responses).
+void OpenAiService::start_chat(const Caller& caller, const ChatCompletionRequest& request,
+                               GenerationCallSettings settings,
+                               const std::shared_ptr<HttpResponder>& responder) {
+  const std::string route = settings.route;
   if (!model_.chat_template) {
     return reply_error(route,
-                       ApiError::bad_request("this model has no chat template; use "
-                                             "/v1/completions with a prompt"),
+                       ApiError::bad_request(fmt::format("this model has no chat template, which "
+                                                         "{} needs; use /v1/completions with a "
+                                                         "prompt",
+                                                         route)),
                        responder);
   }
-  auto prompt_text = model_.chat_template->render(request->template_input());
+  auto prompt_text = model_.chat_template->render(request.template_input());
   if (!prompt_text.ok()) {
-    return reply_error(route, ApiError::from(prompt_text.error(), "messages"), responder);
+    return reply_error(route, ApiError::from(prompt_text.error(), prompt_param(settings.api)),
+                       responder);
   }
-  GenerationCallSettings settings;
-  settings.chat = true;
-  settings.route = route;
   const std::string& source = model_.chat_template->source();
   settings.output.split_reasoning = source.find("<think>") != std::string::npos;
   settings.output.starts_in_reasoning =
       settings.output.split_reasoning && ends_in_think(*prompt_text);
-  const bool tools_on = !request->tools.is_null() && !request->tools.empty() &&
-                        request->tool_choice.mode != ToolChoiceMode::kNone;
+  const bool tools_on = !request.tools.is_null() && !request.tools.empty() &&
+                        request.tool_choice.mode != ToolChoiceMode::kNone;
   if (tools_on) settings.output.tool_call_format = detect_tool_call_format(source);
   // DeepSeek's tool-call markers are special tokens: keep them in the text for the parser.
   settings.skip_special = settings.output.tool_call_format != ToolCallFormat::kDeepSeekV3;
   std::vector<int32_t> prompt = model_.tokenizer->encode(*prompt_text, /*add_special=*/false);
-  start_generation(caller, request->generation, std::move(prompt), std::move(settings),
-                   responder);
+  start_generation(caller, request.generation, std::move(prompt), std::move(settings), responder);
 }
 
 void OpenAiService::handle_completion(const Caller& caller, const HttpRequest& http,
@@ -142,7 +169,7 @@ void OpenAiService::handle_completion(const Caller& caller, const HttpRequest& h
     return reply_error(route, ApiError::bad_request("the prompt is empty", "prompt"), responder);
   }
   GenerationCallSettings settings;
-  settings.chat = false;
+  settings.api = CallApi::kCompletion;
   settings.route = route;
   start_generation(caller, request->generation, std::move(prompt), std::move(settings),
                    responder);

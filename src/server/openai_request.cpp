@@ -94,6 +94,8 @@ Check read_logit_bias(const Json& body, SamplingParams& out) {
   return std::nullopt;
 }
 
+}  // namespace
+
 Check read_sampling_fields(const Json& body, SamplingParams& out) {
   if (auto e = read_float(body, "temperature", Range{0.0, 2.0}, out.temperature)) return e;
   if (auto e = read_float(body, "top_p", Range{0.0, 1.0, true, false}, out.top_p)) return e;
@@ -123,6 +125,8 @@ Check read_sampling_fields(const Json& body, SamplingParams& out) {
   }
   return read_logit_bias(body, out);
 }
+
+namespace {
 
 Check read_stream_fields(const Json& body, GenerationRequest& out) {
   if (auto e = read_bool(body, "stream", "stream", out.stream)) return e;

@@ -14,6 +14,8 @@ using json_fields::Json;
 // model, stream, stream_options, n, stop, max_tokens / max_completion_tokens, ignore_eos,
 // temperature, top_p, top_k, min_p, seed, the penalties and logit_bias.
 Check read_generation_fields(const Json& body, GenerationRequest& out);
+// temperature, top_p, top_k, min_p, seed, the penalties and logit_bias (also /v1/responses).
+Check read_sampling_fields(const Json& body, SamplingParams& out);
 // response_format: {type: "text"} or absent; anything else is unsupported.
 Check read_response_format(const Json& body);
 

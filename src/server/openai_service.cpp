@@ -72,6 +72,9 @@ void OpenAiService::register_routes(HttpServer& server) {
   keyed("POST", "/v1/completions", [this](const Caller& c, const HttpRequest& r, auto responder) {
     handle_completion(c, r, std::move(responder));
   });
+  keyed("POST", "/v1/responses", [this](const Caller& c, const HttpRequest& r, auto responder) {
+    handle_responses(c, r, std::move(responder));
+  });
   keyed("GET", "/v1/models", [this](const Caller&, const HttpRequest&, auto responder) {
     handle_models(std::move(responder));
   });

@@ -2,6 +2,7 @@
 //
 // Routes (registered on an HttpServer):
 //   POST /v1/chat/completions, /v1/completions   generation, streamed (SSE) or not
+//   POST /v1/responses                           the Responses API over the chat path
 //   GET  /v1/models                              the served model
 //   POST /tokenize, /detokenize                  text ↔ token ids with the model's tokenizer
 //   GET  /health                                 200 while serving, 503 while shutting down
@@ -49,6 +50,10 @@ class OpenAiService {
                    std::shared_ptr<HttpResponder> responder);
   void handle_completion(const Caller& caller, const HttpRequest& request,
                          std::shared_ptr<HttpResponder> responder);
+  void handle_responses(const Caller& caller, const HttpRequest& request,
+                        std::shared_ptr<HttpResponder> responder);
+  void start_chat(const Caller& caller, const ChatCompletionRequest& request,
+                  GenerationCallSettings settings, const std::shared_ptr<HttpResponder>& responder);
   void start_generation(const Caller& caller, const GenerationRequest& options,
                         std::vector<int32_t> prompt, GenerationCallSettings settings,
                         const std::shared_ptr<HttpResponder>& responder);
