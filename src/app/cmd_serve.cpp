@@ -60,6 +60,7 @@ bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// Who computed a record: this host and the port actually bound (not 0 under --port 0).
 std::string worker_name(int port) {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
@@ -74,8 +75,8 @@ Result<std::unique_ptr<Ledger>> start_ledger(const ServeFlags& flags) {
   MX_ASSIGN_OR_RETURN(auto ledger, Ledger::start(std::move(store)));
   spdlog::info("usage ledger: {}", where);
   if (ledger->recovered_at_start() > 0) {
-    spdlog::warn("settled {} usage records left open by a previous run (status aborted, from "
-                 "their last recorded progress)",
+    spdlog::warn("settled {} usage records left open by processes that are gone (status "
+                 "aborted, from their last recorded progress)",
                  ledger->recovered_at_start());
   }
   return ledger;
@@ -176,8 +177,9 @@ int serve(const ServeFlags& flags) {
   if (!prices.ok()) return fail("serve", prices.error(), 2);
   auto ledger = start_ledger(flags);
   if (!ledger.ok()) return fail("serve", ledger.error());
-  Metering metering(*ledger ? &(*ledger)->store() : nullptr, ledger->get(),
-                    MeteringConfig{worker_name(flags.port)});
+  // No worker name here: the port is known only once bound (--port 0); the Ledger writes its
+  // own into every record (set_worker below; the host name until then).
+  Metering metering(*ledger ? &(*ledger)->store() : nullptr, ledger->get(), MeteringConfig{});
   if (Status seeded = metering.seed_quotas(unix_ms_now()); !seeded.ok()) {
     return fail("serve", seeded.error());
   }
@@ -204,6 +206,7 @@ int serve(const ServeFlags& flags) {
   admin.register_routes(server);
   auto port = server.start();
   if (!port.ok()) return fail("serve", port.error());
+  if (*ledger) (*ledger)->set_worker(worker_name(*port));
   spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, http.host,
                *port);
 

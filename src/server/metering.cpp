@@ -98,11 +98,19 @@ ApiResult<std::shared_ptr<MeteredRequest>> Metering::admit(const Caller& caller,
   return std::make_shared<MeteredRequest>(ledger_, quotas_, std::move(record), now);
 }
 
+// Each window from the records' real start times: the day window per minute over the last
+// 24 h, the minute windows (requests and tokens) per second over the last 60 s.
 Status Metering::seed_quotas(int64_t now_ms) {
   if (!store_) return ok_status();
-  auto used = store_->tokens_since(now_ms - int64_t{24} * 3600 * 1000);
-  if (!used.ok()) return used.error();
-  for (const KeyTokens& k : *used) quotas_.seed(k.key_id, k.tokens, k.minute_start_ms);
+  constexpr int64_t kSecondMs = 1000, kMinuteMs = 60 * kSecondMs, kDayMs = 1440 * kMinuteMs;
+  auto day = store_->tokens_since(now_ms - kDayMs, kMinuteMs);
+  if (!day.ok()) return day.error();
+  for (const KeyTokens& k : *day) quotas_.seed_day(k.key_id, k.tokens, k.bucket_start_ms);
+  auto minute = store_->tokens_since(now_ms - kMinuteMs, kSecondMs);
+  if (!minute.ok()) return minute.error();
+  for (const KeyTokens& k : *minute) {
+    quotas_.seed_minute(k.key_id, k.requests, k.tokens, k.bucket_start_ms);
+  }
   return ok_status();
 }
 

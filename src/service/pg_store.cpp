@@ -36,6 +36,7 @@ UsageRecord record_from_row(const PgResult& r, int row) {
   record.worker = r.text(row, 13);
   record.started_at_ms = r.int64(row, 14);
   record.finished_at_ms = r.int64(row, 15);
+  record.instance_id = r.text(row, 16);
   return record;
 }
 
@@ -121,23 +122,39 @@ Status exec_only(PgConnection& conn, const char* sql, const PgParams& params = {
   return ok_status();
 }
 
-Status apply(PgConnection& conn, const LedgerOpen& op) {
+Status apply(PgConnection& conn, const LedgerOpen& op, LedgerWriteOutcome&) {
   UsageRecord record = op.record;
   record.status = UsageStatus::kOpen;  // an open is a reservation, whatever the caller set
   record.recovered = false;
   record.finished_at_ms = 0;
-  return exec_only(conn, pg_sql::kInsertOpen, record_params(record));
+  PgParams params = record_params(record);
+  params.text(record.instance_id);
+  return exec_only(conn, pg_sql::kInsertOpen, params);
 }
 
-Status apply(PgConnection& conn, const LedgerProgress& op) {
+Status apply(PgConnection& conn, const LedgerProgress& op, LedgerWriteOutcome&) {
   PgParams params;
   params.text(op.request_id).int64(op.tokens.prompt).int64(op.tokens.cached);
   params.int64(op.tokens.completion).int64(op.tokens.reasoning).real(op.ttft_ms);
   return exec_only(conn, pg_sql::kUpdateProgress, params);
 }
 
-Status apply(PgConnection& conn, const LedgerFinal& op) {
-  return exec_only(conn, pg_sql::kUpdateFinal, record_params(op.record));
+Status apply(PgConnection& conn, const LedgerFinal& op, LedgerWriteOutcome& outcome) {
+  PgParams params = record_params(op.record);
+  MX_ASSIGN_OR_RETURN(PgResult of_open, conn.exec(pg_sql::kUpdateFinal, params));
+  if (of_open.affected_rows() > 0) return ok_status();
+  MX_ASSIGN_OR_RETURN(PgResult of_recovered, conn.exec(pg_sql::kUpdateFinalRecovered, params));
+  (of_recovered.affected_rows() > 0 ? outcome.late_finals : outcome.unmatched_finals)
+      .push_back(op.record.request_id);
+  return ok_status();
+}
+
+Status apply(PgConnection& conn, const LedgerHeartbeat& op, LedgerWriteOutcome&) {
+  const LedgerInstance& i = op.instance;
+  PgParams params;
+  params.text(i.id).text(i.worker).text(i.node).int64(i.pid).int64(i.pid_start);
+  params.int64(i.started_at_ms).int64(i.heartbeat_at_ms).int64(i.expires_at_ms);
+  return exec_only(conn, pg_sql::kHeartbeat, params);
 }
 
 // The row that the sums of one (bucket, key, tenant, model) belong to: its grouped-on fields
@@ -192,11 +209,13 @@ class PgStore final : public LedgerStore {
         reader_(std::move(reader)) {}
 
   std::string describe() const override { return description_; }
-  Status write_batch(const std::vector<LedgerOp>& ops) override;
-  Result<int64_t> recover_open(int64_t now_ms) override;
+  Result<LedgerWriteOutcome> write_batch(const std::vector<LedgerOp>& ops) override;
+  Result<int64_t> recover_open(const std::string& self, const std::vector<std::string>& gone,
+                               int64_t now_ms) override;
+  Result<std::vector<LedgerInstance>> instances() override;
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
-  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms) override;
+  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
   Status insert_key(const ApiKey& key) override;
   Status update_key(const ApiKey& key) override;
   Result<std::optional<ApiKey>> find_key(const std::string& id) override;
@@ -211,29 +230,69 @@ class PgStore final : public LedgerStore {
   std::unique_ptr<PgConnection> reader_;  // everything else
 };
 
-Status write_ops(PgConnection& conn, const std::vector<LedgerOp>& ops) {
+Result<LedgerWriteOutcome> write_ops(PgConnection& conn, const std::vector<LedgerOp>& ops) {
+  LedgerWriteOutcome outcome;
   MX_RETURN_IF_ERROR(conn.exec("BEGIN"));
   for (const LedgerOp& op : ops) {
-    Status status = std::visit([&](const auto& typed) { return apply(conn, typed); }, op);
+    Status status = std::visit([&](const auto& typed) { return apply(conn, typed, outcome); }, op);
     if (!status.ok()) {
       conn.rollback();
-      return status;
+      return status.error();
     }
   }
   Status committed = exec_only(conn, "COMMIT");
-  if (!committed.ok()) conn.rollback();
-  return committed;
+  if (!committed.ok()) {
+    conn.rollback();
+    return committed.error();
+  }
+  return outcome;
 }
 
-Status PgStore::write_batch(const std::vector<LedgerOp>& ops) {
-  if (ops.empty()) return ok_status();
+Result<LedgerWriteOutcome> PgStore::write_batch(const std::vector<LedgerOp>& ops) {
+  if (ops.empty()) return LedgerWriteOutcome{};
   return writer_->run([&](PgConnection& conn) { return write_ops(conn, ops); });
 }
 
-Result<int64_t> PgStore::recover_open(int64_t now_ms) {
+// One transaction; safe to repeat (only open records change, only dead rows go).
+Result<int64_t> recover_in(PgConnection& conn, const std::string& self,
+                           const std::vector<std::string>& gone, int64_t now_ms) {
+  PgParams now_self = PgParams().int64(now_ms).text(self);
+  MX_ASSIGN_OR_RETURN(PgResult expired, conn.exec(pg_sql::kRecoverExpired, now_self));
+  int64_t recovered = expired.affected_rows();
+  MX_RETURN_IF_ERROR(exec_only(conn, pg_sql::kForgetExpired, now_self));
+  for (const std::string& id : gone) {
+    if (id == self) continue;
+    MX_ASSIGN_OR_RETURN(PgResult settled,
+                        conn.exec(pg_sql::kRecoverGone, PgParams().int64(now_ms).text(id)));
+    recovered += settled.affected_rows();
+    MX_RETURN_IF_ERROR(exec_only(conn, pg_sql::kForgetGone, PgParams().text(id)));
+  }
+  return recovered;
+}
+
+Result<int64_t> PgStore::recover_open(const std::string& self, const std::vector<std::string>& gone,
+                                      int64_t now_ms) {
   return writer_->run([&](PgConnection& conn) -> Result<int64_t> {
-    MX_ASSIGN_OR_RETURN(PgResult result, conn.exec(pg_sql::kRecoverOpen, PgParams().int64(now_ms)));
-    return result.affected_rows();
+    MX_RETURN_IF_ERROR(conn.exec("BEGIN"));
+    Result<int64_t> recovered = recover_in(conn, self, gone, now_ms);
+    Status committed = recovered.ok() ? exec_only(conn, "COMMIT") : Status(recovered.error());
+    if (!committed.ok()) {
+      conn.rollback();
+      return committed.error();
+    }
+    return recovered;
+  });
+}
+
+Result<std::vector<LedgerInstance>> PgStore::instances() {
+  return reader_->run([&](PgConnection& conn) -> Result<std::vector<LedgerInstance>> {
+    MX_ASSIGN_OR_RETURN(PgResult rows, conn.exec(pg_sql::kSelectInstances));
+    std::vector<LedgerInstance> out;
+    for (int i = 0; i < rows.rows(); ++i) {
+      out.push_back({rows.text(i, 0), rows.text(i, 1), rows.text(i, 2), rows.int64(i, 3),
+                     rows.int64(i, 4), rows.int64(i, 5), rows.int64(i, 6), rows.int64(i, 7)});
+    }
+    return out;
   });
 }
 
@@ -256,13 +315,17 @@ Result<std::vector<UsageRecord>> PgStore::records(const UsageQuery& query) {
   });
 }
 
-Result<std::vector<KeyTokens>> PgStore::tokens_since(int64_t since_ms) {
+Result<std::vector<KeyTokens>> PgStore::tokens_since(int64_t since_ms, int64_t bucket_ms) {
+  if (bucket_ms <= 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "tokens_since: bucket_ms must be positive, got {}", bucket_ms);
+  }
   return reader_->run([&](PgConnection& conn) -> Result<std::vector<KeyTokens>> {
-    MX_ASSIGN_OR_RETURN(PgResult rows,
-                        conn.exec(pg_sql::kSelectTokensSince, PgParams().int64(since_ms)));
+    MX_ASSIGN_OR_RETURN(PgResult rows, conn.exec(pg_sql::kSelectTokensSince,
+                                                 PgParams().int64(since_ms).int64(bucket_ms)));
     std::vector<KeyTokens> out;
     for (int i = 0; i < rows.rows(); ++i) {
-      out.push_back({rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2)});
+      out.push_back({rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2), rows.int64(i, 3)});
     }
     return out;
   });

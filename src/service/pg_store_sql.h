@@ -4,7 +4,7 @@
 
 namespace mx::pg_sql {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Runs in one transaction under an advisory lock, so two processes starting at once against an
 // empty database do not race on CREATE ... IF NOT EXISTS (which is not atomic in PostgreSQL:
@@ -35,21 +35,36 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at_ms BIGINT,
   secret_hash TEXT UNIQUE);
 INSERT INTO schema_version (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM schema_version);
+CREATE TABLE IF NOT EXISTS ledger_instances (
+  id TEXT PRIMARY KEY,
+  worker TEXT, node TEXT, pid BIGINT, pid_start BIGINT,
+  started_at_ms BIGINT, heartbeat_at_ms BIGINT, expires_at_ms BIGINT);
+-- 1 -> 2: the instance that opened a record ('' for records from before). Only when needed:
+-- ALTER TABLE locks the table against every other frontend's writes while it runs.
+DO $upgrade$ BEGIN
+  IF (SELECT max(version) FROM schema_version) < 2 THEN
+    ALTER TABLE usage_records ADD COLUMN IF NOT EXISTS instance_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX IF NOT EXISTS usage_records_open_by_instance ON usage_records (instance_id)
+      WHERE status = 'open';
+    UPDATE schema_version SET version = 2;
+  END IF;
+END $upgrade$;
 COMMIT;
 )sql";
 
 constexpr const char* kSelectSchemaVersion = "SELECT max(version) FROM schema_version";
 
-// $1..$16: the record's columns in table order (record_params).
+// $1..$16: the record's columns in table order (record_params), $17 its instance.
 constexpr const char* kInsertOpen = R"sql(
 INSERT INTO usage_records (request_id, key_id, tenant, model, prompt_tokens, cached_tokens,
   completion_tokens, reasoning_tokens, reserved_tokens, status, recovered, ttft_ms, e2e_ms,
-  worker, started_at_ms, finished_at_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+  worker, started_at_ms, finished_at_ms, instance_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (request_id) DO NOTHING)sql";
 
 // Counts only rise (a late progress never lowers what an earlier one billed); a ttft of 0
-// means "no token yet" and keeps the one recorded.
+// means "no token yet" and keeps the one recorded. A record recovery settled while its process
+// was alive (recovered) still takes its owner's progress.
 constexpr const char* kUpdateProgress = R"sql(
 UPDATE usage_records SET
   prompt_tokens = GREATEST(prompt_tokens, $2::bigint),
@@ -57,19 +72,43 @@ UPDATE usage_records SET
   completion_tokens = GREATEST(completion_tokens, $4::bigint),
   reasoning_tokens = GREATEST(reasoning_tokens, $5::bigint),
   ttft_ms = CASE WHEN $6::double precision > 0 THEN $6::double precision ELSE ttft_ms END
-WHERE request_id = $1 AND status = 'open')sql";
+WHERE request_id = $1 AND (status = 'open' OR recovered))sql";
 
-// Same parameters as kInsertOpen; applies only once (while the record is open).
-constexpr const char* kUpdateFinal = R"sql(
-UPDATE usage_records SET key_id = $2, tenant = $3, model = $4, prompt_tokens = $5,
-  cached_tokens = $6, completion_tokens = $7, reasoning_tokens = $8, reserved_tokens = $9,
-  status = $10, recovered = $11, ttft_ms = $12, e2e_ms = $13, worker = $14,
-  started_at_ms = $15, finished_at_ms = $16
-WHERE request_id = $1 AND status = 'open')sql";
+// $1..$16 of kInsertOpen. Applies to the open record; if none, kUpdateFinalRecovered to one
+// that recovery settled (the real counts replace the estimate). A final has recovered =
+// false, so nothing applies after it: exactly once.
+#define MX_PG_UPDATE_FINAL                                                                    \
+  "UPDATE usage_records SET key_id = $2, tenant = $3, model = $4, prompt_tokens = $5,"        \
+  " cached_tokens = $6, completion_tokens = $7, reasoning_tokens = $8, reserved_tokens = $9," \
+  " status = $10, recovered = $11, ttft_ms = $12, e2e_ms = $13, worker = $14,"                \
+  " started_at_ms = $15, finished_at_ms = $16 WHERE request_id = $1"
+constexpr const char* kUpdateFinal = MX_PG_UPDATE_FINAL " AND status = 'open'";
+constexpr const char* kUpdateFinalRecovered = MX_PG_UPDATE_FINAL " AND recovered";
+#undef MX_PG_UPDATE_FINAL
 
-constexpr const char* kRecoverOpen = R"sql(
-UPDATE usage_records SET status = 'aborted', recovered = true, finished_at_ms = $1
-WHERE status = 'open')sql";
+// $1..$8: id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms, expires_at_ms.
+constexpr const char* kHeartbeat = R"sql(
+INSERT INTO ledger_instances (id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms,
+  expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET worker = excluded.worker,
+  heartbeat_at_ms = excluded.heartbeat_at_ms, expires_at_ms = excluded.expires_at_ms)sql";
+
+constexpr const char* kSelectInstances = R"sql(
+SELECT id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms, expires_at_ms
+FROM ledger_instances ORDER BY started_at_ms, id)sql";
+
+// $1 now_ms, $2 this instance: open records of instances without a live lease ('' included).
+constexpr const char* kRecoverExpired = R"sql(
+UPDATE usage_records SET status = 'aborted', recovered = true, finished_at_ms = $1::bigint
+WHERE status = 'open' AND instance_id <> $2::text AND instance_id NOT IN
+  (SELECT id FROM ledger_instances WHERE expires_at_ms >= $1::bigint))sql";
+constexpr const char* kForgetExpired =
+    "DELETE FROM ledger_instances WHERE id <> $2::text AND expires_at_ms < $1::bigint";
+// $1 now_ms, $2 a gone instance.
+constexpr const char* kRecoverGone = R"sql(
+UPDATE usage_records SET status = 'aborted', recovered = true, finished_at_ms = $1::bigint
+WHERE status = 'open' AND instance_id = $2::text)sql";
+constexpr const char* kForgetGone = "DELETE FROM ledger_instances WHERE id = $1";
 
 // $1 from_ms, $2 to_ms, $3 key_id, $4 tenant, $5 model ('' = any), $6 include_open.
 #define MX_PG_RECORD_FILTER                                           \
@@ -82,7 +121,7 @@ WHERE status = 'open')sql";
 constexpr const char* kSelectRecords =
     "SELECT request_id, key_id, tenant, model, prompt_tokens, cached_tokens, completion_tokens,"
     " reasoning_tokens, reserved_tokens, status, recovered, ttft_ms, e2e_ms, worker,"
-    " started_at_ms, finished_at_ms FROM usage_records" MX_PG_RECORD_FILTER
+    " started_at_ms, finished_at_ms, instance_id FROM usage_records" MX_PG_RECORD_FILTER
     " ORDER BY started_at_ms, request_id";
 
 // Sums per (bucket, key, tenant, model); $7 = bucket width in ms, 0 for no time buckets.
@@ -96,9 +135,10 @@ constexpr const char* kSelectUsage =
 
 #undef MX_PG_RECORD_FILTER
 
+// $1 since_ms, $2 bucket_ms (> 0); buckets floored.
 constexpr const char* kSelectTokensSince = R"sql(
-SELECT key_id, started_at_ms - ((started_at_ms % 60000) + 60000) % 60000,
-  sum(prompt_tokens + completion_tokens)
+SELECT key_id, started_at_ms - ((started_at_ms % $2::bigint) + $2::bigint) % $2::bigint,
+  count(*), sum(prompt_tokens + completion_tokens)
 FROM usage_records WHERE started_at_ms >= $1::bigint
 GROUP BY 1, 2 ORDER BY 1, 2)sql";
 

@@ -166,9 +166,7 @@ QuotaDecision QuotaTracker::reserve(const ApiKey& key, int64_t tokens, int64_t n
   if (!has_limits(key)) return {};
   tokens = std::max<int64_t>(0, tokens);
   std::lock_guard lock(mutex_);
-  std::unique_ptr<Windows>& slot = keys_[key.id];
-  if (!slot) slot = std::make_unique<Windows>();
-  Windows& windows = *slot;
+  Windows& windows = windows_of(key.id);
   windows.advance(now_ms);
   std::vector<LimitCheck> checks = {
       {"requests_per_minute", key.requests_per_minute, &windows.requests, 1, false},
@@ -194,15 +192,28 @@ void QuotaTracker::settle(const std::string& key_id, int64_t reserved_tokens, in
   windows.day_tokens.add(reserved_at_ms, delta);
 }
 
-void QuotaTracker::seed(const std::string& key_id, int64_t tokens, int64_t at_ms) {
-  std::lock_guard lock(mutex_);
+QuotaTracker::Windows& QuotaTracker::windows_of(const std::string& key_id) {
   std::unique_ptr<Windows>& slot = keys_[key_id];
   if (!slot) slot = std::make_unique<Windows>();
-  // Advancing to at_ms keeps the seeded tokens when the ledger's newest record is in the
-  // future of the windows so far (seeding runs before any reserve).
-  slot->advance(at_ms);
-  slot->minute_tokens.add(at_ms, tokens);
-  slot->day_tokens.add(at_ms, tokens);
+  return *slot;
+}
+
+// Advancing to at_ms keeps the seeded counts when the ledger's newest record is in the future
+// of the windows so far (seeding runs before any reserve).
+void QuotaTracker::seed_minute(const std::string& key_id, int64_t requests, int64_t tokens,
+                               int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Windows& windows = windows_of(key_id);
+  windows.advance(at_ms);
+  windows.requests.add(at_ms, requests);
+  windows.minute_tokens.add(at_ms, tokens);
+}
+
+void QuotaTracker::seed_day(const std::string& key_id, int64_t tokens, int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Windows& windows = windows_of(key_id);
+  windows.advance(at_ms);
+  windows.day_tokens.add(at_ms, tokens);
 }
 
 }  // namespace mx

@@ -3,13 +3,14 @@
 // replaces the reservation with what was used. Windows are rolling: requests and tokens per
 // minute over the last 60 s (1 s buckets), tokens per day over the last 24 h (1 min buckets).
 // Reservations count toward every window until settled. In memory; seeded at start from the
-// ledger (LedgerStore::tokens_since) so a restart does not reset a day's quota. Thread-safe.
+// ledger (LedgerStore::tokens_since: per second for the last minute, per minute for the day)
+// so a restart resets no window. Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <unordered_map>
 
 #include "service/api_key.h"
@@ -34,11 +35,15 @@ class QuotaTracker {
   // Replaces a reservation made at reserved_at_ms by the tokens actually used.
   void settle(const std::string& key_id, int64_t reserved_tokens, int64_t used_tokens,
               int64_t reserved_at_ms, int64_t now_ms);
-  // Adds tokens used at at_ms (start-up seeding from the ledger).
-  void seed(const std::string& key_id, int64_t tokens, int64_t at_ms);
+  // Start-up seeding from the ledger. seed_minute: requests and tokens started in the second
+  // at at_ms, into the per-minute windows (requests, tokens); seed_day: tokens started in the
+  // minute at at_ms, into the per-day window. Seed each record once into each.
+  void seed_minute(const std::string& key_id, int64_t requests, int64_t tokens, int64_t at_ms);
+  void seed_day(const std::string& key_id, int64_t tokens, int64_t at_ms);
 
  private:
   struct Windows;
+  Windows& windows_of(const std::string& key_id);  // created empty; caller holds mutex_
   std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<Windows>> keys_;
 };

@@ -2,9 +2,13 @@
 // Reports and keys are in sqlite_store_reads.cpp.
 #include "service/sqlite_store.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -53,6 +57,22 @@ CREATE TABLE api_keys (
   secret_hash TEXT NOT NULL UNIQUE
 );
 )sql",
+    // 2: ledger instances (several processes on one file). Rows from before have no instance
+    // (''): recovery treats them as a gone instance's.
+    R"sql(
+ALTER TABLE usage_records ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX usage_records_open_by_instance ON usage_records (instance_id) WHERE status = 'open';
+CREATE TABLE ledger_instances (
+  id TEXT PRIMARY KEY NOT NULL,
+  worker TEXT NOT NULL,
+  node TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  pid_start INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  heartbeat_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
+)sql",
 };
 constexpr int64_t kSchemaVersion = std::size(kMigrations);
 
@@ -67,9 +87,17 @@ Status in_transaction(SqliteConnection& db, Body&& body) {
   return status;
 }
 
+// The ledger holds key hashes and everyone's usage: only its owner may read it. A directory
+// created here is 0700 (its parents get the umask's default).
 Status prepare_directory(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::path leaf = std::filesystem::path(dir).lexically_normal();
+    if (leaf.has_parent_path()) std::filesystem::create_directories(leaf.parent_path(), ec);
+    if (!ec && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      ec = std::error_code(errno, std::generic_category());
+    }
+  }
   if (ec) {
     return make_error(ErrorCode::kIoError,
                       "cannot create the ledger directory '{}': {}; pass a writable directory "
@@ -81,6 +109,34 @@ Status prepare_directory(const std::string& dir) {
                       "the ledger directory '{}' is not writable; pass a writable directory "
                       "(--data-dir or MXSERVE_DATA_DIR) or fix its permissions",
                       dir);
+  }
+  return ok_status();
+}
+
+// The file gets mode 0600 when it is created here; SQLite gives its -wal and -shm files the
+// database file's mode. Files left group- or world-accessible by an older mxserve (0644) are
+// tightened, with a warning.
+Status secure_files(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return make_error(ErrorCode::kIoError,
+                      "cannot create the ledger file '{}': {}; pass a writable directory "
+                      "(--data-dir or MXSERVE_DATA_DIR) or fix its permissions",
+                      path, std::strerror(errno));
+  }
+  ::close(fd);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string file = path + suffix;
+    struct stat info {};
+    if (::stat(file.c_str(), &info) != 0 || (info.st_mode & 077) == 0) continue;
+    mode_t tightened = info.st_mode & 0700;
+    if (::chmod(file.c_str(), tightened) != 0) {
+      spdlog::warn("ledger {}: others may read it (mode {:04o}) and chmod failed: {}", file,
+                   info.st_mode & 07777, std::strerror(errno));
+      continue;
+    }
+    spdlog::warn("ledger {}: mode {:04o} let others read it; now {:04o}", file,
+                 info.st_mode & 07777, tightened);
   }
   return ok_status();
 }
@@ -131,6 +187,7 @@ Status upgrade_schema(SqliteConnection& db) {
 Result<std::unique_ptr<LedgerStore>> open_sqlite_store(const std::string& dir) {
   MX_RETURN_IF_ERROR(prepare_directory(dir));
   std::string path = (std::filesystem::path(dir) / kFileName).string();
+  MX_RETURN_IF_ERROR(secure_files(path));
   MX_ASSIGN_OR_RETURN(auto writer, SqliteConnection::open(path));
   MX_RETURN_IF_ERROR(set_pragmas(*writer));
   MX_RETURN_IF_ERROR(upgrade_schema(*writer));
@@ -140,27 +197,29 @@ Result<std::unique_ptr<LedgerStore>> open_sqlite_store(const std::string& dir) {
   return std::unique_ptr<LedgerStore>(new SqliteStore(std::move(writer), std::move(reader)));
 }
 
-Status SqliteStore::write_batch(const std::vector<LedgerOp>& ops) {
-  if (ops.empty()) return ok_status();
+Result<LedgerWriteOutcome> SqliteStore::write_batch(const std::vector<LedgerOp>& ops) {
+  LedgerWriteOutcome outcome;
+  if (ops.empty()) return outcome;
   std::lock_guard lock(write_mutex_);
-  return in_transaction(*writer_, [&]() -> Status {
+  MX_RETURN_IF_ERROR(in_transaction(*writer_, [&]() -> Status {
     for (const LedgerOp& op : ops) {
-      MX_RETURN_IF_ERROR(std::visit([&](const auto& typed) { return apply(typed); }, op));
+      MX_RETURN_IF_ERROR(std::visit([&](const auto& typed) { return apply(typed, outcome); }, op));
     }
     return ok_status();
-  });
+  }));
+  return outcome;
 }
 
 // DO NOTHING on a known request id: a batch retried after an ambiguous failure (the commit
 // landed, the reply did not) must not fail on the records it already inserted. Not "INSERT OR
 // IGNORE", which would also skip rows that break a CHECK instead of failing the batch.
-Status SqliteStore::apply(const LedgerOpen& op) {
+Status SqliteStore::apply(const LedgerOpen& op, LedgerWriteOutcome&) {
   const UsageRecord& r = op.record;
   MX_ASSIGN_OR_RETURN(auto insert, writer_->prepare(R"sql(
 INSERT INTO usage_records (request_id, key_id, tenant, model, prompt_tokens,
   cached_tokens, completion_tokens, reasoning_tokens, reserved_tokens, status, recovered,
-  ttft_ms, e2e_ms, worker, started_at_ms, finished_at_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', 0, ?10, 0, ?11, ?12, 0)
+  ttft_ms, e2e_ms, worker, started_at_ms, finished_at_ms, instance_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', 0, ?10, 0, ?11, ?12, 0, ?13)
 ON CONFLICT (request_id) DO NOTHING)sql",
                                                     "insert an open usage record"));
   return insert.bind(1, r.request_id)
@@ -175,18 +234,20 @@ ON CONFLICT (request_id) DO NOTHING)sql",
       .bind(10, r.ttft_ms)
       .bind(11, r.worker)
       .bind(12, r.started_at_ms)
+      .bind(13, r.instance_id)
       .run();
 }
 
 // Counts only rise (MAX), so progress applied late or twice never lowers them; a ttft of 0
-// means "no token yet" and keeps what is there.
-Status SqliteStore::apply(const LedgerProgress& op) {
+// means "no token yet" and keeps what is there. A record that recovery settled while its
+// process was alive (recovered = 1) still takes its owner's progress.
+Status SqliteStore::apply(const LedgerProgress& op, LedgerWriteOutcome&) {
   MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(R"sql(
 UPDATE usage_records SET prompt_tokens = MAX(prompt_tokens, ?2),
   cached_tokens = MAX(cached_tokens, ?3), completion_tokens = MAX(completion_tokens, ?4),
   reasoning_tokens = MAX(reasoning_tokens, ?5),
   ttft_ms = CASE WHEN ?6 > 0 THEN ?6 ELSE ttft_ms END
-WHERE request_id = ?1 AND status = 'open')sql",
+WHERE request_id = ?1 AND (status = 'open' OR recovered = 1))sql",
                                                     "update the progress of a usage record"));
   return update.bind(1, op.request_id)
       .bind(2, op.tokens.prompt)
@@ -197,23 +258,16 @@ WHERE request_id = ?1 AND status = 'open')sql",
       .run();
 }
 
-// "AND status = 'open'" makes the final exactly-once: a second final matches no row.
-Status SqliteStore::apply(const LedgerFinal& op) {
-  const UsageRecord& r = op.record;
-  if (r.status == UsageStatus::kOpen) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "ledger {}: the final record of request '{}' has status 'open'; a final "
-                      "status is ok, aborted, error or timeout",
-                      writer_->path(), r.request_id);
-  }
-  MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(R"sql(
+namespace {
+
+constexpr const char* kFinalSet = R"sql(
 UPDATE usage_records SET key_id = ?2, tenant = ?3, model = ?4, prompt_tokens = ?5,
   cached_tokens = ?6, completion_tokens = ?7, reasoning_tokens = ?8, reserved_tokens = ?9,
   status = ?10, recovered = ?11, ttft_ms = ?12, e2e_ms = ?13, worker = ?14,
-  started_at_ms = ?15, finished_at_ms = ?16
-WHERE request_id = ?1 AND status = 'open')sql",
-                                                    "finalize a usage record"));
-  return update.bind(1, r.request_id)
+  started_at_ms = ?15, finished_at_ms = ?16)sql";
+
+void bind_final(SqliteStatement& update, const UsageRecord& r) {
+  update.bind(1, r.request_id)
       .bind(2, r.key_id)
       .bind(3, r.tenant)
       .bind(4, r.model)
@@ -228,20 +282,88 @@ WHERE request_id = ?1 AND status = 'open')sql",
       .bind(13, r.e2e_ms)
       .bind(14, r.worker)
       .bind(15, r.started_at_ms)
-      .bind(16, r.finished_at_ms)
+      .bind(16, r.finished_at_ms);
+}
+
+}  // namespace
+
+// Exactly once: the final applies to the open record; else to a record recovery settled
+// (recovered = 1: its process was taken for dead, the real counts beat the estimate). A final
+// record has recovered = 0, so nothing applies after it.
+Status SqliteStore::apply(const LedgerFinal& op, LedgerWriteOutcome& outcome) {
+  const UsageRecord& r = op.record;
+  if (r.status == UsageStatus::kOpen) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "ledger {}: the final record of request '{}' has status 'open'; a final "
+                      "status is ok, aborted, error or timeout",
+                      writer_->path(), r.request_id);
+  }
+  static const std::string kOfOpen =
+      std::string(kFinalSet) + " WHERE request_id = ?1 AND status = 'open'";
+  static const std::string kOfRecovered =
+      std::string(kFinalSet) + " WHERE request_id = ?1 AND recovered = 1";
+  MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(kOfOpen, "finalize a usage record"));
+  bind_final(update, r);
+  MX_RETURN_IF_ERROR(update.run());
+  if (writer_->changes() > 0) return ok_status();
+  MX_ASSIGN_OR_RETURN(auto late, writer_->prepare(kOfRecovered, "finalize a recovered record"));
+  bind_final(late, r);
+  MX_RETURN_IF_ERROR(late.run());
+  (writer_->changes() > 0 ? outcome.late_finals : outcome.unmatched_finals).push_back(r.request_id);
+  return ok_status();
+}
+
+// Inserts the row, or renews the lease (and the worker name, known once the port is bound).
+Status SqliteStore::apply(const LedgerHeartbeat& op, LedgerWriteOutcome&) {
+  const LedgerInstance& i = op.instance;
+  MX_ASSIGN_OR_RETURN(auto upsert, writer_->prepare(R"sql(
+INSERT INTO ledger_instances (id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms,
+  expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (id) DO UPDATE SET worker = excluded.worker,
+  heartbeat_at_ms = excluded.heartbeat_at_ms, expires_at_ms = excluded.expires_at_ms)sql",
+                                                    "renew this process's ledger lease"));
+  return upsert.bind(1, i.id)
+      .bind(2, i.worker)
+      .bind(3, i.node)
+      .bind(4, i.pid)
+      .bind(5, i.pid_start)
+      .bind(6, i.started_at_ms)
+      .bind(7, i.heartbeat_at_ms)
+      .bind(8, i.expires_at_ms)
       .run();
 }
 
-Result<int64_t> SqliteStore::recover_open(int64_t now_ms) {
+Result<int64_t> SqliteStore::recover_open(const std::string& self,
+                                          const std::vector<std::string>& gone, int64_t now_ms) {
   std::lock_guard lock(write_mutex_);
   int64_t recovered = 0;
   MX_RETURN_IF_ERROR(in_transaction(*writer_, [&]() -> Status {
-    MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(R"sql(
+    // Lease expired, no row, or no instance at all ('': written before instance ids).
+    MX_ASSIGN_OR_RETURN(auto expired, writer_->prepare(R"sql(
 UPDATE usage_records SET status = 'aborted', recovered = 1, finished_at_ms = ?1
-WHERE status = 'open')sql",
-                                                      "settle open usage records"));
-    MX_RETURN_IF_ERROR(update.bind(1, now_ms).run());
-    recovered = writer_->changes();
+WHERE status = 'open' AND instance_id <> ?2 AND instance_id NOT IN
+  (SELECT id FROM ledger_instances WHERE expires_at_ms >= ?1))sql",
+                                                       "settle records of expired instances"));
+    MX_RETURN_IF_ERROR(expired.bind(1, now_ms).bind(2, self).run());
+    recovered += writer_->changes();
+    MX_ASSIGN_OR_RETURN(auto forget,
+                        writer_->prepare("DELETE FROM ledger_instances WHERE id <> ?2 AND "
+                                         "expires_at_ms < ?1",
+                                         "remove expired instances"));
+    MX_RETURN_IF_ERROR(forget.bind(1, now_ms).bind(2, self).run());
+    for (const std::string& id : gone) {
+      if (id == self) continue;
+      MX_ASSIGN_OR_RETURN(auto settle, writer_->prepare(R"sql(
+UPDATE usage_records SET status = 'aborted', recovered = 1, finished_at_ms = ?1
+WHERE status = 'open' AND instance_id = ?2)sql",
+                                                        "settle records of a gone process"));
+      MX_RETURN_IF_ERROR(settle.bind(1, now_ms).bind(2, id).run());
+      recovered += writer_->changes();
+      MX_ASSIGN_OR_RETURN(
+          auto remove,
+          writer_->prepare("DELETE FROM ledger_instances WHERE id = ?1", "remove a gone instance"));
+      MX_RETURN_IF_ERROR(remove.bind(1, id).run());
+    }
     return ok_status();
   }));
   return recovered;

@@ -1,7 +1,9 @@
-// The SQLite LedgerStore: one file, <dir>/ledger.sqlite3, in WAL mode with synchronous=NORMAL,
-// so a committed batch survives the process being killed (not a power cut: that needs FULL,
-// a sync per commit). One write connection and one read connection, each behind its own mutex:
-// WAL lets usage reports read a consistent snapshot while the ledger writer commits.
+// The SQLite LedgerStore: one file, <dir>/ledger.sqlite3 (mode 0600), in WAL mode with
+// synchronous=NORMAL, so a committed batch survives the process being killed (not a power cut:
+// that needs FULL, a sync per commit). Several processes may share the file: writes take the
+// lock with BEGIN IMMEDIATE and wait for another process's (busy timeout). One write connection and
+// one read connection, each behind its own mutex: WAL lets usage reports read a consistent snapshot
+// while the ledger writer commits.
 //
 // Internal to src/service: callers use open_ledger_store(dir), which picks this backend.
 #pragma once
@@ -25,12 +27,14 @@ class SqliteStore final : public LedgerStore {
 
   std::string describe() const override { return "sqlite:" + writer_->path(); }
 
-  Status write_batch(const std::vector<LedgerOp>& ops) override;
-  Result<int64_t> recover_open(int64_t now_ms) override;
+  Result<LedgerWriteOutcome> write_batch(const std::vector<LedgerOp>& ops) override;
+  Result<int64_t> recover_open(const std::string& self, const std::vector<std::string>& gone,
+                               int64_t now_ms) override;
+  Result<std::vector<LedgerInstance>> instances() override;
 
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
-  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms) override;
+  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
 
   Status insert_key(const ApiKey& key) override;
   Status update_key(const ApiKey& key) override;
@@ -39,9 +43,10 @@ class SqliteStore final : public LedgerStore {
   Result<std::vector<ApiKey>> list_keys() override;
 
  private:
-  Status apply(const LedgerOpen& op);
-  Status apply(const LedgerProgress& op);
-  Status apply(const LedgerFinal& op);
+  Status apply(const LedgerOpen& op, LedgerWriteOutcome& outcome);
+  Status apply(const LedgerProgress& op, LedgerWriteOutcome& outcome);
+  Status apply(const LedgerFinal& op, LedgerWriteOutcome& outcome);
+  Status apply(const LedgerHeartbeat& op, LedgerWriteOutcome& outcome);
   Result<std::optional<ApiKey>> find_key_where(const char* column, const std::string& value);
 
   std::mutex write_mutex_;  // guards writer_ and its statements

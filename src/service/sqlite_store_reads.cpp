@@ -9,7 +9,6 @@
 namespace mx {
 namespace {
 
-constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int64_t kDayMs = 86'400'000;
 
@@ -68,7 +67,7 @@ RowKey row_key(UsageGroup group, int64_t bucket, std::string key_id, std::string
 constexpr const char* kRecordColumns =
     "request_id, key_id, tenant, model, prompt_tokens, cached_tokens, completion_tokens, "
     "reasoning_tokens, reserved_tokens, status, recovered, ttft_ms, e2e_ms, worker, "
-    "started_at_ms, finished_at_ms";
+    "started_at_ms, finished_at_ms, instance_id";
 
 UsageRecord record_from_row(const SqliteStatement& row) {
   UsageRecord r;
@@ -86,6 +85,7 @@ UsageRecord record_from_row(const SqliteStatement& row) {
   r.worker = row.text(13);
   r.started_at_ms = row.int64(14);
   r.finished_at_ms = row.int64(15);
+  r.instance_id = row.text(16);
   return r;
 }
 
@@ -202,20 +202,38 @@ Result<std::vector<UsageRecord>> SqliteStore::records(const UsageQuery& query) {
   }
 }
 
-Result<std::vector<KeyTokens>> SqliteStore::tokens_since(int64_t since_ms) {
-  static_assert(kMinuteMs == 60000, "the SQL below spells it out");
+Result<std::vector<KeyTokens>> SqliteStore::tokens_since(int64_t since_ms, int64_t bucket_ms) {
+  if (bucket_ms <= 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "tokens_since: bucket_ms must be positive, got {}", bucket_ms);
+  }
   std::lock_guard lock(read_mutex_);
   MX_ASSIGN_OR_RETURN(auto select, reader_->prepare(R"sql(
-SELECT key_id, started_at_ms - started_at_ms % 60000 AS minute,
+SELECT key_id, started_at_ms - started_at_ms % ?2 AS bucket, COUNT(*),
   SUM(prompt_tokens + completion_tokens)
-FROM usage_records WHERE started_at_ms >= ?1 GROUP BY key_id, minute ORDER BY key_id, minute)sql",
-                                                    "sum tokens per key and minute"));
-  select.bind(1, since_ms);
+FROM usage_records WHERE started_at_ms >= ?1 GROUP BY key_id, bucket ORDER BY key_id, bucket)sql",
+                                                    "sum requests and tokens per key"));
+  select.bind(1, since_ms).bind(2, bucket_ms);
   std::vector<KeyTokens> result;
   while (true) {
     MX_ASSIGN_OR_RETURN(bool more, select.step());
     if (!more) return result;
-    result.push_back({select.text(0), select.int64(1), select.int64(2)});
+    result.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3)});
+  }
+}
+
+Result<std::vector<LedgerInstance>> SqliteStore::instances() {
+  std::lock_guard lock(read_mutex_);
+  MX_ASSIGN_OR_RETURN(auto select, reader_->prepare(R"sql(
+SELECT id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms, expires_at_ms
+FROM ledger_instances ORDER BY started_at_ms, id)sql",
+                                                    "list ledger instances"));
+  std::vector<LedgerInstance> result;
+  while (true) {
+    MX_ASSIGN_OR_RETURN(bool more, select.step());
+    if (!more) return result;
+    result.push_back({select.text(0), select.text(1), select.text(2), select.int64(3),
+                      select.int64(4), select.int64(5), select.int64(6), select.int64(7)});
   }
 }
 

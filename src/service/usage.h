@@ -33,10 +33,11 @@ struct UsageRecord {
   TokenCounts tokens;
   int64_t reserved_tokens = 0;  // prompt + max_tokens reserved at admission
   UsageStatus status = UsageStatus::kOpen;
-  bool recovered = false;   // settled at a restart after a crash, from the last progress
+  bool recovered = false;   // settled by recovery (its instance was gone), from the last progress
   double ttft_ms = 0.0;     // 0 when no token was produced
   double e2e_ms = 0.0;
   std::string worker;       // who computed it (hostname:port of the serve process)
+  std::string instance_id;  // the Ledger instance that opened it ("": before instance ids)
   int64_t started_at_ms = 0;   // unix ms
   int64_t finished_at_ms = 0;  // unix ms; 0 while open
 };

@@ -215,6 +215,7 @@ std::string usage_records_json(const std::vector<UsageRecord>& records, const Pr
                     {"ttft_ms", r.ttft_ms},
                     {"e2e_ms", r.e2e_ms},
                     {"worker", r.worker},
+                    {"instance_id", r.instance_id},
                     {"started_at", format_utc_time(r.started_at_ms)},
                     {"started_at_ms", r.started_at_ms},
                     {"finished_at_ms", r.finished_at_ms},

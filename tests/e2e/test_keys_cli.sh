@@ -86,7 +86,7 @@ rows = [("r1", "qwen3", 1000, 200, 100, "ok", t0 + 600000),
         ("r2", "llama", 400, 0, 40, "ok", t0 + 4800000),
         ("r3", "qwen3", 50, 0, 5, "open", t0 + 4900000)]
 for rid, model, prompt, cached, completion, status, started in rows:
-    db.execute("INSERT INTO usage_records VALUES (?,?,?,?,?,?,?,0,?,?,0,10.0,100.0,'e2e',?,?)",
+    db.execute("INSERT INTO usage_records VALUES (?,?,?,?,?,?,?,0,?,?,0,10.0,100.0,'e2e',?,?,'')",
                (rid, sys.argv[2], "acme", model, prompt, cached, completion, prompt + 100,
                 status, started, 0 if status == "open" else started + 100))
 db.commit()

@@ -33,13 +33,19 @@ void report(int fd, const std::string& line) {
 // every commit callback ("P id step" / "F id") on report_fd. Runs until it is killed.
 [[noreturn]] void run_child(const std::string& dir, int report_fd) {
   auto store = open_ledger_store(dir);
-  if (!store.ok()) _exit(3);
+  if (!store.ok()) {
+    fprintf(stderr, "child: %s\n", store.error().message.c_str());
+    _exit(3);
+  }
   LedgerOptions options;
   options.flush_interval = std::chrono::milliseconds(1);
   options.max_batch = 16;
   options.max_open = 64;
   auto started = Ledger::start(std::move(store).value(), options);
-  if (!started.ok()) _exit(3);
+  if (!started.ok()) {
+    fprintf(stderr, "child: %s\n", started.error().message.c_str());
+    _exit(3);
+  }
   Ledger& ledger = **started;
   for (int wave = 0;; ++wave) {
     std::vector<UsageRecord> records;

@@ -36,6 +36,7 @@ void expect_same_record(const UsageRecord& actual, const UsageRecord& expected) 
   EXPECT_EQ(actual.worker, expected.worker);
   EXPECT_EQ(actual.started_at_ms, expected.started_at_ms);
   EXPECT_EQ(actual.finished_at_ms, expected.finished_at_ms);
+  EXPECT_EQ(actual.instance_id, expected.instance_id);
 }
 
 std::vector<UsageRecord> read_all(LedgerStore& store) {
@@ -107,7 +108,7 @@ TEST_F(PgStoreTest, FailedBatchAppliesNothing) {
       {"check constraint", LedgerFinal{negative}},
   };
   for (const auto& [what, bad] : bad_ops) {
-    Status status =
+    auto status =
         store_->write_batch({LedgerOpen{a}, LedgerProgress{"cmpl-kept", {9, 0, 9, 0}, 1.0}, bad,
                              LedgerFinal{final_record(a, {1, 0, 1, 0})}});
     ASSERT_FALSE(status.ok()) << what;
@@ -136,7 +137,7 @@ TEST_F(PgStoreTest, RecoverOpenSettlesWhatWasLeftOpen) {
           ->write_batch({LedgerOpen{a}, LedgerOpen{b}, LedgerOpen{c},
                          LedgerProgress{"cmpl-a", {30, 10, 20, 5}, 40.0}, LedgerFinal{c_done}})
           .ok());
-  Result<int64_t> recovered = store_->recover_open(kT0 + 60'000);
+  Result<int64_t> recovered = store_->recover_open("me", {}, kT0 + 60'000);
   ASSERT_TRUE(recovered.ok()) << recovered.error().message;
   EXPECT_EQ(recovered.value(), 2);
 
@@ -152,10 +153,20 @@ TEST_F(PgStoreTest, RecoverOpenSettlesWhatWasLeftOpen) {
   EXPECT_EQ(records[1].status, UsageStatus::kAborted);
   EXPECT_TRUE(records[1].recovered);
   expect_same_record(records[2], c_done);
-  // Nothing is open any more, and a late final for a recovered record is ignored.
-  EXPECT_EQ(store_->recover_open(kT0 + 70'000).value(), 0);
-  ASSERT_TRUE(store_->write_batch({LedgerFinal{final_record(a, {99, 0, 99, 0})}}).ok());
-  expect_same_record(read_all(*store_)[0], a_expected);
+  // Nothing is open any more. A late final (its process was alive after all) replaces the
+  // recovered estimate, once; a final of a record that is final changes nothing.
+  EXPECT_EQ(store_->recover_open("me", {}, kT0 + 70'000).value(), 0);
+  UsageRecord a_late = final_record(a, {30, 10, 99, 5});
+  Result<LedgerWriteOutcome> late = store_->write_batch({LedgerFinal{a_late}});
+  ASSERT_TRUE(late.ok()) << late.error().message;
+  EXPECT_EQ(late->late_finals, std::vector<std::string>{"cmpl-a"});
+  expect_same_record(read_all(*store_)[0], a_late);
+  Result<LedgerWriteOutcome> again =
+      store_->write_batch({LedgerFinal{final_record(a, {1, 0, 1, 0}, UsageStatus::kError)},
+                           LedgerFinal{final_record(c, {1, 0, 1, 0})}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->unmatched_finals, (std::vector<std::string>{"cmpl-a", "cmpl-c"}));
+  expect_same_record(read_all(*store_)[0], a_late);
 }
 
 ApiKey test_key(const std::string& id, int64_t created_at_ms) {
@@ -250,9 +261,9 @@ TEST_F(PgStoreTest, OneWriterAndConcurrentReaders) {
   std::thread writer([&] {
     for (int i = 0; i < kBatches; ++i) {
       UsageRecord record = open_record(fmt::format("cmpl-{:04}", i), "key_1", "m", kT0 + i);
-      Status status = store_->write_batch({LedgerOpen{record},
-                                           LedgerProgress{record.request_id, {10, 0, 1, 0}, 1.0},
-                                           LedgerFinal{final_record(record, {10, 0, 2, 0})}});
+      auto status = store_->write_batch({LedgerOpen{record},
+                                         LedgerProgress{record.request_id, {10, 0, 1, 0}, 1.0},
+                                         LedgerFinal{final_record(record, {10, 0, 2, 0})}});
       EXPECT_TRUE(status.ok()) << status.error().message;
     }
     writing = false;
@@ -295,13 +306,13 @@ TEST_F(PgStoreTest, ReconnectsAfterTheServerClosedTheConnection) {
   // Both of the store's connections (writer and reader) are cut.
   EXPECT_EQ(sql(kill_store_connections), "2");
   UsageRecord b = open_record("cmpl-b", "key_1", "m", kT0 + 1);
-  Status written = store_->write_batch({LedgerOpen{b}, LedgerFinal{final_record(b, {1, 0, 1, 0})}});
+  auto written = store_->write_batch({LedgerOpen{b}, LedgerFinal{final_record(b, {1, 0, 1, 0})}});
   ASSERT_TRUE(written.ok()) << written.error().message;
   ASSERT_EQ(read_all(*store_).size(), 2u);
   // Again, with a key read on the reader and a recovery on the writer first.
   EXPECT_EQ(sql(kill_store_connections), "2");
   EXPECT_TRUE(store_->find_key("key_1").ok());
-  Result<int64_t> recovered = store_->recover_open(kT0 + 5);
+  Result<int64_t> recovered = store_->recover_open("me", {}, kT0 + 5);
   ASSERT_TRUE(recovered.ok()) << recovered.error().message;
   EXPECT_EQ(recovered.value(), 1);
 }
@@ -327,7 +338,7 @@ TEST_F(PgStoreTest, SchemaCreationIsSafeWhenProcessesStartTogether) {
   auto reopened = open_postgres_store(fresh.url());
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(read_all(**reopened).size(), 1u);
-  EXPECT_EQ(pg_test::query_value(fresh.url(), "SELECT version FROM schema_version").value(), "1");
+  EXPECT_EQ(pg_test::query_value(fresh.url(), "SELECT version FROM schema_version").value(), "2");
 }
 
 TEST_F(PgStoreTest, DescribeShowsTheServerButNotThePassword) {

@@ -40,7 +40,7 @@ class PgStoreUsageTest : public pg_test::PgStoreTest {
     ops.push_back(
         LedgerOpen{open_record("r5", "key_1", "model-a", kDay0 + 2 * kHour + 30 * kMinute)});
     ops.push_back(LedgerProgress{"r5", {50, 0, 5, 0}, 9.0});
-    Status written = store_->write_batch(ops);
+    auto written = store_->write_batch(ops);
     ASSERT_TRUE(written.ok()) << written.error().message;
   }
 
@@ -176,32 +176,43 @@ TEST_F(PgStoreUsageTest, TokensSincePerKeyAndMinute) {
                                  LedgerOpen{next_minute},
                                  LedgerFinal{final_record(next_minute, {20, 0, 2, 0})}})
                   .ok());
-  Result<std::vector<KeyTokens>> tokens = store_->tokens_since(kDay0 + kHour + 5 * kMinute);
+  Result<std::vector<KeyTokens>> tokens =
+      store_->tokens_since(kDay0 + kHour + 5 * kMinute, kMinute);
   ASSERT_TRUE(tokens.ok()) << tokens.error().message;
   struct Want {
     std::string key;
-    int64_t minute, tokens;
+    int64_t minute, requests, tokens;
   };
   const std::vector<Want> want = {
-      {"key_1", kDay0 + kHour + 5 * kMinute, 1500 + 10},  // r1 + r6 (open, as far as it got)
-      {"key_1", kDay0 + kHour + 6 * kMinute, 22},         // r7
-      {"key_1", kDay0 + kHour + 50 * kMinute, 2100},      // r2
-      {"key_1", kDay0 + 2 * kHour + 30 * kMinute, 55},    // r5 (open)
-      {"key_2", kDay0 + 2 * kHour, 110},                  // r3
-      {"key_2", kDay0 + kDay + 3 * kHour, 330},           // r4
+      {"key_1", kDay0 + kHour + 5 * kMinute, 2, 1500 + 10},  // r1 + r6 (open, as far as it got)
+      {"key_1", kDay0 + kHour + 6 * kMinute, 1, 22},         // r7
+      {"key_1", kDay0 + kHour + 50 * kMinute, 1, 2100},      // r2
+      {"key_1", kDay0 + 2 * kHour + 30 * kMinute, 1, 55},    // r5 (open)
+      {"key_2", kDay0 + 2 * kHour, 1, 110},                  // r3
+      {"key_2", kDay0 + kDay + 3 * kHour, 1, 330},           // r4
   };
   ASSERT_EQ(tokens->size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ((*tokens)[i].key_id, want[i].key) << i;
-    EXPECT_EQ((*tokens)[i].minute_start_ms, want[i].minute) << i;
+    EXPECT_EQ((*tokens)[i].bucket_start_ms, want[i].minute) << i;
+    EXPECT_EQ((*tokens)[i].requests, want[i].requests) << i;
     EXPECT_EQ((*tokens)[i].tokens, want[i].tokens) << i;
   }
+  // Per second: r6 in the last second of r1's minute is a bucket of its own.
+  Result<std::vector<KeyTokens>> seconds = store_->tokens_since(kDay0 + kHour + 5 * kMinute, 1000);
+  ASSERT_TRUE(seconds.ok()) << seconds.error().message;
+  ASSERT_GE(seconds->size(), 2u);
+  EXPECT_EQ((*seconds)[0].bucket_start_ms, kDay0 + kHour + 5 * kMinute);
+  EXPECT_EQ((*seconds)[0].tokens, 1500);
+  EXPECT_EQ((*seconds)[1].bucket_start_ms, kDay0 + kHour + 5 * kMinute + 59'000);
+  EXPECT_EQ((*seconds)[1].tokens, 10);
   // since is inclusive, to the millisecond.
-  Result<std::vector<KeyTokens>> later = store_->tokens_since(kDay0 + kDay + 3 * kHour);
+  Result<std::vector<KeyTokens>> later = store_->tokens_since(kDay0 + kDay + 3 * kHour, kMinute);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].tokens, 330);
-  EXPECT_TRUE(store_->tokens_since(kDay0 + kDay + 3 * kHour + 1)->empty());
+  EXPECT_TRUE(store_->tokens_since(kDay0 + kDay + 3 * kHour + 1, kMinute)->empty());
+  EXPECT_FALSE(store_->tokens_since(kDay0, 0).ok());
 }
 
 }  // namespace

@@ -233,9 +233,10 @@ TEST(QuotaTracker, SettleOfUnknownKeyIsIgnored) {
 TEST(QuotaTracker, SeedCountsTowardBothTokenWindows) {
   QuotaTracker quota;
   ApiKey key = key_with(1000, 4500, 0);
-  quota.seed(key.id, 3000, kT0 - 3 * kHour);   // only the day window
-  quota.seed(key.id, 800, kT0 - 10 * kSec);    // both windows
-  quota.seed(key.id, 9999, kT0 - 25 * kHour);  // before either window: ignored
+  quota.seed_day(key.id, 3000, kT0 - 3 * kHour);  // only the day window
+  quota.seed_day(key.id, 800, kT0 - kMin);        // the record below, in its minute
+  quota.seed_minute(key.id, 1, 800, kT0 - 10 * kSec);
+  quota.seed_day(key.id, 9999, kT0 - 25 * kHour);  // before the window: ignored
   EXPECT_FALSE(quota.reserve(key, 201, kT0).allowed);
   EXPECT_TRUE(quota.reserve(key, 200, kT0).allowed);
   // A minute later the minute window is empty; the day holds 3000 + 800 + 200: 500 more fit.
@@ -243,6 +244,32 @@ TEST(QuotaTracker, SeedCountsTowardBothTokenWindows) {
   EXPECT_FALSE(refused.allowed);
   EXPECT_EQ(refused.message.rfind("tokens_per_day limit of 4500", 0), 0u) << refused.message;
   EXPECT_TRUE(quota.reserve(key, 500, kT0 + kMin).allowed);
+}
+
+// The issue: 3 requests before a restart and 3 after, within 5 s, on a 3-per-minute key.
+TEST(QuotaTracker, SeededRequestsCountTowardRequestsPerMinute) {
+  QuotaTracker quota;
+  ApiKey key = key_with(0, 0, 3);
+  quota.seed_minute(key.id, 2, 20, kT0 - 3 * kSec);
+  quota.seed_minute(key.id, 1, 10, kT0 - 2 * kSec);
+  QuotaDecision refused = quota.reserve(key, 10, kT0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after_s, 57);  // the oldest two leave the window at kT0 + 57 s
+  EXPECT_NE(refused.message.find("3 requests in the last 60 s"), std::string::npos)
+      << refused.message;
+  EXPECT_TRUE(quota.reserve(key, 10, kT0 + 57 * kSec).allowed);
+}
+
+// Tokens stay in the minute window for 60 s from their own second, not from the start of their
+// minute: used 50 s into a minute, they still count 20 s after it ended.
+TEST(QuotaTracker, SeededTokensKeepTheirSecond) {
+  QuotaTracker quota;
+  ApiKey key = key_with(600, 0, 0);
+  quota.seed_minute(key.id, 1, 500, kT0 + 50 * kSec);
+  QuotaDecision refused = quota.reserve(key, 200, kT0 + 70 * kSec);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after_s, 40);
+  EXPECT_TRUE(quota.reserve(key, 200, kT0 + 110 * kSec).allowed);
 }
 
 TEST(QuotaTracker, ConcurrentReservationsNeverExceedTheLimit) {

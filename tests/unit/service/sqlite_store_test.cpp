@@ -35,7 +35,7 @@ std::vector<UsageRecord> all_records(LedgerStore& store) {
 }
 
 void write(LedgerStore& store, std::vector<LedgerOp> ops) {
-  Status status = store.write_batch(ops);
+  auto status = store.write_batch(ops);
   ASSERT_TRUE(status.ok()) << status.error().message;
 }
 
@@ -125,9 +125,8 @@ TEST(SqliteStoreTest, FailingBatchLeavesNothing) {
   auto store = open_store(dir.path());
   write(*store, {LedgerOpen{open_record("kept", "key_a", "m", kT0, 10)}});
   UsageRecord bad = open_record("bad", "key_a", "m", kT0, -5);  // violates CHECK
-  Status status =
-      store->write_batch({LedgerOpen{open_record("lost", "key_a", "m", kT0, 10)},
-                          LedgerProgress{"kept", {10, 0, 50, 0}, 1.0}, LedgerOpen{bad}});
+  auto status = store->write_batch({LedgerOpen{open_record("lost", "key_a", "m", kT0, 10)},
+                                    LedgerProgress{"kept", {10, 0, 50, 0}, 1.0}, LedgerOpen{bad}});
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find(dir.path()), std::string::npos) << status.error().message;
   // A final with status open is refused too, and takes its batch with it.
@@ -155,7 +154,7 @@ TEST(SqliteStoreTest, RecoversOpenRecordsOfADeadProcess) {
                      LedgerFinal{final_record(done, {10, 0, 5, 0})}});
   }  // the store object goes away without settling anything, as a killed process would
   auto store = open_store(dir.path());
-  auto recovered = store->recover_open(kT0 + 60'000);
+  auto recovered = store->recover_open("me", {}, kT0 + 60'000);
   ASSERT_TRUE(recovered.ok()) << recovered.error().message;
   EXPECT_EQ(*recovered, 2);
   auto records = all_records(*store);
@@ -169,7 +168,7 @@ TEST(SqliteStoreTest, RecoversOpenRecordsOfADeadProcess) {
   EXPECT_EQ(records[2].request_id, "done");
   EXPECT_EQ(records[2].status, UsageStatus::kOk);
   EXPECT_FALSE(records[2].recovered);
-  EXPECT_EQ(store->recover_open(kT0 + 120'000).value(), 0);
+  EXPECT_EQ(store->recover_open("me", {}, kT0 + 120'000).value(), 0);
 }
 
 // Three keys, two models, records over two hours of one day and one of the next.
@@ -303,17 +302,18 @@ TEST(SqliteStoreTest, RecordsOldestFirst) {
 TEST(SqliteStoreTest, TokensSincePerKeyAndMinute) {
   UsageFixture f;
   // r1 (1100) and the open r5 (700) start in the minute kT0; r2 (440) and r3 (330) later.
-  auto tokens = f.store->tokens_since(kT0);
+  auto tokens = f.store->tokens_since(kT0, 60'000);
   ASSERT_TRUE(tokens.ok()) << tokens.error().message;
   ASSERT_EQ(tokens->size(), 5u);
   EXPECT_EQ((*tokens)[0].key_id, "key_a");
-  EXPECT_EQ((*tokens)[0].minute_start_ms, kT0);
+  EXPECT_EQ((*tokens)[0].bucket_start_ms, kT0);
+  EXPECT_EQ((*tokens)[0].requests, 1);
   EXPECT_EQ((*tokens)[0].tokens, 1100);
-  EXPECT_EQ((*tokens)[1].minute_start_ms, kT0 + kHour - 60'000);
+  EXPECT_EQ((*tokens)[1].bucket_start_ms, kT0 + kHour - 60'000);
   EXPECT_EQ((*tokens)[1].tokens, 440);
   EXPECT_EQ((*tokens)[4].key_id, "key_c");
   EXPECT_EQ((*tokens)[4].tokens, 700);
-  auto later = f.store->tokens_since(kT0 + kHour);
+  auto later = f.store->tokens_since(kT0 + kHour, 60'000);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 2u);  // r3 and r4, both key_b
   EXPECT_EQ((*later)[0].tokens, 330);
