@@ -18,7 +18,8 @@
 // response; misuse (a second send, write before start_stream) is logged and ignored. on_close
 // fires exactly once, and only if the connection dies before the handler completed its response
 // (send() or end_stream()). Errors the transport answers itself (404, 405, 408, 413, 431, 400,
-// 500 for a throwing handler, 503 over max_connections) carry an OpenAI-shaped JSON body.
+// 500 for a throwing handler, 503 over max_connections, with the request queue full or while
+// draining) carry an OpenAI-shaped JSON body.
 #pragma once
 
 #include <atomic>

@@ -25,6 +25,19 @@ def connect():
     return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
 
+def exchange(method, path, body=None):
+    """(status, Retry-After header, body text); status None if the server did not answer."""
+    connection = connect()
+    try:
+        connection.request(method, path, body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Retry-After"), response.read().decode()
+    except (http.client.HTTPException, OSError) as error:
+        return None, None, f"no response: {error!r}"
+    finally:
+        connection.close()
+
+
 def check(condition, message):
     if not condition:
         failures.append(message)
@@ -34,10 +47,7 @@ whole = {}
 
 
 def whole_completion():
-    connection = connect()
-    connection.request("POST", "/v1/completions", json.dumps(LONG))
-    response = connection.getresponse()
-    whole["status"], whole["body"] = response.status, response.read().decode()
+    whole["status"], _, whole["body"] = exchange("POST", "/v1/completions", json.dumps(LONG))
 
 
 whole_thread = threading.Thread(target=whole_completion)
@@ -52,7 +62,10 @@ events = []  # the JSON (or [DONE]) of each `data:` line, in order
 
 def next_event():
     while True:
-        line = response.readline()
+        try:
+            line = response.readline()
+        except (http.client.HTTPException, OSError):
+            return None  # cut
         if not line:
             return None  # the connection ended
         line = line.decode().strip()
@@ -70,18 +83,12 @@ os.kill(server_pid, signal.SIGTERM)
 deadline = time.monotonic() + 5
 health = 200
 while health != 503 and time.monotonic() < deadline:
-    c = connect()
-    c.request("GET", "/health")
-    r = c.getresponse()
-    r.read()
-    health = r.status
+    health = exchange("GET", "/health")[0]
 check(health == 503, "/health did not turn 503 after SIGTERM")
-c = connect()
-c.request("POST", "/v1/completions", json.dumps({"prompt": "hi", "max_tokens": 2}))
-r = c.getresponse()
-body = r.read().decode()
-check(r.status == 503, f"a request during the drain got {r.status}: {body[:200]}")
-check(r.getheader("Retry-After") is not None, "the drain's 503 has no Retry-After")
+status, retry_after, body = exchange("POST", "/v1/completions",
+                                     json.dumps({"prompt": "hi", "max_tokens": 2}))
+check(status == 503, f"a request during the drain got {status}: {body[:200]}")
+check(retry_after is not None, "the drain's 503 has no Retry-After")
 
 start = time.monotonic()
 while next_event() not in (None, "[DONE]"):
@@ -109,7 +116,7 @@ else:
     failures.append("the server did not exit within 30 s of SIGTERM")
 chunks = [e for e in events if isinstance(e, dict) and "choices" in e]
 received_text = sum(1 for e in chunks if e["choices"] and e["choices"][0].get("text"))
-stream_id = chunks[0]["id"]
+stream_id = chunks[0]["id"] if chunks else ""
 db = sqlite3.connect(ledger_db)
 row = db.execute("SELECT status, completion_tokens FROM usage_records WHERE request_id = ?",
                  (stream_id,)).fetchone()
