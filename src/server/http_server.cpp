@@ -163,9 +163,9 @@ HttpHandler on_request_thread(std::shared_ptr<detail::RequestDispatch> dispatch,
       return send_unavailable(*responder, "the server is shutting down; retry the request",
                               retry_after);
     }
-    auto task = [handler, request, responder]() mutable {
+    auto task = [handler, request, responder] {
       try {
-        handler(request, std::move(responder));
+        handler(request, responder);  // a copy: the catch below may still need to answer
       } catch (const std::exception& error) {
         spdlog::error("http {}: handler of {} {} threw: {}", request.remote, request.method,
                       request.path, error.what());
