@@ -10,9 +10,11 @@
 // key once keys exist. A generation is admitted (model allowed, quotas, ledger room) before
 // anything is queued, and metered to its end.
 // A generation request goes: parse + validate (openai_request.h) → chat template → tokenize →
-// Engine::submit once per choice → TokenEvents on the engine thread → per-choice text pipeline
-// (detokenize → stop strings → reasoning split → tool calls; output_text.h) → SSE chunks or one
-// JSON body (openai_response.h). A client that disconnects cancels its sequences.
+// Engine::submit once per choice → TokenEvents, queued by the engine thread → per-choice text
+// pipeline on the text executor (detokenize → stop strings → reasoning split → tool calls;
+// output_text.h) → SSE chunks or one JSON body (openai_response.h). A client that disconnects
+// cancels its sequences. Handlers run on HttpServer's request threads; /health alone runs on the
+// I/O thread.
 #pragma once
 
 #include <atomic>
