@@ -33,6 +33,8 @@ struct ServeFlags {
   int threads = 0;
   bool pin = false;
   int http_threads = 1;
+  int request_threads = 4;  // route handlers (parse, keys, templates, tokenize), off the I/O thread
+  int text_threads = 2;     // generations' text pipelines, off the engine thread
   int64_t ctx = 0;
   int64_t max_seqs = 16;
   int64_t max_batch_tokens = 512;
@@ -160,6 +162,39 @@ sigset_t block_stop_signals() {
   return signals;
 }
 
+// Seconds a client is told to wait (Retry-After) when it reaches a draining server.
+constexpr int kDrainingRetryAfterSeconds = 5;
+
+// The shutdown after SIGTERM/SIGINT. New work gets 503 + Retry-After at once; running requests
+// get --shutdown-grace to finish; then the engine cancels what still runs (each stream gets an
+// error event and [DONE], a whole response 503), the final usage records are committed, and
+// only then does the HTTP server close the connections, so that nothing is cut mid-chunk.
+void drain_and_stop(const ServeFlags& flags, OpenAiService& service, HttpServer& server,
+                    Engine& engine, Ledger* ledger) {
+  using Clock = std::chrono::steady_clock;
+  service.set_draining();
+  server.set_draining(kDrainingRetryAfterSeconds);
+  const auto grace =
+      std::chrono::milliseconds(static_cast<int64_t>(flags.shutdown_grace_seconds * 1000));
+  if (!service.wait_idle(Clock::now() + grace)) {
+    spdlog::warn("{} request{} still running after the grace period: cancelling",
+                 service.active_requests(), service.active_requests() == 1 ? "" : "s");
+  }
+  engine.stop();                 // every sequence still running gets its final event
+  service.stop_text_executor();  // ...and its text work runs: the error event / 503
+  // Each response ends once its final record is committed (the ledger's thread writes it).
+  if (!service.wait_idle(Clock::now() + std::chrono::seconds(10))) {
+    spdlog::error("{} response(s) did not end after the engine stopped", service.active_requests());
+  }
+  if (ledger) {
+    if (Status flushed = ledger->flush(); !flushed.ok()) {
+      spdlog::error("usage ledger: {}", flushed.error().message);
+    }
+  }
+  // Every response is complete: connections close once their last bytes are written.
+  server.stop(std::chrono::seconds(2));
+}
+
 int serve(const ServeFlags& flags) {
   const sigset_t signals = block_stop_signals();
   auto config = engine_config(flags);
@@ -168,6 +203,7 @@ int serve(const ServeFlags& flags) {
   http.host = flags.host;
   http.port = flags.port;
   http.io_threads = flags.http_threads;
+  http.handler_threads = flags.request_threads;
   auto max_body = parse_size(flags.max_body, "--max-body");
   if (!max_body.ok()) return fail("serve", max_body.error(), 2);
   http.max_body_bytes = static_cast<size_t>(*max_body);
@@ -199,7 +235,9 @@ int serve(const ServeFlags& flags) {
   if (!served.ok()) return fail("serve", served.error());
   auto engine = Engine::create(*(*served)->model, *config);
   if (!engine.ok()) return fail("serve", engine.error(), 2);
-  OpenAiService service(**served, **engine, metering, OpenAiServiceConfig{});
+  OpenAiServiceConfig service_config;
+  service_config.text_threads = flags.text_threads;
+  OpenAiService service(**served, **engine, metering, service_config);
   AdminService admin(metering, service.metrics(), *prices);
   HttpServer server(http);
   service.register_routes(server);
@@ -214,14 +252,7 @@ int serve(const ServeFlags& flags) {
   sigwait(&signals, &signal_number);
   spdlog::info("{}: draining — no new requests; running ones get {} s to finish",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT", flags.shutdown_grace_seconds);
-  service.set_draining();
-  server.stop(std::chrono::milliseconds(static_cast<int64_t>(flags.shutdown_grace_seconds * 1000)));
-  (*engine)->stop();
-  if (*ledger) {
-    if (Status flushed = (*ledger)->flush(); !flushed.ok()) {
-      spdlog::error("usage ledger: {}", flushed.error().message);
-    }
-  }
+  drain_and_stop(flags, service, server, **engine, ledger->get());
   spdlog::info("stopped");
   return 0;
 }
@@ -250,6 +281,18 @@ void register_serve(CLI::App& app, int& exit_code) {
   sub->add_option("--http-threads", flags->http_threads, "Threads serving sockets")
       ->envname("MXSERVE_HTTP_THREADS")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--request-threads", flags->request_threads,
+                  "Threads running request handlers (JSON parsing, key lookups, chat templates, "
+                  "tokenization); the HTTP threads only move bytes")
+      ->envname("MXSERVE_REQUEST_THREADS")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  sub->add_option("--text-threads", flags->text_threads,
+                  "Threads turning generated tokens into text and response chunks (off the "
+                  "engine thread)")
+      ->envname("MXSERVE_TEXT_THREADS")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   sub->add_option("--ctx", flags->ctx, "Context length per sequence (0: the model's)")
       ->envname("MXSERVE_CTX")

@@ -22,6 +22,7 @@ enum class ErrorCode {
   kUnsupported,      // valid input that mxserve cannot handle (yet)
   kOutOfRange,       // a count or size beyond a limit
   kInternal,         // a bug: an invariant that should have held
+  kUnavailable,      // not now, retry later: the server is shutting down
 };
 
 const char* error_code_name(ErrorCode code);

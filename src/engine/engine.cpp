@@ -180,7 +180,7 @@ Result<std::vector<SeqId>> Engine::submit_all(std::vector<EngineRequest> request
   const int32_t vocab = static_cast<int32_t>(impl_->model.config().vocab_size);
   std::lock_guard lock(impl_->mutex);
   if (impl_->stopping) {
-    return make_error(ErrorCode::kUnsupported, "the server is shutting down; retry elsewhere");
+    return make_error(ErrorCode::kUnavailable, "the server is shutting down; retry elsewhere");
   }
   std::vector<SeqId> ids;
   for (EngineRequest& request : requests) {

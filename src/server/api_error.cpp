@@ -32,6 +32,11 @@ ApiError ApiError::from(const Error& error, std::string param) {
       return bad_request(error.message, std::move(param));
     case ErrorCode::kNotFound:
       return not_found(error.message);
+    case ErrorCode::kUnavailable: {
+      ApiError unavailable = of_status(503, error.message);
+      unavailable.retry_after_s = kUnavailableRetryAfterSeconds;
+      return unavailable;
+    }
     case ErrorCode::kIoError:
     case ErrorCode::kInternal:
       break;

@@ -11,6 +11,9 @@
 
 namespace mx {
 
+// Retry-After (seconds) of a 503 for ErrorCode::kUnavailable (the server is shutting down).
+inline constexpr int kUnavailableRetryAfterSeconds = 5;
+
 struct ApiError {
   int http_status = 400;
   std::string type = "invalid_request_error";  // or "not_found_error", "server_error", ...
@@ -26,7 +29,7 @@ struct ApiError {
   // 5xx → "server_error", else "invalid_request_error".
   static ApiError of_status(int http_status, std::string message);
   // From a library Error: kInvalidArgument / kOutOfRange / kUnsupported / kCorruptData → 400,
-  // kNotFound → 404, kIoError / kInternal → 500.
+  // kNotFound → 404, kUnavailable → 503 with Retry-After, kIoError / kInternal → 500.
   static ApiError from(const Error& error, std::string param = {});
 
   std::string to_json() const;

@@ -97,14 +97,13 @@ Check normalize_arguments(Json& function, const std::string& path) {
     function["arguments"] = Json::object();
     return std::nullopt;
   }
-  Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json_fields::nests_deeper_than(text, kMaxRequestJsonDepth) || parsed.is_discarded() ||
-      !parsed.is_object()) {
+  Result<Json> parsed = parse_json_bounded(text, kRequestJsonLimits, arguments_path);
+  if (!parsed.ok() || !parsed->is_object()) {
     return bad(fmt::format("{} must be a string holding a JSON object, got {}", arguments_path,
                            show(*arguments)),
                arguments_path);
   }
-  function["arguments"] = std::move(parsed);
+  function["arguments"] = std::move(*parsed);
   return std::nullopt;
 }
 

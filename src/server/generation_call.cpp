@@ -97,6 +97,43 @@ TokenLogprobs GenerationCall::logprobs_of(const SampledToken& token) const {
 }
 
 void GenerationCall::on_event(int32_t index, const TokenEvent& event) {
+  if (settings_.text_executor == nullptr) return process_event(index, event);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(PendingEvent{index, event});
+    if (drain_posted_) return;
+    drain_posted_ = true;
+  }
+  // The executor refuses only once it is stopping: then the text work runs here.
+  if (!settings_.text_executor->post([self = shared_from_this()] { self->drain(); })) drain();
+}
+
+void GenerationCall::drain() {
+  std::vector<PendingEvent> batch;
+  for (;;) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      if (inbox_.empty()) {
+        drain_posted_ = false;
+        return;
+      }
+      batch.swap(inbox_);
+    }
+    for (const PendingEvent& pending : batch) process_event(pending.index, pending.event);
+    batch.clear();
+    {
+      std::lock_guard lock(inbox_mutex_);
+      if (inbox_.empty()) {
+        drain_posted_ = false;
+        return;
+      }
+    }
+    // More came meanwhile: queue behind the other calls' drains instead of hogging a thread.
+    if (settings_.text_executor->post([self = shared_from_this()] { self->drain(); })) return;
+  }
+}
+
+void GenerationCall::process_event(int32_t index, const TokenEvent& event) {
   std::optional<FinalUsage> final_usage;
   {
     std::lock_guard lock(mutex_);

@@ -3,9 +3,12 @@
 // and the response being written: SSE events as tokens arrive, or one JSON body at the end, in
 // the wire format of the request's API (CallFormat, server/call_format.h).
 //
-// Engine events arrive on the engine thread (on_event); the client going away arrives on an I/O
-// thread (cancel_all). One mutex guards the call. When every choice has its final event the
-// call writes the end of the response, records metrics, and is released.
+// Engine events arrive on the engine thread (on_event), which only queues them in the call's
+// inbox and posts one drain of the call onto the text executor (settings.text_executor); the
+// drain runs the text pipeline, the JSON and the writes there, in event order, with at most one
+// drain of a call running at a time. The client going away arrives on an I/O thread
+// (cancel_all). One mutex guards the call's state, another the inbox. When every choice has its
+// final event the call writes the end of the response, records metrics, and is released.
 #pragma once
 
 #include <chrono>
@@ -23,6 +26,7 @@
 #include "server/metrics.h"
 #include "server/openai_response.h"
 #include "server/output_text.h"
+#include "server/task_executor.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,6 +43,8 @@ struct GenerationCallSettings {
   OutputTextOptions output;
   std::string route;  // for metrics
   std::string model_name;
+  // Where the text pipeline runs; nullptr: on the engine thread, inside on_event (unit tests).
+  TaskExecutor* text_executor = nullptr;
 };
 
 class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
@@ -81,7 +87,17 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     std::chrono::steady_clock::time_point end;
   };
 
+  struct PendingEvent {
+    int32_t index;
+    TokenEvent event;
+  };
+
+  // On the engine thread: queue the event; post a drain unless one is queued or running.
   void on_event(int32_t index, const TokenEvent& event);
+  // On the text executor: the events queued so far, in order; reposts itself if more came.
+  void drain();
+  // One event through the text pipeline to the response.
+  void process_event(int32_t index, const TokenEvent& event);
   // Under the lock: one event into its choice; true if it was the choice's last.
   bool apply_event(int32_t index, const TokenEvent& event);
   void add_token(Choice& choice, const TokenEvent& event, OutputDelta& delta);
@@ -106,6 +122,10 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   std::function<void()> on_done_;
   std::shared_ptr<MeteredRequest> meter_;
   std::unique_ptr<CallFormat> format_;  // used under mutex_
+
+  std::mutex inbox_mutex_;
+  std::vector<PendingEvent> inbox_;  // guarded by inbox_mutex_
+  bool drain_posted_ = false;        // guarded by inbox_mutex_: a drain is queued or running
 
   std::mutex mutex_;
   std::vector<std::unique_ptr<Choice>> choices_;

@@ -10,8 +10,20 @@
 #include <future>
 
 #include "server/http_connection.h"
+#include "server/task_executor.h"
 
 namespace mx {
+namespace detail {
+
+// The request threads and the drain switch, shared by every wrapped handler.
+struct RequestDispatch {
+  RequestDispatch(int threads, size_t max_queued) : executor("request", threads, max_queued) {}
+  TaskExecutor executor;
+  std::atomic<int> draining_retry_after_s{0};  // > 0: draining
+};
+
+}  // namespace detail
+
 namespace {
 
 using detail::HttpConnection;
@@ -110,6 +122,12 @@ Status HttpServerConfig::validate() const {
     return make_error(ErrorCode::kInvalidArgument, "http: io_threads must be 1..256, got {}",
                       io_threads);
   }
+  if (handler_threads < 1 || handler_threads > 1024 || max_queued_requests == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "http: handler_threads must be 1..1024 and max_queued_requests > 0, got {} "
+                      "and {}",
+                      handler_threads, max_queued_requests);
+  }
   if (max_connections == 0 || max_queued_bytes == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "http: max_connections and max_queued_bytes must be > 0");
@@ -118,11 +136,65 @@ Status HttpServerConfig::validate() const {
 }
 
 HttpServer::HttpServer(HttpServerConfig config)
-    : config_(config), core_(std::make_shared<HttpServerCore>(std::move(config))) {}
+    : config_(config),
+      core_(std::make_shared<HttpServerCore>(std::move(config))),
+      dispatch_(std::make_shared<detail::RequestDispatch>(
+          std::clamp(config_.handler_threads, 1, 1024), config_.max_queued_requests)) {}
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  stop(std::chrono::milliseconds(0));
+  dispatch_->executor.stop();
+}
 
-void HttpServer::route(std::string method, std::string path, HttpHandler handler) {
+namespace {
+
+void send_unavailable(HttpResponder& responder, const std::string& message, int retry_after_s) {
+  responder.send(503, "application/json", ApiError::of_status(503, message).to_json(),
+                 {{"Retry-After", std::to_string(retry_after_s)}});
+}
+
+// The handler as the I/O thread calls it: a copy of the request hops to a request thread,
+// which runs `handler` (a throw there answers 500, as on the I/O thread).
+HttpHandler on_request_thread(std::shared_ptr<detail::RequestDispatch> dispatch,
+                              HttpHandler handler) {
+  return [dispatch, handler = std::move(handler)](const HttpRequest& request,
+                                                  std::shared_ptr<HttpResponder> responder) {
+    if (const int retry_after = dispatch->draining_retry_after_s.load(); retry_after > 0) {
+      return send_unavailable(*responder, "the server is shutting down; retry the request",
+                              retry_after);
+    }
+    auto task = [handler, request, responder] {
+      try {
+        handler(request, responder);  // a copy: the catch below may still need to answer
+      } catch (const std::exception& error) {
+        spdlog::error("http {}: handler of {} {} threw: {}", request.remote, request.method,
+                      request.path, error.what());
+        responder->send(
+            500, "application/json",
+            ApiError::server_error("internal error while handling the request").to_json());
+      }
+    };
+    if (!dispatch->executor.post(std::move(task))) {
+      send_unavailable(*responder,
+                       fmt::format("the server is busy: {} requests are waiting for a request "
+                                   "thread; retry shortly",
+                                   dispatch->executor.queued()),
+                       1);
+    }
+  };
+}
+
+}  // namespace
+
+void HttpServer::set_draining(int retry_after_s) {
+  dispatch_->draining_retry_after_s.store(std::max(retry_after_s, 1));
+}
+
+void HttpServer::route(std::string method, std::string path, HttpHandler handler,
+                       RouteThread thread) {
+  if (thread == RouteThread::kRequestThread) {
+    handler = on_request_thread(dispatch_, std::move(handler));
+  }
   auto shared = std::make_shared<const HttpHandler>(std::move(handler));
   std::unique_lock lock(core_->routes_mutex);
   core_->routes[std::move(path)][std::move(method)] = std::move(shared);
@@ -202,7 +274,9 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   }
   wait_until([&] { return core->connection_count() == 0; },
              std::chrono::steady_clock::now() + std::chrono::seconds(2));
-  // 4. Close the responders' gate, stop the threads, and run what is still queued so that no
+  // 4. Requests still queued for a request thread run now (their connections are gone).
+  dispatch_->executor.stop();
+  // 5. Close the responders' gate, stop the threads, and run what is still queued so that no
   //    closure keeps a connection (and through it the core) alive.
   {
     std::unique_lock lock(core->post_gate);

@@ -5,15 +5,21 @@
 //
 // Threads and memory: `io_threads` threads run every socket; there is no thread per connection.
 // Each connection serialises its work on its own strand, so HttpResponder methods only post to
-// that strand and never block the caller. Handlers run on an I/O thread and must not block:
-// hand long work to another thread and answer through the responder.
+// that strand and never block the caller. An I/O thread only moves bytes: a route's handler
+// runs on one of `handler_threads` request threads (a bounded queue; full → 503 with
+// Retry-After), with its own copy of the request, so parsing a hostile 8 MiB body, a key
+// lookup in the database or tokenizing a long prompt never delays another connection. Only
+// routes registered with RouteThread::kIoThread (/health: it must answer within milliseconds
+// whatever the load) run on the I/O thread, and must not block.
+// Draining (set_draining): request-thread routes answer 503 with Retry-After at once.
 //
 // Invariants: requests on one connection are answered in order, one at a time (the next request
 // is read when the previous response has been written). Each responder gets exactly one
 // response; misuse (a second send, write before start_stream) is logged and ignored. on_close
 // fires exactly once, and only if the connection dies before the handler completed its response
 // (send() or end_stream()). Errors the transport answers itself (404, 405, 408, 413, 431, 400,
-// 500 for a throwing handler, 503 over max_connections) carry an OpenAI-shaped JSON body.
+// 500 for a throwing handler, 503 over max_connections, with the request queue full or while
+// draining) carry an OpenAI-shaped JSON body.
 #pragma once
 
 #include <atomic>
@@ -35,6 +41,7 @@ namespace mx {
 namespace detail {
 class HttpConnection;
 struct HttpServerCore;
+struct RequestDispatch;
 }  // namespace detail
 
 // Header fields in order of appearance; names keep the case they were sent with.
@@ -126,9 +133,17 @@ struct HttpServerConfig {
   size_t max_queued_bytes = size_t{4} << 20;
   int io_threads = 1;
   size_t max_connections = 10'000;  // beyond: 503 and close
+  // Threads running route handlers (see the file comment) and requests waiting for one;
+  // beyond the queue: 503 with Retry-After.
+  int handler_threads = 4;
+  size_t max_queued_requests = 1024;
 
   Status validate() const;
 };
+
+// Where a route's handler runs: on a request thread (the default), or on the I/O thread
+// itself (only for handlers that answer at once from memory, such as /health).
+enum class RouteThread { kRequestThread, kIoThread };
 
 class HttpServer {
  public:
@@ -141,7 +156,12 @@ class HttpServer {
 
   // Adds or replaces the handler of (method, path); path matches exactly, without the query.
   // May be called at any time, also while serving.
-  void route(std::string method, std::string path, HttpHandler handler);
+  void route(std::string method, std::string path, HttpHandler handler,
+             RouteThread thread = RouteThread::kRequestThread);
+
+  // From now on request-thread routes answer 503 "shutting down" with Retry-After:
+  // `retry_after_s` (requests already queued still run).
+  void set_draining(int retry_after_s);
 
   // Validates the config, raises RLIMIT_NOFILE to its hard limit, binds, listens and starts
   // the I/O threads. Returns the bound port.
@@ -159,6 +179,7 @@ class HttpServer {
  private:
   HttpServerConfig config_;
   std::shared_ptr<detail::HttpServerCore> core_;
+  std::shared_ptr<detail::RequestDispatch> dispatch_;  // the request threads
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

@@ -83,6 +83,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   settings.output.stop = options.stop;
   settings.model_name = model_.name;
   const CallApi api = settings.api;
+  settings.text_executor = &text_executor_;
   auto call =
       std::make_shared<GenerationCall>(std::move(settings), options.n, *model_.tokenizer, engine_,
                                        metrics_, responder, [this] { --active_requests_; });

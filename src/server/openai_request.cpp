@@ -187,46 +187,18 @@ namespace {
 using openai_detail::Check;
 using openai_detail::Json;
 
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix; bytes outside
-// printable ASCII (the "last read" excerpt may hold a cut UTF-8 sequence) become '?'.
-std::string parse_error_message(const nlohmann::json::exception& error) {
-  std::string_view what = error.what();
-  if (const size_t bracket = what.find("] "); what.starts_with("[json.") && bracket != what.npos) {
-    what.remove_prefix(bracket + 2);
-  }
-  std::string message(what);
-  for (char& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '?';
-  }
-  return message;
-}
-
 Check read_completion_prompt(const Json& body, CompletionRequest& out);
 
 }  // namespace
 
 ApiResult<Json> parse_request_json(std::string_view body) {
-  if (json_fields::nests_deeper_than(body, kMaxRequestJsonDepth)) {
+  Result<Json> parsed = parse_json_bounded(body, kRequestJsonLimits, "request body");
+  if (!parsed.ok()) return ApiError::bad_request(parsed.error().message);
+  if (!parsed->is_object()) {
     return ApiError::bad_request(
-        fmt::format("request body nests arrays/objects deeper than {} "
-                    "levels",
-                    kMaxRequestJsonDepth));
+        fmt::format("request body must be a JSON object, got {}", json_fields::type_name(*parsed)));
   }
-  Json parsed;
-  try {
-    parsed = Json::parse(body);
-  } catch (const nlohmann::json::parse_error& error) {
-    return ApiError::bad_request(fmt::format("request body is not valid JSON: {} (byte {})",
-                                             parse_error_message(error), error.byte));
-  } catch (const nlohmann::json::exception& error) {  // a number out of range: 1e400
-    return ApiError::bad_request(
-        fmt::format("request body is not valid JSON: {}", parse_error_message(error)));
-  }
-  if (!parsed.is_object()) {
-    return ApiError::bad_request(
-        fmt::format("request body must be a JSON object, got {}", json_fields::type_name(parsed)));
-  }
-  return parsed;
+  return std::move(*parsed);
 }
 
 ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {

@@ -24,6 +24,7 @@
 
 #include "engine/sampler.h"
 #include "server/api_result.h"
+#include "server/json_parse.h"
 
 namespace mx {
 
@@ -69,14 +70,20 @@ struct CompletionRequest {
   std::optional<int32_t> logprobs;
 };
 
-// Depth beyond which a body is rejected before parsing (nested arrays/objects).
+// Bounds on the work one body can cause (server/json_parse.h): nesting depth, object keys and
+// values in the whole body. Generous for real requests (a 128k-token prompt as ids, thousands
+// of messages), small enough that an 8 MiB body parses in well under a second.
 inline constexpr int kMaxRequestJsonDepth = 128;
+inline constexpr size_t kMaxRequestJsonKeys = 50'000;
+inline constexpr size_t kMaxRequestJsonValues = 1'000'000;
+inline constexpr JsonLimits kRequestJsonLimits{kMaxRequestJsonDepth, kMaxRequestJsonKeys,
+                                               kMaxRequestJsonValues};
 
 ApiResult<ChatCompletionRequest> parse_chat_completion_request(std::string_view body);
 ApiResult<CompletionRequest> parse_completion_request(std::string_view body);
 
-// Parses a request body into JSON: the ApiError of malformed JSON, a body that is not an
-// object, or one nested deeper than kMaxRequestJsonDepth.
+// Parses a request body into JSON in linear time: the ApiError of malformed JSON, a body that
+// is not an object, or one beyond kRequestJsonLimits (the message names the limit).
 ApiResult<nlohmann::ordered_json> parse_request_json(std::string_view body);
 
 }  // namespace mx

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <thread>
+
 #include "server/api_error.h"
 #include "server/expert_load.h"
 #include "server/kv_tier_metrics.h"
@@ -13,7 +16,11 @@ using nlohmann::json;
 
 OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& metering,
                              OpenAiServiceConfig config)
-    : model_(model), engine_(engine), metering_(metering), config_(config) {
+    : model_(model),
+      engine_(engine),
+      metering_(metering),
+      config_(config),
+      text_executor_("text", std::max(config.text_threads, 1), /*max_queued=*/0) {
   metrics_.set_collector([this] {
     const EngineStats s = engine_.stats();
     const double hit_rate =
@@ -84,20 +91,32 @@ void OpenAiService::register_routes(HttpServer& server) {
   keyed("POST", "/detokenize", [this](const Caller&, const HttpRequest& r, auto responder) {
     handle_detokenize(r, std::move(responder));
   });
-  server.route("GET", "/health", [this](const HttpRequest&, auto responder) {
-    if (draining_) {
-      reply_error("/health", ApiError{503, "service_unavailable", "shutting down", {}, {}, 0},
-                  responder);
-    } else {
-      reply_json("/health", R"({"status":"ok"})", responder);
-    }
-  });
+  // The one route on the I/O thread: it answers from memory, at once, whatever the load.
+  server.route(
+      "GET", "/health",
+      [this](const HttpRequest&, auto responder) {
+        if (draining_) {
+          reply_error("/health", ApiError{503, "service_unavailable", "shutting down", {}, {}, 0},
+                      responder);
+        } else {
+          reply_json("/health", R"({"status":"ok"})", responder);
+        }
+      },
+      RouteThread::kIoThread);
   server.route("GET", "/metrics", [this](const HttpRequest& r, auto responder) {
     auto caller = metering_.identify_admin(r);
     if (!caller.ok()) return reply_error("/metrics", caller.error(), responder);
     metrics_.count_request("/metrics", 200);
     responder->send(200, "text/plain; version=0.0.4", metrics_.render());
   });
+}
+
+bool OpenAiService::wait_idle(std::chrono::steady_clock::time_point deadline) const {
+  // Polled: a shutdown happens once, and the calls must not depend on a waiter to finish.
+  while (active_requests_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return active_requests_.load() == 0;
 }
 
 bool OpenAiService::identify(const std::string& route, const HttpRequest& request,

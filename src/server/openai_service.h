@@ -11,12 +11,15 @@
 // key once keys exist. A generation is admitted (model allowed, quotas, ledger room) before
 // anything is queued, and metered to its end.
 // A generation request goes: parse + validate (openai_request.h) → chat template → tokenize →
-// Engine::submit once per choice → TokenEvents on the engine thread → per-choice text pipeline
-// (detokenize → stop strings → reasoning split → tool calls; output_text.h) → SSE chunks or one
-// JSON body (openai_response.h). A client that disconnects cancels its sequences.
+// Engine::submit once per choice → TokenEvents, queued by the engine thread → per-choice text
+// pipeline on the text executor (detokenize → stop strings → reasoning split → tool calls;
+// output_text.h) → SSE chunks or one JSON body (openai_response.h). A client that disconnects
+// cancels its sequences. Handlers run on HttpServer's request threads; /health alone runs on the
+// I/O thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "engine/engine.h"
@@ -26,11 +29,15 @@
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/served_model.h"
+#include "server/task_executor.h"
 
 namespace mx {
 
 struct OpenAiServiceConfig {
   int64_t default_max_tokens = 0;  // 0: up to the context's end
+  // Threads of the text executor: every generation's text pipeline (detokenize, stop strings,
+  // reasoning and tool-call parsing, JSON, writes) runs there, off the engine thread.
+  int text_threads = 2;
 };
 
 class OpenAiService {
@@ -39,10 +46,16 @@ class OpenAiService {
                 OpenAiServiceConfig config);
 
   void register_routes(HttpServer& server);
-  // /health answers 503 from now on (load balancers stop sending).
+  // /health answers 503 from now on (load balancers stop sending); the other routes answer
+  // 503 through HttpServer::set_draining.
   void set_draining() { draining_ = true; }
   // Requests still generating.
   int64_t active_requests() const { return active_requests_.load(); }
+  // Waits until no request is generating (each has written the end of its response), or
+  // `deadline`; true if none is.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
+  // Runs the text work still queued (final events after Engine::stop) and joins its threads.
+  void stop_text_executor() { text_executor_.stop(); }
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -75,6 +88,7 @@ class OpenAiService {
   Metrics metrics_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> active_requests_{0};
+  TaskExecutor text_executor_;  // last: its threads stop before the members they use go
 };
 
 }  // namespace mx

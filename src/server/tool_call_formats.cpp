@@ -13,12 +13,11 @@ using Json = nlohmann::ordered_json;
 using text_match::skip_space;
 using text_match::trim;
 
-// A JSON object (key order kept), or nullopt; bounded nesting keeps the work linear.
+// A JSON object (key order kept), or nullopt; parsed in linear time with the request bounds.
 std::optional<Json> parse_object(std::string_view text) {
-  if (json_fields::nests_deeper_than(text, kMaxRequestJsonDepth)) return std::nullopt;
-  Json value = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded() || !value.is_object()) return std::nullopt;
-  return value;
+  Result<Json> value = parse_json_bounded(text, kRequestJsonLimits, "tool call");
+  if (!value.ok() || !value->is_object()) return std::nullopt;
+  return std::move(*value);
 }
 
 std::string dump(const Json& value) {

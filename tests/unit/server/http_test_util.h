@@ -14,6 +14,7 @@
 
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -163,6 +164,25 @@ class RawClient {
   std::string buffer_;
 };
 
+// A latch the test opens: work waits on it (bounded) to hold a thread.
+class Gate {
+ public:
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    opened_.notify_all();
+  }
+  bool wait(milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return opened_.wait_for(lock, timeout, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
 inline std::string get_request(std::string_view target, std::string_view extra_headers = "") {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) +
          "\r\n";
@@ -189,14 +209,17 @@ class HttpServerFixture : public ::testing::Test {
   void start(HttpServerConfig config = test_config()) {
     config.port = 0;
     server_ = std::make_unique<HttpServer>(config);
-    for (auto& [method, path, handler] : routes_) server_->route(method, path, handler);
+    for (auto& [method, path, handler, thread] : routes_) {
+      server_->route(method, path, handler, thread);
+    }
     auto port = server_->start();
     ASSERT_TRUE(port.ok()) << port.error().message;
     port_ = *port;
   }
 
-  void route(std::string method, std::string path, HttpHandler handler) {
-    routes_.push_back({std::move(method), std::move(path), std::move(handler)});
+  void route(std::string method, std::string path, HttpHandler handler,
+             RouteThread thread = RouteThread::kRequestThread) {
+    routes_.push_back({std::move(method), std::move(path), std::move(handler), thread});
   }
 
   // Runs `work` on a thread of its own, joined at the end of the test.
@@ -214,6 +237,7 @@ class HttpServerFixture : public ::testing::Test {
   struct Route {
     std::string method, path;
     HttpHandler handler;
+    RouteThread thread = RouteThread::kRequestThread;
   };
   std::vector<Route> routes_;
   std::unique_ptr<HttpServer> server_;
