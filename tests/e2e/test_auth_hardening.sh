@@ -34,11 +34,12 @@ fail() {
 mx() { "$mxserve" "$@" --data-dir "$data"; }
 # py 'expression over d' < json: prints the expression's value, d being the parsed input.
 py() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
-# expect_fail CODE TEXT ARGS...: mxserve ARGS must exit with CODE and say TEXT on stderr.
+# expect_fail CODE TEXT ARGS...: mxserve ARGS must exit with CODE and say TEXT on stderr
+# (within 30 s: a `serve` that accepts its flags would run on; timeout ends it with 124).
 expect_fail() {
   local code=$1 text=$2 status=0
   shift 2
-  "$mxserve" "$@" >"$work/out" 2>"$work/err" || status=$?
+  timeout 30 "$mxserve" "$@" >"$work/out" 2>"$work/err" || status=$?
   [ "$status" -eq "$code" ] || fail "mxserve $* exited $status, expected $code: $(cat "$work/err")"
   grep -qF -- "$text" "$work/err" || fail "mxserve $* did not say '$text': $(cat "$work/err")"
 }
