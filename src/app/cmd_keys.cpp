@@ -3,11 +3,14 @@
 // only its SHA-256 is stored, and list never shows either.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "app/service_flags.h"
 #include "service/api_key.h"
+#include "service/stored_text.h"
 
 namespace mx::app {
 namespace {
@@ -99,6 +102,11 @@ Status apply_key_flags(const KeyFlags& f, int64_t now_ms, ApiKey& key) {
   if (given(f.expires_flag)) {
     MX_ASSIGN_OR_RETURN(key.expires_at_ms, parse_expiry(f.expires, now_ms));
   }
+  if (auto problem = find_key_field_problem(key)) {
+    std::string flag = "--" + problem->field;  // "tokens_per_day" -> "--tokens-per-day"
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return make_error(ErrorCode::kInvalidArgument, "{} {}", flag, problem->message);
+  }
   return ok_status();
 }
 
@@ -126,7 +134,7 @@ std::string key_table(const std::vector<ApiKey>& keys, int64_t now_ms) {
 
 void print_key(const ApiKey& key, bool json, int64_t now_ms) {
   if (json) {
-    fmt::print("{}\n", api_key_json(key, now_ms).dump());
+    fmt::print("{}\n", json_text(api_key_json(key, now_ms)));
   } else {
     fmt::print("{}", key_table({key}, now_ms));
   }
@@ -144,7 +152,7 @@ Status run_create(const KeysOptions& options) {
     nlohmann::json out = api_key_json(created.key, now_ms);
     out["secret"] = created.secret;
     out["note"] = note;
-    fmt::print("{}\n", out.dump());
+    fmt::print("{}\n", json_text(out));
     return ok_status();
   }
   fmt::print("Created API key {} ({}) in {}\nsecret: {}\n{}\n", created.key.id, created.key.name,
@@ -159,7 +167,7 @@ Status run_list(const KeysOptions& options) {
   if (options.json) {
     nlohmann::json data = nlohmann::json::array();
     for (const ApiKey& key : keys) data.push_back(api_key_json(key, now_ms));
-    fmt::print("{}\n", nlohmann::json({{"object", "list"}, {"data", data}}).dump());
+    fmt::print("{}\n", json_text(nlohmann::json({{"object", "list"}, {"data", data}})));
   } else if (keys.empty()) {
     fmt::print("No API keys in {}. Create one with: mxserve keys create --name NAME\n",
                store->describe());

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -57,6 +58,8 @@ struct ServeFlags {
   std::string prices;  // JSON price table file
 };
 
+// The most --max-body may allow: a bigger request body is no API call but an attack.
+constexpr int64_t kMaxBodyLimit = int64_t{1} << 30;
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -84,8 +87,10 @@ Result<std::unique_ptr<Ledger>> start_ledger(const ServeFlags& flags) {
   return ledger;
 }
 
-// "512MiB", "2GiB", "1.5G", "4096" (bytes).
-Result<int64_t> parse_size(const std::string& text, const char* flag) {
+// "512MiB", "2GiB", "1.5G", "4096" (bytes): more than 0 and at most `max_bytes` (no NaN,
+// infinity or 1e30 that would overflow into "no limit").
+Result<int64_t> parse_size(const std::string& text, const char* flag,
+                           int64_t max_bytes = int64_t{1} << 50) {
   size_t used = 0;
   double value = 0;
   try {
@@ -99,9 +104,13 @@ Result<int64_t> parse_size(const std::string& text, const char* flag) {
   if (unit == "K" || unit == "KiB" || unit == "KB") scale = 1024.0;
   if (unit == "M" || unit == "MiB" || unit == "MB") scale = 1024.0 * 1024;
   if (unit == "G" || unit == "GiB" || unit == "GB") scale = 1024.0 * 1024 * 1024;
-  if (used == 0 || scale == 0 || value <= 0) {
+  if (used == 0 || scale == 0 || !std::isfinite(value) || value <= 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "{} must be a size such as 512MiB or 2GiB, got '{}'", flag, text);
+  }
+  if (value * scale > static_cast<double>(max_bytes)) {
+    return make_error(ErrorCode::kInvalidArgument, "{} must be at most {} MiB, got '{}'", flag,
+                      max_bytes >> 20, text);
   }
   return static_cast<int64_t>(value * scale);
 }
@@ -204,7 +213,7 @@ int serve(const ServeFlags& flags) {
   http.port = flags.port;
   http.io_threads = flags.http_threads;
   http.handler_threads = flags.request_threads;
-  auto max_body = parse_size(flags.max_body, "--max-body");
+  auto max_body = parse_size(flags.max_body, "--max-body", kMaxBodyLimit);
   if (!max_body.ok()) return fail("serve", max_body.error(), 2);
   http.max_body_bytes = static_cast<size_t>(*max_body);
   if (Status valid = http.validate(); !valid.ok()) return fail("serve", valid.error(), 2);
@@ -219,15 +228,22 @@ int serve(const ServeFlags& flags) {
   if (Status seeded = metering.seed_quotas(unix_ms_now()); !seeded.ok()) {
     return fail("serve", seeded.error());
   }
+  // Open mode only while the store has never held a key: revoked keys keep the server closed
+  // (and on its --host), and an unreadable store counts as closed.
   if (metering.open_mode()) {
     if (!is_loopback(http.host) && !flags.allow_no_auth) {
-      spdlog::warn("no API keys exist, so anyone who can reach the server may use it: listening "
-                   "on 127.0.0.1 instead of {} (create a key with `mxserve keys create --admin "
-                   "--data-dir {}`, or pass --allow-no-auth)",
-                   http.host, flags.ledger.data_dir);
+      spdlog::warn(
+          "no API key was ever created, so anyone who can reach the server may use it: "
+          "listening on 127.0.0.1 instead of {} (create a key with `mxserve keys "
+          "create --admin --data-dir {}`, or pass --allow-no-auth)",
+          http.host, flags.ledger.data_dir);
       http.host = "127.0.0.1";
-    } else {
-      spdlog::warn("no API keys exist: every caller is served without a key");
+    } else if (!is_loopback(http.host)) {
+      spdlog::warn(
+          "--allow-no-auth: no API key was ever created and {} is not loopback: anyone "
+          "on the network may use this server and its admin API until the first key "
+          "is created",
+          http.host);
     }
   }
 

@@ -3,34 +3,65 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "dashboard_page.h"
+#include "server/json_fields.h"
 #include "server/openai_request.h"
 #include "server/url_query.h"
+#include "service/stored_text.h"
 #include "service/usage_format.h"
 
 namespace mx {
 namespace {
 
+using json_fields::Json;  // request bodies (ordered_json)
 using nlohmann::json;
 
 // Reads one optional field of a key body into `out`; an ApiError names a wrong type.
 template <typename T>
-std::optional<ApiError> read_field(const json& body, const char* name, T& out) {
+std::optional<ApiError> read_field(const Json& body, const char* name, T& out) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return std::nullopt;
   try {
     out = it->get<T>();
-  } catch (const json::exception&) {
+  } catch (const Json::exception&) {
     return ApiError::bad_request(fmt::format("'{}' has the wrong type", name), name);
   }
   return std::nullopt;
 }
 
-// The fields of a create / update body onto `key` (fields absent stay as they are).
-std::optional<ApiError> apply_key_fields(const json& body, ApiKey& key) {
+// "expires_at": an ISO 8601 time after now, or null (never). A time already past is refused
+// (to stop a key now, revoke it) rather than stored as a key that is born expired.
+std::optional<ApiError> read_expiry(const Json& body, int64_t now_ms, ApiKey& key) {
+  auto expires = body.find("expires_at");
+  if (expires == body.end()) return std::nullopt;
+  if (expires->is_null()) {
+    key.expires_at_ms = 0;
+    return std::nullopt;
+  }
+  if (!expires->is_string()) {
+    return ApiError::bad_request("'expires_at' must be an ISO 8601 time or null", "expires_at");
+  }
+  auto when = parse_utc_time(expires->get<std::string>());
+  if (!when.ok()) return ApiError::bad_request(when.error().message, "expires_at");
+  if (when->unix_ms <= now_ms) {
+    return ApiError::bad_request(
+        fmt::format("'expires_at' {} is in the past; to stop a key now, revoke it "
+                    "(POST /admin/keys/revoke)",
+                    format_utc_time(when->unix_ms)),
+        "expires_at");
+  }
+  key.expires_at_ms = when->unix_ms;
+  return std::nullopt;
+}
+
+// The fields of a create / update body onto `key` (fields absent stay as they are). Limits
+// must be JSON integers (1.5 is refused, not truncated); the result must pass
+// find_key_field_problem.
+std::optional<ApiError> apply_key_fields(const Json& body, int64_t now_ms, ApiKey& key) {
   static const char* kKnown[] = {"id", "name", "tenant", "models", "tokens_per_day",
                                  "tokens_per_minute", "requests_per_minute", "expires_at",
                                  "admin"};
@@ -40,28 +71,23 @@ std::optional<ApiError> apply_key_fields(const json& body, ApiKey& key) {
       return ApiError::bad_request(fmt::format("unknown field '{}'", name), name);
     }
   }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   std::optional<ApiError> error;
   if ((error = read_field(body, "name", key.name))) return error;
   if ((error = read_field(body, "tenant", key.tenant))) return error;
   if ((error = read_field(body, "models", key.models))) return error;
-  if ((error = read_field(body, "tokens_per_day", key.tokens_per_day))) return error;
-  if ((error = read_field(body, "tokens_per_minute", key.tokens_per_minute))) return error;
-  if ((error = read_field(body, "requests_per_minute", key.requests_per_minute))) return error;
-  if ((error = read_field(body, "admin", key.admin))) return error;
-  if (key.tokens_per_day < 0 || key.tokens_per_minute < 0 || key.requests_per_minute < 0) {
-    return ApiError::bad_request("limits must be >= 0 (0: no limit)");
+  const std::pair<const char*, int64_t*> limits[] = {
+      {"tokens_per_day", &key.tokens_per_day},
+      {"tokens_per_minute", &key.tokens_per_minute},
+      {"requests_per_minute", &key.requests_per_minute}};
+  for (const auto& [name, limit] : limits) {
+    if ((error = json_fields::read_int(body, name, name, 0, kMax, *limit))) return error;
   }
-  auto expires = body.find("expires_at");
-  if (expires != body.end()) {
-    if (expires->is_null()) {
-      key.expires_at_ms = 0;
-    } else if (!expires->is_string()) {
-      return ApiError::bad_request("'expires_at' must be an ISO 8601 time or null", "expires_at");
-    } else {
-      auto when = parse_utc_time(expires->get<std::string>());
-      if (!when.ok()) return ApiError::bad_request(when.error().message, "expires_at");
-      key.expires_at_ms = when->unix_ms;
-    }
+  if ((error = read_field(body, "admin", key.admin))) return error;
+  if ((error = read_expiry(body, now_ms, key))) return error;
+  if (auto problem = find_key_field_problem(key)) {
+    return ApiError::bad_request(fmt::format("'{}' {}", problem->field, problem->message),
+                                 problem->field);
   }
   return std::nullopt;
 }
@@ -215,7 +241,7 @@ void AdminService::handle_list_keys(const HttpRequest& request, const Responder&
   if (!keys.ok()) return reply_error(route, ApiError::server_error(keys.error().message), responder);
   json data = json::array();
   for (const ApiKey& key : *keys) data.push_back(api_key_json(key, unix_ms_now()));
-  reply(route, 200, "application/json", json{{"object", "list"}, {"data", data}}.dump(),
+  reply(route, 200, "application/json", json_text(json{{"object", "list"}, {"data", data}}),
         responder);
 }
 
@@ -226,13 +252,31 @@ void AdminService::handle_create_key(const HttpRequest& request, const Responder
   auto body = parse_request_json(request.body);
   if (!body.ok()) return reply_error(route, body.error(), responder);
   ApiKey fields;
-  if (auto error = apply_key_fields(*body, fields)) return reply_error(route, *error, responder);
+  if (auto error = apply_key_fields(*body, unix_ms_now(), fields)) {
+    return reply_error(route, *error, responder);
+  }
   if (body->contains("id")) {
     return reply_error(route, ApiError::bad_request("'id' is chosen by the server", "id"),
                        responder);
   }
   if (fields.name.empty()) {
     return reply_error(route, ApiError::bad_request("a key needs a 'name'", "name"), responder);
+  }
+  // Open mode (the store never held a key): the first key is how an operator bootstraps. It is
+  // made under a lock after a fresh look at the store, so two keyless requests cannot both
+  // make one, nor one follow a key that `mxserve keys create` made moments ago.
+  std::unique_lock bootstrap(bootstrap_mutex_, std::defer_lock);
+  if (!caller.key) {
+    bootstrap.lock();
+    metering_.keys().invalidate();
+    auto open = metering_.keys().open_mode();
+    if (!open.ok()) return reply_error(route, open.error(), responder);
+    if (!*open) {
+      ApiError error = ApiError::of_status(
+          401, "API keys exist now: send 'Authorization: Bearer <admin key>' to create more");
+      error.code = "invalid_api_key";
+      return reply_error(route, error, responder);
+    }
   }
   auto made = generate_key(std::move(fields), unix_ms_now());
   if (!made.ok()) return reply_error(route, ApiError::server_error(made.error().message), responder);
@@ -242,7 +286,7 @@ void AdminService::handle_create_key(const HttpRequest& request, const Responder
   metering_.keys().invalidate();
   json out = api_key_json(made->key, unix_ms_now());
   out["secret"] = made->secret;
-  reply(route, 201, "application/json", out.dump(), responder);
+  reply(route, 201, "application/json", json_text(out), responder);
 }
 
 void AdminService::handle_update_key(const HttpRequest& request, const Responder& responder,
@@ -266,14 +310,14 @@ void AdminService::handle_update_key(const HttpRequest& request, const Responder
   ApiKey key = **found;
   if (revoke) {
     key.revoked = true;
-  } else if (auto error = apply_key_fields(*body, key)) {
+  } else if (auto error = apply_key_fields(*body, unix_ms_now(), key)) {
     return reply_error(route, *error, responder);
   }
   if (Status stored = metering_.store().update_key(key); !stored.ok()) {
     return reply_error(route, ApiError::server_error(stored.error().message), responder);
   }
   metering_.keys().invalidate();
-  reply(route, 200, "application/json", api_key_json(key, unix_ms_now()).dump(), responder);
+  reply(route, 200, "application/json", json_text(api_key_json(key, unix_ms_now())), responder);
 }
 
 }  // namespace mx

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "server/http_server.h"
 #include "server/metering.h"
@@ -45,6 +46,7 @@ class AdminService {
   Metering& metering_;
   Metrics& metrics_;
   PriceTable prices_;
+  std::mutex bootstrap_mutex_;  // the first key, made without a key in open mode
 };
 
 }  // namespace mx

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace mx {
 namespace {
 
@@ -11,23 +14,46 @@ ApiError unauthorized(std::string message) {
   return error;
 }
 
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 }  // namespace
 
-bool KeyDirectory::has_keys() {
+ApiResult<bool> KeyDirectory::open_mode() {
   std::lock_guard lock(mutex_);
+  if (keys_seen_) return false;
   const Clock::time_point now = Clock::now();
-  if (has_keys_known_ && now - has_keys_loaded_ < ttl_) return has_keys_;
+  if (open_checked_ && now - *open_checked_ < ttl_) return true;
   auto keys = store_.list_keys();
   if (!keys.ok()) {
-    // Keep the last answer (fail closed once keys were seen) and say why.
     spdlog::warn("reading API keys from {}: {}", store_.describe(), keys.error().message);
-    return has_keys_known_ ? has_keys_ : true;
+    return ApiError::of_status(
+        503, "the key store is unavailable, so the API key cannot be checked; retry shortly");
   }
-  has_keys_ = false;
-  for (const ApiKey& key : *keys) has_keys_ = has_keys_ || !key.revoked;
-  has_keys_known_ = true;
-  has_keys_loaded_ = now;
-  return has_keys_;
+  if (!keys->empty()) {
+    keys_seen_ = true;
+    if (open_announced_) {
+      spdlog::warn(
+          "open mode ended: {} holds API keys now; every request needs a valid key "
+          "from now on",
+          store_.describe());
+    }
+    return false;
+  }
+  if (!open_announced_) {
+    spdlog::warn(
+        "OPEN MODE: {} has never held an API key, so every caller is served without "
+        "a key and may use the admin API; it ends when the first key is created "
+        "(mxserve keys create --admin, or POST /admin/keys from this host)",
+        store_.describe());
+    open_announced_ = true;
+  }
+  open_checked_ = now;
+  return true;
 }
 
 ApiResult<std::optional<ApiKey>> KeyDirectory::lookup(const std::string& secret_hash) {
@@ -46,17 +72,20 @@ ApiResult<std::optional<ApiKey>> KeyDirectory::lookup(const std::string& secret_
 }
 
 ApiResult<ApiKey> KeyDirectory::authenticate(const std::string& authorization, int64_t now_ms) {
-  constexpr std::string_view kBearer = "Bearer ";
   if (authorization.empty()) {
     return unauthorized(
         "missing API key: send the header 'Authorization: Bearer <key>' (keys are made with "
         "`mxserve keys create`)");
   }
-  if (authorization.size() <= kBearer.size() ||
-      authorization.compare(0, kBearer.size(), kBearer) != 0) {
+  // RFC 9110 §11.1: the scheme is case-insensitive and one or more spaces follow it.
+  const std::string_view value = authorization;
+  const size_t space = value.find(' ');
+  const size_t secret_at = value.find_first_not_of(' ', space);
+  if (space == std::string_view::npos || !equals_ignoring_case(value.substr(0, space), "bearer") ||
+      secret_at == std::string_view::npos) {
     return unauthorized("the Authorization header must be 'Bearer <key>'");
   }
-  auto key = lookup(hash_secret(std::string_view(authorization).substr(kBearer.size())));
+  auto key = lookup(hash_secret(value.substr(secret_at)));
   if (!key.ok()) return key.error();
   if (!key->has_value()) return unauthorized("invalid API key");
   const std::string unusable = key_unusable_reason(**key, now_ms);
@@ -72,7 +101,7 @@ ApiResult<ApiKey> KeyDirectory::authenticate(const std::string& authorization, i
 void KeyDirectory::invalidate() {
   std::lock_guard lock(mutex_);
   by_hash_.clear();
-  has_keys_known_ = false;
+  open_checked_.reset();
 }
 
 }  // namespace mx

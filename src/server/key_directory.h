@@ -22,13 +22,16 @@ class KeyDirectory {
   KeyDirectory(LedgerStore& store, std::chrono::milliseconds ttl = std::chrono::seconds(5))
       : store_(store), ttl_(ttl) {}
 
-  // Whether any usable key exists (re-read at most every ttl). Without keys the server is
-  // open (loopback only by default) and requests are metered under key_id "".
-  bool has_keys();
+  // Open mode: the store has never held a key. Key rows are never deleted, so a revoked or
+  // expired key still counts, and once a key has been seen this process stays closed for
+  // good; while open, the store is re-read at most every ttl (and after invalidate()). Each
+  // change of mode is logged as a warning. A store that cannot be read answers 503: fail
+  // closed, never open.
+  ApiResult<bool> open_mode();
   // The key of an "Authorization: Bearer <secret>" header value: 401 if missing or unknown,
   // 403 if revoked or expired.
   ApiResult<ApiKey> authenticate(const std::string& authorization, int64_t now_ms);
-  // Forget cached entries (after the admin API changed a key).
+  // Forget cached entries (after the admin API changed a key); open mode is re-read too.
   void invalidate();
 
  private:
@@ -42,9 +45,9 @@ class KeyDirectory {
   std::chrono::milliseconds ttl_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> by_hash_;
-  bool has_keys_ = false;
-  Clock::time_point has_keys_loaded_{};
-  bool has_keys_known_ = false;
+  bool keys_seen_ = false;       // a key exists (final: key rows are never deleted)
+  bool open_announced_ = false;  // the open-mode warning was logged
+  std::optional<Clock::time_point> open_checked_;  // when the store last held no key
 };
 
 }  // namespace mx

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "server/http_wire.h"
+
 namespace mx {
 
 void MeteredRequest::progress(const TokenCounts& tokens, double ttft_ms,
@@ -40,11 +42,31 @@ Metering::Metering(LedgerStore* store, Ledger* ledger, MeteringConfig config)
   if (store_) keys_ = std::make_unique<KeyDirectory>(*store_);
 }
 
-bool Metering::open_mode() { return !keys_ || !keys_->has_keys(); }
+bool Metering::open_mode() {
+  if (!keys_) return true;
+  auto open = keys_->open_mode();
+  return open.ok() && *open;
+}
 
 ApiResult<Caller> Metering::identify(const HttpRequest& request) {
-  if (open_mode()) return Caller{};
-  auto key = keys_->authenticate(request.header("authorization"), unix_ms_now());
+  if (!keys_) return Caller{};
+  auto open = keys_->open_mode();
+  if (!open.ok()) return open.error();
+  if (*open) return Caller{};
+  // Two Authorization fields would leave it to chance (or to a proxy) which one counts.
+  const std::string* authorization = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    if (!detail::header_name_equals(name, "authorization")) continue;
+    if (authorization) {
+      ApiError error = ApiError::bad_request(
+          "the request has more than one Authorization header: send exactly one, "
+          "'Authorization: Bearer <key>'");
+      error.code = "invalid_api_key";
+      return error;
+    }
+    authorization = &value;
+  }
+  auto key = keys_->authenticate(authorization ? *authorization : std::string(), unix_ms_now());
   if (!key.ok()) return key.error();
   return Caller{std::move(*key)};
 }
@@ -57,19 +79,23 @@ ApiResult<Caller> Metering::identify_admin(const HttpRequest& request) {
   return error;
 }
 
+std::optional<ApiError> Metering::check_model(const Caller& caller,
+                                              const std::string& model) const {
+  if (!caller.key || key_allows_model(*caller.key, model)) return std::nullopt;
+  ApiError error =
+      ApiError::of_status(403, fmt::format("this API key may not use the model '{}'", model));
+  error.type = "permission_error";
+  error.param = "model";
+  return error;
+}
+
 ApiResult<std::shared_ptr<MeteredRequest>> Metering::admit(const Caller& caller,
                                                            const std::string& request_id,
                                                            const std::string& model,
                                                            const TokenCounts& prompt,
                                                            int64_t reserve_tokens) {
   const int64_t now = unix_ms_now();
-  if (caller.key && !key_allows_model(*caller.key, model)) {
-    ApiError error = ApiError::of_status(
-        403, fmt::format("this API key may not use the model '{}'", model));
-    error.type = "permission_error";
-    error.param = "model";
-    return error;
-  }
+  if (auto denied = check_model(caller, model)) return *denied;
   if (caller.key) {
     QuotaDecision decision = quotas_.reserve(*caller.key, reserve_tokens, now);
     if (!decision.allowed) {

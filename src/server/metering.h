@@ -4,10 +4,11 @@
 // can take one more open record — and returns the MeteredRequest that carries its usage record
 // to the end. Nothing is computed for a request that is refused.
 //
-// Open mode: while the store holds no usable key, every caller is let in without a key and
+// Open mode: while the store has never held a key, every caller is let in without a key and
 // metered under key_id "" (the server then listens on loopback only unless the operator
-// allowed otherwise; see cmd_serve). Without a store at all (--no-ledger) the server is always
-// open and records nothing.
+// allowed otherwise; see cmd_serve). Once a key exists — revoked or expired keys count — a
+// request without a valid key is refused, always (KeyDirectory::open_mode). Without a store at
+// all (--no-ledger) the server is always open and records nothing.
 #pragma once
 
 #include <atomic>
@@ -63,10 +64,13 @@ class Metering {
   // store and ledger may be null (--no-ledger): open, nothing recorded.
   Metering(LedgerStore* store, Ledger* ledger, MeteringConfig config);
 
-  // The caller of an API route: 401 / 403 errors when keys exist and the header is wrong.
+  // The caller of an API route: 401 / 403 errors when keys exist and the header is wrong, 400
+  // for more than one Authorization header, 503 when the key store cannot be read.
   ApiResult<Caller> identify(const HttpRequest& request);
   // The same, and the caller must hold an admin key (403 otherwise).
   ApiResult<Caller> identify_admin(const HttpRequest& request);
+  // 403 (param "model") if the caller's key may not use `model`; nullopt if it may.
+  std::optional<ApiError> check_model(const Caller& caller, const std::string& model) const;
   // Admission of a generation of `reserve_tokens` (prompt + max_tokens over all choices):
   // 403 if the key may not use `model`, 429 (with retry_after_s) if a quota is full, 400 if
   // the request can never fit the key's quota, 503 if the ledger has too many open records.
@@ -81,6 +85,7 @@ class Metering {
   bool has_store() const { return store_ != nullptr; }
   LedgerStore& store() { return *store_; }
   KeyDirectory& keys() { return *keys_; }
+  // Open mode now (see above); false when the key store cannot be read (fail closed).
   bool open_mode();
 
  private:

@@ -82,13 +82,17 @@ void OpenAiService::register_routes(HttpServer& server) {
   keyed("POST", "/v1/responses", [this](const Caller& c, const HttpRequest& r, auto responder) {
     handle_responses(c, r, std::move(responder));
   });
-  keyed("GET", "/v1/models", [this](const Caller&, const HttpRequest&, auto responder) {
-    handle_models(std::move(responder));
+  keyed("GET", "/v1/models", [this](const Caller& c, const HttpRequest&, auto responder) {
+    handle_models(c, std::move(responder));
   });
-  keyed("POST", "/tokenize", [this](const Caller&, const HttpRequest& r, auto responder) {
+  keyed("POST", "/tokenize", [this](const Caller& c, const HttpRequest& r, auto responder) {
+    auto denied = metering_.check_model(c, model_.name);
+    if (denied) return reply_error("/tokenize", *denied, responder);
     handle_tokenize(r, std::move(responder));
   });
-  keyed("POST", "/detokenize", [this](const Caller&, const HttpRequest& r, auto responder) {
+  keyed("POST", "/detokenize", [this](const Caller& c, const HttpRequest& r, auto responder) {
+    auto denied = metering_.check_model(c, model_.name);
+    if (denied) return reply_error("/detokenize", *denied, responder);
     handle_detokenize(r, std::move(responder));
   });
   // The one route on the I/O thread: it answers from memory, at once, whatever the load.
@@ -144,14 +148,17 @@ void OpenAiService::reply_json(const std::string& route, const std::string& body
   responder->send(200, "application/json", body);
 }
 
-void OpenAiService::handle_models(std::shared_ptr<HttpResponder> responder) {
-  json entry = {{"id", model_.name},
-                {"object", "model"},
-                {"created", model_.created},
-                {"owned_by", "mxserve"},
-                {"max_model_len", engine_.max_context()}};
-  reply_json("/v1/models", json{{"object", "list"}, {"data", json::array({entry})}}.dump(),
-             responder);
+// Only the models the caller's key may use (OpenAI lists a key's models the same way).
+void OpenAiService::handle_models(const Caller& caller, std::shared_ptr<HttpResponder> responder) {
+  json data = json::array();
+  if (!metering_.check_model(caller, model_.name)) {
+    data.push_back({{"id", model_.name},
+                    {"object", "model"},
+                    {"created", model_.created},
+                    {"owned_by", "mxserve"},
+                    {"max_model_len", engine_.max_context()}});
+  }
+  reply_json("/v1/models", json{{"object", "list"}, {"data", std::move(data)}}.dump(), responder);
 }
 
 // {"prompt": "text", "add_special_tokens"?: bool} or {"messages": [...], ...chat fields}

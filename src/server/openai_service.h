@@ -73,7 +73,7 @@ class OpenAiService {
   // The caller of an API route, or false after answering 401 / 403.
   bool identify(const std::string& route, const HttpRequest& request,
                 const std::shared_ptr<HttpResponder>& responder, Caller& caller);
-  void handle_models(std::shared_ptr<HttpResponder> responder);
+  void handle_models(const Caller& caller, std::shared_ptr<HttpResponder> responder);
   void handle_tokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
   void handle_detokenize(const HttpRequest& request, std::shared_ptr<HttpResponder> responder);
   void reply_error(const std::string& route, const ApiError& error,

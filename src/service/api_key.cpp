@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
+
+#include "service/stored_text.h"
+
 namespace mx {
 namespace {
 
@@ -80,6 +84,30 @@ std::string hash_secret(std::string_view secret) {
 bool key_allows_model(const ApiKey& key, std::string_view model) {
   if (key.models.empty()) return true;
   return std::find(key.models.begin(), key.models.end(), model) != key.models.end();
+}
+
+std::optional<KeyFieldProblem> find_key_field_problem(const ApiKey& key) {
+  for (const auto& [field, text] :
+       {std::pair<const char*, const std::string&>{"name", key.name}, {"tenant", key.tenant}}) {
+    std::string problem = label_problem(text);
+    if (!problem.empty()) return KeyFieldProblem{field, std::move(problem)};
+  }
+  for (size_t i = 0; i < key.models.size(); ++i) {
+    std::string problem = key.models[i].empty() ? "is empty" : label_problem(key.models[i]);
+    if (!problem.empty()) {
+      return KeyFieldProblem{"models",
+                             fmt::format("has a model name that {} (model {})", problem, i + 1)};
+    }
+  }
+  for (const auto& [field, limit] :
+       {std::pair<const char*, int64_t>{"tokens_per_day", key.tokens_per_day},
+        {"tokens_per_minute", key.tokens_per_minute},
+        {"requests_per_minute", key.requests_per_minute}}) {
+    if (limit < 0) {
+      return KeyFieldProblem{field, fmt::format("must be >= 0 (0: no limit), got {}", limit)};
+    }
+  }
+  return std::nullopt;
 }
 
 std::string key_unusable_reason(const ApiKey& key, int64_t now_ms) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,16 @@ struct NewKey {
 Result<NewKey> generate_key(ApiKey fields, int64_t now_ms);
 std::string hash_secret(std::string_view secret);
 bool key_allows_model(const ApiKey& key, std::string_view model);
+// A field of a key set wrongly: its name as in the admin API ("name", "tenant", "models",
+// "tokens_per_day", ...) and what is wrong, without the name ("is not valid UTF-8 (...)").
+struct KeyFieldProblem {
+  std::string field;
+  std::string message;
+};
+// The first field a person set wrongly: name, tenant and every model must be labels (UTF-8, no
+// control characters, at most kMaxLabelBytes; a model name not empty), limits >= 0. Checked by
+// `mxserve keys` and the admin API before a key is stored, so nothing stored breaks a report.
+std::optional<KeyFieldProblem> find_key_field_problem(const ApiKey& key);
 // Why a key cannot be used now ("revoked", "expired"), or "" when it can.
 std::string key_unusable_reason(const ApiKey& key, int64_t now_ms);
 

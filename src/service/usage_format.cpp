@@ -7,6 +7,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "service/stored_text.h"
+
 namespace mx {
 namespace {
 
@@ -50,9 +52,16 @@ json counters_json(const UsageRow& row) {
           {"cost", row.cost}};
 }
 
-// RFC 4180: quote a field that holds a comma, quote or line break; double inner quotes.
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+// A stored string as one CSV cell: invalid UTF-8 replaced (U+FFFD); RFC 4180 quoting of a
+// comma, quote or line break, inner quotes doubled; and, against formula injection (OWASP), a
+// cell a spreadsheet would run as a formula — starting with = + - @, tab or CR — gets a
+// leading ' and is quoted.
+std::string csv_field(std::string_view stored) {
+  std::string text = replace_invalid_utf8(stored);
+  const bool formula =
+      !text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos;
+  if (formula) text.insert(0, "'");
+  if (!formula && text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"') out += '"';
@@ -180,7 +189,7 @@ std::string usage_report_json(const std::vector<UsageRow>& rows, UsageGroup grou
                  {"group_by", usage_group_name(group)},
                  {"data", std::move(data)},
                  {"totals", counters_json(usage_totals(rows))}};
-  return report.dump();
+  return json_text(report);
 }
 
 std::string usage_report_csv(const std::vector<UsageRow>& rows, UsageGroup group) {
@@ -221,7 +230,7 @@ std::string usage_records_json(const std::vector<UsageRecord>& records, const Pr
                     {"finished_at_ms", r.finished_at_ms},
                     {"cost", prices.cost(r.model, r.tokens)}});
   }
-  return json({{"object", "list"}, {"data", std::move(data)}}).dump();
+  return json_text(json({{"object", "list"}, {"data", std::move(data)}}));
 }
 
 std::string usage_records_csv(const std::vector<UsageRecord>& records, const PriceTable& prices) {

@@ -86,5 +86,31 @@ TEST(ApiKeyTest, UnusableWhenRevokedOrExpired) {
   EXPECT_EQ(key_unusable_reason(key, 0), "revoked");
 }
 
+TEST(ApiKeyTest, FieldProblemsNameTheField) {
+  ApiKey key;
+  key.name = "ci";
+  key.tenant = "acme \xe6\x9d\xb1";
+  key.models = {"qwen3"};
+  EXPECT_FALSE(find_key_field_problem(key));
+  key.name = "bad\xff";
+  auto problem = find_key_field_problem(key);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->field, "name");
+  EXPECT_EQ(problem->message, "is not valid UTF-8 (byte 0xff at offset 3)");
+  key.name = "ci";
+  key.tenant = "a\tb";
+  ASSERT_TRUE(find_key_field_problem(key));
+  EXPECT_EQ(find_key_field_problem(key)->field, "tenant");
+  key.tenant = "";
+  key.models = {"qwen3", ""};
+  ASSERT_TRUE(find_key_field_problem(key));
+  EXPECT_EQ(find_key_field_problem(key)->field, "models");
+  EXPECT_EQ(find_key_field_problem(key)->message, "has a model name that is empty (model 2)");
+  key.models = {};
+  key.requests_per_minute = -1;
+  ASSERT_TRUE(find_key_field_problem(key));
+  EXPECT_EQ(find_key_field_problem(key)->field, "requests_per_minute");
+}
+
 }  // namespace
 }  // namespace mx

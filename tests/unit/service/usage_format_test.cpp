@@ -158,5 +158,37 @@ TEST(UsageReportTest, RecordsCarryTheirCost) {
   EXPECT_NE(csv.find(",0.004\n"), std::string::npos) << csv;
 }
 
+// OWASP CSV injection: a cell starting with = + - @, tab or CR is quoted with a leading '.
+TEST(UsageReportTest, CsvCellsNeverStartAFormula) {
+  for (const char* tenant : {"=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"}) {
+    UsageRow row;
+    row.tenant = tenant;
+    std::string csv = usage_report_csv({row}, UsageGroup::kKey);
+    std::string line = csv.substr(csv.find('\n') + 1);
+    EXPECT_EQ(line.substr(0, 6 + std::string(tenant).size()), std::string(",0,,\"'") + tenant)
+        << csv;
+  }
+  UsageRecord record;
+  record.request_id = "r1";
+  record.model = "=HYPERLINK(\"x\")";
+  std::string csv = usage_records_csv({record}, PriceTable{});
+  EXPECT_NE(csv.find("\nr1,,,\"'=HYPERLINK(\"\"x\"\")\",open,"), std::string::npos) << csv;
+}
+
+// A record stored with bytes that are not UTF-8 (written before validation, or straight into
+// the database) renders with U+FFFD instead of failing the whole report.
+TEST(UsageReportTest, InvalidUtf8IsReplacedNotFatal) {
+  UsageRow row;
+  row.tenant = "bad\xff";
+  std::string json_text;
+  ASSERT_NO_THROW(json_text = usage_report_json({row}, UsageGroup::kKey));
+  EXPECT_EQ(nlohmann::json::parse(json_text)["data"][0]["tenant"], "bad\xef\xbf\xbd");
+  EXPECT_NE(usage_report_csv({row}, UsageGroup::kKey).find(",bad\xef\xbf\xbd,"), std::string::npos);
+  UsageRecord record;
+  record.tenant = "bad\xff";
+  ASSERT_NO_THROW(json_text = usage_records_json({record}, PriceTable{}));
+  EXPECT_EQ(nlohmann::json::parse(json_text)["data"][0]["tenant"], "bad\xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace mx
