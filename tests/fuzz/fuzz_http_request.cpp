@@ -27,6 +27,8 @@ using mx::detail::HttpRequestLimits;
 using mx::detail::HttpRequestReader;
 
 constexpr HttpRequestLimits kLimits{1024, 4096};
+// Marks a refusal in an outcome; no request's entry starts with a space (methods are tokens).
+constexpr std::string_view kRefused = " refused ";
 
 [[noreturn]] void fail(const char* what, std::string_view detail) {
   std::fprintf(stderr, "fuzz_http_request: %s: %.*s\n", what, static_cast<int>(detail.size()),
@@ -83,7 +85,7 @@ void check_accepted(const HttpRequestReader::Message& message) {
 }
 
 // Reads `input` as a connection does, the bytes arriving in the given pieces. Returns one
-// entry per request read: its method, target, version and body, or the refusal's status.
+// entry per request read: its method, target, version and body, or kRefused and the status.
 std::vector<std::string> read_requests(std::string_view input, uint64_t seed, size_t max_piece) {
   std::vector<std::string> out;
   std::string buffer;
@@ -110,7 +112,7 @@ std::vector<std::string> read_requests(std::string_view input, uint64_t seed, si
         fail("refused with an unexpected status", refusal.message);
       }
       (void)refusal.to_json();
-      out.push_back("refused " + std::to_string(refusal.http_status));
+      out.push_back(std::string(kRefused) + std::to_string(refusal.http_status));
       return out;
     }
     if (used == 0 && buffer.size() > kLimits.max_header_bytes + kLimits.max_body_bytes + 64) {
@@ -125,7 +127,7 @@ std::vector<std::string> read_requests(std::string_view input, uint64_t seed, si
 }
 
 std::vector<std::string> accepted(std::vector<std::string> outcome) {
-  if (!outcome.empty() && outcome.back().rfind("refused ", 0) == 0) outcome.pop_back();
+  if (!outcome.empty() && outcome.back().rfind(kRefused, 0) == 0) outcome.pop_back();
   return outcome;
 }
 
