@@ -147,6 +147,12 @@ HttpRequestReader::Status HttpRequestReader::read(std::string_view bytes, size_t
     used += n;
     if (in_header) {
       if (auto error = scan_header_bytes(consumed)) return refuse(std::move(*error));
+      // Beast's header limit counts the bytes of one put() from where it resumes, so what it
+      // lets through depends on how the bytes were cut; this count does not.
+      header_bytes_ += n;
+      if (header_bytes_ > limits_.max_header_bytes) {
+        return refuse(refusal_of_parse_error(http::error::header_limit, limits_));
+      }
     }
     if (ec == http::error::need_more) break;
     if (ec) return refuse(refusal_of_parse_error(ec, limits_));

@@ -72,6 +72,7 @@ class HttpRequestReader {
   HttpRequestLimits limits_;
   boost::beast::http::request_parser<boost::beast::http::string_body> parser_;
   char previous_byte_ = '\0';  // the last header byte scanned
+  size_t header_bytes_ = 0;    // header bytes the parser used so far
   ApiError refusal_;
 };
 
