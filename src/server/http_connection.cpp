@@ -117,7 +117,7 @@ void HttpConnection::do_abandon(uint64_t request_id, bool was_streaming) {
 }
 
 void HttpConnection::respond_error(const ApiError& error, bool close, const HttpHeaders& headers) {
-  parser_.reset();
+  reader_.reset();
   state_ = State::kHandling;
   if (close) keep_alive_ = false;
   streaming_ = false;
@@ -198,7 +198,7 @@ void HttpConnection::close_now(const char* reason) {
   boost::system::error_code ec;
   socket_.close(ec);
   timer_.cancel();
-  parser_.reset();
+  reader_.reset();
   buffer_.clear();
   buffer_.shrink_to_fit();
   queue_.clear();

@@ -3,9 +3,10 @@
 //
 // An HttpConnection lives as long as its socket has async work pending or an HttpResponder
 // refers to it; all of its state is touched only on its strand. Requests are read by feeding
-// raw bytes to a Beast parser, so the connection sees the first byte of a request (the request
-// timeout starts there) and keeps reading while a response is pending, which is how it notices
-// a client that hangs up mid-generation.
+// raw bytes to an HttpRequestReader (Beast's parser plus the framing rules), so the connection
+// sees the first byte of a request (the request timeout starts there) and keeps reading while a
+// response is pending, which is how it notices a client that resets the connection
+// mid-generation. An EOF then is a half-close, not a hang-up: see on_peer_finished_sending.
 #pragma once
 
 #include <atomic>
@@ -14,7 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <memory>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "server/api_error.h"
+#include "server/http_request_reader.h"
 #include "server/http_server.h"
 
 namespace mx::detail {
@@ -112,7 +114,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void do_read();
   void on_readable(boost::system::error_code ec);
   void parse_buffered();
-  void fail_request(boost::system::error_code ec);
+  void on_peer_finished_sending();
+  void watch_for_reset();
+  void check_for_reset();
   void dispatch();
   void call_handler(const HttpServerCore::RouteMatch& match, const HttpRequest& request);
   HttpRequest make_request(http::request<http::string_body>&& message) const;
@@ -138,9 +142,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   State state_ = State::kReading;
   boost::beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<HttpRequestReader> reader_;
   bool read_pending_ = false;
-  bool request_started_ = false;  // a byte of the current request arrived
+  bool peer_finished_ = false;        // EOF read: the client sends nothing more (half-close)
+  bool reset_watch_pending_ = false;  // waiting for the client's reset after its EOF
+  bool request_started_ = false;      // a byte of the current request arrived
   bool continue_sent_ = false;
   Clock::time_point idle_deadline_;
   Clock::time_point request_deadline_;

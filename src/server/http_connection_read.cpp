@@ -1,7 +1,7 @@
-// HttpConnection, read side: raw bytes → Beast parser → HttpRequest → route → handler.
+// HttpConnection, read side: raw bytes → HttpRequestReader → HttpRequest → route → handler;
+// EOF and resets while a response is pending.
+#include <poll.h>
 #include <spdlog/spdlog.h>
-
-#include <boost/beast/http/error.hpp>
 
 #include "server/http_connection.h"
 #include "server/http_wire.h"
@@ -20,7 +20,7 @@ std::string_view to_view(boost::beast::string_view text) { return {text.data(), 
 
 void HttpConnection::begin_request() {
   state_ = State::kReading;
-  parser_.reset();
+  reader_.reset();
   request_started_ = false;
   continue_sent_ = false;
   idle_deadline_ = Clock::now() + core_->config.idle_timeout;
@@ -38,6 +38,17 @@ void HttpConnection::begin_request() {
 // buffer may be parsed, consumed or shrunk at any time on the strand.
 void HttpConnection::do_read() {
   if (read_pending_ || state_ == State::kClosed) return;
+  if (peer_finished_) {  // nothing more will arrive
+    if (state_ == State::kHandling) {
+      watch_for_reset();
+    } else {
+      if (state_ == State::kReading && request_started_) {
+        spdlog::debug("http {}: connection ended inside a request", remote_);
+      }
+      close_now(nullptr);
+    }
+    return;
+  }
   read_pending_ = true;
   socket_.async_wait(
       tcp::socket::wait_read,
@@ -66,12 +77,17 @@ void HttpConnection::on_readable(boost::system::error_code ec) {
     do_read();
     return;
   }
+  if (ec == net::error::eof && state_ == State::kHandling) {
+    on_peer_finished_sending();
+    return;
+  }
   if (ec) {
-    // EOF or reset. Mid-response this is the client going away: close_now fires on_close.
+    // A reset, or EOF when no response is pending: the connection is over. A reset
+    // mid-response is the client going away: close_now fires on_close.
     if (state_ == State::kReading && request_started_) {
       spdlog::debug("http {}: connection ended inside a request: {}", remote_, ec.message());
     }
-    close_now(state_ == State::kHandling ? "client disconnected" : nullptr);
+    close_now(state_ == State::kHandling ? "client reset the connection" : nullptr);
     return;
   }
   buffer_.commit(bytes);
@@ -91,59 +107,78 @@ void HttpConnection::on_readable(boost::system::error_code ec) {
   }
 }
 
+// EOF while a response is pending. A client may shut down its sending side once the request
+// is out and still wait for the answer (`nc -N`, some proxies and scripts), so EOF is not a
+// hang-up: the response goes on. A client that closed its socket altogether answers the next
+// bytes it gets with a reset, which watch_for_reset sees (or the write fails): that is what
+// cancels. A stream's next chunk draws the reset; before the response has begun, HTTP/1.1
+// allows an interim "100 Continue" at any time (RFC 9110 15.2), sent here so that a client
+// that hung up is noticed now and not when the whole response is ready.
+void HttpConnection::on_peer_finished_sending() {
+  peer_finished_ = true;
+  spdlog::debug("http {}: client finished sending (half-close); answering on", remote_);
+  if (version_ >= 11 && !streaming_ && !response_done_) {
+    queue_bytes(std::string(kContinueResponse));
+  }
+  watch_for_reset();
+}
+
+// After the client's EOF, readability says nothing more; an error event (EPOLLERR/EPOLLHUP)
+// comes with the reset of a client that is gone.
+void HttpConnection::watch_for_reset() {
+  if (reset_watch_pending_ || state_ == State::kClosed) return;
+  reset_watch_pending_ = true;
+  auto self = shared_from_this();
+  socket_.async_wait(tcp::socket::wait_error, [self](boost::system::error_code ec) {
+    self->reset_watch_pending_ = false;
+    if (self->state_ == State::kClosed || ec == net::error::operation_aborted) return;
+    self->check_for_reset();
+    if (self->state_ == State::kHandling) self->watch_for_reset();  // urgent data, say
+  });
+  // A reset that arrived before the wait was armed raises no new event: look once now, posted
+  // because callers (dispatch) go on using the connection.
+  net::post(socket_.get_executor(), [self] { self->check_for_reset(); });
+}
+
+void HttpConnection::check_for_reset() {
+  if (state_ == State::kClosed) return;
+  pollfd probe{socket_.native_handle(), 0, 0};  // POLLERR and POLLHUP are always reported
+  if (::poll(&probe, 1, 0) > 0 && (probe.revents & (POLLERR | POLLHUP)) != 0) {
+    close_now(state_ == State::kHandling ? "client reset the connection" : nullptr);
+  }
+}
+
 void HttpConnection::parse_buffered() {
-  if (!parser_) {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(core_->config.max_header_bytes));
-    parser_->body_limit(static_cast<std::uint64_t>(core_->config.max_body_bytes));
-    parser_->eager(true);
+  if (!reader_) {
+    const HttpServerConfig& config = core_->config;
+    reader_.emplace(HttpRequestLimits{config.max_header_bytes, config.max_body_bytes});
   }
-  while (buffer_.size() > 0 && !parser_->is_done()) {
-    boost::system::error_code ec;
-    size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (!request_started_ && parser_->got_some()) {
-      request_started_ = true;
-      request_deadline_ = Clock::now() + core_->config.request_timeout;
-      update_timer();
-    }
-    if (ec == http::error::need_more) break;
-    if (ec) {
-      fail_request(ec);
-      return;
-    }
-    if (used == 0) break;
+  auto data = buffer_.data();
+  size_t used = 0;
+  const auto status =
+      reader_->read(std::string_view(static_cast<const char*>(data.data()), data.size()), used);
+  buffer_.consume(used);
+  if (!request_started_ && reader_->started()) {
+    request_started_ = true;
+    request_deadline_ = Clock::now() + core_->config.request_timeout;
+    update_timer();
   }
-  if (parser_->is_done()) {
+  if (status == HttpRequestReader::Status::kDone) {
     dispatch();
     return;
   }
-  if (parser_->is_header_done() && !continue_sent_ && parser_->get().version() >= 11 &&
-      header_name_equals(to_view(parser_->get()[http::field::expect]), "100-continue")) {
+  if (status == HttpRequestReader::Status::kRefused) {
+    version_ = reader_->version();
+    ApiError refusal = reader_->refusal();  // respond_error drops the reader
+    spdlog::debug("http {}: request refused: {}", remote_, refusal.message);
+    respond_error(refusal, /*close=*/true);
+    return;
+  }
+  if (!continue_sent_ && reader_->expects_continue()) {
     continue_sent_ = true;  // the client waits for this before it sends the body
     queue_bytes(std::string(kContinueResponse));
   }
   do_read();
-}
-
-void HttpConnection::fail_request(boost::system::error_code ec) {
-  const HttpServerConfig& config = core_->config;
-  if (parser_ && parser_->is_header_done()) version_ = parser_->get().version();
-  if (ec == http::error::body_limit) {
-    respond_error(
-        ApiError::of_status(413, fmt::format("request body is larger than the limit of {} bytes; "
-                                             "send a smaller request",
-                                             config.max_body_bytes)),
-        /*close=*/true);
-  } else if (ec == http::error::header_limit) {
-    respond_error(ApiError::of_status(
-                      431, fmt::format("request headers are larger than the limit of {} bytes",
-                                       config.max_header_bytes)),
-                  /*close=*/true);
-  } else {
-    respond_error(ApiError::bad_request(fmt::format("malformed HTTP request: {}", ec.message())),
-                  /*close=*/true);
-  }
 }
 
 HttpRequest HttpConnection::make_request(http::request<http::string_body>&& message) const {
@@ -162,8 +197,8 @@ HttpRequest HttpConnection::make_request(http::request<http::string_body>&& mess
 }
 
 void HttpConnection::dispatch() {
-  http::request<http::string_body> message = parser_->release();
-  parser_.reset();
+  http::request<http::string_body> message = reader_->release();
+  reader_.reset();
   state_ = State::kHandling;
   ++request_id_;
   version_ = static_cast<int>(message.version());

@@ -31,11 +31,7 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
         {"mxserve_kv_blocks_total", static_cast<double>(s.kv_blocks_total)},
         {"mxserve_kv_blocks_used", static_cast<double>(s.kv_blocks_used)},
         {"mxserve_kv_blocks_free", static_cast<double>(s.kv_blocks_free)},
-        {"mxserve_prefix_cache_queries", static_cast<double>(s.prefix_queries)},
-        {"mxserve_prefix_cache_hits", static_cast<double>(s.prefix_hits)},
         {"mxserve_prefix_cache_hit_rate", hit_rate},
-        {"mxserve_engine_steps", static_cast<double>(s.steps)},
-        {"mxserve_preemptions", static_cast<double>(s.preemptions)},
         {"mxserve_requests_active", static_cast<double>(active_requests_.load())},
     };
   });
@@ -48,11 +44,16 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
     const EngineStats s = engine_.stats();
     render_kv_tiers(s.kv_tiers, s.store_restored_blocks, out);
   });
-  // Speculative decoding: acceptance rate = accepted / draft; tokens a sequence gets per
-  // verification step = emitted / verify steps (per sampling step overall: generated / steps).
+  // The engine's totals since start (Prometheus counters: rate() them). Speculative decoding:
+  // acceptance rate = accepted / draft; tokens a sequence gets per verification step =
+  // emitted / verify steps (per sampling step overall: generated / steps).
   metrics_.set_counter_collector([this] {
     const EngineStats s = engine_.stats();
     return Metrics::Gauges{
+        {"mxserve_prefix_cache_queries_total", static_cast<double>(s.prefix_queries)},
+        {"mxserve_prefix_cache_hits_total", static_cast<double>(s.prefix_hits)},
+        {"mxserve_engine_steps_total", static_cast<double>(s.steps)},
+        {"mxserve_preemptions_total", static_cast<double>(s.preemptions)},
         {"mxserve_spec_proposed_tokens_total", static_cast<double>(s.spec_proposed_tokens)},
         {"mxserve_spec_draft_tokens_total", static_cast<double>(s.spec_draft_tokens)},
         {"mxserve_spec_accepted_tokens_total", static_cast<double>(s.spec_accepted_tokens)},

@@ -57,6 +57,18 @@ class RawClient {
     fd_ = -1;
   }
 
+  // Half-close: no more bytes from this side, the server's answer can still be read.
+  void shutdown_send() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+  }
+  // Closes with a reset (RST) instead of an orderly FIN.
+  void reset() {
+    if (fd_ < 0) return;
+    linger abort_on_close{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    close();
+  }
+
   // Sends all bytes; false if the peer is gone.
   bool send(std::string_view bytes) {
     while (!bytes.empty() && fd_ >= 0) {
