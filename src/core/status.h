@@ -22,6 +22,7 @@ enum class ErrorCode {
   kUnsupported,      // valid input that mxserve cannot handle (yet)
   kOutOfRange,       // a count or size beyond a limit
   kInternal,         // a bug: an invariant that should have held
+  kResourceExhausted,  // valid, but the server is at capacity now (a full queue): retry later
 };
 
 const char* error_code_name(ErrorCode code);
