@@ -39,6 +39,8 @@ struct ServeFlags {
   int64_t ctx = 0;
   int64_t max_seqs = 16;
   int64_t max_batch_tokens = 512;
+  int64_t max_queue = 256;          // sequences waiting for the engine (n choices count n)
+  int64_t default_max_tokens = 0;  // requests without max_tokens; 0: up to the context's end
   std::string kv_memory = "2GiB";
   std::string kv_type = "f16";
   int64_t block_size = 32;
@@ -153,6 +155,7 @@ Result<EngineConfig> engine_config(const ServeFlags& flags) {
   config.pin_threads = flags.pin;
   config.scheduler.max_running = flags.max_seqs;
   config.scheduler.max_batch_tokens = flags.max_batch_tokens;
+  config.max_waiting = flags.max_queue;
   MX_RETURN_IF_ERROR(add_kv_tiers(flags, config));
   MX_ASSIGN_OR_RETURN(config.speculative.method, parse_speculative_method(flags.speculative));
   config.speculative.draft_tokens = flags.draft_tokens;
@@ -252,6 +255,7 @@ int serve(const ServeFlags& flags) {
   auto engine = Engine::create(*(*served)->model, *config);
   if (!engine.ok()) return fail("serve", engine.error(), 2);
   OpenAiServiceConfig service_config;
+  service_config.default_max_tokens = flags.default_max_tokens;
   service_config.text_threads = flags.text_threads;
   OpenAiService service(**served, **engine, metering, service_config);
   AdminService admin(metering, service.metrics(), *prices);
@@ -322,6 +326,18 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Tokens computed per engine step (decodes + prefill chunks)")
       ->envname("MXSERVE_MAX_BATCH_TOKENS")
       ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  sub->add_option("--max-queue", flags->max_queue,
+                  "Sequences waiting for the engine at most (a request's n choices count n); "
+                  "beyond it requests get 429 with Retry-After")
+      ->envname("MXSERVE_MAX_QUEUE")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  sub->add_option("--default-max-tokens", flags->default_max_tokens,
+                  "Tokens a choice may generate when the request sets no max_tokens (0: up to "
+                  "the context's end)")
+      ->envname("MXSERVE_DEFAULT_MAX_TOKENS")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
       ->capture_default_str();
   sub->add_option("--kv-memory", flags->kv_memory, "Memory for the KV cache, e.g. 2GiB")
       ->envname("MXSERVE_KV_MEMORY")

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kOutOfRange,       // a count or size beyond a limit
   kInternal,         // a bug: an invariant that should have held
   kUnavailable,      // not now, retry later: the server is shutting down
+  kResourceExhausted,  // valid, but the server is at capacity now (a full queue): retry later
 };
 
 const char* error_code_name(ErrorCode code);

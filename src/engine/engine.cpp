@@ -45,6 +45,10 @@ Status EngineConfig::validate() const {
     return make_error(ErrorCode::kInvalidArgument, "context must be >= 0 (0: the model's), got {}",
                       max_context);
   }
+  if (max_waiting < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the queue must hold at least 1 sequence, got {}", max_waiting);
+  }
   if (threads < 0) {
     return make_error(ErrorCode::kInvalidArgument, "threads must be >= 0 (0: all cores), got {}",
                       threads);
@@ -60,11 +64,23 @@ namespace {
 uint64_t layout_seed(const Model& model, const EngineConfig& config, bool with_nextn) {
   const ModelConfig& c = model.config();
   const std::string id =
-      fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers,
-                  c.n_kv_heads, c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype),
-                  config.block_size, KvCacheStorage::layout_name(c, config.kv_dtype),
+      fmt::format("{:016x}|{}|{}|{}|{}|{}|{}|{}|{}", model.fingerprint(), c.n_layers, c.n_kv_heads,
+                  c.head_dim, c.vocab_size, static_cast<int>(config.kv_dtype), config.block_size,
+                  KvCacheStorage::layout_name(c, config.kv_dtype),
                   KvCacheStorage::bytes_per_token(c, config.kv_dtype, with_nextn));
   return XXH3_64bits(id.data(), id.size());
+}
+
+// The context asked for: --ctx, else the model's (4096 when the model names none).
+int64_t asked_context(const Model& model, const EngineConfig& config) {
+  if (config.max_context > 0) return config.max_context;
+  const int64_t model_context = model.config().context_length;
+  return model_context > 0 ? model_context : 4096;
+}
+
+// Whole blocks of KV cache a sequence of `tokens` tokens holds at most.
+int64_t blocks_for(int64_t tokens, int64_t block_size) {
+  return (tokens + block_size - 1) / block_size;
 }
 
 }  // namespace
@@ -106,15 +122,24 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
   Impl* raw = engine->impl_.get();
+  if (raw->max_context < asked_context(model, config)) {
+    spdlog::warn(
+        "engine: serving a context of {} tokens, not the {} asked for ({}): the KV "
+        "cache holds {} tokens in all and one sequence must fit it; give it more "
+        "--kv-memory to serve more",
+        raw->max_context, asked_context(model, config),
+        config.max_context > 0 ? "--ctx" : "the model's", raw->kv_tokens());
+  }
   raw->publish_stats();
   raw->thread = std::thread([raw] { raw->loop(); });
   spdlog::info(
       "engine: {} KV blocks of {} tokens ({} MiB; KV {}, {} B/token, {}), context {}, {} "
       "threads, prefix caching {}, speculative {}",
       n_blocks, config.block_size, (n_blocks * raw->kv.block_bytes()) >> 20,
-      KvCacheStorage::type_name(config.kv_dtype), KvCacheStorage::bytes_per_token(c, config.kv_dtype),
-      KvCacheStorage::layout_name(c, config.kv_dtype), raw->max_context,
-      config.threads, config.prefix_caching ? "on" : "off",
+      KvCacheStorage::type_name(config.kv_dtype),
+      KvCacheStorage::bytes_per_token(c, config.kv_dtype),
+      KvCacheStorage::layout_name(c, config.kv_dtype), raw->max_context, config.threads,
+      config.prefix_caching ? "on" : "off",
       !config.speculative.enabled() ? std::string("off")
       : config.speculative.method == SpeculativeMethod::kMtp
           ? fmt::format("mtp (k {})", config.speculative.draft_tokens)
@@ -128,14 +153,12 @@ Result<std::unique_ptr<Engine>> Engine::create(Model& model, EngineConfig config
 Engine::Impl::Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t seed)
     : model(m),
       config(c),
-      max_context(c.max_context > 0 ? c.max_context : m.config().context_length),
+      max_context(std::min(asked_context(m, c), n_blocks * c.block_size)),
       kv(m.config(), n_blocks, c.block_size, c.kv_dtype,
          c.speculative.method == SpeculativeMethod::kMtp),
       blocks(n_blocks, c.block_size, seed),
       threads(c.threads, c.pin_threads),
-      mtp(c.speculative.method == SpeculativeMethod::kMtp) {
-  if (max_context <= 0) max_context = 4096;
-}
+      mtp(c.speculative.method == SpeculativeMethod::kMtp) {}
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -165,28 +188,76 @@ Status Engine::Impl::check(const EngineRequest& request) const {
                       "the prompt + {} to generate); shorten the prompt or max_tokens",
                       max_context, total, n_prompt, request.max_new_tokens);
   }
-  const int64_t kv_tokens = blocks.n_blocks() * config.block_size;
-  if (total > kv_tokens) {
-    return make_error(ErrorCode::kOutOfRange,
-                      "the request needs {} tokens of KV cache but the server holds {} in all; "
-                      "shorten it or start the server with more --kv-memory",
-                      total, kv_tokens);
-  }
+  // max_context <= kv_tokens(): a request within the context fits the KV pool alone.
   return request.sampling.validate(static_cast<int32_t>(c.vocab_size));
+}
+
+// The sequences that run at once (max_running of them, the longest ones at worst) must fit the
+// pool together at their full length; otherwise the scheduler can only run them by preempting
+// one another over and over.
+Status Engine::Impl::check_group(std::span<const EngineRequest> requests) const {
+  const int64_t block_size = config.block_size;
+  std::vector<int64_t> need;
+  for (const EngineRequest& request : requests) {
+    const int64_t total = static_cast<int64_t>(request.prompt.size()) + request.max_new_tokens;
+    need.push_back(blocks_for(total, block_size));
+  }
+  const size_t at_once = std::min(need.size(), static_cast<size_t>(config.scheduler.max_running));
+  std::partial_sort(need.begin(), need.begin() + static_cast<std::ptrdiff_t>(at_once), need.end(),
+                    std::greater<>());
+  int64_t blocks_at_once = 0;
+  for (size_t i = 0; i < at_once; ++i) blocks_at_once += need[i];
+  if (blocks_at_once <= blocks.n_blocks()) return ok_status();
+  const int64_t fits = max_new_tokens_for(static_cast<int64_t>(requests.front().prompt.size()),
+                                          static_cast<int64_t>(at_once));
+  const std::string fix =
+      fits >= 1 ? fmt::format(
+                      "ask for fewer choices (n) or a smaller max_tokens (at most {} with "
+                      "this prompt and n)",
+                      fits)
+                : std::string("ask for fewer choices (n) or send a shorter prompt");
+  return make_error(ErrorCode::kOutOfRange,
+                    "the {} choices of this request that run at once need {} tokens of KV cache "
+                    "together (up to {} each: prompt + max_tokens, in whole blocks of {}), but "
+                    "the server holds {}; {}, or start the server with more --kv-memory",
+                    at_once, blocks_at_once * block_size, need.front() * block_size, block_size,
+                    kv_tokens(), fix);
+}
+
+int64_t Engine::Impl::max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
+  const int64_t at_once = std::clamp<int64_t>(n_choices, 1, config.scheduler.max_running);
+  const int64_t blocks_each = blocks.n_blocks() / at_once;
+  return std::min(max_context, blocks_each * config.block_size) - n_prompt;
 }
 
 Result<std::vector<SeqId>> Engine::submit_all(std::vector<EngineRequest> requests) {
   for (const EngineRequest& request : requests) MX_RETURN_IF_ERROR(impl_->check(request));
+  if (requests.size() > 1) MX_RETURN_IF_ERROR(impl_->check_group(requests));
+  const int64_t n = static_cast<int64_t>(requests.size());
+  const int64_t max_waiting = impl_->config.max_waiting;
+  if (n > max_waiting) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "this request has {} choices but the server queues at most {} sequences "
+                      "(--max-queue); ask for fewer choices (n)",
+                      n, max_waiting);
+  }
   const int32_t vocab = static_cast<int32_t>(impl_->model.config().vocab_size);
   std::lock_guard lock(impl_->mutex);
   if (impl_->stopping) {
     return make_error(ErrorCode::kUnavailable, "the server is shutting down; retry elsewhere");
   }
+  if (impl_->queued + n > max_waiting) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "the server is busy: {} sequences are queued, at most {} may wait, and this "
+                      "request adds {}; retry shortly",
+                      impl_->queued, max_waiting, n);
+  }
+  impl_->queued += n;
   std::vector<SeqId> ids;
   for (EngineRequest& request : requests) {
     ids.push_back(impl_->next_id++);
     impl_->incoming.push_back(std::make_unique<Sequence>(ids.back(), std::move(request), vocab,
-                                                            impl_->config.speculative));
+                                                         impl_->config.speculative));
   }
   impl_->wake.notify_one();
   return ids;
@@ -211,6 +282,10 @@ EngineStats Engine::stats() const {
 }
 
 int64_t Engine::max_context() const { return impl_->max_context; }
+
+int64_t Engine::max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
+  return impl_->max_new_tokens_for(n_prompt, n_choices);
+}
 
 const Model& Engine::model() const { return impl_->model; }
 
@@ -302,6 +377,7 @@ void Engine::Impl::publish_stats() {
   if (store) s.kv_tiers = store->stats();
   std::lock_guard lock(mutex);
   s.waiting += static_cast<int64_t>(incoming.size());
+  queued = s.waiting;
   stats = s;
 }
 

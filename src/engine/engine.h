@@ -62,7 +62,13 @@ struct EngineConfig {
   int64_t kv_memory_bytes = 1LL << 30;
   int64_t block_size = 32;
   DType kv_dtype = DType::F16;
-  int64_t max_context = 0;  // 0: the model's context length
+  // The served context: 0 takes the model's context length. Either way it is capped to what
+  // the KV pool holds (one sequence must be able to reach the context's end), logged at start.
+  int64_t max_context = 0;
+  // Sequences queued at most: submitted and not running (a request's n choices count n;
+  // preempted ones count too). A submit beyond it is refused with kResourceExhausted (retry
+  // later): a burst of requests waits in bounded memory.
+  int64_t max_waiting = 256;
   bool prefix_caching = true;
   SchedulerConfig scheduler;  // block_size is copied from above
   int threads = 0;            // 0: all cores
@@ -113,18 +119,25 @@ class Engine {
   static Result<std::unique_ptr<Engine>> create(Model& model, EngineConfig config);
   ~Engine();  // stop()
 
-  // Queues a request. Errors (empty prompt, prompt + max_new_tokens beyond the context or the
-  // KV pool, bad sampling params) come back here and no event is sent.
+  // Queues a request. Errors (empty prompt, prompt + max_new_tokens beyond the context, bad
+  // sampling params: kInvalidArgument / kOutOfRange; a full queue: kResourceExhausted) come
+  // back here and no event is sent.
   Result<SeqId> submit(EngineRequest request);
   // Several requests queued together (the n choices of one API request): all or none, and
   // they enter the same engine step, so a request served alone is scheduled the same way
-  // every time (its sampled text then depends only on its seeds).
+  // every time (its sampled text then depends only on its seeds). Those that run at once (up
+  // to the scheduler's max_running) must fit the KV pool together at their full length
+  // (prompt + max_new_tokens), else they would only preempt one another: kOutOfRange.
   Result<std::vector<SeqId>> submit_all(std::vector<EngineRequest> requests);
   // Cancels a queued or running request: its blocks are freed before the next step and its
   // final event has StopReason::kCancelled. Unknown or finished ids are ignored.
   void cancel(SeqId id);
   EngineStats stats() const;
   int64_t max_context() const;
+  // The most tokens each of n_choices sequences of an n_prompt-token prompt may generate so
+  // that submit_all takes them: up to the context's end, and those that run at once fit the KV
+  // pool together. < 1: not even one token each fits.
+  int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const;
   const Model& model() const;
   // Stops taking requests; running ones are cancelled (final events sent); joins the thread.
   void stop();

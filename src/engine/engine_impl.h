@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -18,8 +19,11 @@ namespace mx {
 struct Engine::Impl {
   Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t layout_seed);
 
-  // Any thread: the checks of Engine::submit (no shared state).
+  // Any thread: the checks of Engine::submit / submit_all (no shared state).
   Status check(const EngineRequest& request) const;
+  Status check_group(std::span<const EngineRequest> requests) const;
+  int64_t kv_tokens() const { return blocks.n_blocks() * config.block_size; }
+  int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const;
 
   // Engine thread.
   void loop();
@@ -32,11 +36,15 @@ struct Engine::Impl {
   void run_batch();                                            // forward over batch_, then sample
   void propose_draft(Sequence& seq);  // running decode: fills seq.draft
   int64_t draft_room(const Sequence& seq) const;  // most draft tokens it may verify
-  // MTP drafter (engine_mtp.cpp), after the step's sampling: brings the MTP layer's KV up to
-  // each batch sequence's n_computed and drafts the next step's tokens into seq.mtp_draft.
+  // MTP drafter (engine_mtp.cpp). After the step's sampling: brings the MTP layer's KV up to
+  // each batch sequence's n_computed and drafts the next step's first token into
+  // seq.mtp_draft. In the next step, once schedule() has granted each decode its drafts and
+  // prepare() has allocated their blocks: drafts the rest of them (batch_drafts), and cuts the
+  // batch to what was drafted.
   void run_mtp();
   Status mtp_catch_up();
-  Status mtp_extend_drafts();
+  void mtp_extend_drafts();
+  Status mtp_extend();
   Status mtp_draft_step();  // one batched MTP forward, one draft token per drafting sequence
   void sample_next(Sequence& seq, float* logits);
   // Verifies seq.draft's first n_draft tokens against rows[0, n_draft], then samples one more
@@ -47,6 +55,7 @@ struct Engine::Impl {
   // and `seq` is gone.
   bool commit_token(Sequence& seq, SampledToken token);
   void release_draft_blocks(Sequence& seq);  // blocks past n_computed
+  void release_blocks_past(Sequence& seq, int64_t n_positions);
   // Removes the sequence everywhere and sends its final event.
   void finish(Sequence& seq, StopReason reason, std::string error = {});
   void finish(Sequence& seq, StopReason reason, TokenEvent event);
@@ -75,6 +84,9 @@ struct Engine::Impl {
   std::deque<std::unique_ptr<Sequence>> incoming;
   std::vector<SeqId> cancels;
   bool stopping = false;
+  // Sequences in `incoming` or `waiting`: counted up by submit_all, recounted by publish_stats
+  // (admissions lower it, preemptions raise it; between two counts it errs high for new ones).
+  int64_t queued = 0;
   SeqId next_id = 1;
   EngineStats stats;  // snapshot, published after each step
   std::thread thread;
@@ -111,6 +123,7 @@ struct Engine::Impl {
   struct MtpDrafting {
     Sequence* seq;
     int64_t length;  // draft tokens wanted
+    Draft* draft;    // where they go: seq->mtp_draft (catch-up) or seq->draft (extension)
   };
   std::vector<MtpDrafting> mtp_drafting, mtp_drafting_next;
   std::vector<int32_t> mtp_tokens, mtp_positions, mtp_logit_rows;

@@ -9,7 +9,13 @@
 // token after its last sampled one: the first draft token. Further draft tokens reuse the module
 // on its own output (its pre-norm hidden state plays h, the drafted token plays the next token,
 // as vLLM does): one batched mtp_forward per extra token, writing provisional MTP KV at
-// positions >= n_computed that the next step's catch-up overwrites.
+// positions >= n_computed that the next step's catch-up overwrites. Those positions need KV
+// blocks, so the further tokens are drafted only in the next step, after schedule() has granted
+// the draft (SequenceView::n_draft is the length wanted; the scheduler cuts it to its budget
+// and to the blocks left after decodes, prefill chunks and admissions) and prepare() has
+// allocated the blocks for verifying it, which cover every provisional position. So drafting
+// takes no block outside the scheduler's decision, holds none across steps, and drafts no token
+// that will not be verified.
 //
 // So the MTP KV of a sequence is exact at every position its own steps computed; positions taken
 // from the prefix cache (or the tiers) carry whatever the MTP pass of the sequence that computed
@@ -24,9 +30,7 @@
 namespace mx {
 
 void Engine::Impl::run_mtp() {
-  Status status = mtp_catch_up();
-  if (status.ok()) status = mtp_extend_drafts();
-  if (!status.ok()) {
+  if (Status status = mtp_catch_up(); !status.ok()) {
     // Drafting is an optimization: a failure costs the drafts, not the requests.
     spdlog::error("engine: MTP drafter failed: {}", status.error().message);
     for (MtpDrafting& d : mtp_drafting) d.seq->mtp_draft.clear();
@@ -59,60 +63,83 @@ Status Engine::Impl::mtp_catch_up() {
     if (seq.n_tokens() - seq.n_computed != 1) continue;  // a prefill chunk: no draft yet
     const int64_t length = std::min(seq.pacer.next_length(), draft_room(seq));
     if (length <= 0) continue;
+    seq.mtp_draft_length = length;
     mtp_logit_rows.push_back(static_cast<int32_t>(offset + n - 1));
-    mtp_drafting.push_back({&seq, length});
+    mtp_drafting.push_back({&seq, length, &seq.mtp_draft});
   }
   if (mtp_tokens.empty()) return ok_status();
   return mtp_draft_step();
 }
 
 // One mtp_forward over the rows gathered in mtp_tokens / mtp_positions / mtp_slices /
-// mtp_hidden_in; logit row i is mtp_drafting[i]'s, whose draft gets one token from it.
+// mtp_hidden_in; logit row i is mtp_drafting[i]'s, whose draft gets one token from it (and
+// whose mtp_hidden becomes the module's output row for that token).
 Status Engine::Impl::mtp_draft_step() {
   const size_t vocab = static_cast<size_t>(model.config().vocab_size);
+  const size_t d = static_cast<size_t>(model.config().d_model);
   mtp_logits.resize(mtp_logit_rows.size() * vocab);
-  mtp_hidden_out.resize(mtp_logit_rows.size() * static_cast<size_t>(model.config().d_model));
+  mtp_hidden_out.resize(mtp_logit_rows.size() * d);
   ForwardBatch batch{mtp_tokens, mtp_positions, mtp_slices, mtp_logit_rows};
   MX_RETURN_IF_ERROR(model.mtp_forward(batch, mtp_hidden_in.data(), kv, mtp_logits.data(),
                                        mtp_hidden_out.data(), threads));
   for (size_t i = 0; i < mtp_drafting.size(); ++i) {
     Sequence& seq = *mtp_drafting[i].seq;
-    append_draft_token(std::span<const float>(&mtp_logits[i * vocab], vocab),
-                       seq.request.sampling, seq.mtp_rng, seq.mtp_draft);
+    append_draft_token(std::span<const float>(&mtp_logits[i * vocab], vocab), seq.request.sampling,
+                       seq.mtp_rng, *mtp_drafting[i].draft);
+    const float* h = &mtp_hidden_out[i * d];
+    seq.mtp_hidden.assign(h, h + d);
   }
   return ok_status();
 }
 
+void Engine::Impl::mtp_extend_drafts() {
+  mtp_drafting.clear();
+  for (size_t i = 0; i < batch_seqs.size(); ++i) {
+    Sequence& seq = *batch_seqs[i];
+    if (batch_drafts[i] > seq.draft.size()) {
+      mtp_drafting.push_back({&seq, batch_drafts[i], &seq.draft});
+    }
+  }
+  if (mtp_drafting.empty()) return;
+  if (Status status = mtp_extend(); !status.ok()) {
+    spdlog::error("engine: MTP drafter failed: {}", status.error().message);
+  }
+  // Verify what was drafted: all that was granted, unless a forward failed; then the blocks
+  // granted for the rest go back at once.
+  for (size_t i = 0; i < batch_seqs.size(); ++i) {
+    Sequence& seq = *batch_seqs[i];
+    const int64_t missing = batch_drafts[i] - std::min(batch_drafts[i], seq.draft.size());
+    if (missing == 0) continue;
+    batch_drafts[i] -= missing;
+    batch_counts[i] -= missing;
+    release_blocks_past(seq, seq.n_computed + batch_counts[i]);
+  }
+}
+
 // Draft token j (j >= 1) of a sequence comes from the module at position n_computed + j - 1,
-// fed with the token drafted before it and the module's own output row for that token.
-Status Engine::Impl::mtp_extend_drafts() {
-  const int64_t d = model.config().d_model;
+// fed with the token drafted before it and the module's own output row for that token. The
+// position lies inside the blocks prepare() allocated for verifying the draft (positions
+// n_computed .. n_computed + length).
+Status Engine::Impl::mtp_extend() {
   for (int64_t j = 1;; ++j) {
-    // Sequences still drafting, in the order of the rows of mtp_hidden_out.
-    std::vector<MtpDrafting>& next = mtp_drafting_next;
+    std::vector<MtpDrafting>& next = mtp_drafting_next;  // sequences still drafting
     next.clear();
     mtp_tokens.clear();
     mtp_positions.clear();
     mtp_slices.clear();
     mtp_logit_rows.clear();
     mtp_hidden_in.clear();
-    for (size_t i = 0; i < mtp_drafting.size(); ++i) {
-      Sequence& seq = *mtp_drafting[i].seq;
-      if (mtp_drafting[i].length <= j || seq.mtp_draft.size() != j) continue;
+    for (const MtpDrafting& drafting : mtp_drafting) {
+      Sequence& seq = *drafting.seq;
+      if (drafting.length <= j || drafting.draft->size() != j) continue;
       const int64_t position = seq.n_computed + j - 1;
-      // Its KV row needs a block: take one, or end this draft here.
-      if (position / config.block_size >= static_cast<int64_t>(seq.blocks.size()) &&
-          !blocks.allocate(1, seq.blocks)) {
-        continue;
-      }
       const int64_t row = static_cast<int64_t>(mtp_tokens.size());
-      mtp_tokens.push_back(seq.mtp_draft.tokens.back());
+      mtp_tokens.push_back(drafting.draft->tokens.back());
       mtp_positions.push_back(static_cast<int32_t>(position));
       mtp_slices.push_back({row, 1, seq.blocks.data(), position + 1});
       mtp_logit_rows.push_back(static_cast<int32_t>(row));
-      const float* h = &mtp_hidden_out[i * static_cast<size_t>(d)];
-      mtp_hidden_in.insert(mtp_hidden_in.end(), h, h + d);
-      next.push_back(mtp_drafting[i]);
+      mtp_hidden_in.insert(mtp_hidden_in.end(), seq.mtp_hidden.begin(), seq.mtp_hidden.end());
+      next.push_back(drafting);
     }
     if (next.empty()) return ok_status();
     std::swap(mtp_drafting, next);

@@ -26,14 +26,19 @@ void Engine::Impl::build_views(std::vector<SequenceView>& running_views,
     v.n_blocks = static_cast<int64_t>(seq->blocks.size());
     v.n_blocks_shared = blocks.count_shared(seq->blocks);
     seq->draft.clear();
+    seq->draft_wanted = 0;
     if (v.n_tokens - v.n_computed == 1 && (seq->drafter || mtp)) {
       if (seq->drafter) {
         propose_draft(*seq);
+        seq->draft_wanted = seq->draft.size();
       } else {
-        std::swap(seq->draft, seq->mtp_draft);  // drafted after the last step's sampling
+        // Its first token was drafted after the last step's sampling; the rest, up to what the
+        // scheduler grants, after schedule() (mtp_extend_drafts).
+        std::swap(seq->draft, seq->mtp_draft);
         seq->mtp_draft.clear();
+        seq->draft_wanted = seq->draft.size() > 0 ? seq->mtp_draft_length : 0;
       }
-      v.n_draft = seq->draft.size();
+      v.n_draft = seq->draft_wanted;
       totals.spec_proposed_tokens += v.n_draft;
     }
     running_views.push_back(v);
@@ -66,6 +71,7 @@ void Engine::Impl::apply_preemptions(const Decision& decision) {
     release_blocks(seq);
     seq.n_computed = 0;
     seq.mtp_draft.clear();
+    seq.sampler.release_buffers();  // a waiting sequence holds no vocabulary-sized buffers
     seq.preempted = true;
     seq.waiting_steps = 0;
     std::erase(running, &seq);
@@ -98,8 +104,7 @@ void Engine::Impl::apply_admissions(const Decision& decision) {
 // Drafts never run past max_new_tokens or the context: the token sampled after them must fit
 // too, so a sequence one token from its end drafts nothing.
 int64_t Engine::Impl::draft_room(const Sequence& seq) const {
-  return std::min(seq.request.max_new_tokens - seq.n_generated(), max_context - seq.n_tokens()) -
-         1;
+  return std::min(seq.request.max_new_tokens - seq.n_generated(), max_context - seq.n_tokens()) - 1;
 }
 
 void Engine::Impl::propose_draft(Sequence& seq) {
@@ -109,7 +114,7 @@ void Engine::Impl::propose_draft(Sequence& seq) {
 
 // Makes the sequence's blocks cover this step's tokens. False: not this step.
 bool Engine::Impl::prepare(const ScheduledSeq& scheduled, Sequence& seq) {
-  const int64_t n_draft = std::min(scheduled.n_draft, seq.draft.size());
+  const int64_t n_draft = std::min(scheduled.n_draft, seq.draft_wanted);
   const int64_t n =
       std::min(scheduled.n_tokens - scheduled.n_draft, seq.n_tokens() - seq.n_computed) + n_draft;
   if (n <= 0) return false;
@@ -146,6 +151,7 @@ bool Engine::Impl::step() {
   }
   for (Sequence* seq : waiting) ++seq->waiting_steps;
   if (batch_seqs.empty()) return false;
+  if (mtp) mtp_extend_drafts();  // inside the blocks just allocated for verifying them
   run_batch();
   ++totals.steps;
   return true;
@@ -278,9 +284,11 @@ bool Engine::Impl::commit_token(Sequence& seq, SampledToken token) {
 // Blocks that hold only rejected drafts' KV go back to the pool (they were never published:
 // publishing stops at n_computed). Stale draft KV left in the kept partial block lies past
 // n_computed, where the next step's tokens overwrite it.
-void Engine::Impl::release_draft_blocks(Sequence& seq) {
+void Engine::Impl::release_draft_blocks(Sequence& seq) { release_blocks_past(seq, seq.n_computed); }
+
+void Engine::Impl::release_blocks_past(Sequence& seq, int64_t n_positions) {
   const size_t keep =
-      static_cast<size_t>((seq.n_computed + config.block_size - 1) / config.block_size);
+      static_cast<size_t>((n_positions + config.block_size - 1) / config.block_size);
   if (seq.blocks.size() <= keep) return;
   blocks.release(std::span(seq.blocks).subspan(keep));
   seq.blocks.resize(keep);

@@ -12,7 +12,8 @@ Status SamplingParams::validate(int32_t vocab_size) const {
     return make_error(ErrorCode::kInvalidArgument,
                       "temperature must be between 0 and 100 (0 = greedy), got {}", temperature);
   }
-  if (top_k < 0) return make_error(ErrorCode::kInvalidArgument, "top_k must be >= 0 (0 = off), got {}", top_k);
+  if (top_k < 0)
+    return make_error(ErrorCode::kInvalidArgument, "top_k must be >= 0 (0 = off), got {}", top_k);
   if (!(top_p > 0.0f && top_p <= 1.0f)) {
     return make_error(ErrorCode::kInvalidArgument, "top_p must be in (0, 1], got {}", top_p);
   }
@@ -21,11 +22,12 @@ Status SamplingParams::validate(int32_t vocab_size) const {
   }
   if (!(repetition_penalty > 0.0f && repetition_penalty <= 10.0f)) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "repetition_penalty must be in (0, 10] (1 = off), got {}", repetition_penalty);
+                      "repetition_penalty must be in (0, 10] (1 = off), got {}",
+                      repetition_penalty);
   }
   if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f)) {
-    return make_error(ErrorCode::kInvalidArgument, "presence_penalty must be between -2 and 2, got {}",
-                      presence_penalty);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "presence_penalty must be between -2 and 2, got {}", presence_penalty);
   }
   if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -39,7 +41,8 @@ Status SamplingParams::validate(int32_t vocab_size) const {
     }
     if (!(bias >= -100.0f && bias <= 100.0f)) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "logit_bias for token {} must be between -100 and 100, got {}", token, bias);
+                        "logit_bias for token {} must be between -100 and 100, got {}", token,
+                        bias);
     }
   }
   if (top_logprobs < 0 || top_logprobs > 20) {
@@ -56,9 +59,24 @@ int32_t argmax(std::span<const float> logits) {
 SamplerState::SamplerState(SamplingParams params, int32_t vocab_size)
     : params_(std::move(params)), vocab_size_(vocab_size) {
   rng_.seed(params_.seed ? *params_.seed : std::random_device{}());
+}
+
+void SamplerState::ensure_buffers() {
+  if (!candidates_.empty()) return;
   candidates_.resize(vocab_size_);
   probs_.resize(vocab_size_);
   if (params_.logprobs || params_.top_logprobs > 0) raw_logits_.resize(vocab_size_);
+}
+
+size_t SamplerState::buffer_bytes() const {
+  return candidates_.capacity() * sizeof(int32_t) +
+         (probs_.capacity() + raw_logits_.capacity()) * sizeof(float);
+}
+
+void SamplerState::release_buffers() {
+  std::vector<int32_t>().swap(candidates_);
+  std::vector<float>().swap(probs_);
+  std::vector<float>().swap(raw_logits_);
 }
 
 void SamplerState::add_prompt_tokens(std::span<const int32_t> tokens) {
@@ -209,6 +227,7 @@ int32_t SamplerState::draw_residual(const Kept& kept, int32_t draft,
 }
 
 SampledToken SamplerState::sample(std::span<float> logits) {
+  ensure_buffers();
   SampledToken out;
   const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
   // Logprobs come from the raw distribution: keep a copy before the chain modifies logits.
@@ -221,6 +240,7 @@ SampledToken SamplerState::sample(std::span<float> logits) {
 
 SamplerState::Verdict SamplerState::verify(std::span<float> logits, int32_t draft,
                                            std::span<const float> draft_probs) {
+  ensure_buffers();
   Verdict verdict;
   const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
   if (want_logprobs) std::copy(logits.begin(), logits.end(), raw_logits_.begin());

@@ -8,8 +8,10 @@
 // the emitted token has exactly distribution p (greedy: exactly the argmax).
 // Logprobs are reported from the model's distribution (log-softmax of the raw logits, before
 // any of the chain), as vLLM does by default. A SamplerState owns its RNG (seeded per request:
-// the same seed gives the same tokens) and the token counts the penalties need; its buffers are
-// sized once, so sampling allocates nothing per token.
+// the same seed gives the same tokens) and the token counts the penalties need. Its
+// vocabulary-sized buffers are allocated by the first sample() / verify(), not at construction
+// (a queued sequence holds none of them), and sized once: later tokens allocate nothing;
+// release_buffers() gives them back (a preempted sequence).
 #pragma once
 
 #include <cstdint>
@@ -76,8 +78,13 @@ class SamplerState {
   Verdict verify(std::span<float> logits, int32_t draft, std::span<const float> draft_probs);
 
   const SamplingParams& params() const { return params_; }
+  // Bytes held by the vocabulary-sized buffers: 0 until the first sample() / verify() and after
+  // release_buffers().
+  size_t buffer_bytes() const;
+  void release_buffers();
 
  private:
+  void ensure_buffers();
   void apply_bias_and_penalties(std::span<float> logits) const;
   void report_logprobs(std::span<const float> logits, SampledToken& out);
   // The chain's distribution after temperature, top-k, top-p and min-p: unnormalized weights

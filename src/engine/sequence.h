@@ -51,10 +51,17 @@ struct Sequence {
   std::optional<std::chrono::steady_clock::time_point> store_wait_since;
   std::unique_ptr<Drafter> drafter;  // null: no speculation
   Draft draft;                       // this step's proposal (its tokens are not in `tokens`)
+  // Draft tokens this step may verify (SequenceView::n_draft): draft.size(), or with MTP the
+  // length wanted, which the engine drafts once schedule() has granted it (engine_mtp.cpp).
+  int64_t draft_wanted = 0;
   DraftPacer pacer;                  // draft length from recent acceptance
-  // --speculative mtp: the draft the engine's MTP drafter made after the last step's sampling
-  // (engine_mtp.cpp), moved into `draft` when the next step starts, and the RNG it draws with.
+  // --speculative mtp: the draft's first token, made after the last step's sampling
+  // (engine_mtp.cpp) and moved into `draft` when the next step starts; the length wanted; the
+  // MTP module's output row [d_model] for the draft's last token (the next draft token's h);
+  // the RNG it draws with.
   Draft mtp_draft;
+  int64_t mtp_draft_length = 0;
+  std::vector<float> mtp_hidden;
   std::mt19937_64 mtp_rng;
 };
 

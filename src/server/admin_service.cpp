@@ -67,7 +67,7 @@ std::optional<ApiError> apply_key_fields(const Json& body, int64_t now_ms, ApiKe
                                  "admin"};
   for (const auto& [name, value] : body.items()) {
     if (std::find_if(std::begin(kKnown), std::end(kKnown),
-                     [&](const char* k) { return name == k; }) == std::end(kKnown)) {
+                     [&field = name](const char* k) { return field == k; }) == std::end(kKnown)) {
       return ApiError::bad_request(fmt::format("unknown field '{}'", name), name);
     }
   }

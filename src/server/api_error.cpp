@@ -16,6 +16,10 @@ ApiError ApiError::server_error(std::string message) {
   return ApiError{500, "server_error", std::move(message), {}, {}, 0};
 }
 
+ApiError ApiError::overloaded(std::string message) {
+  return ApiError{429, "rate_limit_error", std::move(message), {}, "server_overloaded", 1};
+}
+
 ApiError ApiError::of_status(int http_status, std::string message) {
   std::string type = "invalid_request_error";
   if (http_status == 404) type = "not_found_error";
@@ -37,6 +41,8 @@ ApiError ApiError::from(const Error& error, std::string param) {
       unavailable.retry_after_s = kUnavailableRetryAfterSeconds;
       return unavailable;
     }
+    case ErrorCode::kResourceExhausted:
+      return overloaded(error.message);
     case ErrorCode::kIoError:
     case ErrorCode::kInternal:
       break;

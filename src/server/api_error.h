@@ -25,11 +25,15 @@ struct ApiError {
   static ApiError bad_request(std::string message, std::string param = {});
   static ApiError not_found(std::string message);
   static ApiError server_error(std::string message);
+  // 429 with Retry-After: 1 and code "server_overloaded": the server (not the caller's quota)
+  // is at capacity, e.g. its engine queue is full.
+  static ApiError overloaded(std::string message);
   // Any other status, with the type OpenAI uses for it: 404 → "not_found_error",
   // 5xx → "server_error", else "invalid_request_error".
   static ApiError of_status(int http_status, std::string message);
   // From a library Error: kInvalidArgument / kOutOfRange / kUnsupported / kCorruptData → 400,
-  // kNotFound → 404, kUnavailable → 503 with Retry-After, kIoError / kInternal → 500.
+  // kNotFound → 404, kUnavailable → 503 with Retry-After, kResourceExhausted → 429
+  // (overloaded()), kIoError / kInternal → 500.
   static ApiError from(const Error& error, std::string param = {});
 
   std::string to_json() const;

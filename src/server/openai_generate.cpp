@@ -66,8 +66,23 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   request.prompt = std::move(prompt);
   request.sampling = options.sampling;
   request.max_new_tokens = options.max_tokens ? *options.max_tokens : room;
-  if (!options.max_tokens && config_.default_max_tokens > 0) {
-    request.max_new_tokens = std::min(room, config_.default_max_tokens);
+  // Without max_tokens a choice generates up to --default-max-tokens, the context's end, what
+  // lets all n choices fit the KV pool together and what the key's token limits allow; it then
+  // stops with finish_reason "length". (Below one token each, the engine's refusal explains.)
+  int64_t smallest_token_limit = 0;
+  if (caller.key) {
+    for (int64_t limit : {caller.key->tokens_per_minute, caller.key->tokens_per_day}) {
+      if (limit > 0 && (smallest_token_limit == 0 || limit < smallest_token_limit)) {
+        smallest_token_limit = limit;
+      }
+    }
+  }
+  if (!options.max_tokens) {
+    int64_t cap = std::min(room, engine_.max_new_tokens_for(n_prompt, options.n));
+    if (config_.default_max_tokens > 0) cap = std::min(cap, config_.default_max_tokens);
+    if (smallest_token_limit > 0)
+      cap = std::min(cap, (smallest_token_limit - n_prompt) / options.n);
+    if (cap >= 1) request.max_new_tokens = cap;
   }
   request.stop_token_ids = model_.stop_token_ids;
   request.ignore_eos = options.ignore_eos;
@@ -87,10 +102,17 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   auto call =
       std::make_shared<GenerationCall>(std::move(settings), options.n, *model_.tokenizer, engine_,
                                        metrics_, responder, [this] { --active_requests_; });
-  // Billed at most: the prompt once and max_tokens per choice.
-  const int64_t reserve = n_prompt + request.max_new_tokens * options.n;
-  auto meter = metering_.admit(caller, call->id(), model_.name, TokenCounts{n_prompt, 0, 0, 0},
-                               reserve);
+  // Quota reserved: the prompt once and max_tokens per choice. Without max_tokens that is an
+  // estimate (--default-max-tokens, else at most kUnsetMaxTokensEstimate a choice), and the
+  // meter settles the reservation with the tokens actually used when the request ends.
+  constexpr int64_t kUnsetMaxTokensEstimate = 1024;
+  int64_t per_choice = request.max_new_tokens;
+  if (!options.max_tokens && config_.default_max_tokens <= 0) {
+    per_choice = std::min(per_choice, kUnsetMaxTokensEstimate);
+  }
+  const int64_t reserve = n_prompt + per_choice * options.n;
+  auto meter =
+      metering_.admit(caller, call->id(), model_.name, TokenCounts{n_prompt, 0, 0, 0}, reserve);
   if (!meter.ok()) return reply_error(route, meter.error(), responder);
   call->attach_meter(*meter);
   ++active_requests_;
@@ -172,8 +194,7 @@ void OpenAiService::handle_completion(const Caller& caller, const HttpRequest& h
   GenerationCallSettings settings;
   settings.api = CallApi::kCompletion;
   settings.route = route;
-  start_generation(caller, request->generation, std::move(prompt), std::move(settings),
-                   responder);
+  start_generation(caller, request->generation, std::move(prompt), std::move(settings), responder);
 }
 
 }  // namespace mx

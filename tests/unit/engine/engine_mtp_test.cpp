@@ -7,6 +7,7 @@
 // tests/reference/check_logits.py against the PyTorch reference.)
 #include <gtest/gtest.h>
 
+#include <map>
 #include <vector>
 
 #include "engine/engine.h"
@@ -100,8 +101,9 @@ TEST_F(EngineMtpTest, AcceptedDraftsKeepGreedyOutputs) {
       for (int32_t t : favoured) logits[static_cast<size_t>(t)] += 100.0f;
       out.push_back(argmax(logits));
       if (n + 1 < 40) {
-        ASSERT_TRUE(seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits,
-                               pool).ok());
+        ASSERT_TRUE(
+            seq.append(std::span(&out.back(), 1), SingleSequence::Rows::kLastRow, logits, pool)
+                .ok());
       }
     }
     expected.push_back(out);
@@ -145,6 +147,56 @@ TEST_F(EngineMtpTest, PrefixReuseKeepsGreedyOutputs) {
   b.wait();
   EXPECT_EQ(b.finals[0].cached_tokens, 48);
   EXPECT_EQ(b.tokens, expected);
+}
+
+TEST_F(EngineMtpTest, DraftsHoldNoBlocksBetweenSteps) {
+  // Drafting takes KV blocks only inside a step, for what the scheduler granted, and gives
+  // them back after verification: after every step a sequence running alone holds exactly the
+  // blocks of its computed tokens (n_tokens - 1 of them), none for the next step's drafts —
+  // which would take blocks outside the scheduler's policy (evicting cached prefixes, pushing
+  // the next step's decodes into preemption). Each event reads the stats published after the
+  // step before its own.
+  auto engine = Engine::create(*model_, mtp_config(64, 6));
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  struct Seen {
+    int64_t published_steps;  // steps run when the event came: its step is the next one
+    int64_t blocks_used;      // after step published_steps
+    int64_t n_tokens;         // after this event
+  };
+  std::vector<Seen> seen;  // engine thread only until the final event
+  Stream stream;
+  EngineRequest r = greedy(prompt(21, 31), 80, stream);
+  // One token favoured so much that the target and the MTP head both always choose it: every
+  // draft is accepted, so drafts stay as long as allowed and cross block boundaries.
+  r.sampling.logit_bias.push_back({1200, 100.0f});
+  Engine* raw = engine->get();
+  r.on_event = [&seen, raw, collect = stream.callback()](const TokenEvent& event) {
+    const EngineStats stats = raw->stats();
+    seen.push_back(
+        {stats.steps, stats.kv_blocks_used, event.prompt_tokens + event.completion_tokens});
+    collect(event);
+  };
+  ASSERT_TRUE(raw->submit(std::move(r)).ok());
+  stream.wait();
+  EXPECT_EQ(stream.finals[0].completion_tokens, 80);
+  std::map<int64_t, int64_t> tokens_after_step;  // step → n_tokens after it
+  for (const Seen& s : seen) {
+    int64_t& n = tokens_after_step[s.published_steps + 1];
+    n = std::max(n, s.n_tokens);
+  }
+  int checked = 0;
+  for (const Seen& s : seen) {
+    auto after = tokens_after_step.find(s.published_steps);
+    if (after == tokens_after_step.end()) continue;  // before the first step
+    const int64_t n_computed = after->second - 1;
+    EXPECT_EQ(s.blocks_used, (n_computed + 15) / 16)
+        << "after step " << s.published_steps << ", " << n_computed << " tokens computed";
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+  const EngineStats stats = idle_stats(*raw);
+  EXPECT_GT(stats.spec_accepted_tokens, 0);
+  EXPECT_EQ(stats.kv_blocks_used, 0);
 }
 
 TEST_F(EngineMtpTest, FixedSeedReproducesSampledText) {

@@ -309,10 +309,11 @@ TEST_F(EngineSpecTest, SampledTokensFollowTheExactDistribution) {
     // every decode's draft (drafts only get what prefills leave).
     EngineConfig c = config(1024, speculative);
     c.scheduler.max_running = 48;
+    c.max_waiting = kRequests;  // every request queued at once
     c.scheduler.max_batch_tokens = 1024;
+    std::vector<Stream> streams(kRequests);  // outlives the engine, which may still call them
     auto engine = Engine::create(*model_, c);
     ASSERT_TRUE(engine.ok());
-    std::vector<Stream> streams(kRequests);
     for (int i = 0; i < kRequests; ++i) {
       EngineRequest r;
       r.prompt = p;

@@ -39,7 +39,6 @@ class EngineTest : public TinyModelSuite {
   }
 };
 
-
 TEST_F(EngineTest, ConcurrentSequencesMatchSingleSequence) {
   auto engine = Engine::create(*model_, config(256));
   ASSERT_TRUE(engine.ok()) << engine.error().message;
@@ -164,6 +163,113 @@ TEST_F(EngineTest, RejectsRequestsThatCannotFit) {
   EXPECT_FALSE((*engine)->submit(greedy({}, 5, stream)).ok());
   EXPECT_FALSE((*engine)->submit(greedy({-1}, 5, stream)).ok());
   EXPECT_FALSE((*engine)->submit(greedy({1}, 0, stream)).ok());
+}
+
+TEST_F(EngineTest, ServedContextIsWhatTheKvPoolHolds) {
+  ASSERT_GT(model_->config().context_length, 8 * 16);
+  auto engine = Engine::create(*model_, config(8));  // 128 tokens of KV cache
+  ASSERT_TRUE(engine.ok());
+  EXPECT_EQ((*engine)->max_context(), 128);
+  // A request to the served context's end is taken and runs to its length.
+  Stream stream;
+  ASSERT_TRUE((*engine)->submit(greedy(prompt(100, 2), 28, stream)).ok());
+  stream.wait();
+  EXPECT_EQ(stream.finals[0].stop_reason, StopReason::kLength);
+  EXPECT_EQ(stream.finals[0].completion_tokens, 28);
+  Stream beyond;
+  auto refused = (*engine)->submit(greedy(prompt(100, 2), 29, beyond));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("context is 128 tokens"), std::string::npos);
+  // A --ctx the pool holds is served as asked.
+  EngineConfig c = config(8);
+  c.max_context = 64;
+  auto smaller = Engine::create(*model_, c);
+  ASSERT_TRUE(smaller.ok());
+  EXPECT_EQ((*smaller)->max_context(), 64);
+}
+
+TEST_F(EngineTest, ChoicesThatCannotRunTogetherAreRefused) {
+  auto engine = Engine::create(*model_, config(8));  // 8 blocks of 16 tokens
+  ASSERT_TRUE(engine.ok());
+  const std::vector<int32_t> p = prompt(20, 5);
+  std::vector<Stream> streams(4);
+  auto choices = [&](int64_t max_new) {
+    std::vector<EngineRequest> requests;
+    for (Stream& s : streams) requests.push_back(greedy(p, max_new, s));
+    return requests;
+  };
+  // 4 × (20 + 30) tokens need 4 × 4 blocks: they could only preempt one another.
+  auto refused = (*engine)->submit_all(choices(30));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kOutOfRange);
+  EXPECT_NE(refused.error().message.find("fewer choices (n) or a smaller max_tokens (at most 12"),
+            std::string::npos)
+      << refused.error().message;
+  // What max_new_tokens_for allows fits: 4 × 2 blocks, run without a preemption.
+  EXPECT_EQ((*engine)->max_new_tokens_for(20, 4), 12);
+  ASSERT_TRUE((*engine)->submit_all(choices(12)).ok());
+  for (Stream& s : streams) {
+    s.wait();
+    EXPECT_EQ(s.finals[0].completion_tokens, 12);
+  }
+  EXPECT_EQ(idle_stats(**engine).preemptions, 0);
+  // Only those that run at once count: with one running at a time 4 × 50 tokens are fine.
+  EngineConfig one = config(8);
+  one.scheduler.max_running = 1;
+  auto serial = Engine::create(*model_, one);
+  ASSERT_TRUE(serial.ok());
+  EXPECT_EQ((*serial)->max_new_tokens_for(20, 4), 128 - 20);
+  std::vector<Stream> more(4);
+  std::vector<EngineRequest> requests;
+  for (Stream& s : more) requests.push_back(greedy(p, 30, s));
+  ASSERT_TRUE((*serial)->submit_all(std::move(requests)).ok());
+  for (Stream& s : more) s.wait();
+}
+
+TEST_F(EngineTest, FullQueueRefusesWithResourceExhausted) {
+  EngineConfig c = config(64);
+  c.scheduler.max_running = 1;
+  c.max_waiting = 3;
+  auto engine = Engine::create(*model_, c);
+  ASSERT_TRUE(engine.ok());
+  Stream running;
+  auto long_one = (*engine)->submit(greedy(prompt(8, 1), 900, running));
+  ASSERT_TRUE(long_one.ok());
+  // Wait until it runs (the stats published with it running count nothing queued).
+  bool started = false;
+  for (int i = 0; i < 5000 && !started; ++i) {
+    const EngineStats s = (*engine)->stats();
+    started = s.running == 1 && s.waiting == 0;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(started);
+  std::vector<Stream> queued(4);
+  std::vector<SeqId> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto id = (*engine)->submit(greedy(prompt(8, 2 + i), 4, queued[i]));
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    ids.push_back(*id);
+  }
+  auto full = (*engine)->submit(greedy(prompt(8, 9), 4, queued[3]));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(full.error().message.find("3 sequences are queued, at most 3 may wait"),
+            std::string::npos)
+      << full.error().message;
+  // More choices than the queue holds can never be taken: that is the request's fault.
+  std::vector<Stream> many(4);
+  std::vector<EngineRequest> requests;
+  for (Stream& s : many) requests.push_back(greedy(prompt(8, 3), 4, s));
+  auto too_many = (*engine)->submit_all(std::move(requests));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, ErrorCode::kOutOfRange);
+  (*engine)->cancel(*long_one);
+  for (int i = 0; i < 3; ++i) queued[i].wait();
+  running.wait();
+  EXPECT_EQ(running.finals[0].stop_reason, StopReason::kCancelled);
+  // The queue drained: requests are taken again.
+  ASSERT_TRUE((*engine)->submit(greedy(prompt(8, 9), 4, queued[3])).ok());
+  queued[3].wait();
 }
 
 TEST_F(EngineTest, StopCancelsRunningRequests) {

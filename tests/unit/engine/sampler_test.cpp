@@ -35,6 +35,27 @@ TEST(Sampler, GreedyTakesArgmax) {
   EXPECT_EQ(state.sample(logits).token, 1);
 }
 
+// A queued sequence's SamplerState holds no vocabulary-sized buffers: 100 requests of n=16
+// waiting on a 152k-token vocabulary would otherwise hold ~2 GiB before computing anything.
+TEST(Sampler, VocabularyBuffersComeWithTheFirstSampleAndCanBeReleased) {
+  constexpr int32_t kVocab = 151936;
+  SamplingParams params;
+  params.top_p = 0.9f;
+  params.logprobs = true;
+  SamplerState state(params, kVocab);
+  EXPECT_EQ(state.buffer_bytes(), 0u);
+  std::vector<float> logits(kVocab, 0.0f);
+  logits[7] = 50.0f;
+  const SampledToken first = state.sample(logits);
+  EXPECT_GE(state.buffer_bytes(), 3u * kVocab * sizeof(float));  // candidates, probs, raw logits
+  state.release_buffers();  // preempted: back to nothing
+  EXPECT_EQ(state.buffer_bytes(), 0u);
+  std::vector<float> again(kVocab, 0.0f);
+  again[7] = 50.0f;
+  EXPECT_EQ(state.sample(again).token, first.token);  // and sampling still works
+  EXPECT_GT(state.buffer_bytes(), 0u);
+}
+
 TEST(Sampler, FullDistributionMatchesSoftmax) {
   const std::vector<double> probs = {0.5, 0.25, 0.15, 0.1};
   auto freq = frequencies(SamplingParams{}, log_of(probs), 40000);
