@@ -76,7 +76,7 @@ each=$(( $(echo "$json" | jq '.usage.completion_tokens') / 16 ))
 body=$(curl -s -m 10 -w '\n%{http_code}' "$url/v1/completions" \
   -d "{\"prompt\":\"hello world\",\"n\":16,\"max_tokens\":$((max_model_len - prompt_tokens))}")
 [ "$(echo "$body" | tail -1)" = 400 ] || fail "n=16 beyond the pool: $body"
-echo "$body" | grep -q 'fewer choices (n) or a smaller max_tokens' || fail "message: $body"
+grep -q 'fewer choices (n) or a smaller max_tokens' <<< "$body" || fail "message: $body"
 stop_server
 
 # 2. A full queue: one sequence runs at a time and two may wait; a third waiting one is refused.

