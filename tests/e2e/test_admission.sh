@@ -58,7 +58,8 @@ used=$(echo "$json" | jq '.usage.prompt_tokens + .usage.completion_tokens')
 [ "$used" = "$max_model_len" ] || fail "generated to $used tokens, not to the context's end"
 
 # n=16 without max_tokens: capped so that all 16 fit the pool at once: no preemption.
-preempted_before=$(metric mxserve_preemptions)
+preempted_before=$(metric mxserve_preemptions_total)
+[ -n "$preempted_before" ] || fail "no mxserve_preemptions_total in /metrics"
 body=$(curl -s -m 300 -w '\n%{http_code}' "$url/v1/completions" \
   -d '{"prompt":"hello world","n":16,"ignore_eos":true}')
 [ "$(echo "$body" | tail -1)" = 200 ] || fail "n=16 without max_tokens: $body"
@@ -69,8 +70,8 @@ prompt_tokens=$(echo "$json" | jq '.usage.prompt_tokens')
 each=$(( $(echo "$json" | jq '.usage.completion_tokens') / 16 ))
 [ $(( (prompt_tokens + each + 15) / 16 * 16 )) -le "$blocks" ] ||
   fail "16 choices of $prompt_tokens + $each tokens do not fit $blocks blocks"
-[ "$(metric mxserve_preemptions)" = "$preempted_before" ] ||
-  fail "n=16 preempted: $preempted_before -> $(metric mxserve_preemptions)"
+[ "$(metric mxserve_preemptions_total)" = "$preempted_before" ] ||
+  fail "n=16 preempted: $preempted_before -> $(metric mxserve_preemptions_total)"
 
 # n=16 with a max_tokens the pool cannot hold 16 times: 400 that says what to change.
 body=$(curl -s -m 10 -w '\n%{http_code}' "$url/v1/completions" \
