@@ -14,7 +14,7 @@
 
 #include "app/commands.h"
 #include "app/service_flags.h"
-#include "engine/engine.h"
+#include "engine/engine_client.h"
 #include "kvstore/tiered_store.h"
 #include "server/admin_service.h"
 #include "server/http_server.h"
@@ -39,7 +39,7 @@ struct ServeFlags {
   int64_t ctx = 0;
   int64_t max_seqs = 16;
   int64_t max_batch_tokens = 512;
-  int64_t max_queue = 256;          // sequences waiting for the engine (n choices count n)
+  int64_t max_queue = 256;         // sequences waiting for the engine (n choices count n)
   int64_t default_max_tokens = 0;  // requests without max_tokens; 0: up to the context's end
   std::string kv_memory = "2GiB";
   std::string kv_type = "f16";
@@ -82,9 +82,10 @@ Result<std::unique_ptr<Ledger>> start_ledger(const ServeFlags& flags) {
   MX_ASSIGN_OR_RETURN(auto ledger, Ledger::start(std::move(store)));
   spdlog::info("usage ledger: {}", where);
   if (ledger->recovered_at_start() > 0) {
-    spdlog::warn("settled {} usage records left open by processes that are gone (status "
-                 "aborted, from their last recorded progress)",
-                 ledger->recovered_at_start());
+    spdlog::warn(
+        "settled {} usage records left open by processes that are gone (status "
+        "aborted, from their last recorded progress)",
+        ledger->recovered_at_start());
   }
   return ledger;
 }
@@ -134,8 +135,8 @@ Status add_kv_tiers(const ServeFlags& flags, EngineConfig& config) {
                       "prefix caching, drop --no-prefix-caching");
   }
   config.kv_store_wait_seconds = flags.kv_ssd_wait;
-  config.make_kv_store = [tiers](uint64_t seed, size_t block_bytes)
-      -> Result<std::unique_ptr<KvStore>> {
+  config.make_kv_store = [tiers](uint64_t seed,
+                                 size_t block_bytes) -> Result<std::unique_ptr<KvStore>> {
     MX_ASSIGN_OR_RETURN(auto store, TieredKvStore::open(tiers, seed, block_bytes));
     spdlog::info("KV tiers: host {} MiB, SSD {} MiB", tiers.host_bytes >> 20,
                  tiers.ssd_bytes >> 20);
@@ -257,7 +258,8 @@ int serve(const ServeFlags& flags) {
   OpenAiServiceConfig service_config;
   service_config.default_max_tokens = flags.default_max_tokens;
   service_config.text_threads = flags.text_threads;
-  OpenAiService service(**served, **engine, metering, service_config);
+  LocalEngineClient engine_client(**engine);
+  OpenAiService service(**served, engine_client, metering, service_config);
   AdminService admin(metering, service.metrics(), *prices);
   HttpServer server(http);
   service.register_routes(server);

@@ -224,10 +224,27 @@ Status Engine::Impl::check_group(std::span<const EngineRequest> requests) const 
                     kv_tokens(), fix);
 }
 
-int64_t Engine::Impl::max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
-  const int64_t at_once = std::clamp<int64_t>(n_choices, 1, config.scheduler.max_running);
-  const int64_t blocks_each = blocks.n_blocks() / at_once;
-  return std::min(max_context, blocks_each * config.block_size) - n_prompt;
+int64_t max_new_tokens_for(const EngineLimits& limits, int64_t n_prompt, int64_t n_choices) {
+  const int64_t at_once =
+      std::clamp<int64_t>(n_choices, 1, std::max<int64_t>(limits.max_running, 1));
+  const int64_t blocks_each = limits.kv_blocks_total / at_once;
+  return std::min(limits.max_context, blocks_each * limits.block_size) - n_prompt;
+}
+
+EngineLimits Engine::Impl::limits() const {
+  const ModelConfig& c = model.config();
+  EngineLimits out;
+  out.max_context = max_context;
+  out.vocab_size = c.vocab_size;
+  out.kv_blocks_total = blocks.n_blocks();
+  out.block_size = config.block_size;
+  out.max_running = config.scheduler.max_running;
+  out.max_waiting = config.max_waiting;
+  if (c.moe.n_experts > 0) {
+    out.moe_layers = c.n_layers;
+    out.n_experts = c.moe.n_experts;
+  }
+  return out;
 }
 
 Result<std::vector<SeqId>> Engine::submit_all(std::vector<EngineRequest> requests) {
@@ -282,6 +299,8 @@ EngineStats Engine::stats() const {
 }
 
 int64_t Engine::max_context() const { return impl_->max_context; }
+
+EngineLimits Engine::limits() const { return impl_->limits(); }
 
 int64_t Engine::max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
   return impl_->max_new_tokens_for(n_prompt, n_choices);

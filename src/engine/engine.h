@@ -23,8 +23,8 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "engine/block_pool.h"
-#include "engine/kv_store.h"
 #include "engine/drafter.h"
+#include "engine/kv_store.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "model/kv_cache.h"
@@ -48,14 +48,36 @@ struct TokenEvent {
   int64_t completion_tokens = 0;
 };
 
-struct EngineRequest {
+// One sequence to generate: plain data (it crosses process boundaries: engine_client.h).
+struct SequenceRequest {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
   int64_t max_new_tokens = 16;
   std::vector<int32_t> stop_token_ids;  // end of generation (EOS / end-of-turn ids)
   bool ignore_eos = false;              // keep generating through stop_token_ids
+};
+
+// A sequence and where its events go (in this process).
+struct EngineRequest : SequenceRequest {
   std::function<void(const TokenEvent&)> on_event;
 };
+
+// What callers must know of an engine to size requests: fixed once it runs.
+struct EngineLimits {
+  int64_t max_context = 0;      // tokens per sequence (prompt + output)
+  int64_t vocab_size = 0;       // token ids are below it
+  int64_t kv_blocks_total = 0;  // the KV pool, in blocks of block_size tokens
+  int64_t block_size = 0;
+  int64_t max_running = 0;  // sequences in one step at most (the scheduler's)
+  int64_t max_waiting = 0;  // sequences queued at most
+  int64_t moe_layers = 0;   // layers × experts of Engine's expert token counters (0: dense)
+  int64_t n_experts = 0;
+};
+
+// The most tokens each of n_choices sequences of an n_prompt-token prompt may generate so that
+// submit_all takes them: up to the context's end, and those that run at once fit the KV pool
+// together. < 1: not even one token each fits.
+int64_t max_new_tokens_for(const EngineLimits& limits, int64_t n_prompt, int64_t n_choices);
 
 struct EngineConfig {
   int64_t kv_blocks = 0;  // 0: from kv_memory_bytes
@@ -133,10 +155,9 @@ class Engine {
   // final event has StopReason::kCancelled. Unknown or finished ids are ignored.
   void cancel(SeqId id);
   EngineStats stats() const;
+  EngineLimits limits() const;
   int64_t max_context() const;
-  // The most tokens each of n_choices sequences of an n_prompt-token prompt may generate so
-  // that submit_all takes them: up to the context's end, and those that run at once fit the KV
-  // pool together. < 1: not even one token each fits.
+  // mx::max_new_tokens_for over limits().
   int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const;
   const Model& model() const;
   // Stops taking requests; running ones are cancelled (final events sent); joins the thread.

@@ -23,7 +23,10 @@ struct Engine::Impl {
   Status check(const EngineRequest& request) const;
   Status check_group(std::span<const EngineRequest> requests) const;
   int64_t kv_tokens() const { return blocks.n_blocks() * config.block_size; }
-  int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const;
+  EngineLimits limits() const;
+  int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
+    return mx::max_new_tokens_for(limits(), n_prompt, n_choices);
+  }
 
   // Engine thread.
   void loop();
@@ -34,8 +37,8 @@ struct Engine::Impl {
   void apply_admissions(const Decision& decision);
   bool prepare(const ScheduledSeq& scheduled, Sequence& seq);  // blocks for this step
   void run_batch();                                            // forward over batch_, then sample
-  void propose_draft(Sequence& seq);  // running decode: fills seq.draft
-  int64_t draft_room(const Sequence& seq) const;  // most draft tokens it may verify
+  void propose_draft(Sequence& seq);                           // running decode: fills seq.draft
+  int64_t draft_room(const Sequence& seq) const;               // most draft tokens it may verify
   // MTP drafter (engine_mtp.cpp). After the step's sampling: brings the MTP layer's KV up to
   // each batch sequence's n_computed and drafts the next step's first token into
   // seq.mtp_draft. In the next step, once schedule() has granted each decode its drafts and
@@ -99,8 +102,8 @@ struct Engine::Impl {
   // The step's views and batch, reused: ForwardBatch views into these.
   std::vector<SequenceView> running_views, waiting_views;
   std::vector<Sequence*> batch_seqs;
-  std::vector<int64_t> batch_counts;   // tokens per batch sequence, drafts included
-  std::vector<int64_t> batch_drafts;   // of those, draft tokens
+  std::vector<int64_t> batch_counts;  // tokens per batch sequence, drafts included
+  std::vector<int64_t> batch_drafts;  // of those, draft tokens
   struct SampledSeq {
     Sequence* seq;
     size_t first_row;  // its first row in `logits`

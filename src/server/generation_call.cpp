@@ -36,7 +36,7 @@ void append(OutputDelta& into, OutputDelta&& more) {
 }  // namespace
 
 GenerationCall::GenerationCall(GenerationCallSettings settings, int32_t n_choices,
-                               const Tokenizer& tokenizer, Engine& engine, Metrics& metrics,
+                               const Tokenizer& tokenizer, EngineClient& engine, Metrics& metrics,
                                std::shared_ptr<HttpResponder> responder,
                                std::function<void()> on_done)
     : settings_(std::move(settings)),
@@ -53,18 +53,16 @@ GenerationCall::GenerationCall(GenerationCallSettings settings, int32_t n_choice
   format_ = make_format(settings_);
 }
 
-Status GenerationCall::start(const EngineRequest& base) {
+Status GenerationCall::start(const SequenceRequest& base) {
   {
     std::lock_guard lock(mutex_);  // events wait until every choice has its id
-    std::vector<EngineRequest> requests;
+    std::vector<SequenceRequest> requests;
     for (size_t i = 0; i < choices_.size(); ++i) {
-      EngineRequest request = base;
+      SequenceRequest request = base;
       if (i > 0 && request.sampling.seed) *request.sampling.seed += i;
-      request.on_event = [self = shared_from_this(), index = static_cast<int32_t>(i)](
-                             const TokenEvent& event) { self->on_event(index, event); };
       requests.push_back(std::move(request));
     }
-    auto seqs = engine_.submit_all(std::move(requests));
+    auto seqs = engine_.submit_all(std::move(requests), shared_from_this());
     if (!seqs.ok()) return seqs.error();  // nothing was queued; the caller answers
     for (size_t i = 0; i < choices_.size(); ++i) choices_[i]->seq = (*seqs)[i];
     if (settings_.stream) {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/engine_client.h"
 #include "server/api_error.h"
 #include "server/call_format.h"
 #include "server/http_server.h"
@@ -47,10 +47,10 @@ struct GenerationCallSettings {
   TaskExecutor* text_executor = nullptr;
 };
 
-class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
+class GenerationCall : public TokenSink, public std::enable_shared_from_this<GenerationCall> {
  public:
   GenerationCall(GenerationCallSettings settings, int32_t n_choices, const Tokenizer& tokenizer,
-                 Engine& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
+                 EngineClient& engine, Metrics& metrics, std::shared_ptr<HttpResponder> responder,
                  std::function<void()> on_done);
 
   // The response id ("chatcmpl-...", "cmpl-...", "resp_..."), also the ledger's request id.
@@ -60,7 +60,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
   void attach_meter(std::shared_ptr<MeteredRequest> meter) { meter_ = std::move(meter); }
   // Submits one engine sequence per choice, all together (seed + index for choices after the
   // first). On error nothing is queued and the caller answers with the error.
-  Status start(const EngineRequest& base);
+  Status start(const SequenceRequest& base);
   // The client is gone: cancel every sequence.
   void cancel_all();
 
@@ -92,8 +92,9 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     TokenEvent event;
   };
 
-  // On the engine thread: queue the event; post a drain unless one is queued or running.
-  void on_event(int32_t index, const TokenEvent& event);
+  // TokenSink, on the engine (or RPC) thread: queue the event; post a drain unless one is
+  // queued or running.
+  void on_event(int32_t index, const TokenEvent& event) override;
   // On the text executor: the events queued so far, in order; reposts itself if more came.
   void drain();
   // One event through the text pipeline to the response.
@@ -116,7 +117,7 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
 
   GenerationCallSettings settings_;
   const Tokenizer& tokenizer_;
-  Engine& engine_;
+  EngineClient& engine_;
   Metrics& metrics_;
   std::shared_ptr<HttpResponder> responder_;
   std::function<void()> on_done_;

@@ -1,4 +1,4 @@
-// OpenAiService's generation routes: request → prompt tokens → EngineRequest → GenerationCall
+// OpenAiService's generation routes: request → prompt tokens → SequenceRequest → GenerationCall
 // (server/generation_call.h). /v1/responses (openai_responses.cpp) shares the chat path.
 #include <nlohmann/json.hpp>
 
@@ -51,18 +51,18 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
                        responder);
   }
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  const int64_t room = engine_.max_context() - n_prompt;
+  const int64_t room = limits_.max_context - n_prompt;
   if (room < 1) {
     return reply_error(
         route,
         ApiError::bad_request(
             fmt::format("This model's maximum context length is {} tokens, but the prompt has {} "
                         "tokens; shorten the prompt",
-                        engine_.max_context(), n_prompt),
+                        limits_.max_context, n_prompt),
             prompt_param(settings.api)),
         responder);
   }
-  EngineRequest request;
+  SequenceRequest request;
   request.prompt = std::move(prompt);
   request.sampling = options.sampling;
   request.max_new_tokens = options.max_tokens ? *options.max_tokens : room;
@@ -78,7 +78,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
     }
   }
   if (!options.max_tokens) {
-    int64_t cap = std::min(room, engine_.max_new_tokens_for(n_prompt, options.n));
+    int64_t cap = std::min(room, max_new_tokens_for(limits_, n_prompt, options.n));
     if (config_.default_max_tokens > 0) cap = std::min(cap, config_.default_max_tokens);
     if (smallest_token_limit > 0)
       cap = std::min(cap, (smallest_token_limit - n_prompt) / options.n);
@@ -86,7 +86,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   }
   request.stop_token_ids = model_.stop_token_ids;
   request.ignore_eos = options.ignore_eos;
-  const int32_t vocab = static_cast<int32_t>(model_.model->config().vocab_size);
+  const int32_t vocab = static_cast<int32_t>(limits_.vocab_size);
   if (Status valid = request.sampling.validate(vocab); !valid.ok()) {
     const bool bias = valid.error().message.find("logit_bias") != std::string::npos;
     return reply_error(route, ApiError::from(valid.error(), bias ? "logit_bias" : ""), responder);

@@ -14,10 +14,11 @@ namespace mx {
 
 using nlohmann::json;
 
-OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& metering,
+OpenAiService::OpenAiService(ServedModel& model, EngineClient& engine, Metering& metering,
                              OpenAiServiceConfig config)
     : model_(model),
       engine_(engine),
+      limits_(engine.limits()),
       metering_(metering),
       config_(config),
       text_executor_("text", std::max(config.text_threads, 1), /*max_queued=*/0) {
@@ -36,8 +37,7 @@ OpenAiService::OpenAiService(ServedModel& model, Engine& engine, Metering& meter
     };
   });
   metrics_.add_section([this](std::string& out) {
-    const ModelConfig& c = engine_.model().config();
-    ExpertCounts counts{c.n_layers, c.moe.n_experts, engine_.model().expert_token_counts()};
+    ExpertCounts counts{limits_.moe_layers, limits_.n_experts, engine_.expert_token_counts()};
     render_expert_tokens(counts, out);
   });
   metrics_.add_section([this](std::string& out) {
@@ -73,10 +73,10 @@ void OpenAiService::register_routes(HttpServer& server) {
       if (identify(path, r, responder, caller)) handler(caller, r, std::move(responder));
     });
   };
-  keyed("POST", "/v1/chat/completions", [this](const Caller& c, const HttpRequest& r,
-                                               auto responder) {
-    handle_chat(c, r, std::move(responder));
-  });
+  keyed("POST", "/v1/chat/completions",
+        [this](const Caller& c, const HttpRequest& r, auto responder) {
+          handle_chat(c, r, std::move(responder));
+        });
   keyed("POST", "/v1/completions", [this](const Caller& c, const HttpRequest& r, auto responder) {
     handle_completion(c, r, std::move(responder));
   });
@@ -139,7 +139,8 @@ void OpenAiService::reply_error(const std::string& route, const ApiError& error,
                                 const std::shared_ptr<HttpResponder>& responder) {
   metrics_.count_request(route, error.http_status);
   HttpHeaders headers;
-  if (error.retry_after_s > 0) headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  if (error.retry_after_s > 0)
+    headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
   responder->send(error.http_status, "application/json", error.to_json(), std::move(headers));
 }
 
@@ -157,7 +158,7 @@ void OpenAiService::handle_models(const Caller& caller, std::shared_ptr<HttpResp
                     {"object", "model"},
                     {"created", model_.created},
                     {"owned_by", "mxserve"},
-                    {"max_model_len", engine_.max_context()}});
+                    {"max_model_len", limits_.max_context}});
   }
   reply_json("/v1/models", json{{"object", "list"}, {"data", std::move(data)}}.dump(), responder);
 }
@@ -207,7 +208,7 @@ void OpenAiService::handle_tokenize(const HttpRequest& request,
   const std::vector<int32_t> tokens = model_.tokenizer->encode(text, add_special);
   reply_json(
       "/tokenize",
-      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", engine_.max_context()}}
+      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", limits_.max_context}}
           .dump(),
       responder);
 }

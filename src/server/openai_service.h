@@ -1,4 +1,5 @@
-// OpenAiService: the OpenAI-compatible API of one served model on top of the Engine.
+// OpenAiService: the OpenAI-compatible API of one served model on top of an EngineClient (the
+// engine in this process, or workers behind the router).
 //
 // Routes (registered on an HttpServer):
 //   POST /v1/chat/completions, /v1/completions   generation, streamed (SSE) or not
@@ -22,7 +23,7 @@
 #include <chrono>
 #include <memory>
 
-#include "engine/engine.h"
+#include "engine/engine_client.h"
 #include "server/generation_call.h"
 #include "server/http_server.h"
 #include "server/metering.h"
@@ -42,7 +43,7 @@ struct OpenAiServiceConfig {
 
 class OpenAiService {
  public:
-  OpenAiService(ServedModel& model, Engine& engine, Metering& metering,
+  OpenAiService(ServedModel& model, EngineClient& engine, Metering& metering,
                 OpenAiServiceConfig config);
 
   void register_routes(HttpServer& server);
@@ -82,7 +83,8 @@ class OpenAiService {
                   const std::shared_ptr<HttpResponder>& responder);
 
   ServedModel& model_;
-  Engine& engine_;
+  EngineClient& engine_;
+  const EngineLimits limits_;  // fixed while the engine runs
   Metering& metering_;
   OpenAiServiceConfig config_;
   Metrics metrics_;

@@ -54,6 +54,7 @@ TEST_F(GenerationCallTest, TextWorkRunsOnTheTextExecutorInOrder) {
   config.threads = 1;
   auto engine = Engine::create(*served_->model, config);
   ASSERT_TRUE(engine.ok()) << engine.error().message;
+  LocalEngineClient client_of_engine(**engine);
   TaskExecutor text("text", 1, 0);
   constexpr int64_t kTokens = 12;
   route("POST", "/generate", [&](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
@@ -64,8 +65,8 @@ TEST_F(GenerationCallTest, TextWorkRunsOnTheTextExecutorInOrder) {
     settings.model_name = "tiny";
     settings.text_executor = &text;
     auto call = std::make_shared<GenerationCall>(std::move(settings), 1, *served_->tokenizer,
-                                                 **engine, metrics, responder, nullptr);
-    EngineRequest request;
+                                                 client_of_engine, metrics, responder, nullptr);
+    SequenceRequest request;
     request.prompt = served_->tokenizer->encode("hello there", true);
     request.max_new_tokens = kTokens;
     request.ignore_eos = true;
