@@ -19,8 +19,8 @@
 #include "server/admin_service.h"
 #include "server/http_server.h"
 #include "server/metering.h"
+#include "server/model_card.h"
 #include "server/openai_service.h"
-#include "server/served_model.h"
 #include "service/ledger.h"
 
 namespace mx::app {
@@ -251,15 +251,17 @@ int serve(const ServeFlags& flags) {
     }
   }
 
-  auto served = ServedModel::load(flags.model, flags.served_model_name);
-  if (!served.ok()) return fail("serve", served.error());
-  auto engine = Engine::create(*(*served)->model, *config);
+  auto card = ModelCard::load(flags.model, flags.served_model_name);
+  if (!card.ok()) return fail("serve", card.error());
+  auto model = Model::load(flags.model);
+  if (!model.ok()) return fail("serve", model.error());
+  auto engine = Engine::create(**model, *config);
   if (!engine.ok()) return fail("serve", engine.error(), 2);
   OpenAiServiceConfig service_config;
   service_config.default_max_tokens = flags.default_max_tokens;
   service_config.text_threads = flags.text_threads;
   LocalEngineClient engine_client(**engine);
-  OpenAiService service(**served, engine_client, metering, service_config);
+  OpenAiService service(**card, engine_client, metering, service_config);
   AdminService admin(metering, service.metrics(), *prices);
   HttpServer server(http);
   service.register_routes(server);
@@ -267,7 +269,7 @@ int serve(const ServeFlags& flags) {
   auto port = server.start();
   if (!port.ok()) return fail("serve", port.error());
   if (*ledger) (*ledger)->set_worker(worker_name(*port));
-  spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*served)->name, http.host,
+  spdlog::info("serving '{}' on http://{}:{} (OpenAI API under /v1)", (*card)->name, http.host,
                *port);
 
   int signal_number = 0;

@@ -18,10 +18,14 @@ namespace {
 
 RopeScaling kernel_rope_scaling(RopeScalingConfig::Kind kind) {
   switch (kind) {
-    case RopeScalingConfig::Kind::kNone: return RopeScaling::kNone;
-    case RopeScalingConfig::Kind::kLinear: return RopeScaling::kLinear;
-    case RopeScalingConfig::Kind::kLlama3: return RopeScaling::kLlama3;
-    case RopeScalingConfig::Kind::kYarn: return RopeScaling::kYarn;
+    case RopeScalingConfig::Kind::kNone:
+      return RopeScaling::kNone;
+    case RopeScalingConfig::Kind::kLinear:
+      return RopeScaling::kLinear;
+    case RopeScalingConfig::Kind::kLlama3:
+      return RopeScaling::kLlama3;
+    case RopeScalingConfig::Kind::kYarn:
+      return RopeScaling::kYarn;
   }
   return RopeScaling::kNone;
 }
@@ -77,6 +81,18 @@ uint64_t weights_fingerprint(const WeightMap& weights, const ModelConfig& c) {
 
 }  // namespace
 
+Result<uint64_t> Model::file_fingerprint(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    MX_ASSIGN_OR_RETURN(HfModel hf, load_hf_model(path));
+    MX_ASSIGN_OR_RETURN(ModelConfig config, model_config_from_hf(hf.config, path));
+    return weights_fingerprint(hf.weights, config);
+  }
+  MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
+  MX_ASSIGN_OR_RETURN(ModelConfig config, model_config_from_gguf(file));
+  MX_ASSIGN_OR_RETURN(WeightMap weights, file.to_weight_map());
+  return weights_fingerprint(weights, config);
+}
+
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   std::unique_ptr<Model> model(new Model());
   model->source_ = path;
@@ -84,6 +100,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     MX_ASSIGN_OR_RETURN(HfModel hf, load_hf_model(path));
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_hf(hf.config, path));
     model->weights_ = std::move(hf.weights);
+    model->fingerprint_ = weights_fingerprint(model->weights_, model->config_);  // as stored
     MX_RETURN_IF_ERROR(convert_fp8_weights(
         model->weights_, Fp8BlockShape{hf.fp8_block_rows, hf.fp8_block_cols}, model->converted_));
   } else {
@@ -91,8 +108,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_gguf(file));
     MX_ASSIGN_OR_RETURN(model->weights_, file.to_weight_map());
     model->is_gguf_ = true;
+    model->fingerprint_ = weights_fingerprint(model->weights_, model->config_);
   }
-  model->fingerprint_ = weights_fingerprint(model->weights_, model->config_);
   MX_ASSIGN_OR_RETURN(model->rope_, rope_table_for(model->config_, path));
   MX_RETURN_IF_ERROR(model->bind(model->weights_));
   MX_RETURN_IF_ERROR(model->prepare_matmul_aux());
@@ -102,8 +119,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
                model->config_.head_dim, model->config_.vocab_size);
   const MoeConfig& moe = model->config_.moe;
   if (moe.enabled()) {
-    spdlog::info("mixture of experts: {} experts of FFN {}, {} per token, {} shared",
-                 moe.n_experts, moe.expert_ffn_hidden, moe.n_experts_used, moe.n_shared_experts);
+    spdlog::info("mixture of experts: {} experts of FFN {}, {} per token, {} shared", moe.n_experts,
+                 moe.expert_ffn_hidden, moe.n_experts_used, moe.n_shared_experts);
   }
   return model;
 }

@@ -29,15 +29,15 @@
 namespace mx {
 
 struct BatchSequence {
-  int64_t token_offset = 0;        // first row of this sequence in ForwardBatch::tokens
-  int64_t n_tokens = 0;            // its new tokens this step
+  int64_t token_offset = 0;              // first row of this sequence in ForwardBatch::tokens
+  int64_t n_tokens = 0;                  // its new tokens this step
   const int32_t* block_table = nullptr;  // its KV blocks, in position order
-  int64_t n_kv = 0;                // KV positions after this step (last position + 1)
+  int64_t n_kv = 0;                      // KV positions after this step (last position + 1)
 };
 
 struct ForwardBatch {
-  std::span<const int32_t> tokens;      // [n_tokens]
-  std::span<const int32_t> positions;   // [n_tokens]
+  std::span<const int32_t> tokens;     // [n_tokens]
+  std::span<const int32_t> positions;  // [n_tokens]
   std::span<const BatchSequence> sequences;
   std::span<const int32_t> logit_rows;  // rows of `tokens` whose logits are wanted
   // Optional: [n_tokens, d_model], every row's final hidden state (before the output norm), the
@@ -53,12 +53,16 @@ class Model {
  public:
   // A GGUF file or a Hugging Face model folder.
   static Result<std::unique_ptr<Model>> load(const std::string& path);
+  // fingerprint() of the model at `path`, without binding its weights (maps the file and reads
+  // the tensor directory and a few bytes of each tensor): what a frontend compares with the
+  // fingerprints its workers announce.
+  static Result<uint64_t> file_fingerprint(const std::string& path);
 
   const ModelConfig& config() const { return config_; }
   const std::string& source() const { return source_; }
   // Identifies the weights' content (not the path): names, types, shapes and sampled bytes of
-  // every tensor, and the config. Persistent caches key on it (a model file replaced under the
-  // same path must never reuse another's KV).
+  // every tensor as stored in the file, and the config. Persistent caches key on it (a model file
+  // replaced under the same path must never reuse another's KV).
   uint64_t fingerprint() const { return fingerprint_; }
   bool is_gguf() const { return is_gguf_; }
 
@@ -117,8 +121,8 @@ class Model {
                              ThreadPool& pool);
   // Queries q_ [n, H, qk_nope + qk_rope] and the new latent rows mla_latent_ [n, cache width],
   // both roped; the latent is in the cache. Outputs land in mla_out_ [n, H * v_head].
-  Status mla_absorbed(int64_t layer, const ForwardBatch& batch, int64_t first_seq,
-                      int64_t end_seq, const PagedKv& layer_kv, ThreadPool& pool);
+  Status mla_absorbed(int64_t layer, const ForwardBatch& batch, int64_t first_seq, int64_t end_seq,
+                      const PagedKv& layer_kv, ThreadPool& pool);
   Status mla_direct(int64_t layer, const ForwardBatch& batch, const BatchSequence& seq,
                     const PagedKv& layer_kv, ThreadPool& pool);
   bool mla_use_direct(int64_t n_queries) const;
@@ -128,8 +132,8 @@ class Model {
   std::vector<float> mla_kv_latent_, mla_k_, mla_v_, mla_q_pad_, mla_o_pad_, mla_tmp_kv_;
   std::vector<int32_t> mla_iota_;
 
-  Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y,
-                     int64_t y_stride, int64_t n_tokens, ThreadPool& pool);
+  Status matmul_into(const Matrix& w, const float* x, int64_t x_stride, float* y, int64_t y_stride,
+                     int64_t n_tokens, ThreadPool& pool);
 
   std::string source_;
   bool is_gguf_ = false;

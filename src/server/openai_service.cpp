@@ -14,7 +14,7 @@ namespace mx {
 
 using nlohmann::json;
 
-OpenAiService::OpenAiService(ServedModel& model, EngineClient& engine, Metering& metering,
+OpenAiService::OpenAiService(const ModelCard& model, EngineClient& engine, Metering& metering,
                              OpenAiServiceConfig config)
     : model_(model),
       engine_(engine),

@@ -28,8 +28,8 @@
 #include "server/http_server.h"
 #include "server/metering.h"
 #include "server/metrics.h"
+#include "server/model_card.h"
 #include "server/openai_request.h"
-#include "server/served_model.h"
 #include "server/task_executor.h"
 
 namespace mx {
@@ -43,7 +43,7 @@ struct OpenAiServiceConfig {
 
 class OpenAiService {
  public:
-  OpenAiService(ServedModel& model, EngineClient& engine, Metering& metering,
+  OpenAiService(const ModelCard& model, EngineClient& engine, Metering& metering,
                 OpenAiServiceConfig config);
 
   void register_routes(HttpServer& server);
@@ -82,7 +82,7 @@ class OpenAiService {
   void reply_json(const std::string& route, const std::string& body,
                   const std::shared_ptr<HttpResponder>& responder);
 
-  ServedModel& model_;
+  const ModelCard& model_;
   EngineClient& engine_;
   const EngineLimits limits_;  // fixed while the engine runs
   Metering& metering_;

