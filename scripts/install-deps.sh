@@ -10,6 +10,8 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libboost-dev
   libxxhash-dev libssl-dev libsqlite3-dev libpq-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  etcd-server etcd-client golang-etcd-server-dev
   python3-jinja2 python3-numpy python3-torch
   postgresql
   chromium
