@@ -181,6 +181,11 @@ Status Engine::Impl::check(const EngineRequest& request) const {
     return make_error(ErrorCode::kInvalidArgument, "max tokens must be at least 1, got {}",
                       request.max_new_tokens);
   }
+  if (request.resumed_tokens < 0 || request.resumed_tokens >= n_prompt) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "resumed_tokens must be between 0 and the prompt's length - 1 ({}), got {}",
+                      n_prompt - 1, request.resumed_tokens);
+  }
   const int64_t total = n_prompt + request.max_new_tokens;
   if (total > max_context) {
     return make_error(ErrorCode::kOutOfRange,

@@ -55,6 +55,10 @@ struct SequenceRequest {
   int64_t max_new_tokens = 16;
   std::vector<int32_t> stop_token_ids;  // end of generation (EOS / end-of-turn ids)
   bool ignore_eos = false;              // keep generating through stop_token_ids
+  // The last resumed_tokens of the prompt are output already delivered to the client (a
+  // sequence moved from a failed worker): the sampler's presence / frequency penalties count
+  // them as generated. 0 ≤ resumed_tokens < prompt.size().
+  int64_t resumed_tokens = 0;
 };
 
 // A sequence and where its events go (in this process).

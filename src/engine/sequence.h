@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
-#include <memory>
 #include <vector>
 
 #include "engine/block_pool.h"
@@ -27,7 +27,9 @@ struct Sequence {
         pacer(speculative.draft_tokens),
         mtp_rng(request.sampling.seed ? *request.sampling.seed ^ 0x6d7470ULL
                                       : std::random_device{}()) {
-    sampler.add_prompt_tokens(request.prompt);
+    const auto first_output = request.prompt.end() - request.resumed_tokens;
+    sampler.add_prompt_tokens({request.prompt.begin(), first_output});
+    for (auto it = first_output; it != request.prompt.end(); ++it) sampler.accept(*it);
   }
 
   int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
@@ -54,7 +56,7 @@ struct Sequence {
   // Draft tokens this step may verify (SequenceView::n_draft): draft.size(), or with MTP the
   // length wanted, which the engine drafts once schedule() has granted it (engine_mtp.cpp).
   int64_t draft_wanted = 0;
-  DraftPacer pacer;                  // draft length from recent acceptance
+  DraftPacer pacer;  // draft length from recent acceptance
   // --speculative mtp: the draft's first token, made after the last step's sampling
   // (engine_mtp.cpp) and moved into `draft` when the next step starts; the length wanted; the
   // MTP module's output row [d_model] for the draft's last token (the next draft token's h);
