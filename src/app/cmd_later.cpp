@@ -16,7 +16,6 @@ struct LaterCommand {
 };
 
 constexpr LaterCommand kLater[] = {
-    {"frontend", "Cluster role: HTTP frontend", "cluster roles"},
     {"prefill", "Cluster role: prefill worker", "cluster roles"},
     {"decode", "Cluster role: decode worker", "cluster roles"},
     {"kvpool", "Cluster role: pooled KV cache", "cluster roles"},

@@ -35,6 +35,8 @@ void register_perplexity(CLI::App& app, int& exit_code);
 void register_quantize(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
+void register_worker(CLI::App& app, int& exit_code);
+void register_frontend(CLI::App& app, int& exit_code);
 void register_keys(CLI::App& app, int& exit_code);
 void register_usage(CLI::App& app, int& exit_code);
 void register_experts(CLI::App& app, int& exit_code);

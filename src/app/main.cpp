@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   mx::app::register_bench(app, exit_code);
   mx::app::register_logits(app, exit_code);
   mx::app::register_serve(app, exit_code);
+  mx::app::register_worker(app, exit_code);
+  mx::app::register_frontend(app, exit_code);
   mx::app::register_keys(app, exit_code);
   mx::app::register_usage(app, exit_code);
   mx::app::register_experts(app, exit_code);

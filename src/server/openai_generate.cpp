@@ -50,15 +50,24 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
                                 "model", "model_not_found", 0},
                        responder);
   }
+  // A frontend's limits are its workers' (none may be up): read them per request.
+  const EngineLimits limits = engine_.limits();
+  if (limits.max_context <= 0) {
+    return reply_error(route,
+                       ApiError::from(Error{ErrorCode::kUnavailable,
+                                            "no worker is serving this model right now; retry "
+                                            "shortly"}),
+                       responder);
+  }
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  const int64_t room = limits_.max_context - n_prompt;
+  const int64_t room = limits.max_context - n_prompt;
   if (room < 1) {
     return reply_error(
         route,
         ApiError::bad_request(
             fmt::format("This model's maximum context length is {} tokens, but the prompt has {} "
                         "tokens; shorten the prompt",
-                        limits_.max_context, n_prompt),
+                        limits.max_context, n_prompt),
             prompt_param(settings.api)),
         responder);
   }
@@ -78,7 +87,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
     }
   }
   if (!options.max_tokens) {
-    int64_t cap = std::min(room, max_new_tokens_for(limits_, n_prompt, options.n));
+    int64_t cap = std::min(room, max_new_tokens_for(limits, n_prompt, options.n));
     if (config_.default_max_tokens > 0) cap = std::min(cap, config_.default_max_tokens);
     if (smallest_token_limit > 0)
       cap = std::min(cap, (smallest_token_limit - n_prompt) / options.n);
@@ -86,7 +95,7 @@ void OpenAiService::start_generation(const Caller& caller, const GenerationReque
   }
   request.stop_token_ids = model_.stop_token_ids;
   request.ignore_eos = options.ignore_eos;
-  const int32_t vocab = static_cast<int32_t>(limits_.vocab_size);
+  const int32_t vocab = static_cast<int32_t>(limits.vocab_size);
   if (Status valid = request.sampling.validate(vocab); !valid.ok()) {
     const bool bias = valid.error().message.find("logit_bias") != std::string::npos;
     return reply_error(route, ApiError::from(valid.error(), bias ? "logit_bias" : ""), responder);

@@ -18,7 +18,6 @@ OpenAiService::OpenAiService(const ModelCard& model, EngineClient& engine, Meter
                              OpenAiServiceConfig config)
     : model_(model),
       engine_(engine),
-      limits_(engine.limits()),
       metering_(metering),
       config_(config),
       text_executor_("text", std::max(config.text_threads, 1), /*max_queued=*/0) {
@@ -37,7 +36,8 @@ OpenAiService::OpenAiService(const ModelCard& model, EngineClient& engine, Meter
     };
   });
   metrics_.add_section([this](std::string& out) {
-    ExpertCounts counts{limits_.moe_layers, limits_.n_experts, engine_.expert_token_counts()};
+    const EngineLimits limits = engine_.limits();
+    ExpertCounts counts{limits.moe_layers, limits.n_experts, engine_.expert_token_counts()};
     render_expert_tokens(counts, out);
   });
   metrics_.add_section([this](std::string& out) {
@@ -158,7 +158,7 @@ void OpenAiService::handle_models(const Caller& caller, std::shared_ptr<HttpResp
                     {"object", "model"},
                     {"created", model_.created},
                     {"owned_by", "mxserve"},
-                    {"max_model_len", limits_.max_context}});
+                    {"max_model_len", engine_.limits().max_context}});
   }
   reply_json("/v1/models", json{{"object", "list"}, {"data", std::move(data)}}.dump(), responder);
 }
@@ -208,7 +208,7 @@ void OpenAiService::handle_tokenize(const HttpRequest& request,
   const std::vector<int32_t> tokens = model_.tokenizer->encode(text, add_special);
   reply_json(
       "/tokenize",
-      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", limits_.max_context}}
+      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", engine_.limits().max_context}}
           .dump(),
       responder);
 }

@@ -84,7 +84,6 @@ class OpenAiService {
 
   const ModelCard& model_;
   EngineClient& engine_;
-  const EngineLimits limits_;  // fixed while the engine runs
   Metering& metering_;
   OpenAiServiceConfig config_;
   Metrics metrics_;

@@ -1,0 +1,122 @@
+// mxserve worker: one engine (scheduler, prefix cache, KV tiers) served over gRPC to frontends
+// (src/cluster/worker_service.h). It takes serve's engine flags; --listen is its gRPC address.
+// SIGTERM / SIGINT drain it: new requests are refused (the frontend routes them elsewhere),
+// running ones get --shutdown-grace, then the engine cancels the rest.
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/serve_api.h"
+#include "app/serve_flags.h"
+#include "cluster/worker_messages.h"
+#include "cluster/worker_service.h"
+#include "engine/engine_client.h"
+
+namespace mx::app {
+namespace {
+
+struct WorkerFlags {
+  ServeFlags serve;
+  std::string listen = "127.0.0.1:9000";  // host:port of the gRPC service (port 0: any)
+};
+
+// Splits "host:port"; the port may be 0.
+Result<std::pair<std::string, int>> split_address(const std::string& address, const char* flag) {
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      port = std::stoi(address.substr(colon + 1));
+    } catch (...) {
+      port = -1;
+    }
+  }
+  if (port < 0 || port > 65535) {
+    return make_error(ErrorCode::kInvalidArgument, "{} must be host:port, got '{}'", flag,
+                      address);
+  }
+  return std::pair{address.substr(0, colon), port};
+}
+
+void drain(const WorkerFlags& flags, WorkerService& service, Engine& engine,
+           grpc::Server& server) {
+  using Clock = std::chrono::steady_clock;
+  service.set_draining();
+  const auto grace = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(
+                                        flags.serve.shutdown_grace_seconds * 1000));
+  while (service.active_streams() > 0 && Clock::now() < grace) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (service.active_streams() > 0) {
+    spdlog::warn("{} request(s) still running after the grace period: cancelling",
+                 service.active_streams());
+  }
+  engine.stop();  // every sequence gets its final event; the streams finish
+  server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+int worker(const WorkerFlags& flags) {
+  const sigset_t signals = block_stop_signals();
+  auto config = engine_config(flags.serve);
+  if (!config.ok()) return fail("worker", config.error(), 2);
+  auto address = split_address(flags.listen, "--listen");
+  if (!address.ok()) return fail("worker", address.error(), 2);
+  auto model = Model::load(flags.serve.model);
+  if (!model.ok()) return fail("worker", model.error());
+  auto engine = Engine::create(**model, *config);
+  if (!engine.ok()) return fail("worker", engine.error(), 2);
+  LocalEngineClient client(**engine);
+  std::string name = flags.serve.served_model_name;
+  if (name.empty()) name = std::filesystem::path(flags.serve.model).filename().string();
+  WorkerService service(client, WorkerIdentity{name, (*model)->fingerprint()});
+
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    return fail("worker", Error{ErrorCode::kIoError,
+                                fmt::format("cannot listen on {} (in use, or not an address of "
+                                            "this host?); pick another --listen",
+                                            flags.listen)});
+  }
+  spdlog::info("worker serving '{}' (weights {}) on grpc://{}:{}", name,
+               fingerprint_hex((*model)->fingerprint()), address->first, bound_port);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("{}: draining — no new requests; running ones get {} s to finish",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+               flags.serve.shutdown_grace_seconds);
+  drain(flags, service, **engine, *server);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void register_worker(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<WorkerFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "worker", "Run an engine on one model for frontends to route to (gRPC)");
+  add_model_flag(*sub, flags->serve.model);
+  sub->add_option("--served-model-name", flags->serve.served_model_name,
+                  "Model id clients use (default: the file or folder name)")
+      ->envname("MXSERVE_SERVED_MODEL_NAME");
+  sub->add_option("--listen", flags->listen, "host:port of the worker's gRPC service (port 0: any)")
+      ->envname("MXSERVE_LISTEN")
+      ->capture_default_str();
+  sub->add_option("--data-dir", flags->serve.ledger.data_dir,
+                  "Directory of the SSD KV tier (--kv-ssd-size)")
+      ->envname("MXSERVE_DATA_DIR")
+      ->capture_default_str();
+  add_engine_flags(*sub, flags->serve);
+  add_shutdown_grace_flag(*sub, flags->serve);
+  sub->callback([flags, &exit_code] { exit_code = worker(*flags); });
+}
+
+}  // namespace mx::app

@@ -1,0 +1,94 @@
+// RoutedRequest: one request of the frontend's ClusterEngineClient in flight — its sequences,
+// what each has delivered, and the current attempt (a Generate stream on one worker). When an
+// attempt's stream breaks or misses a deadline, the unfinished sequences move to another worker
+// as a new attempt; events of an old attempt are ignored. See cluster_client.h.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster_client.h"
+
+namespace mx {
+
+struct ClusterEngineClient::Worker {
+  WorkerEndpoint endpoint;
+  std::shared_ptr<WorkerClient> client;
+  bool up = false;      // answered its last status poll and failed no call since
+  bool polled = false;  // `status` holds a reply
+  mxserve::worker::StatusReply status;
+  int64_t reserved_tokens = 0;  // prompt + expected output of this frontend's requests there
+  int64_t requests = 0;
+};
+
+class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Worker = ClusterEngineClient::Worker;
+
+  RoutedRequest(ClusterEngineClient& client, std::string id, std::vector<SequenceRequest> originals,
+                std::shared_ptr<TokenSink> sink);
+
+  // Request thread: routes and waits until a worker admitted the request (ok), or none would
+  // (the last refusal, or kUnavailable). Nothing reaches the sink before it returns ok.
+  Status start();
+  void cancel(int32_t index);
+  // Sweeper thread: abandons the attempt if it missed its deadline.
+  void sweep(Clock::time_point now);
+  // Ends the request: every unfinished sequence gets a final event (cancelled).
+  void abort();
+  size_t size() const { return seqs_.size(); }
+
+ private:
+  class Attempt;
+  struct Seq {
+    std::vector<int32_t> generated;  // tokens delivered (stop tokens excluded)
+    int64_t completion_tokens = 0;   // as last delivered
+    int64_t base_completion = 0;     // delivered before the current attempt
+    int64_t cached_tokens = 0;       // from the first attempt
+    bool finished = false;
+    bool cancel_requested = false;
+  };
+  enum class Phase { kAdmitting, kRunning, kEnded };
+
+  void launch(const std::shared_ptr<Worker>& worker);                           // under the lock
+  void next_worker(const std::string& why);                                     // under the lock
+  void fail(ErrorCode code, const std::string& message);                        // under the lock
+  void finish_seq(int32_t index, StopReason reason, const std::string& error);  // under the lock
+  void on_admission(int attempt, const mxserve::worker::Admission& admission);
+  void on_event(int attempt, int32_t stream_index, const TokenEvent& event);
+  void on_stream_end(int attempt, const grpc::Status& status);
+  bool all_finished() const;
+  void release_worker();  // under the lock: its reservation
+  RouteRequest route_request() const;
+
+  ClusterEngineClient& client_;
+  const std::string id_;
+  const std::vector<SequenceRequest> originals_;
+  const std::shared_ptr<TokenSink> sink_;
+  std::recursive_mutex mutex_;  // sinks may call back (cancel) on the same thread
+  std::condition_variable_any settled_;
+  std::vector<Seq> seqs_;
+  std::vector<std::shared_ptr<Worker>> tried_;
+  std::optional<Error> start_error_;
+  bool started_ = false;  // admitted once: errors go to the sink from now on
+  bool done_ = false;
+  int migrations_ = 0;
+  // The current attempt.
+  int attempt_ = 0;
+  Phase phase_ = Phase::kEnded;
+  std::shared_ptr<Worker> worker_;
+  std::shared_ptr<GenerateStream> stream_;
+  std::vector<int32_t> stream_to_seq_;
+  int64_t reserved_ = 0;
+  Clock::time_point deadline_{};
+  bool got_token_ = false;
+  bool abandoned_ = false;
+};
+
+}  // namespace mx

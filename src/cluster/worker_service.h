@@ -1,0 +1,71 @@
+// WorkerService: an engine served over gRPC (the Worker service of proto/worker.proto), the
+// process side of `mxserve worker`. One Generate stream per API request: its first reply is the
+// admission (accepted, or refused with the engine's error and nothing queued), then the
+// sequences' TokenEvents in order, batched per write, until each has its final event. A client
+// that cancels the call or stops reading has its sequences cancelled, so no KV block outlives
+// its stream. Runs on gRPC's callback threads; engine events only queue and start writes.
+//
+// Every request names the worker epoch it was routed to: a worker that restarted (new lease,
+// new epoch) refuses requests meant for its previous life, and one whose weights differ from
+// the request's fingerprint refuses too (kUnavailable: route elsewhere).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/engine_client.h"
+#include "worker.grpc.pb.h"
+
+namespace mx {
+
+struct WorkerIdentity {
+  std::string model_name;
+  uint64_t weights_fingerprint = 0;
+};
+
+class GenerateStreamState;
+
+class WorkerService final : public mxserve::worker::Worker::CallbackService {
+ public:
+  WorkerService(EngineClient& engine, WorkerIdentity identity);
+  ~WorkerService() override;
+
+  // The epoch requests must name (the membership lease); 0 until registered: then any epoch
+  // is accepted (static deployments without etcd).
+  void set_epoch(uint64_t epoch) { epoch_.store(epoch); }
+  uint64_t epoch() const { return epoch_.load(); }
+  // New Generate calls are refused with kUnavailable from now on (running ones go on).
+  void set_draining() { draining_.store(true); }
+  int64_t active_streams() const;
+
+  grpc::ServerWriteReactor<mxserve::worker::GenerateReply>* Generate(
+      grpc::CallbackServerContext* context,
+      const mxserve::worker::GenerateRequest* request) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const mxserve::worker::CancelRequest* request,
+                                   mxserve::worker::CancelReply* reply) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const mxserve::worker::StatusRequest* request,
+                                   mxserve::worker::StatusReply* reply) override;
+
+ private:
+  friend class GenerateStreamState;
+  // Why a request is refused before anything is queued; ok when it may run.
+  mx::Status check(const mxserve::worker::GenerateRequest& request) const;
+  void add_stream(const std::string& request_id, std::shared_ptr<GenerateStreamState> state);
+  void remove_stream(const std::string& request_id, const GenerateStreamState* state);
+
+  EngineClient& engine_;
+  const WorkerIdentity identity_;
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<bool> draining_{false};
+  mutable std::mutex streams_mutex_;
+  // Streams by the frontend's request id (Cancel finds them here).
+  std::unordered_map<std::string, std::weak_ptr<GenerateStreamState>> streams_;
+};
+
+}  // namespace mx
