@@ -30,7 +30,8 @@ class BidiStream {
  public:
   using Call = grpc::ClientAsyncReaderWriter<Request, Response>;
 
-  BidiStream() = default;
+  // wait_for_ready: see prepare() in etcd_client.cpp; start() still bounds the wait.
+  BidiStream() { context_.set_wait_for_ready(true); }
   BidiStream(const BidiStream&) = delete;
   BidiStream& operator=(const BidiStream&) = delete;
   ~BidiStream() { close(); }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "etcd_process.h"
 
 namespace mx {
@@ -89,6 +91,24 @@ TEST_F(EtcdClientTest, UnreachableEtcdFailsWithinTheDeadline) {
   EXPECT_EQ(put.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(put.error().message.find("check that etcd runs"), std::string::npos)
       << put.error().message;
+}
+
+// The same client (same gRPC channel) works again once etcd is back: gRPC reconnects on its
+// own, and calls made meanwhile fail within their deadline.
+TEST_F(EtcdClientTest, ReconnectsAfterEtcdRestarts) {
+  ASSERT_TRUE(client_->put("/k", "1").ok());
+  etcd_.kill();
+  auto down = Clock::now();
+  while (Clock::now() - down < milliseconds(2500)) {  // let gRPC's reconnect backoff grow
+    auto start = Clock::now();
+    EXPECT_FALSE(client_->put("/k", "2").ok());
+    EXPECT_LT(Clock::now() - start, milliseconds(1500));
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  std::string error;
+  ASSERT_TRUE(etcd_.start(error)) << error;
+  EXPECT_TRUE(test::wait_until([&] { return client_->put("/k", "3").ok(); }, milliseconds(4000)));
+  EXPECT_EQ(etcd_.etcdctl("get /k --print-value-only"), "3\n");
 }
 
 TEST_F(EtcdClientTest, WatchStartsAfterTheSnapshotAndSeesOtherClients) {
