@@ -59,7 +59,11 @@ Status Membership::start(const MembershipConfig& config, Member self) {
     self_ = std::move(self);
     self_.epoch = 0;
   }
+  // One try per endpoint: a failed call moves the client on to the next one.
   Status registered = register_self();
+  for (size_t i = 1; i < config.endpoints.size() && !registered.ok(); ++i) {
+    registered = register_self();
+  }
   if (!registered.ok()) {
     return std::move(registered)
         .error()

@@ -262,6 +262,21 @@ TEST_F(MembershipTest, WatchReconnectResyncsTheWholePrefix) {
       << "view: " << fmt::format("{}", fmt::join(names(frontend.view()), ","));
 }
 
+// A dead endpoint first in the list: start() and the threads move on to the live one.
+TEST_F(MembershipTest, MovesOnFromADeadEndpoint) {
+  MembershipConfig two = config();
+  two.endpoints = {"127.0.0.1:" + std::to_string(test::free_port()), etcd_.endpoint()};
+  Membership worker;
+  ASSERT_TRUE(worker.start(two, member("w1", "worker")).ok());
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        MembershipView view = worker.view();
+        return view.connected && names(view) == std::set<std::string>{"w1"};
+      },
+      milliseconds(3000)));
+  EXPECT_EQ(etcd_.keys("/mxserve/t/members/"), expected_keys({{"worker", worker.epoch()}}));
+}
+
 TEST_F(MembershipTest, StartSaysWhatToDoWhenEtcdIsNotThere) {
   Membership membership;
   auto start = Clock::now();
