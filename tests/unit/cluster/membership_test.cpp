@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -29,6 +30,13 @@ std::optional<Member> find(const MembershipView& view, const std::string& name) 
     if (member.name == name) return member;
   }
   return std::nullopt;
+}
+
+// Timings worth knowing (not asserted beyond their bounds): printed for docs and reports.
+void report(const char* what, Clock::duration elapsed) {
+  std::printf("[ measured ] %s: %lld ms\n", what,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
 }
 
 Member member(std::string name, std::string role) {
@@ -132,6 +140,7 @@ TEST_F(MembershipTest, StopRemovesTheKeyAtOnce) {
   EXPECT_TRUE(
       test::wait_until([&] { return frontend.view().members.size() == 1; }, milliseconds(1000)));
   EXPECT_LT(Clock::now() - stopped, milliseconds(1000));
+  report("stop() -> gone from another member's view", Clock::now() - stopped);
 }
 
 TEST_F(MembershipTest, StoppedProcessVanishesAfterItsTtlAndReturnsUnderANewEpoch) {
@@ -149,6 +158,7 @@ TEST_F(MembershipTest, StoppedProcessVanishesAfterItsTtlAndReturnsUnderANewEpoch
   EXPECT_TRUE(test::wait_until([&] { return !find(frontend.view(), "hung").has_value(); },
                                milliseconds(5000)));
   auto gone_after = Clock::now() - paused;
+  report("member SIGSTOPped -> gone from the view (TTL 2 s)", gone_after);
   EXPECT_GT(gone_after, milliseconds(1000));  // its lease, not something else, removed it
   EXPECT_LT(gone_after, milliseconds(4000));
 
@@ -186,6 +196,9 @@ void outage_test(test::EtcdProcess& etcd, const MembershipConfig& config, bool k
   for (Membership* m : {&worker, &frontend}) {
     EXPECT_TRUE(test::wait_until([&] { return !m->view().connected; }, milliseconds(2500)));
   }
+  report(kill ? "etcd SIGKILLed -> both views disconnected"
+              : "etcd SIGSTOPped -> both views disconnected",
+         Clock::now() - down);
   while (Clock::now() - down < milliseconds(3000)) {  // > TTL
     for (Membership* m : {&worker, &frontend}) {
       EXPECT_EQ(names(m->view()), (std::set<std::string>{"w1", "f1"}));  // frozen
@@ -208,7 +221,11 @@ void outage_test(test::EtcdProcess& etcd, const MembershipConfig& config, bool k
     }
     return true;
   };
+  auto back = Clock::now();
   EXPECT_TRUE(test::wait_until(complete, milliseconds(8000)));
+  report(kill ? "etcd restarted (answering) -> views complete and connected"
+              : "etcd SIGCONT -> views complete and connected",
+         Clock::now() - back);
   std::vector<std::string> keys;
   for (auto [role, epoch] : {std::pair<std::string, int64_t>{"worker", worker.epoch()},
                              std::pair<std::string, int64_t>{"frontend", frontend.epoch()}}) {
