@@ -179,7 +179,9 @@ Status EtcdClient::lease_revoke(int64_t lease_id) {
   request.set_id(lease_id);
   etcdserverpb::LeaseRevokeResponse response;
   grpc::Status status = stub->LeaseRevoke(&context, request, &response);
-  if (!status.ok()) return channels_->error(status, index, fmt::format("LeaseRevoke {}", lease_id));
+  if (!status.ok()) {
+    return channels_->error(status, index, fmt::format("LeaseRevoke {:016x}", lease_id));
+  }
   return ok_status();
 }
 
@@ -241,10 +243,15 @@ struct EtcdKeepAlive::Impl {
 
   Error broken(std::string_view what) {
     grpc::Status status = stream.finish(channels->deadline());
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {  // etcd 3.4 answers TTL 0 instead
+      return make_error(ErrorCode::kNotFound, "etcd at {}: lease {:016x} not found: {}",
+                        channels->addresses[index], lease_id, status.error_message());
+    }
     channels->unavailable(index);
-    return make_error(ErrorCode::kUnavailable,
-                      "etcd at {}: LeaseKeepAlive {}: {} (stream status: {}); open a new stream",
-                      channels->addresses[index], lease_id, what, status.error_message());
+    return make_error(
+        ErrorCode::kUnavailable,
+        "etcd at {}: keep-alive of lease {:016x}: {} (stream status: {}); open a new stream",
+        channels->addresses[index], lease_id, what, status.error_message());
   }
 };
 

@@ -90,7 +90,8 @@ class EtcdKeepAlive {
 
   // Sends one keep-alive and waits (RPC timeout) for its answer: the lease's TTL in seconds from
   // now; 0 when the lease does not exist any more (expired or revoked: register again under a
-  // new lease). An error when the stream broke or etcd did not answer: open a new stream.
+  // new lease); also kNotFound if etcd ends the stream with NOT_FOUND. Other errors (the stream
+  // broke, etcd did not answer, kUnavailable): open a new stream, the lease may still be alive.
   Result<int64_t> keep_alive();
 
  private:
