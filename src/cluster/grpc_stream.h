@@ -52,6 +52,9 @@ class BidiStream {
 
   Status write(const Request& request, Deadline deadline) {
     if (broken_) return make_error(ErrorCode::kUnavailable, "write on an ended stream");
+    if (write_pending_) {  // gRPC allows one write in flight: a timed-out one must end first
+      return make_error(ErrorCode::kUnavailable, "the previous write is still in flight");
+    }
     call_->Write(request, tag(kWrite));
     write_pending_ = true;
     while (write_pending_) {

@@ -42,7 +42,7 @@ struct MembershipConfig {
 };
 
 struct MembershipView {
-  std::vector<Member> members;  // sorted by key (role, then epoch)
+  std::vector<Member> members;  // every registered process, this one included; by role, epoch
   int64_t revision = 0;         // the etcd revision the view reflects
   bool connected = false;       // false: etcd unreachable, the view is the last one seen
 };
