@@ -2,10 +2,13 @@
 // no weights — in front of workers (`mxserve worker`), routed per request
 // (src/cluster/cluster_client.h). -m names the same GGUF file or HF folder the workers serve:
 // the frontend reads its tokenizer, template and metadata, and routes only to workers whose
-// weights fingerprint matches. Workers come from --worker (a static list).
-#include <nlohmann/json.hpp>
+// weights fingerprint matches. Workers come from etcd (--etcd: the members with role "worker"
+// of --cluster, followed as they join, leave and change epoch) or from --worker (a static
+// list).
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
+#include "app/cluster_flags.h"
 #include "app/commands.h"
 #include "app/serve_api.h"
 #include "app/serve_flags.h"
@@ -17,6 +20,7 @@ namespace {
 
 struct FrontendFlags {
   ServeFlags serve;
+  ClusterFlags cluster;
   std::vector<std::string> workers;  // static membership: host:port of each worker
   std::string route = "cache";
   double admission_timeout = 5;
@@ -43,52 +47,96 @@ Result<ClusterClientConfig> cluster_config(const FrontendFlags& flags, const Mod
 
 // GET /cluster/workers: the workers this frontend routes to, with their load and state.
 void add_cluster_routes(HttpServer& server, const ClusterEngineClient& cluster) {
-  server.route("GET", "/cluster/workers",
-               [&cluster](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
-                 nlohmann::json workers = nlohmann::json::array();
-                 for (const WorkerView& w : cluster.workers()) {
-                   workers.push_back({{"address", w.address},
-                                      {"epoch", fingerprint_hex(w.epoch)},
-                                      {"state", w.up ? "up" : "down"},
-                                      {"requests", w.requests},
-                                      {"running", w.stats.running},
-                                      {"waiting", w.stats.waiting},
-                                      {"kv_blocks_used", w.stats.kv_blocks_used},
-                                      {"kv_blocks_total", w.stats.kv_blocks_total}});
-                 }
-                 responder->send(200, "application/json",
-                                 nlohmann::json{{"workers", workers}}.dump());
-               });
+  server.route(
+      "GET", "/cluster/workers",
+      [&cluster](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        nlohmann::json workers = nlohmann::json::array();
+        for (const WorkerView& w : cluster.workers()) {
+          workers.push_back({{"address", w.address},
+                             {"epoch", fingerprint_hex(w.epoch)},
+                             {"state", w.up ? "up" : "down"},
+                             {"requests", w.requests},
+                             {"running", w.stats.running},
+                             {"waiting", w.stats.waiting},
+                             {"kv_blocks_used", w.stats.kv_blocks_used},
+                             {"kv_blocks_total", w.stats.kv_blocks_total}});
+        }
+        responder->send(200, "application/json", nlohmann::json{{"workers", workers}}.dump());
+      });
 }
+
+// The workers of a membership view: members with role "worker" (those announcing other
+// weights are left out, and said so once by the client's status poll).
+std::vector<WorkerEndpoint> workers_of(const MembershipView& view) {
+  std::vector<WorkerEndpoint> out;
+  for (const Member& member : view.members) {
+    if (member.role != "worker" || member.address.empty()) continue;
+    out.push_back(WorkerEndpoint{member.address, static_cast<uint64_t>(member.epoch),
+                                 member.weights_fingerprint});
+  }
+  return out;
+}
+
+// Membership (etcd) or the static list feeds the client's workers.
+Status follow_workers(const FrontendFlags& flags, ClusterEngineClient& cluster,
+                      Membership& membership) {
+  if (flags.cluster.etcd.empty()) {
+    std::vector<WorkerEndpoint> endpoints;
+    for (const std::string& address : flags.workers) {
+      endpoints.push_back(WorkerEndpoint{address, 0, ""});
+    }
+    cluster.set_workers(endpoints);
+    return ok_status();
+  }
+  membership.on_change([&cluster, &membership] {
+    const MembershipView view = membership.view();
+    // An etcd outage freezes the view: keep routing to the workers last seen.
+    if (view.connected) cluster.set_workers(workers_of(view));
+  });
+  const std::string address =
+      flags.serve.port == 0 ? "" : fmt::format("{}:{}", flags.serve.host, flags.serve.port);
+  Member self;
+  self.role = "frontend";
+  self.address = address;
+  MX_RETURN_IF_ERROR(membership.start(membership_config(flags.cluster), self));
+  cluster.set_workers(workers_of(membership.view()));
+  return ok_status();
+}
+
+// The cluster client and the membership that feeds it, owned together.
+struct FrontendEngine {
+  std::unique_ptr<ClusterEngineClient> cluster;
+  Membership membership;
+  ~FrontendEngine() { membership.stop(); }  // before the client it feeds goes
+};
 
 int frontend(const FrontendFlags& flags) {
   const sigset_t signals = block_stop_signals();
-  if (flags.workers.empty()) {
+  if (flags.workers.empty() == flags.cluster.etcd.empty()) {
     return fail("frontend",
                 Error{ErrorCode::kInvalidArgument,
-                      "no workers: name each with --worker host:port"},
+                      "name the workers either through etcd (--etcd host:port) or one by one "
+                      "(--worker host:port), not both"},
                 2);
   }
-  return run_api("frontend", flags.serve, signals,
-                 [&](const ModelCard& card) -> Result<ApiEngine> {
-                   MX_ASSIGN_OR_RETURN(ClusterClientConfig config, cluster_config(flags, card));
-                   auto cluster = std::make_shared<ClusterEngineClient>(config);
-                   std::vector<WorkerEndpoint> endpoints;
-                   for (const std::string& address : flags.workers) {
-                     endpoints.push_back(WorkerEndpoint{address, 0, ""});
-                   }
-                   cluster->set_workers(endpoints);
-                   spdlog::info("routing to {} worker(s), policy {}", endpoints.size(),
-                                route_policy_name(config.policy));
-                   ApiEngine api;
-                   api.client = cluster.get();
-                   api.stop = [raw = cluster.get()] { raw->stop(); };
-                   api.add_routes = [raw = cluster.get()](HttpServer& server) {
-                     add_cluster_routes(server, *raw);
-                   };
-                   api.owner = cluster;
-                   return api;
-                 });
+  return run_api("frontend", flags.serve, signals, [&](const ModelCard& card) -> Result<ApiEngine> {
+    MX_ASSIGN_OR_RETURN(ClusterClientConfig config, cluster_config(flags, card));
+    auto owned = std::make_shared<FrontendEngine>();
+    owned->cluster = std::make_unique<ClusterEngineClient>(config);
+    MX_RETURN_IF_ERROR(follow_workers(flags, *owned->cluster, owned->membership));
+    spdlog::info("routing to the workers of {} (policy {})",
+                 flags.cluster.etcd.empty()
+                     ? "--worker"
+                     : fmt::format("cluster '{}' in etcd", flags.cluster.cluster),
+                 route_policy_name(config.policy));
+    ClusterEngineClient* raw = owned->cluster.get();
+    ApiEngine api;
+    api.client = raw;
+    api.stop = [raw] { raw->stop(); };
+    api.add_routes = [raw](HttpServer& server) { add_cluster_routes(server, *raw); };
+    api.owner = owned;
+    return api;
+  });
 }
 
 }  // namespace
@@ -100,6 +148,7 @@ void register_frontend(CLI::App& app, int& exit_code) {
   add_model_flag(*sub, flags->serve.model);
   add_api_flags(*sub, flags->serve);
   add_shutdown_grace_flag(*sub, flags->serve);
+  add_cluster_flags(*sub, flags->cluster);
   sub->add_option("--worker", flags->workers, "A worker's gRPC address, host:port (repeatable)")
       ->envname("MXSERVE_WORKERS")
       ->delimiter(',');

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "app/cluster_flags.h"
 #include "app/commands.h"
 #include "app/serve_api.h"
 #include "app/serve_flags.h"
@@ -20,7 +21,9 @@ namespace {
 
 struct WorkerFlags {
   ServeFlags serve;
+  ClusterFlags cluster;
   std::string listen = "127.0.0.1:9000";  // host:port of the gRPC service (port 0: any)
+  std::string advertise;  // the address frontends dial; empty: --listen's, with the bound port
 };
 
 // Splits "host:port"; the port may be 0.
@@ -35,18 +38,19 @@ Result<std::pair<std::string, int>> split_address(const std::string& address, co
     }
   }
   if (port < 0 || port > 65535) {
-    return make_error(ErrorCode::kInvalidArgument, "{} must be host:port, got '{}'", flag,
-                      address);
+    return make_error(ErrorCode::kInvalidArgument, "{} must be host:port, got '{}'", flag, address);
   }
   return std::pair{address.substr(0, colon), port};
 }
 
-void drain(const WorkerFlags& flags, WorkerService& service, Engine& engine,
-           grpc::Server& server) {
+void drain(const WorkerFlags& flags, WorkerService& service, Engine& engine, grpc::Server& server,
+           Membership& membership) {
   using Clock = std::chrono::steady_clock;
+  membership.stop();  // frontends stop routing here (the key goes at once)
   service.set_draining();
-  const auto grace = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(
-                                        flags.serve.shutdown_grace_seconds * 1000));
+  const auto grace =
+      Clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(flags.serve.shutdown_grace_seconds * 1000));
   while (service.active_streams() > 0 && Clock::now() < grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -77,6 +81,13 @@ int worker(const WorkerFlags& flags) {
   int bound_port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&service);
+  // Frontends ping every 2 s (a stopped worker is found without waiting for TCP); allow it.
+  // A frontend that stops answering pings has its streams cancelled, freeing their KV.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     return fail("worker", Error{ErrorCode::kIoError,
@@ -84,15 +95,35 @@ int worker(const WorkerFlags& flags) {
                                             "this host?); pick another --listen",
                                             flags.listen)});
   }
+  const std::string advertise =
+      flags.advertise.empty() ? fmt::format("{}:{}", address->first, bound_port) : flags.advertise;
+  Membership membership;
+  if (!flags.cluster.etcd.empty()) {
+    const EngineLimits limits = client.limits();
+    Member self{name,
+                "worker",
+                advertise,
+                fingerprint_hex((*model)->fingerprint()),
+                0,
+                limits.kv_blocks_total,
+                limits.max_running};
+    membership.on_change([&] { service.set_epoch(static_cast<uint64_t>(membership.epoch())); });
+    if (Status joined = membership.start(membership_config(flags.cluster), self); !joined.ok()) {
+      server->Shutdown();
+      return fail("worker", joined.error());
+    }
+    service.set_epoch(static_cast<uint64_t>(membership.epoch()));
+    spdlog::info("member of cluster '{}' as {} (epoch {:x})", flags.cluster.cluster, advertise,
+                 membership.epoch());
+  }
   spdlog::info("worker serving '{}' (weights {}) on grpc://{}:{}", name,
                fingerprint_hex((*model)->fingerprint()), address->first, bound_port);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("{}: draining — no new requests; running ones get {} s to finish",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-               flags.serve.shutdown_grace_seconds);
-  drain(flags, service, **engine, *server);
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT", flags.serve.shutdown_grace_seconds);
+  drain(flags, service, **engine, *server, membership);
   spdlog::info("stopped");
   return 0;
 }
@@ -101,8 +132,8 @@ int worker(const WorkerFlags& flags) {
 
 void register_worker(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<WorkerFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "worker", "Run an engine on one model for frontends to route to (gRPC)");
+  CLI::App* sub =
+      app.add_subcommand("worker", "Run an engine on one model for frontends to route to (gRPC)");
   add_model_flag(*sub, flags->serve.model);
   sub->add_option("--served-model-name", flags->serve.served_model_name,
                   "Model id clients use (default: the file or folder name)")
@@ -114,6 +145,11 @@ void register_worker(CLI::App& app, int& exit_code) {
                   "Directory of the SSD KV tier (--kv-ssd-size)")
       ->envname("MXSERVE_DATA_DIR")
       ->capture_default_str();
+  sub->add_option("--advertise", flags->advertise,
+                  "host:port frontends dial, as announced in etcd (default: --listen's host "
+                  "with the bound port)")
+      ->envname("MXSERVE_ADVERTISE");
+  add_cluster_flags(*sub, flags->cluster);
   add_engine_flags(*sub, flags->serve);
   add_shutdown_grace_flag(*sub, flags->serve);
   sub->callback([flags, &exit_code] { exit_code = worker(*flags); });

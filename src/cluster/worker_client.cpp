@@ -28,6 +28,9 @@ class GenerateCall : public grpc::ClientReadReactor<pb::GenerateReply>, public G
 
   void start(pb::Worker::Stub& stub, std::shared_ptr<GenerateCall> self) {
     self_ = std::move(self);  // released in OnDone
+    // Wait for a (re)connecting channel instead of failing at once: gRPC 1.51 does not retry
+    // a reconnect that only fail-fast calls poll. Bounded by the caller's admission deadline.
+    context_.set_wait_for_ready(true);
     stub.async()->Generate(&context_, &request_, this);
     StartRead(&reply_);
     StartCall();
@@ -85,6 +88,7 @@ void WorkerClient::cancel(const std::string& request_id, std::vector<int32_t> in
   call->request.set_request_id(request_id);
   call->request.mutable_indexes()->Assign(indexes.begin(), indexes.end());
   call->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  call->context.set_wait_for_ready(true);
   stub_->async()->Cancel(&call->context, &call->request, &call->reply,
                          [call](grpc::Status) { delete call; });
 }
@@ -92,6 +96,7 @@ void WorkerClient::cancel(const std::string& request_id, std::vector<int32_t> in
 Result<pb::StatusReply> WorkerClient::status(std::chrono::milliseconds timeout) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+  context.set_wait_for_ready(true);  // a restarted worker is found again (see GenerateCall)
   pb::StatusRequest request;
   pb::StatusReply reply;
   grpc::Status status = stub_->Status(&context, request, &reply);
