@@ -41,6 +41,8 @@ Result<ClusterClientConfig> cluster_config(const FrontendFlags& flags, const Mod
   config.first_token_timeout = millis(flags.first_token_timeout);
   config.token_timeout = millis(flags.token_timeout);
   config.max_migrations = flags.max_migrations;
+  // Long enough for workers whose leases expired during an etcd outage to register again.
+  config.departed_grace = millis(2 * flags.cluster.lease_ttl);
   MX_RETURN_IF_ERROR(config.validate());
   return config;
 }

@@ -36,11 +36,18 @@ ClusterEngineClient::~ClusterEngineClient() { stop(); }
 
 void ClusterEngineClient::set_workers(const std::vector<WorkerEndpoint>& endpoints) {
   std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
   std::map<std::string, std::shared_ptr<Worker>> next;
   for (const WorkerEndpoint& endpoint : endpoints) {
     auto it = workers_.find(endpoint.address);
-    if (it != workers_.end() && it->second->endpoint.epoch == endpoint.epoch) {
-      next[endpoint.address] = it->second;
+    if (it != workers_.end()) {
+      std::shared_ptr<Worker> worker = it->second;
+      if (worker->endpoint.epoch != endpoint.epoch || worker->departed) {
+        spdlog::info("worker {} is a member again (epoch {:x})", endpoint.address, endpoint.epoch);
+      }
+      worker->endpoint = endpoint;
+      worker->departed.reset();
+      next[endpoint.address] = worker;
       continue;
     }
     auto worker = std::make_shared<Worker>();
@@ -50,16 +57,27 @@ void ClusterEngineClient::set_workers(const std::vector<WorkerEndpoint>& endpoin
     spdlog::info("worker {} (epoch {:x}) joined", endpoint.address, endpoint.epoch);
   }
   for (const auto& [address, worker] : workers_) {
-    if (!next.contains(address)) spdlog::info("worker {} left", address);
+    if (next.contains(address)) continue;
+    if (!worker->departed) {
+      worker->departed = now;
+      spdlog::info("worker {} left the membership", address);
+    }
+    if (now - *worker->departed < config_.departed_grace) next[address] = worker;
   }
   workers_ = std::move(next);
   wake_.notify_all();  // poll the new ones now
+}
+
+uint64_t ClusterEngineClient::epoch_of(const std::shared_ptr<Worker>& worker) const {
+  std::lock_guard lock(mutex_);
+  return worker->polled ? worker->status.worker_epoch() : worker->endpoint.epoch;
 }
 
 std::vector<WorkerView> ClusterEngineClient::workers() const {
   std::lock_guard lock(mutex_);
   std::vector<WorkerView> out;
   for (const auto& [address, worker] : workers_) {
+    if (worker->departed) continue;  // not a member (a candidate only for the grace period)
     WorkerView view;
     view.address = address;
     view.epoch = worker->endpoint.epoch;
@@ -82,8 +100,10 @@ std::shared_ptr<ClusterEngineClient::Worker> ClusterEngineClient::pick(
   std::vector<std::shared_ptr<Worker>> candidates;
   for (const auto& [address, worker] : workers_) {
     const bool excluded = std::find(exclude.begin(), exclude.end(), worker) != exclude.end();
+    const bool gone = worker->departed && std::chrono::steady_clock::now() - *worker->departed >=
+                                              config_.departed_grace;
     WorkerLoad load;
-    load.up = worker->up && worker->polled && !excluded;
+    load.up = worker->up && worker->polled && !excluded && !gone;
     if (worker->polled) {
       const auto& s = worker->status.stats();
       const int64_t block = worker->status.limits().block_size();
@@ -222,6 +242,11 @@ std::vector<uint64_t> ClusterEngineClient::expert_token_counts() const {
 void ClusterEngineClient::poll_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    // Departed workers past their grace are forgotten here (set_workers may not run again).
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(workers_, [&](const auto& entry) {
+      return entry.second->departed && now - *entry.second->departed >= config_.departed_grace;
+    });
     std::vector<std::shared_ptr<Worker>> workers;
     for (const auto& [address, worker] : workers_) workers.push_back(worker);
     lock.unlock();
@@ -241,10 +266,15 @@ void ClusterEngineClient::poll_loop() {
                       worker->endpoint.address, fingerprint_hex(reply->weights_fingerprint()),
                       fingerprint_hex(config_.weights_fingerprint));
       }
-      if (matches && !worker->up) spdlog::info("worker {} is up", worker->endpoint.address);
+      const bool up = matches && !reply->draining();
+      if (up && !worker->up) spdlog::info("worker {} is up", worker->endpoint.address);
+      if (!up && worker->up) {
+        spdlog::info("worker {} is {}", worker->endpoint.address,
+                     reply->draining() ? "draining" : "serving other weights");
+      }
       worker->status = std::move(*reply);
       worker->polled = true;
-      worker->up = matches;
+      worker->up = up;
     }
     lock.lock();
     wake_.wait_for(lock, config_.status_interval);

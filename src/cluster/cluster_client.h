@@ -50,6 +50,10 @@ struct ClusterClientConfig {
   std::chrono::milliseconds first_token_timeout{60000};  // from admission
   std::chrono::milliseconds token_timeout{10000};        // between tokens
   std::chrono::milliseconds status_interval{500};
+  // A worker that left the membership view stays a candidate this long while it answers status
+  // polls: after an etcd outage, leases that expired meanwhile are re-granted a moment later
+  // (the worker re-registers under a new epoch), and requests must not fail in between.
+  std::chrono::milliseconds departed_grace{0};
   int max_migrations = 3;
 
   Status validate() const;
@@ -73,7 +77,9 @@ class ClusterEngineClient : public EngineClient {
   ~ClusterEngineClient() override;
 
   // The workers that may be routed to from now on (the membership view, or a static list).
-  // Workers no longer listed are forgotten; their streams break or finish on their own.
+  // One no longer listed stays a candidate for departed_grace (see above), then is forgotten;
+  // its streams break or finish on their own. A listed address with a new epoch is the same
+  // worker re-registered (or restarted): its connection and state are kept.
   void set_workers(const std::vector<WorkerEndpoint>& workers);
   std::vector<WorkerView> workers() const;
   // Cancels every request and waits (bounded) until their streams have ended.
@@ -94,6 +100,8 @@ class ClusterEngineClient : public EngineClient {
   std::shared_ptr<Worker> pick(const RouteRequest& request,
                                const std::vector<std::shared_ptr<Worker>>& exclude);
   void mark_down(const std::shared_ptr<Worker>& worker, const std::string& why);
+  // The epoch a request to `worker` names: the one it last reported, else the view's.
+  uint64_t epoch_of(const std::shared_ptr<Worker>& worker) const;
   void reserve(const std::shared_ptr<Worker>& worker, int64_t tokens, int64_t requests);
   void finished(RoutedRequest* request);
   void poll_loop();
@@ -103,7 +111,7 @@ class ClusterEngineClient : public EngineClient {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::map<std::string, std::shared_ptr<Worker>> workers_;  // by address
+  std::map<std::string, std::shared_ptr<Worker>> workers_;  // by address: members and departed
   uint64_t round_robin_ = 0;
   uint64_t next_request_ = 0;
   SeqId next_seq_ = 1;

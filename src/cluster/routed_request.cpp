@@ -74,7 +74,7 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
   pb::GenerateRequest request;
   request.set_request_id(id_);
   request.set_frontend_epoch(client_.config_.frontend_epoch);
-  request.set_worker_epoch(worker->endpoint.epoch);
+  request.set_worker_epoch(client_.epoch_of(worker));
   request.set_weights_fingerprint(client_.config_.weights_fingerprint);
   stream_to_seq_.clear();
   int64_t reserve = 0;

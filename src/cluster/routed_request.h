@@ -24,6 +24,9 @@ struct ClusterEngineClient::Worker {
   mxserve::worker::StatusReply status;
   int64_t reserved_tokens = 0;  // prompt + expected output of this frontend's requests there
   int64_t requests = 0;
+  // Left the membership view at this time (a candidate until departed_grace after it);
+  // nullopt while a member.
+  std::optional<std::chrono::steady_clock::time_point> departed;
 };
 
 class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {

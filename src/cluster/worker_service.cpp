@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "cluster/worker_messages.h"
@@ -174,6 +175,13 @@ WorkerService::WorkerService(EngineClient& engine, WorkerIdentity identity)
 
 WorkerService::~WorkerService() = default;
 
+void WorkerService::set_epoch(uint64_t epoch) {
+  epoch_.store(epoch);
+  if (epoch == 0) return;
+  std::lock_guard lock(epochs_mutex_);
+  if (std::find(epochs_.begin(), epochs_.end(), epoch) == epochs_.end()) epochs_.push_back(epoch);
+}
+
 int64_t WorkerService::active_streams() const {
   std::lock_guard lock(streams_mutex_);
   return static_cast<int64_t>(streams_.size());
@@ -184,7 +192,13 @@ mx::Status WorkerService::check(const pb::GenerateRequest& request) const {
     return make_error(ErrorCode::kUnavailable, "this worker is shutting down; route elsewhere");
   }
   const uint64_t epoch = epoch_.load();
-  if (epoch != 0 && request.worker_epoch() != 0 && request.worker_epoch() != epoch) {
+  bool known_epoch = epoch == 0 || request.worker_epoch() == 0;
+  if (!known_epoch) {
+    std::lock_guard lock(epochs_mutex_);
+    known_epoch =
+        std::find(epochs_.begin(), epochs_.end(), request.worker_epoch()) != epochs_.end();
+  }
+  if (!known_epoch) {
     return make_error(ErrorCode::kUnavailable,
                       "this worker is epoch {:x}, the request was routed to epoch {:x} (a "
                       "previous life of this process); route again",
@@ -251,6 +265,7 @@ grpc::ServerUnaryReactor* WorkerService::Status(grpc::CallbackServerContext* con
   reply->set_worker_epoch(epoch_.load());
   reply->set_weights_fingerprint(identity_.weights_fingerprint);
   reply->set_model_name(identity_.model_name);
+  reply->set_draining(draining_.load());
   to_proto(engine_.limits(), *reply->mutable_limits());
   to_proto(engine_.stats(), *reply->mutable_stats());
   for (uint64_t count : engine_.expert_token_counts()) reply->add_expert_token_counts(count);

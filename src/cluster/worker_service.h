@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/engine_client.h"
 #include "worker.grpc.pb.h"
@@ -34,9 +35,11 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   WorkerService(EngineClient& engine, WorkerIdentity identity);
   ~WorkerService() override;
 
-  // The epoch requests must name (the membership lease); 0 until registered: then any epoch
-  // is accepted (static deployments without etcd).
-  void set_epoch(uint64_t epoch) { epoch_.store(epoch); }
+  // The epoch of this process's membership lease (0 until registered: then any epoch is
+  // accepted, as in static deployments without etcd). Requests naming any epoch this process
+  // has held are accepted (it re-registered after an etcd outage: same process, same state);
+  // others were meant for another process at this address (a previous life).
+  void set_epoch(uint64_t epoch);
   uint64_t epoch() const { return epoch_.load(); }
   // New Generate calls are refused with kUnavailable from now on (running ones go on).
   void set_draining() { draining_.store(true); }
@@ -62,6 +65,8 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   EngineClient& engine_;
   const WorkerIdentity identity_;
   std::atomic<uint64_t> epoch_{0};
+  mutable std::mutex epochs_mutex_;
+  std::vector<uint64_t> epochs_;  // every epoch this process has held
   std::atomic<bool> draining_{false};
   mutable std::mutex streams_mutex_;
   // Streams by the frontend's request id (Cancel finds them here).

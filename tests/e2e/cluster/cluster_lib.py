@@ -117,3 +117,45 @@ def wait_until(predicate, seconds, what):
             return
         time.sleep(0.1)
     raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Etcd:
+    """A real etcd on free loopback ports, in `data_dir`; stop/cont/kill/restart for faults."""
+
+    def __init__(self, data_dir, log_path):
+        self.data_dir, self.log_path = data_dir, log_path
+        self.client_port, self.peer_port = free_port(), free_port()
+        self.proc = None
+
+    @property
+    def endpoint(self):
+        return f"127.0.0.1:{self.client_port}"
+
+    def start(self):
+        url = f"http://127.0.0.1:{self.client_port}"
+        self.proc = subprocess.Popen(
+            ["etcd", "--name", "test", "--data-dir", self.data_dir, "--listen-client-urls", url,
+             "--advertise-client-urls", url, "--listen-peer-urls",
+             f"http://127.0.0.1:{self.peer_port}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
+             "--initial-cluster", f"test=http://127.0.0.1:{self.peer_port}"],
+            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
+        wait_until(lambda: subprocess.run(
+            ["etcdctl", "--endpoints", self.endpoint, "--dial-timeout", "1s", "endpoint",
+             "health"], capture_output=True).returncode == 0, 30, "etcd healthy")
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
