@@ -68,6 +68,13 @@ void ClusterEngineClient::set_workers(const std::vector<WorkerEndpoint>& endpoin
   wake_.notify_all();  // poll the new ones now
 }
 
+bool ClusterEngineClient::progressing(const std::shared_ptr<Worker>& worker,
+                                      std::chrono::milliseconds within) const {
+  std::lock_guard lock(mutex_);
+  const auto since = std::chrono::steady_clock::now() - within;
+  return worker->up && worker->last_answer >= since && worker->last_step >= since;
+}
+
 uint64_t ClusterEngineClient::epoch_of(const std::shared_ptr<Worker>& worker) const {
   std::lock_guard lock(mutex_);
   return worker->polled ? worker->status.worker_epoch() : worker->endpoint.epoch;
@@ -271,6 +278,11 @@ void ClusterEngineClient::poll_loop() {
       if (!up && worker->up) {
         spdlog::info("worker {} is {}", worker->endpoint.address,
                      reply->draining() ? "draining" : "serving other weights");
+      }
+      const auto now = std::chrono::steady_clock::now();
+      worker->last_answer = now;
+      if (!worker->polled || reply->stats().steps() != worker->status.stats().steps()) {
+        worker->last_step = now;
       }
       worker->status = std::move(*reply);
       worker->polled = true;

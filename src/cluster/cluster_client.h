@@ -47,6 +47,8 @@ struct ClusterClientConfig {
   uint64_t weights_fingerprint = 0;  // the frontend's model; 0: not checked
   uint64_t frontend_epoch = 0;
   std::chrono::milliseconds admission_timeout{5000};
+  // A request whose worker sends no token this long is moved — unless the worker answers its
+  // status polls and its engine keeps stepping (the request is queued or preempted there).
   std::chrono::milliseconds first_token_timeout{60000};  // from admission
   std::chrono::milliseconds token_timeout{10000};        // between tokens
   std::chrono::milliseconds status_interval{500};
@@ -100,6 +102,9 @@ class ClusterEngineClient : public EngineClient {
   std::shared_ptr<Worker> pick(const RouteRequest& request,
                                const std::vector<std::shared_ptr<Worker>>& exclude);
   void mark_down(const std::shared_ptr<Worker>& worker, const std::string& why);
+  // True if `worker` answered a status poll and its engine stepped within `within`: alive
+  // and busy, so a missed token deadline is queueing, not a failure.
+  bool progressing(const std::shared_ptr<Worker>& worker, std::chrono::milliseconds within) const;
   // The epoch a request to `worker` names: the one it last reported, else the view's.
   uint64_t epoch_of(const std::shared_ptr<Worker>& worker) const;
   void reserve(const std::shared_ptr<Worker>& worker, int64_t tokens, int64_t requests);

@@ -259,6 +259,13 @@ void RoutedRequest::sweep(Clock::time_point now) {
   {
     std::lock_guard lock(mutex_);
     if (done_ || abandoned_ || phase_ == Phase::kEnded || now < deadline_) return;
+    // A worker that answers its status polls and whose engine keeps stepping is busy, not
+    // failed: the request is queued or preempted there. Give it another period.
+    if (phase_ == Phase::kRunning && worker_ &&
+        client_.progressing(worker_, client_.config_.token_timeout)) {
+      deadline_ = now + client_.config_.token_timeout;
+      return;
+    }
     abandoned_ = true;
     stream = stream_;
     spdlog::warn("request {}: worker {} missed its {} deadline", id_,

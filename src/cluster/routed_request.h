@@ -24,6 +24,8 @@ struct ClusterEngineClient::Worker {
   mxserve::worker::StatusReply status;
   int64_t reserved_tokens = 0;  // prompt + expected output of this frontend's requests there
   int64_t requests = 0;
+  // When a status poll last answered, and when the engine's step counter last advanced.
+  std::chrono::steady_clock::time_point last_answer{}, last_step{};
   // Left the membership view at this time (a candidate until departed_grace after it);
   // nullopt while a member.
   std::optional<std::chrono::steady_clock::time_point> departed;

@@ -56,7 +56,7 @@ class Cluster:
                 pass
 
 
-def request(host, port, method, path, body=None, timeout=60):
+def request(host, port, method, path, body=None, timeout=300):
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request(method, path, json.dumps(body) if body is not None else None,

@@ -1,4 +1,4 @@
-"""Frontend + 2 workers vs `serve` on one model (issue 15): greedy output through the cluster
+"""Frontend + 10 workers vs `serve` on one model (issue 15): greedy output through the cluster
 equals one process's; a worker SIGKILLed under 8 streams, then one SIGSTOPped under 8 more:
 every stream completes with text identical to the unfaulted run, no duplicate or gap; each
 request has one final usage record billing exactly what its client saw; afterwards no sequence
@@ -28,24 +28,28 @@ def check(condition, message):
 
 
 cluster = Cluster(mxserve, work)
-# At most 4 tokens per step: the kernels' results for a row depend on how many rows a step
-# multiplies once it is 6 or more (the prefill kernels: docs/api.md, "Failover"), and on these
-# random-weight models the top logits are so close that such differences change greedy
-# tokens. Below that a re-prefill after failover computes exactly what the first worker did.
-ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "64MiB", "--ctx", "4096",
-          "--max-seqs", "4", "--max-batch-tokens", "4"]
+# One token per step: a prefill chunk of several tokens takes other kernels (matrix products
+# of 6+ rows, attention over several queries) than decoding one token does, with other float
+# rounding (docs/architecture.md, "Failover"), and on these random-weight models the top two
+# logits are often close enough for that to change a greedy token. With one token per step a
+# re-prefill after failover computes exactly what the first worker computed, whatever else runs.
+# So each worker runs one sequence, and there are enough workers for every stream.
+ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "16MiB", "--ctx", "2048",
+          "--max-seqs", "1", "--max-batch-tokens", "1"]
+N_WORKERS = 10
 try:
     _, serve_port = cluster.start("serve", "serve", *ENGINE, "--port", "0", "--no-ledger")
     w = {}
-    for name in ("w1", "w2", "w3"):
+    # After two are lost, the 8 streams still all run at once.
+    for name in (f"w{i}" for i in range(1, N_WORKERS + 1)):
         w[name] = cluster.start("worker", name, *ENGINE, "--listen", f"{H}:0")
     addresses = ",".join(f"{H}:{port}" for _, port in w.values())
     _, fe = cluster.start("frontend", "frontend", "-m", model, "--port", "0", "--worker",
                           addresses, "--data-dir", os.path.join(work, "fe-data"),
                           "--token-timeout", "2", "--first-token-timeout", "5",
-                          "--route", "round-robin")
-    wait_until(lambda: sum(x["state"] == "up" for x in workers(H, fe)) == 3, 20,
-               "3 workers up")
+                          "--route", "load")
+    wait_until(lambda: sum(x["state"] == "up" for x in workers(H, fe)) == N_WORKERS, 30,
+               "every worker up")
 
     # 1. Greedy output through the cluster equals serve's.
     prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time"]
@@ -60,11 +64,23 @@ try:
         check(streamed == theirs, f"streamed greedy text differs for {prompt!r}")
 
     # 2. Faults under 8 streams each: SIGKILL one worker, then SIGSTOP another.
-    LONG = 400
+    LONG = 600  # long enough that the streams still run when the fault comes
     def run_round(fault):
         bodies = [{"prompt": f"Story number {i}:", "max_tokens": LONG, "temperature": 0,
                    "ignore_eos": True} for i in range(8)]
-        expected = [completion_text(H, serve_port, b)[0] for b in bodies]
+        # The unfaulted run: the same 8 through the cluster at once (one row per step: the same
+        # numbers as one process computes; checked against serve for the first).
+        expected = [None] * 8
+
+        def reference_of(i):
+            expected[i] = completion_text(H, fe, bodies[i])[0]
+        refs = [threading.Thread(target=reference_of, args=(i,)) for i in range(8)]
+        for t in refs:
+            t.start()
+        for t in refs:
+            t.join(timeout=300)
+        check(expected[0] == completion_text(H, serve_port, bodies[0])[0],
+              "a long greedy completion through the cluster differs from serve's")
         results = [None] * 8
         progress = [0] * 8
 
@@ -78,7 +94,7 @@ try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
-        wait_until(lambda: min(progress) >= 20, 60, "every stream under way")
+        wait_until(lambda: min(progress) >= 5, 60, "every stream under way")
         # The victim: the worker running most of them.
         busiest = max((x for x in workers(H, fe) if x["state"] == "up"),
                       key=lambda x: x["requests"])
@@ -107,7 +123,12 @@ try:
             gaps += spans
         print(f"{signal.Signals(fault).name} of {victim_name}: 8 streams complete; longest "
               f"stall across the fault {max(gaps or [0]):.2f} s")
-        check(max(gaps or [0]) > 0, f"no stream was running on {victim_name} at the fault")
+        # Streams on the victim stall until the frontend moves them: at once for a kill (the
+        # connection breaks), after --token-timeout (2 s) for a stop.
+        least = 1.5 if fault == signal.SIGSTOP else 0.0
+        check(gaps and max(gaps) > least,
+              f"no stream stalled across the {signal.Signals(fault).name} of {victim_name} "
+              f"(longest {max(gaps or [0]):.2f} s): the fault hit no running stream")
         return [r for r in results if isinstance(r, tuple)]
 
     done = run_round(signal.SIGKILL)
@@ -140,3 +161,5 @@ if failures:
     print(f"FAIL: {len(failures)} check(s)")
     sys.exit(1)
 print("PASS: cluster greedy equality and failover")
+
+
