@@ -34,7 +34,7 @@ for _ in $(seq 1 100); do
 done
 for i in 1 2; do
   build/bin/mxserve worker -m "$model" --served-model-name qwen3-demo --listen "127.0.0.1:1910$i" \
-    --etcd 127.0.0.1:23790 --threads 1 --kv-memory 256MiB 2>"$run/worker$i.log" &
+    --port "1920$i" --etcd 127.0.0.1:23790 --threads 1 --kv-memory 256MiB 2>"$run/worker$i.log" &
   pids+=($!)
 done
 build/bin/mxserve frontend -m "$model" --served-model-name qwen3-demo --port "$port" \

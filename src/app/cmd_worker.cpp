@@ -15,6 +15,8 @@
 #include "cluster/worker_messages.h"
 #include "cluster/worker_service.h"
 #include "engine/engine_client.h"
+#include "server/engine_metrics.h"
+#include "server/http_server.h"
 
 namespace mx::app {
 namespace {
@@ -24,7 +26,29 @@ struct WorkerFlags {
   ClusterFlags cluster;
   std::string listen = "127.0.0.1:9000";  // host:port of the gRPC service (port 0: any)
   std::string advertise;  // the address frontends dial; empty: --listen's, with the bound port
+  std::string http_host = "127.0.0.1";  // /health and /metrics
+  int http_port = 0;                    // 0: any free port (logged)
 };
+
+// /health (200, 503 while draining) and /metrics (the engine's series) for operators.
+Result<int> start_ops_http(const WorkerFlags& flags, HttpServer& server, Metrics& metrics,
+                           const WorkerService& service) {
+  server.route(
+      "GET", "/health",
+      [&service](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+        const bool draining = service.draining();
+        responder->send(draining ? 503 : 200, "application/json",
+                        draining ? R"({"status":"draining"})" : R"({"status":"ok"})");
+      },
+      RouteThread::kIoThread);
+  server.route("GET", "/metrics",
+               [&metrics](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+                 responder->send(200, "text/plain; version=0.0.4", metrics.render());
+               });
+  MX_ASSIGN_OR_RETURN(int port, server.start());
+  spdlog::info("worker metrics on http://{}:{}/metrics", flags.http_host, port);
+  return port;
+}
 
 // Splits "host:port"; the port may be 0.
 Result<std::pair<std::string, int>> split_address(const std::string& address, const char* flag) {
@@ -77,6 +101,19 @@ int worker(const WorkerFlags& flags) {
   if (name.empty()) name = std::filesystem::path(flags.serve.model).filename().string();
   WorkerService service(client, WorkerIdentity{name, (*model)->fingerprint()});
 
+  Metrics metrics;
+  add_engine_metrics(metrics, client, [&service] {
+    return Metrics::Gauges{
+        {"mxserve_worker_streams_active", static_cast<double>(service.active_streams())}};
+  });
+  HttpServerConfig http;
+  http.host = flags.http_host;
+  http.port = flags.http_port;
+  HttpServer ops(http);
+  if (auto started = start_ops_http(flags, ops, metrics, service); !started.ok()) {
+    return fail("worker", started.error());
+  }
+
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &bound_port);
@@ -124,6 +161,7 @@ int worker(const WorkerFlags& flags) {
   spdlog::info("{}: draining — no new requests; running ones get {} s to finish",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT", flags.serve.shutdown_grace_seconds);
   drain(flags, service, **engine, *server, membership);
+  ops.stop(std::chrono::seconds(1));
   spdlog::info("stopped");
   return 0;
 }
@@ -149,6 +187,13 @@ void register_worker(CLI::App& app, int& exit_code) {
                   "host:port frontends dial, as announced in etcd (default: --listen's host "
                   "with the bound port)")
       ->envname("MXSERVE_ADVERTISE");
+  sub->add_option("--host", flags->http_host, "Address of /health and /metrics")
+      ->envname("MXSERVE_HOST")
+      ->capture_default_str();
+  sub->add_option("--port", flags->http_port, "Port of /health and /metrics (0: any free port)")
+      ->envname("MXSERVE_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   add_cluster_flags(*sub, flags->cluster);
   add_engine_flags(*sub, flags->serve);
   add_shutdown_grace_flag(*sub, flags->serve);

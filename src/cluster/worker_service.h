@@ -43,6 +43,7 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   uint64_t epoch() const { return epoch_.load(); }
   // New Generate calls are refused with kUnavailable from now on (running ones go on).
   void set_draining() { draining_.store(true); }
+  bool draining() const { return draining_.load(); }
   int64_t active_streams() const;
 
   grpc::ServerWriteReactor<mxserve::worker::GenerateReply>* Generate(

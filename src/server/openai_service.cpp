@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "server/api_error.h"
+#include "server/engine_metrics.h"
 #include "server/expert_load.h"
 #include "server/kv_tier_metrics.h"
 #include "server/openai_request.h"
@@ -21,47 +22,9 @@ OpenAiService::OpenAiService(const ModelCard& model, EngineClient& engine, Meter
       metering_(metering),
       config_(config),
       text_executor_("text", std::max(config.text_threads, 1), /*max_queued=*/0) {
-  metrics_.set_collector([this] {
-    const EngineStats s = engine_.stats();
-    const double hit_rate =
-        s.prefix_queries > 0 ? static_cast<double>(s.prefix_hits) / s.prefix_queries : 0.0;
+  add_engine_metrics(metrics_, engine_, [this] {
     return Metrics::Gauges{
-        {"mxserve_sequences_waiting", static_cast<double>(s.waiting)},
-        {"mxserve_sequences_running", static_cast<double>(s.running)},
-        {"mxserve_kv_blocks_total", static_cast<double>(s.kv_blocks_total)},
-        {"mxserve_kv_blocks_used", static_cast<double>(s.kv_blocks_used)},
-        {"mxserve_kv_blocks_free", static_cast<double>(s.kv_blocks_free)},
-        {"mxserve_prefix_cache_hit_rate", hit_rate},
-        {"mxserve_requests_active", static_cast<double>(active_requests_.load())},
-    };
-  });
-  metrics_.add_section([this](std::string& out) {
-    const EngineLimits limits = engine_.limits();
-    ExpertCounts counts{limits.moe_layers, limits.n_experts, engine_.expert_token_counts()};
-    render_expert_tokens(counts, out);
-  });
-  metrics_.add_section([this](std::string& out) {
-    const EngineStats s = engine_.stats();
-    render_kv_tiers(s.kv_tiers, s.store_restored_blocks, out);
-  });
-  // The engine's totals since start (Prometheus counters: rate() them). Speculative decoding:
-  // acceptance rate = accepted / draft; tokens a sequence gets per verification step =
-  // emitted / verify steps (per sampling step overall: generated / steps).
-  metrics_.set_counter_collector([this] {
-    const EngineStats s = engine_.stats();
-    return Metrics::Gauges{
-        {"mxserve_prefix_cache_queries_total", static_cast<double>(s.prefix_queries)},
-        {"mxserve_prefix_cache_hits_total", static_cast<double>(s.prefix_hits)},
-        {"mxserve_engine_steps_total", static_cast<double>(s.steps)},
-        {"mxserve_preemptions_total", static_cast<double>(s.preemptions)},
-        {"mxserve_spec_proposed_tokens_total", static_cast<double>(s.spec_proposed_tokens)},
-        {"mxserve_spec_draft_tokens_total", static_cast<double>(s.spec_draft_tokens)},
-        {"mxserve_spec_accepted_tokens_total", static_cast<double>(s.spec_accepted_tokens)},
-        {"mxserve_spec_verify_steps_total", static_cast<double>(s.spec_verify_steps)},
-        {"mxserve_spec_emitted_tokens_total", static_cast<double>(s.spec_emitted_tokens)},
-        {"mxserve_sampling_steps_total", static_cast<double>(s.sampling_steps)},
-        {"mxserve_engine_generated_tokens_total", static_cast<double>(s.generated_tokens)},
-    };
+        {"mxserve_requests_active", static_cast<double>(active_requests_.load())}};
   });
 }
 
@@ -206,11 +169,12 @@ void OpenAiService::handle_tokenize(const HttpRequest& request,
     }
   }
   const std::vector<int32_t> tokens = model_.tokenizer->encode(text, add_special);
-  reply_json(
-      "/tokenize",
-      json{{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", engine_.limits().max_context}}
-          .dump(),
-      responder);
+  reply_json("/tokenize",
+             json{{"tokens", tokens},
+                  {"count", tokens.size()},
+                  {"max_model_len", engine_.limits().max_context}}
+                 .dump(),
+             responder);
 }
 
 // {"tokens": [ids]} → {"prompt": "text"}.
