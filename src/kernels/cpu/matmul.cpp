@@ -24,6 +24,8 @@ bool matmul_supports(DType w_type) {
     case DType::Q5_1:
     case DType::Q2_K:
     case DType::Q3_K:
+    case DType::IQ4_NL:
+    case DType::IQ4_XS:
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
       return true;
     default:

@@ -178,6 +178,8 @@ template <DType kType>
 inline __m256i legacy_unsigned(const uint8_t* block) {
   if constexpr (kType == DType::Q8_0) {
     return _mm256_abs_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+  } else if constexpr (kType == DType::IQ4_NL) {
+    return _mm256_abs_epi8(iq4_values(block + 2));
   } else {
     __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + legacy_qs_offset(kType)));
     __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
@@ -188,11 +190,13 @@ inline __m256i legacy_unsigned(const uint8_t* block) {
   }
 }
 
-// a with the sign of the Q8_0 weights (zero where w is 0); the other types keep a.
+// a with the sign of the Q8_0 / IQ4_NL weights (zero where w is 0); the other types keep a.
 template <DType kType>
 inline __m256i legacy_signed(__m256i a, const uint8_t* block) {
   if constexpr (kType == DType::Q8_0) {
     return _mm256_sign_epi8(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+  } else if constexpr (kType == DType::IQ4_NL) {
+    return _mm256_sign_epi8(a, iq4_values(block + 2));
   }
   return a;
 }
@@ -343,6 +347,9 @@ PathKernels avx2_quant_kernels(DType w_type) {
       return {legacy_kernel<DType::Q5_0>, quantize_record};
     case DType::Q5_1:
       return {legacy_kernel<DType::Q5_1>, quantize_record};
+    case DType::IQ4_NL:
+      return {legacy_kernel<DType::IQ4_NL>, quantize_record};
+    case DType::IQ4_XS:
     case DType::Q2_K:
     case DType::Q3_K:
     case DType::Q4_K:

@@ -81,6 +81,19 @@ inline KHeader load_k_header(const uint8_t* block) {
     h.qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
     return h;
   }
+  if constexpr (kType == DType::IQ4_XS) {  // ls - 32 per 32 values, no mins
+    const uint8_t* b = block;
+    uint16_t high = read_u16(b + 2);
+    alignas(16) int16_t ls[8];
+    for (int s = 0; s < 8; ++s) {
+      ls[s] = static_cast<int16_t>(
+          (((b[4 + s / 2] >> (4 * (s % 2))) & 0x0f) | (((high >> (2 * s)) & 3) << 4)) - 32);
+    }
+    h.d = broadcast_fp16(block);
+    h.scales = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(ls)));
+    h.corr[0] = h.corr[1] = _mm256_setzero_ps();
+    return h;
+  }
   if constexpr (kType == DType::Q2_K) {  // scales[16]: scale | min << 4
     __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
     const __m128i low4 = _mm_set1_epi8(0x0f);
@@ -116,7 +129,10 @@ inline __m256i chunk_scales(const KHeader& h) {
 template <DType kType, int C>
 inline __m256i chunk_weights(const uint8_t* block, const KHeader& h) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  if constexpr (kType == DType::Q2_K || kType == DType::Q3_K) {
+  if constexpr (kType == DType::IQ4_XS) {  // signed grid values of sub-block C
+    (void)h;
+    return iq4_values(block + 8 + 16 * C);
+  } else if constexpr (kType == DType::Q2_K || kType == DType::Q3_K) {
     // Chunk C: bits 2 (C % 4) of qs[32 (C / 4)..] (16-bit shifts: the mask keeps each byte's
     // own two bits); Q3_K adds bit C of hmask[l] as bit 2.
     constexpr int kN = C / 4, kK = C % 4;
@@ -199,11 +215,14 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
         [&](auto chunk) {
           constexpr int kC = decltype(chunk)::value;
           __m256i q = chunk_weights<kType, kC>(block, h);
+          // IQ4_XS: signed weights; |w| against a with w's sign (|pair| <= 2 * 127 * 127).
+          __m256i u = signed_weights(kType) ? _mm256_abs_epi8(q) : q;
           __m256i sc = chunk_scales<kC>(h);
           for (int t = 0; t < T; ++t) {
             __m256i a = _mm256_loadu_si256(
                 reinterpret_cast<const __m256i*>(a_rec[t] + b * kSuperBlock + 32 * kC));
-            iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), sc));
+            if constexpr (signed_weights(kType)) a = _mm256_sign_epi8(a, q);
+            iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), sc));
             in_register(iacc[t]);  // a chain, not a tree of live products (see in_register)
           }
         },
@@ -211,7 +230,9 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
     for (int t = 0; t < T; ++t) {
       __m256 scale = _mm256_mul_ps(h.d, _mm256_broadcast_ss(d_rec[t] + b));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), scale, acc[t]);
-      if constexpr (k_mins_per_16(kType)) {
+      if constexpr (kType == DType::IQ4_XS) {
+        // no mins
+      } else if constexpr (k_mins_per_16(kType)) {
         acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 16 * b), acc[t]);
         acc[t] = _mm256_fmadd_ps(h.corr[1], _mm256_loadu_ps(sums_rec[t] + 16 * b + 8), acc[t]);
       } else {
@@ -255,6 +276,8 @@ MatmulKernel avx2_k_kernel(DType w_type) {
       return k_kernel<DType::Q5_K>;
     case DType::Q6_K:
       return k_kernel<DType::Q6_K>;
+    case DType::IQ4_XS:
+      return k_kernel<DType::IQ4_XS>;
     default:
       return nullptr;
   }

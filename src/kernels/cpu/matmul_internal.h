@@ -18,15 +18,22 @@ inline int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
-// Blocks of 32: x = d * (q - offset) (Q8_0, Q4_0, Q5_0) or x = d * q + m (Q4_1, Q5_1).
+// Blocks of 32: x = d * (q - offset) (Q8_0, Q4_0, Q5_0), x = d * q + m (Q4_1, Q5_1) or
+// x = d * kIq4Values[q] (IQ4_NL).
 inline bool is_legacy(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 ||
-         t == DType::Q5_1;
+         t == DType::Q5_1 || t == DType::IQ4_NL;
 }
 // Super-blocks of 256 in KBlockInts' form.
 inline bool is_k_type(DType t) {
   return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K ||
-         t == DType::Q3_K;
+         t == DType::Q3_K || t == DType::IQ4_XS;
+}
+// Types whose weights are signed bytes (Q8_0 as stored, IQ4_NL / IQ4_XS from their grid):
+// the kernels without VNNI move their sign onto the activations (vpmaddubsw takes one
+// unsigned operand).
+constexpr bool signed_weights(DType t) {
+  return t == DType::Q8_0 || t == DType::IQ4_NL || t == DType::IQ4_XS;
 }
 // Legacy types with a per-block minimum m (x = d * q + m): the records also carry d * sum(q)
 // per block (ActLayout::msum_offset).
@@ -40,6 +47,7 @@ constexpr int64_t legacy_block_bytes(DType t) {
     case DType::Q8_0:
       return 34;
     case DType::Q4_0:
+    case DType::IQ4_NL:
       return 18;
     case DType::Q4_1:
       return 20;
@@ -68,6 +76,8 @@ constexpr int64_t k_block_bytes(DType t) {
       return 144;
     case DType::Q5_K:
       return 176;
+    case DType::IQ4_XS:
+      return 136;
     default:
       return 210;  // Q6_K
   }
@@ -230,7 +240,9 @@ inline void unpack_q3k_scales(const uint8_t* packed, int8_t out[16]) {
 // A K-type super-block in one common form: element i = d * scale[i / 16] * q[i] - dmin *
 // min[i / 16], q unsigned (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15, Q5_K 0..31, Q6_K 0..63). Q6_K's
 // x = d * sc * (q - 32) becomes scale = sc, min = 32 * sc, dmin = d; Q3_K's x = d * sc * q3
-// with q3 in [-4, 3] becomes q = q3 + 4, scale = sc, min = 4 * sc, dmin = d.
+// with q3 in [-4, 3] becomes q = q3 + 4, scale = sc, min = 4 * sc, dmin = d; IQ4_XS's
+// x = d * ls * v (v on the grid, in [-127, 113]) becomes q = v + 128, scale = ls, min = 128 * ls,
+// dmin = d (the SIMD kernels take v signed instead: q would not fit vpmaddubsw's int16 pairs).
 struct KBlockInts {
   float d = 0.0f;
   float dmin = 0.0f;

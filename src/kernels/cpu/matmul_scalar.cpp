@@ -88,6 +88,12 @@ int32_t legacy_block_dot(DType type, const uint8_t* block, const int8_t* a) {
     return sum;
   }
   const uint8_t* qs = block + legacy_qs_offset(type);
+  if (type == DType::IQ4_NL) {
+    for (int i = 0; i < 16; ++i) {
+      sum += quant::kIq4Values[qs[i] & 0x0f] * a[i] + quant::kIq4Values[qs[i] >> 4] * a[i + 16];
+    }
+    return sum;
+  }
   uint32_t qh = 0;
   if (legacy_five_bits(type)) std::memcpy(&qh, block + legacy_qh_offset(type), 4);
   const int offset = legacy_offset(type);
@@ -137,7 +143,11 @@ float k_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* record)
       scaled += block.scale[g] * dot;
       mins += block.min[g] * asum;
     }
-    sum += d[b] * (block.d * static_cast<float>(scaled) - block.dmin * static_cast<float>(mins));
+    if (job.w_type == DType::IQ4_XS) {  // min = 128 * scale cancels most of `scaled`: exactly
+      sum += d[b] * block.d * static_cast<float>(scaled - mins);
+    } else {
+      sum += d[b] * (block.d * static_cast<float>(scaled) - block.dmin * static_cast<float>(mins));
+    }
   }
   return sum;
 }
@@ -157,6 +167,25 @@ void kernel_quant(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int6
 }  // namespace
 
 void decode_k_block(DType w_type, const uint8_t* block, KBlockInts& out) {
+  if (w_type == DType::IQ4_XS) {
+    quant::BlockIQ4_XS b;
+    std::memcpy(&b, block, sizeof b);
+    out.d = fp16_to_fp32(b.d);
+    out.dmin = out.d;
+    for (int s = 0; s < 8; ++s) {
+      int ls = ((b.scales_l[s / 2] >> (4 * (s % 2))) & 0x0f) | (((b.scales_h >> (2 * s)) & 3) << 4);
+      for (int half = 0; half < 2; ++half) {
+        out.scale[2 * s + half] = ls - 32;
+        out.min[2 * s + half] = 128 * (ls - 32);
+      }
+      for (int j = 0; j < 16; ++j) {  // v + 128
+        out.q[32 * s + j] = static_cast<uint8_t>(quant::kIq4Values[b.qs[16 * s + j] & 0x0f] + 128);
+        out.q[32 * s + j + 16] =
+            static_cast<uint8_t>(quant::kIq4Values[b.qs[16 * s + j] >> 4] + 128);
+      }
+    }
+    return;
+  }
   if (w_type == DType::Q2_K || w_type == DType::Q3_K) {
     // 2 low bits of element i: bits 2 * ((i / 32) % 4) of qs[32 * (i / 128) + i % 32].
     const bool three = w_type == DType::Q3_K;

@@ -20,12 +20,13 @@ namespace {
 
 const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512,
                           CpuPath::kAvx512Vnni};
-const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
-                        DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0,
+                        DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,   DType::Q3_K,
+                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
 // The integer-kernel types (legacy blocks of 32 and K super-blocks of 256).
-const DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                             DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1,   DType::Q5_0,
+                             DType::Q5_1, DType::Q2_K, DType::Q3_K,   DType::Q4_K,
+                             DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
 
 struct Problem {
   DType type;
@@ -152,7 +153,7 @@ TEST(Matmul, AllTypesPathsAndShapes) {
 TEST(Matmul, PathsAgreeOnLargerDecodeAndPrefill) {
   ThreadPool pool(2, false);
   for (DType type : {DType::Q8_0, DType::Q5_0, DType::Q4_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
-                     DType::Q6_K, DType::F16}) {
+                     DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16}) {
     for (int64_t tokens : {1, 40}) {
       Problem p = make_problem(type, 260, 2048, tokens, 99);
       for (CpuPath path : kPaths) {
