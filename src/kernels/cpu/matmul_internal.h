@@ -126,7 +126,8 @@ inline ActLayout act_layout(DType w_type, int64_t cols) {
 // tokens, after the per-token records of all tokens in scratch:
 //  a     uint8 [cols / 4][16][4]  token t's a + 128 for columns 4j..4j+3 at (j * 16 + t) * 4
 //  d     float [n_d][16]          activation scale per block (legacy: 32 columns, K: 256)
-//  msum  float [cols / 32][16]    K types: d * (sum of q over each 32 columns)
+//  msum  float [cols / g][16]     types with mins: d * (sum of q over each g columns), g =
+//                                 lanes_msum_group (Q2_K 16; Q4_K, Q5_K, Q4_1, Q5_1 32)
 constexpr int64_t kLanesMinTokens = 16;
 // With weights read in place (MatmulJob::w_aux) nothing is unpacked per call, and a partly
 // filled group of 16 tokens beats the per-token tiles from this many tokens on.
@@ -142,12 +143,20 @@ struct LanesLayout {
   int64_t group_bytes = 0;
 };
 
+// Columns per min term of the lanes kernels (weights with a min: Q2_K per 16 values; Q4_K, Q5_K,
+// Q4_1, Q5_1 per 32), 0 for the types without.
+constexpr int64_t lanes_msum_group(DType t) {
+  if (t == DType::Q2_K) return 16;
+  return t == DType::Q4_K || t == DType::Q5_K || legacy_has_min(t) ? 32 : 0;
+}
+
 inline LanesLayout lanes_layout(DType w_type, int64_t cols) {
   LanesLayout layout;
   layout.d_offset = 16 * cols;
   int64_t n_d = cols / (is_legacy(w_type) ? kLegacyBlock : kSuperBlock);
   layout.msum_offset = layout.d_offset + n_d * 64;
-  layout.group_bytes = round_up(layout.msum_offset + (is_k_type(w_type) ? cols / 32 * 64 : 0), 64);
+  const int64_t msum_group = lanes_msum_group(w_type);
+  layout.group_bytes = round_up(layout.msum_offset + (msum_group ? cols / msum_group * 64 : 0), 64);
   return layout;
 }
 
