@@ -144,9 +144,11 @@ int main(int argc, char** argv) {
       }
     }
   }
-  const mx::DType types[] = {mx::DType::F32, mx::DType::F16, mx::DType::BF16, mx::DType::Q8_0,
-                             mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K, mx::DType::Q6_K,
-                             mx::DType::I8};
+  const mx::DType types[] = {
+      mx::DType::F32,  mx::DType::F16,  mx::DType::BF16,   mx::DType::Q8_0,
+      mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K,   mx::DType::Q6_K,
+      mx::DType::I8,   mx::DType::Q4_1, mx::DType::Q5_0,   mx::DType::Q5_1,
+      mx::DType::Q2_K, mx::DType::Q3_K, mx::DType::IQ4_NL, mx::DType::IQ4_XS};
   struct Shape { const char* name; int64_t rows, cols; };
   std::vector<Shape> shapes = {{"1024x3072", 1024, 3072}, {"2048x8192", 2048, 8192}};
   std::vector<std::string> shape_names;  // --shapes ROWSxCOLS,... (GEMV only)

@@ -12,7 +12,7 @@ struct Entry {
   DTypeTraits traits;
 };
 
-constexpr std::array<Entry, 21> kTypes = {{
+constexpr std::array<Entry, 23> kTypes = {{
     {DType::F32, {"f32", 1, 4, false}},
     {DType::F16, {"f16", 1, 2, false}},
     {DType::Q4_0, {"q4_0", 32, 18, true}},
@@ -27,6 +27,8 @@ constexpr std::array<Entry, 21> kTypes = {{
     {DType::Q5_K, {"q5_K", 256, 176, true}},
     {DType::Q6_K, {"q6_K", 256, 210, true}},
     {DType::Q8_K, {"q8_K", 256, 292, true}},
+    {DType::IQ4_NL, {"iq4_nl", 32, 18, true}},
+    {DType::IQ4_XS, {"iq4_xs", 256, 136, true}},
     {DType::I8, {"i8", 1, 1, false}},
     {DType::I16, {"i16", 1, 2, false}},
     {DType::I32, {"i32", 1, 4, false}},

@@ -41,14 +41,10 @@ std::string_view unsupported_ggml_type_name(uint32_t id) {
       return "iq3_xxs";
     case 19:
       return "iq1_s";
-    case 20:
-      return "iq4_nl";
     case 21:
       return "iq3_s";
     case 22:
       return "iq2_s";
-    case 23:
-      return "iq4_xs";
     case 29:
       return "iq1_m";
     case 34:
@@ -345,8 +341,8 @@ class GgufParser {
       if (!known.empty()) {
         return fail(ErrorCode::kUnsupported,
                     fmt::format("type {} (ggml id {}) is not supported by mxserve; use a file "
-                                "quantized to f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1 or "
-                                "q2_K..q6_K",
+                                "quantized to f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                                "q2_K..q6_K, iq4_nl or iq4_xs",
                                 known, type_id));
       }
       return fail(ErrorCode::kCorruptData,

@@ -31,10 +31,12 @@ Result<std::vector<Matrix>> WeightBinder::experts(const std::string& prefix, con
                       weights_.source, stacked, fmt::join(t->shape, ", "), n_experts, rows, cols);
   }
   if (!matmul_supports(t->dtype)) {
-    return make_error(ErrorCode::kUnsupported,
-                      "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet; "
-                      "re-quantize the model to f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K",
-                      weights_.source, stacked, dtype_name(t->dtype));
+    return make_error(
+        ErrorCode::kUnsupported,
+        "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet; "
+        "re-quantize the model to f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, "
+        "q4_K, q5_K, q6_K, iq4_nl or iq4_xs",
+        weights_.source, stacked, dtype_name(t->dtype));
   }
   const auto bytes = row_bytes(t->dtype, static_cast<uint64_t>(cols));
   if (!bytes || *bytes * static_cast<uint64_t>(rows * n_experts) != t->nbytes) {

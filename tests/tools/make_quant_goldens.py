@@ -95,6 +95,26 @@ def quant_goldens(rng, manifest):
     manifest["types"]["q8_K"] = {"blocks": n_blocks, "elements": n_blocks * 256, "by": "numpy d*q"}
 
 
+# Written from their own generator after everything above, so adding them left the earlier
+# files byte for byte as they were.
+IQ_SEED = SEED + 1
+IQ_TYPES = {
+    "iq4_nl": (QT.IQ4_NL, [0], 16),
+    "iq4_xs": (QT.IQ4_XS, [0], 4),
+}
+
+
+def iq_goldens(manifest):
+    rng = np.random.default_rng(IQ_SEED)
+    for name, (qtype, scale_offsets, n_blocks) in IQ_TYPES.items():
+        blocks = make_blocks(rng, qtype, scale_offsets, n_blocks)
+        values = quants.dequantize(blocks, qtype).astype(np.float32).reshape(-1)
+        assert np.all(np.isfinite(values)), name
+        write(name + ".bin", blocks)
+        write(name + ".f32", values)
+        manifest["types"][name] = {"blocks": n_blocks, "elements": int(values.size), "by": "gguf-py"}
+
+
 def half_goldens(rng, manifest):
     # Dequantize: random 16-bit patterns plus every special class (zeros, subnormals, max,
     # Inf, NaN with payloads). gguf-py's F16/BF16 "dequantize" is numpy's exact widening.
@@ -136,6 +156,7 @@ def main():
                 "reference": "llama.cpp gguf-py " + os.path.dirname(gguf.__file__), "types": {}}
     quant_goldens(rng, manifest)
     half_goldens(rng, manifest)
+    iq_goldens(manifest)
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -1,6 +1,7 @@
 // Embedding lookup: y[i, :] = dequantize(table row ids[i]) for a table in any type that
-// dequantize_row (quants.h) handles (F32, F16, BF16, legacy and K quants). One row per token,
-// so the reference dequantizers are fast enough; rows are spread over the pool for prefill.
+// dequantize_row (quants.h) handles (F32, F16, BF16, legacy and K quants, IQ4_NL, IQ4_XS). One
+// row per token, so the reference dequantizers are fast enough; rows are spread over the pool
+// for prefill.
 #pragma once
 
 #include <cstdint>

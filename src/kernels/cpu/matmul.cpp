@@ -19,6 +19,13 @@ using namespace matmul_detail;
 bool matmul_supports(DType w_type) {
   switch (w_type) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::IQ4_NL:
+    case DType::IQ4_XS:
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
       return true;
     default:

@@ -1,7 +1,8 @@
 // Matrix multiplication of a weight matrix stored in GGUF form with f32 activations:
 //   y[t, r] = sum_c W[r, c] * x[t, c]
 // W is [rows, cols] row-major; each row is row_bytes(w_type, cols) bytes of packed blocks exactly
-// as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), or I8 with one float
+// as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+// Q5_K, Q6_K), or I8 with one float
 // scale per row (W8A8: activations quantized per token, see w_scale). Weights are never
 // expanded to f32: quantized types run integer dot products against activations quantized once
 // per call to int8 (see quantize_activations_row), the float types convert on the fly.
@@ -28,7 +29,7 @@ struct MatmulArgs {
   DType w_type = DType::F32;
   const void* w = nullptr;  // [rows] rows of row_bytes(w_type, cols) bytes, back to back
   int64_t rows = 0;
-  int64_t cols = 0;         // multiple of the block size (32 for Q8_0/Q4_0, 256 for K types)
+  int64_t cols = 0;         // multiple of the block size (32 for Q8_0..Q5_1, 256 for K types)
   const float* x = nullptr; // [n_tokens, cols], row i at x + i * x_stride
   int64_t x_stride = 0;     // floats, >= cols
   float* y = nullptr;       // [n_tokens, rows], row i at y + i * y_stride
@@ -81,7 +82,7 @@ Status matmul_prepare_aux(DType w_type, const void* w, int64_t rows, int64_t col
                           size_t aux_bytes, ThreadPool& pool, CpuPath path = CpuPath::kAuto);
 
 // How matmul() quantizes activations for a weight type, exposed so references and tests can
-// reproduce it exactly. Blocks of activation_block_elems(w_type) values (32 for Q8_0/Q4_0, 256
+// reproduce it exactly. Blocks of activation_block_elems(w_type) values (32 for Q8_0..Q5_1, 256
 // for the K types, 0 for float types that are not quantized) get one scale
 // d = max|x| / 127 and q = round_to_nearest_even(x * 127 / max|x|), q in [-127, 127]
 // (d = 0 and q = 0 for an all-zero block). x [cols] -> q [cols], d [cols / block].

@@ -1,28 +1,30 @@
-// AVX2 integer kernels for Q8_0 / Q4_0 weights and the AVX2 path's activation quantizer
-// (Q4_K / Q5_K / Q6_K kernels: matmul_avx2_quant_k.cpp). The design of the AVX-512 kernels
-// without VNNI (matmul_avx512_quant.inc) in 256-bit form: weights stay in their GGUF blocks,
-// are unpacked to unsigned bytes in registers once per tile of 2 rows x 4 tokens (decode: one
-// row, one token) and dotted against every token's int8 activations with vpmaddubsw +
-// vpmaddwd.
+// AVX2 integer kernels for the legacy types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) and the AVX2 path's
+// activation quantizer (K-type kernels: matmul_avx2_quant_k.cpp). The design of the AVX-512
+// kernels without VNNI (matmul_avx512_quant.inc) in 256-bit form: weights stay in their GGUF
+// blocks, are unpacked to unsigned bytes in registers once per tile of 2 rows x 4 tokens
+// (decode: one row, one token) and dotted against every token's int8 activations with
+// vpmaddubsw + vpmaddwd.
 //
 // Records (ActLayout in matmul_internal.h): quantize_record below fills them and only this
 // path's kernels read them. q int8 [cols] exactly as quantize_activations_row (zeros up to
-// cols_pad for legacy types). K types: d per super-block, d * sum(q) per 16 values (Q6_K) or
-// per 32 (Q4_K / Q5_K, whose mins are per 32: one fma per super-block, not two). Legacy types, per
-// pair p of blocks (2p, 2p + 1; a missing 2p + 1 counts as zeros):
+// cols_pad for legacy types). K types: d per super-block, d * sum(q) per 16 values (Q6_K, Q2_K,
+// Q3_K) or per 32 (Q4_K / Q5_K, whose mins are per 32: one fma per super-block, not two).
+// Legacy types, per pair p of blocks (2p, 2p + 1; a missing 2p + 1 counts as zeros):
 //   d    float [n_pairs][8] at d_offset      [d0 d0 d1 d1 d0 d0 d1 d1], the lane order of the
 //                                             vphaddd below (the layout's 16 floats a pair fit)
-//   bias int32 [n_pairs][8] at extra_offset  Q4_0: -8 * sum(a) over the 8 values of each lane
-//                                             of the vphaddd below
+//   bias int32 [n_pairs][8] at extra_offset  Q4_0 / Q5_0: -offset * sum(a) over the 8 values
+//                                             of each lane of the vphaddd below (offset 8, 16)
+//   msum float [n_pairs][8] at msum_offset   Q4_1 / Q5_1: d_a * sum(a) of each block / 4 in the
+//                                             lanes of d (4 lanes per block, summed at the end)
 //
 // Legacy, per pair of blocks of row r and token t (32 values of a block = one ymm):
 //   Q8_0 (sign trick, vpmaddubsw wants one unsigned side): dot_b = dot(|w_b|, sign(a_b, w_b))
-//   Q4_0 (q in 0..15 unsigned):                            dot_b = dot(q_b, a_b)
-//   acc = vphaddd(dot_2p, dot_2p+1) (+ bias for Q4_0)   lanes [2p 2p 2p+1 2p+1 | 2p 2p ...]
-//   y[t, r] += float(acc) * (d_w pair lanes) * (d_a pair lanes)
+//   others (q in 0..15 or 0..31 unsigned):                dot_b = dot(q_b, a_b)
+//   acc = vphaddd(dot_2p, dot_2p+1) (+ bias)   lanes [2p 2p 2p+1 2p+1 | 2p 2p ...]
+//   y[t, r] += float(acc) * (d_w pair lanes) * (d_a pair lanes) (+ m_w lanes * msum lanes)
 // where dot(u, s) = vpmaddwd(vpmaddubsw(u, s), 1): int16 pairs |u s + u s| <= 2 * 128 * 127 <
 // 2^15 (|w| <= 128 even for a stored -128, |a| <= 127), int32 lanes <= 8 * 128 * 127 plus the
-// bias 8 * 8 * 127: exact. One vphaddd per pair halves the float work (cvt, mul, fma), which
+// bias 8 * 16 * 127: exact. One vphaddd per pair halves the float work (cvt, mul, fma), which
 // was a third of the instructions: Q8_0 prefill 10% faster than one block at a time.
 #include "kernels/cpu/matmul_avx2_quant.h"
 
@@ -87,6 +89,7 @@ void quantize_record(DType type, const float* x, int64_t cols, const ActLayout& 
   auto* d = reinterpret_cast<float*>(record + layout.d_offset);
   if (is_legacy(type)) {
     auto* bias = reinterpret_cast<int32_t*>(record + layout.extra_offset);
+    auto* msum = reinterpret_cast<float*>(record + layout.msum_offset);
     const int64_t n_blocks = cols / kLegacyBlock;
     // The kernels read an odd last block's neighbour (weights 0): keep it a defined 0.
     std::memset(q + cols, 0, static_cast<size_t>(layout.cols_pad - cols));
@@ -97,21 +100,35 @@ void quantize_record(DType type, const float* x, int64_t cols, const ActLayout& 
       }
       _mm256_storeu_ps(d + 8 * p, _mm256_setr_ps(scale[0], scale[0], scale[1], scale[1], scale[0],
                                                  scale[0], scale[1], scale[1]));
-      if (type != DType::Q4_0) continue;
-      // Each lane's bias covers the 8 values that lane of the kernel's vphaddd sums (block 2p
-      // values 0-7, 8-15, block 2p + 1 values 0-7, 8-15, then 16-23, 24-31 of each), so every
-      // lane is sum((q_w - 8) * a) over its 8 values: no large terms that cancel across lanes
-      // (one bias per block in lane 0 left float rounding of ~1e-5 relative on small results).
+      if (legacy_has_min(type)) {
+        // d * sum(q) of each block, a quarter in each of its 4 lanes (the kernel adds all 8).
+        float quarter[2] = {0.0f, 0.0f};
+        for (int64_t b = 2 * p; b < std::min(2 * p + 2, n_blocks); ++b) {
+          int32_t sum = 0;
+          for (int64_t i = 0; i < kLegacyBlock; ++i) sum += q[b * kLegacyBlock + i];
+          quarter[b % 2] = 0.25f * scale[b % 2] * static_cast<float>(sum);
+        }
+        _mm256_storeu_ps(msum + 8 * p,
+                         _mm256_setr_ps(quarter[0], quarter[0], quarter[1], quarter[1], quarter[0],
+                                        quarter[0], quarter[1], quarter[1]));
+      }
+      const int offset = legacy_offset(type);
+      if (offset == 0) continue;
+      // Q4_0 / Q5_0: each lane's bias covers the 8 values that lane of the kernel's vphaddd sums
+      // (block 2p values 0-7, 8-15, block 2p + 1 values 0-7, 8-15, then 16-23, 24-31 of each), so
+      // every lane is sum((q_w - offset) * a) over its 8 values: no large terms that cancel across
+      // lanes (one bias per block in lane 0 left float rounding of ~1e-5 relative on small
+      // results).
       __m256i s0 =
           sums_of_8_biased(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * p)));
       __m256i s1 =
           sums_of_8_biased(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64 * p + 32)));
       __m256i sums8 = _mm256_castps_si256(
           _mm256_shuffle_ps(_mm256_castsi256_ps(s0), _mm256_castsi256_ps(s1), 0x88));
-      // -8 * (sum - 8 * 128); a missing block 2p + 1 reads the zero padding: bias 0.
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(bias + 8 * p),
-          _mm256_sub_epi32(_mm256_set1_epi32(8 * 8 * 128), _mm256_slli_epi32(sums8, 3)));
+      // -offset * (sum - 8 * 128); a missing block 2p + 1 reads the zero padding: bias 0.
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(bias + 8 * p),
+                          _mm256_mullo_epi32(_mm256_sub_epi32(_mm256_set1_epi32(8 * 128), sums8),
+                                             _mm256_set1_epi32(offset)));
     }
     return;
   }
@@ -123,7 +140,7 @@ void quantize_record(DType type, const float* x, int64_t cols, const ActLayout& 
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * kSuperBlock + 32 * c)));
       int32_t sum0 = _mm256_cvtsi256_si32(s) - 16 * 128,
               sum1 = _mm256_extract_epi32(s, 4) - 16 * 128;
-      if (type == DType::Q6_K) {
+      if (k_mins_per_16(type)) {
         sums[b * 16 + 2 * c] = d[b] * static_cast<float>(sum0);
         sums[b * 16 + 2 * c + 1] = d[b] * static_cast<float>(sum1);
       } else {  // Q4_K / Q5_K mins are per 32 values
@@ -133,32 +150,53 @@ void quantize_record(DType type, const float* x, int64_t cols, const ActLayout& 
   }
 }
 
-// ---- Q8_0 / Q4_0 ---------------------------------------------------------------------------
+// ---- legacy types (blocks of 32) ------------------------------------------------------------
 
 template <DType kType>
-constexpr int64_t kLegacyBytes = kType == DType::Q8_0 ? 34 : 18;  // bytes per block
+constexpr int64_t kLegacyBytes = legacy_block_bytes(kType);
 // Decode prefetches one 64-byte line per this many blocks.
 template <DType kType>
 constexpr int64_t kPrefetchEvery = kType == DType::Q8_0 ? 2 : 4;
 
-// Unsigned bytes of one weight block for vpmaddubsw: Q8_0 |w| (-128 -> 0x80, read as 128),
-// Q4_0 q in 0..15 (element j < 16 in the low nibble of qs[j], j >= 16 in the high nibble of
-// qs[j - 16]).
+// Byte j = 0x10 where bit j of the 32 fifth bits at p is set (Q5_0 / Q5_1).
+inline __m256i fifth_bits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  // Byte j takes source byte j / 8 of the broadcast word, then tests its bit j % 8.
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                                  _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                   2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+// Unsigned bytes of one weight block for vpmaddubsw: Q8_0 |w| (-128 -> 0x80, read as 128), the
+// others q in 0..15 / 0..31 (element j < 16 in the low nibble of qs[j], j >= 16 in the high
+// nibble of qs[j - 16]; Q5 types add bit j of qh as bit 4).
 template <DType kType>
 inline __m256i legacy_unsigned(const uint8_t* block) {
   if constexpr (kType == DType::Q8_0) {
     return _mm256_abs_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+  } else if constexpr (kType == DType::IQ4_NL) {
+    return _mm256_abs_epi8(iq4_values(block + 2));
   } else {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + legacy_qs_offset(kType)));
+    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
+    if constexpr (legacy_five_bits(kType)) {
+      q = _mm256_or_si256(q, fifth_bits(block + legacy_qh_offset(kType)));
+    }
+    return q;
   }
 }
 
-// a with the sign of the Q8_0 weights (zero where w is 0); Q4_0 keeps a.
+// a with the sign of the Q8_0 / IQ4_NL weights (zero where w is 0); the other types keep a.
 template <DType kType>
 inline __m256i legacy_signed(__m256i a, const uint8_t* block) {
   if constexpr (kType == DType::Q8_0) {
     return _mm256_sign_epi8(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+  } else if constexpr (kType == DType::IQ4_NL) {
+    return _mm256_sign_epi8(a, iq4_values(block + 2));
   }
   return a;
 }
@@ -168,8 +206,9 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-// The scales of blocks `first` and `first + bytes` as [d0 d0 d1 d1 d0 d0 d1 d1] (the lanes
-// of vphaddd below); a missing second block (second = false) gets 0.
+// The fp16s at `first` and `first + bytes` (the same field of blocks 2p and 2p + 1) as
+// [d0 d0 d1 d1 d0 d0 d1 d1] (the lanes of vphaddd below); a missing second block
+// (second = false) gets 0.
 inline __m256 pair_scales(const uint8_t* first, int64_t bytes, bool second) {
   uint32_t both =
       read_u16(first) | (second ? static_cast<uint32_t>(read_u16(first + bytes)) << 16 : 0u);
@@ -181,14 +220,16 @@ inline __m256 pair_scales(const uint8_t* first, int64_t bytes, bool second) {
 struct LegacyAct {
   const int8_t* q;
   const float* d;       // [n_pairs][8]
-  const int32_t* bias;  // [n_pairs][8], Q4_0 only
+  const int32_t* bias;  // [n_pairs][8], Q4_0 / Q5_0 only
+  const float* msum;    // [n_pairs][8], Q4_1 / Q5_1 only
 };
 
 inline LegacyAct legacy_act(const MatmulJob& job, int64_t t) {
   const uint8_t* rec = job.acts + t * job.layout.token_bytes;
   return {reinterpret_cast<const int8_t*>(rec),
           reinterpret_cast<const float*>(rec + job.layout.d_offset),
-          reinterpret_cast<const int32_t*>(rec + job.layout.extra_offset)};
+          reinterpret_cast<const int32_t*>(rec + job.layout.extra_offset),
+          reinterpret_cast<const float*>(rec + job.layout.msum_offset)};
 }
 
 // Rows [r0, r0 + R) x tokens [t0, t0 + T): full dot products written to y. Per pair of blocks
@@ -215,7 +256,7 @@ void legacy_tile(const MatmulJob& job, int64_t r0, int64_t t0) {
     constexpr bool kSecond = decltype(second_tag)::value;
     const uint8_t* blocks[R];
     __m256i u0[R], u1[R];
-    __m256 d_w[R];
+    __m256 d_w[R], m_w[R];
     for (int r = 0; r < R; ++r) {
       blocks[r] = rows[r] + b * kBytes;
       if constexpr (T <= 2) {
@@ -224,6 +265,7 @@ void legacy_tile(const MatmulJob& job, int64_t r0, int64_t t0) {
       u0[r] = legacy_unsigned<kType>(blocks[r]);
       u1[r] = kSecond ? legacy_unsigned<kType>(blocks[r] + kBytes) : _mm256_setzero_si256();
       d_w[r] = pair_scales(blocks[r], kBytes, kSecond);
+      if constexpr (legacy_has_min(kType)) m_w[r] = pair_scales(blocks[r] + 2, kBytes, kSecond);
     }
     for (int t = 0; t < T; ++t) {
       // Record q is padded to a multiple of 64 values, so a1 is in bounds (zeros past cols).
@@ -241,11 +283,14 @@ void legacy_tile(const MatmulJob& job, int64_t r0, int64_t t0) {
         __m256i dot1 = kSecond ? dot_u8s8(u1[r], legacy_signed<kType>(a1, blocks[r] + kBytes))
                                : _mm256_setzero_si256();
         __m256i dot = _mm256_hadd_epi32(dot0, dot1);  // [b0 b0 b1 b1 | b0 b0 b1 b1]
-        if constexpr (kType == DType::Q4_0) {
+        if constexpr (legacy_offset(kType) != 0) {
           dot = _mm256_add_epi32(
               dot, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].bias + 4 * b)));
         }
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d_w[r], d_a), acc[r][t]);
+        if constexpr (legacy_has_min(kType)) {  // + m * d_a * sum(a) per block
+          acc[r][t] = _mm256_fmadd_ps(m_w[r], _mm256_loadu_ps(act[t].msum + 4 * b), acc[r][t]);
+        }
       }
     }
   };
@@ -296,6 +341,17 @@ PathKernels avx2_quant_kernels(DType w_type) {
       return {legacy_kernel<DType::Q8_0>, quantize_record};
     case DType::Q4_0:
       return {legacy_kernel<DType::Q4_0>, quantize_record};
+    case DType::Q4_1:
+      return {legacy_kernel<DType::Q4_1>, quantize_record};
+    case DType::Q5_0:
+      return {legacy_kernel<DType::Q5_0>, quantize_record};
+    case DType::Q5_1:
+      return {legacy_kernel<DType::Q5_1>, quantize_record};
+    case DType::IQ4_NL:
+      return {legacy_kernel<DType::IQ4_NL>, quantize_record};
+    case DType::IQ4_XS:
+    case DType::Q2_K:
+    case DType::Q3_K:
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:

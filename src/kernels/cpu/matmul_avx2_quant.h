@@ -51,6 +51,18 @@ inline void prefetch(const uint8_t* p) {
   _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
 }
 
+// IQ4_NL / IQ4_XS: 16 bytes of nibble-packed codes (element j < 16 in the low nibble of x[j],
+// j >= 16 in the high nibble of x[j - 16]) as their 32 signed grid values (quant::kIq4Values).
+inline __m256i iq4_values(const uint8_t* p) {
+  __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m256i codes =
+      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
+  const __m256i grid =
+      _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                       -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  return _mm256_shuffle_epi8(grid, codes);
+}
+
 }  // namespace
 
 // The Q4_K / Q5_K / Q6_K kernel of the AVX2 path (matmul_avx2_quant_k.cpp); nullptr for

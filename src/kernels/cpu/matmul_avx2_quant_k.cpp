@@ -1,14 +1,15 @@
-// AVX2 integer kernels for Q4_K / Q5_K / Q6_K weights (the records come from the AVX2
-// quantizer in matmul_avx2_quant.cpp; K types keep the common form: d per super-block and
-// d * sum(q) per 16 values). A super-block (256 values) is 8 chunks of 32, one ymm each. Per
-// row, super-block and tile of T tokens:
-//   each chunk c is unpacked once to unsigned bytes q_c (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63)
-//   and int16 scales sc_c, then for every token
+// AVX2 integer kernels for the K types Q2_K..Q6_K (the records come from the AVX2 quantizer in
+// matmul_avx2_quant.cpp; K types keep the common form: d per super-block and d * sum(q) per 16
+// values). A super-block (256 values) is 8 chunks of 32, one ymm each. Per row, super-block and
+// tile of T tokens:
+//   each chunk c is unpacked once to unsigned bytes q_c (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15,
+//   Q5_K 0..31, Q6_K 0..63) and int16 scales sc_c, then for every token
 //     iacc_t += vpmaddwd(vpmaddubsw(q_c, a_t[c]), sc_c)
 //   |pair| <= 2 * 63 * 127 = 16002 < 2^15; |lane| <= 8 chunks * 2 * 16002 * 128 < 2^25: exact
-//   (Q6_K scales are int8, Q4_K / Q5_K 6-bit); then per token
+//   (Q6_K scales are int8, Q3_K 6-bit signed, Q2_K 4-bit, Q4_K / Q5_K 6-bit); then per token
 //     y += float(iacc_t) * d * d_a + corr . sums16     corr = -dmin * min per 16 values
-// (KBlockInts' form: Q6_K's q - 32 is q with min = 32 * sc, dmin = d). Unpacking a chunk costs
+// (KBlockInts' form: Q6_K's q - 32 is q with min = 32 * sc, dmin = d; Q3_K's q3 is q - 4 with
+// min = 4 * sc, dmin = d). Unpacking a chunk costs
 // 3-6 instructions and its scale 1-2, shared by the T tokens of the tile; each token costs 3
 // per chunk (vpmaddubsw with a as memory operand, vpmaddwd, vpaddd).
 #include <algorithm>
@@ -20,12 +21,12 @@ namespace mx::matmul_detail {
 namespace {
 
 template <DType kType>
-constexpr int64_t kKBytes = kType == DType::Q4_K ? 144 : (kType == DType::Q5_K ? 176 : 210);
+constexpr int64_t kKBytes = k_block_bytes(kType);
 
 // Per-super-block data of one row; the chunks are unpacked from `block` as they are used.
 struct KHeader {
   __m256i scales;  // int16 scales, the source of the per-chunk vectors (chunk_scales)
-  __m256i qh;      // Q5_K fifth bits qh[32]
+  __m256i qh;      // Q5_K fifth bits qh[32], Q3_K third bits hmask[32]
   __m256 corr[2];  // -dmin * min per 16 values (Q6_K: groups 0-7, 8-15) or per 32 (corr[0])
   __m256 d;        // super-block scale in every lane
 };
@@ -46,22 +47,58 @@ inline __m128i unpack_k_scales_simd(const uint8_t* packed) {
   return _mm_or_si128(low, high);
 }
 
+// Types with a scale per 16 values (Q6_K, Q3_K, Q2_K): int8 scales sc8 [16] and per-16 mins
+// mins8 [16] (int8), corr = -dmin * min.
+inline void per16_header(KHeader& h, __m128i sc8, __m128i mins8, float d, float dmin) {
+  h.d = _mm256_set1_ps(d);
+  // int16 scales, the even groups in the low 128-bit lane and the odd ones in the high lane,
+  // so that one vpshufb gives chunk C its pair (groups 2C, 2C + 1; chunk_scales).
+  h.scales = _mm256_cvtepi8_epi16(
+      _mm_shuffle_epi8(sc8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+  __m256 minus_dmin = _mm256_set1_ps(-dmin);
+  h.corr[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(mins8)), minus_dmin);
+  h.corr[1] =
+      _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(mins8, 8))), minus_dmin);
+}
+
 template <DType kType>
 inline KHeader load_k_header(const uint8_t* block) {
   KHeader h;
+  h.qh = _mm256_setzero_si256();
   if constexpr (kType == DType::Q6_K) {
     __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));  // int8 [16]
     float d = _cvtsh_ss(read_u16(block + 208));
-    h.d = _mm256_set1_ps(d);
-    // int16 scales, the even groups in the low 128-bit lane and the odd ones in the high lane,
-    // so that one vpshufb gives chunk C its pair (groups 2C, 2C + 1; chunk_scales).
-    h.scales = _mm256_cvtepi8_epi16(
-        _mm_shuffle_epi8(sc8, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
-    __m256 minus_32d = _mm256_set1_ps(-32.0f * d);
-    h.corr[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), minus_32d);
-    h.corr[1] =
-        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8))), minus_32d);
-    h.qh = _mm256_setzero_si256();
+    // min = 32 * sc, dmin = d: -d * 32 * sc
+    per16_header(h, sc8, sc8, d, 32.0f * d);
+    return h;
+  }
+  if constexpr (kType == DType::Q3_K) {
+    int8_t sc[16];
+    unpack_q3k_scales(block + 96, sc);
+    __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sc));
+    float d = _cvtsh_ss(read_u16(block + 108));
+    per16_header(h, sc8, sc8, d, 4.0f * d);  // min = 4 * sc, dmin = d
+    h.qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    return h;
+  }
+  if constexpr (kType == DType::IQ4_XS) {  // ls - 32 per 32 values, no mins
+    const uint8_t* b = block;
+    uint16_t high = read_u16(b + 2);
+    alignas(16) int16_t ls[8];
+    for (int s = 0; s < 8; ++s) {
+      ls[s] = static_cast<int16_t>(
+          (((b[4 + s / 2] >> (4 * (s % 2))) & 0x0f) | (((high >> (2 * s)) & 3) << 4)) - 32);
+    }
+    h.d = broadcast_fp16(block);
+    h.scales = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(ls)));
+    h.corr[0] = h.corr[1] = _mm256_setzero_ps();
+    return h;
+  }
+  if constexpr (kType == DType::Q2_K) {  // scales[16]: scale | min << 4
+    __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block));
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    per16_header(h, _mm_and_si128(packed, low4), _mm_and_si128(_mm_srli_epi16(packed, 4), low4),
+                 _cvtsh_ss(read_u16(block + 80)), _cvtsh_ss(read_u16(block + 82)));
     return h;
   }
   h.d = broadcast_fp16(block);
@@ -73,8 +110,9 @@ inline KHeader load_k_header(const uint8_t* block) {
   h.corr[0] = _mm256_mul_ps(
       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scales_mins, 8))), minus_dmin);
   h.corr[1] = _mm256_setzero_ps();
-  h.qh = kType == DType::Q5_K ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16))
-                              : _mm256_setzero_si256();
+  if constexpr (kType == DType::Q5_K) {
+    h.qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16));
+  }
   return h;
 }
 
@@ -91,7 +129,25 @@ inline __m256i chunk_scales(const KHeader& h) {
 template <DType kType, int C>
 inline __m256i chunk_weights(const uint8_t* block, const KHeader& h) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  if constexpr (kType == DType::Q6_K) {
+  if constexpr (kType == DType::IQ4_XS) {  // signed grid values of sub-block C
+    (void)h;
+    return iq4_values(block + 8 + 16 * C);
+  } else if constexpr (kType == DType::Q2_K || kType == DType::Q3_K) {
+    // Chunk C: bits 2 (C % 4) of qs[32 (C / 4)..] (16-bit shifts: the mask keeps each byte's
+    // own two bits); Q3_K adds bit C of hmask[l] as bit 2.
+    constexpr int kN = C / 4, kK = C % 4;
+    __m256i l = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(block + (kType == DType::Q3_K ? 32 : 16) + 32 * kN));
+    if constexpr (kK > 0) l = _mm256_srli_epi16(l, 2 * kK);
+    __m256i q = _mm256_and_si256(l, _mm256_set1_epi8(3));
+    if constexpr (kType == DType::Q3_K) {
+      __m256i bit = h.qh;
+      if constexpr (C < 2) bit = _mm256_slli_epi16(bit, 2 - C);
+      if constexpr (C > 2) bit = _mm256_srli_epi16(bit, C - 2);
+      q = _mm256_or_si256(q, _mm256_and_si256(bit, _mm256_set1_epi8(4)));
+    }
+    return q;
+  } else if constexpr (kType == DType::Q6_K) {
     // Half n = C / 4 (128 values) from ql[64n..] and qh[32n..]; in it, chunk k = C % 4 takes the
     // low (k < 2) or high nibbles of ql[32 (k % 2)..] and bits 2k, 2k + 1 of qh as bits 4-5.
     constexpr int kN = C / 4, kK = C % 4;
@@ -159,11 +215,14 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
         [&](auto chunk) {
           constexpr int kC = decltype(chunk)::value;
           __m256i q = chunk_weights<kType, kC>(block, h);
+          // IQ4_XS: signed weights; |w| against a with w's sign (|pair| <= 2 * 127 * 127).
+          __m256i u = signed_weights(kType) ? _mm256_abs_epi8(q) : q;
           __m256i sc = chunk_scales<kC>(h);
           for (int t = 0; t < T; ++t) {
             __m256i a = _mm256_loadu_si256(
                 reinterpret_cast<const __m256i*>(a_rec[t] + b * kSuperBlock + 32 * kC));
-            iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), sc));
+            if constexpr (signed_weights(kType)) a = _mm256_sign_epi8(a, q);
+            iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), sc));
             in_register(iacc[t]);  // a chain, not a tree of live products (see in_register)
           }
         },
@@ -171,7 +230,9 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
     for (int t = 0; t < T; ++t) {
       __m256 scale = _mm256_mul_ps(h.d, _mm256_broadcast_ss(d_rec[t] + b));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), scale, acc[t]);
-      if constexpr (kType == DType::Q6_K) {
+      if constexpr (kType == DType::IQ4_XS) {
+        // no mins
+      } else if constexpr (k_mins_per_16(kType)) {
         acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 16 * b), acc[t]);
         acc[t] = _mm256_fmadd_ps(h.corr[1], _mm256_loadu_ps(sums_rec[t] + 16 * b + 8), acc[t]);
       } else {
@@ -205,12 +266,18 @@ void k_kernel(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int64_t 
 
 MatmulKernel avx2_k_kernel(DType w_type) {
   switch (w_type) {
+    case DType::Q2_K:
+      return k_kernel<DType::Q2_K>;
+    case DType::Q3_K:
+      return k_kernel<DType::Q3_K>;
     case DType::Q4_K:
       return k_kernel<DType::Q4_K>;
     case DType::Q5_K:
       return k_kernel<DType::Q5_K>;
     case DType::Q6_K:
       return k_kernel<DType::Q6_K>;
+    case DType::IQ4_XS:
+      return k_kernel<DType::IQ4_XS>;
     default:
       return nullptr;
   }

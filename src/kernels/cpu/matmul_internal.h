@@ -4,12 +4,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "core/dtype.h"
 
 namespace mx::matmul_detail {
 
-constexpr int64_t kLegacyBlock = 32;   // Q8_0 / Q4_0 elements per block
+constexpr int64_t kLegacyBlock = 32;   // Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 elements per block
 constexpr int64_t kSuperBlock = 256;   // K-type elements per super-block
 constexpr int64_t kKGroup = 16;        // K-type activation sums are kept per 16 elements
 
@@ -17,8 +18,70 @@ inline int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
-inline bool is_legacy(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
-inline bool is_k_type(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
+// Blocks of 32: x = d * (q - offset) (Q8_0, Q4_0, Q5_0), x = d * q + m (Q4_1, Q5_1) or
+// x = d * kIq4Values[q] (IQ4_NL).
+inline bool is_legacy(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 ||
+         t == DType::Q5_1 || t == DType::IQ4_NL;
+}
+// Super-blocks of 256 in KBlockInts' form.
+inline bool is_k_type(DType t) {
+  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K ||
+         t == DType::Q3_K || t == DType::IQ4_XS;
+}
+// Types whose weights are signed bytes (Q8_0 as stored, IQ4_NL / IQ4_XS from their grid):
+// the kernels without VNNI move their sign onto the activations (vpmaddubsw takes one
+// unsigned operand).
+constexpr bool signed_weights(DType t) {
+  return t == DType::Q8_0 || t == DType::IQ4_NL || t == DType::IQ4_XS;
+}
+// Legacy types with a per-block minimum m (x = d * q + m): the records also carry d * sum(q)
+// per block (ActLayout::msum_offset).
+constexpr bool legacy_has_min(DType t) { return t == DType::Q4_1 || t == DType::Q5_1; }
+// Zero point of the unsigned legacy weights: x = d * (q - offset).
+constexpr int legacy_offset(DType t) { return t == DType::Q4_0 ? 8 : (t == DType::Q5_0 ? 16 : 0); }
+// Bytes per block and where the 4-bit values (and Q5's fifth bits, a little-endian uint32 whose
+// bit j belongs to element j) start in it; the fp16 d is at 0 and Q4_1 / Q5_1's fp16 m at 2.
+constexpr int64_t legacy_block_bytes(DType t) {
+  switch (t) {
+    case DType::Q8_0:
+      return 34;
+    case DType::Q4_0:
+    case DType::IQ4_NL:
+      return 18;
+    case DType::Q4_1:
+      return 20;
+    case DType::Q5_0:
+      return 22;
+    default:
+      return 24;  // Q5_1
+  }
+}
+constexpr int64_t legacy_qs_offset(DType t) {
+  return t == DType::Q4_1 ? 4 : (t == DType::Q5_0 ? 6 : (t == DType::Q5_1 ? 8 : 2));
+}
+constexpr int64_t legacy_qh_offset(DType t) { return t == DType::Q5_1 ? 4 : 2; }
+constexpr bool legacy_five_bits(DType t) { return t == DType::Q5_0 || t == DType::Q5_1; }
+// K types whose mins (KBlockInts::min) vary per 16 values; Q4_K / Q5_K's are per 32.
+constexpr bool k_mins_per_16(DType t) {
+  return t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K;
+}
+constexpr int64_t k_block_bytes(DType t) {
+  switch (t) {
+    case DType::Q2_K:
+      return 84;
+    case DType::Q3_K:
+      return 110;
+    case DType::Q4_K:
+      return 144;
+    case DType::Q5_K:
+      return 176;
+    case DType::IQ4_XS:
+      return 136;
+    default:
+      return 210;  // Q6_K
+  }
+}
 
 // One token's quantized activations, a 64-byte aligned record in scratch:
 //  q      int8 [cols_pad]                 values, zero padded (legacy: cols_pad = cols rounded
@@ -26,7 +89,9 @@ inline bool is_k_type(DType t) { return t == DType::Q4_K || t == DType::Q5_K || 
 //  legacy (block 32, n_pairs = cols_pad / 64):
 //    d16  float [n_pairs][16]            lanes 0-7: scale of block 2p, 8-15: of block 2p + 1
 //    bias int32 [cols_pad / 4]           -offset * (sum of each 4 consecutive q), offset is the
-//                                          weight zero point the path folds in (0, 8 or 128)
+//                                          weight zero point the path folds in (0, 8, 16 or 128)
+//    msum float [n_pairs][16]            Q4_1 / Q5_1 only: d * (sum of q) per block, in the
+//                                          lanes each path reads (scalar: plain [n_blocks])
 //  K types (n_super = cols / 256):
 //    d    float [n_super rounded up to 16] scale per super-block
 //    sums float [cols / 16]              d * (sum of q over each 16 elements)
@@ -34,6 +99,7 @@ struct ActLayout {
   int64_t cols_pad = 0;
   int64_t d_offset = 0;     // bytes from record start
   int64_t extra_offset = 0; // bias (legacy) or sums (K)
+  int64_t msum_offset = 0;  // legacy types with a minimum (legacy_has_min)
   int64_t token_bytes = 0;  // record size, multiple of 64
 };
 
@@ -43,7 +109,9 @@ inline ActLayout act_layout(DType w_type, int64_t cols) {
     layout.cols_pad = round_up(cols, 64);
     layout.d_offset = layout.cols_pad;
     layout.extra_offset = layout.d_offset + layout.cols_pad / 64 * 16 * 4;
-    layout.token_bytes = layout.extra_offset + layout.cols_pad;  // int32 per 4 values
+    layout.msum_offset = layout.extra_offset + layout.cols_pad;  // bias: int32 per 4 values
+    layout.token_bytes = layout.msum_offset;
+    if (legacy_has_min(w_type)) layout.token_bytes += layout.cols_pad / 64 * 16 * 4;
   } else if (is_k_type(w_type)) {
     layout.cols_pad = cols;
     layout.d_offset = cols;
@@ -58,7 +126,8 @@ inline ActLayout act_layout(DType w_type, int64_t cols) {
 // tokens, after the per-token records of all tokens in scratch:
 //  a     uint8 [cols / 4][16][4]  token t's a + 128 for columns 4j..4j+3 at (j * 16 + t) * 4
 //  d     float [n_d][16]          activation scale per block (legacy: 32 columns, K: 256)
-//  msum  float [cols / 32][16]    K types: d * (sum of q over each 32 columns)
+//  msum  float [cols / g][16]     types with mins: d * (sum of q over each g columns), g =
+//                                 lanes_msum_group (Q2_K 16; Q4_K, Q5_K, Q4_1, Q5_1 32)
 constexpr int64_t kLanesMinTokens = 16;
 // With weights read in place (MatmulJob::w_aux) nothing is unpacked per call, and a partly
 // filled group of 16 tokens beats the per-token tiles from this many tokens on.
@@ -74,12 +143,20 @@ struct LanesLayout {
   int64_t group_bytes = 0;
 };
 
+// Columns per min term of the lanes kernels (weights with a min: Q2_K per 16 values; Q4_K, Q5_K,
+// Q4_1, Q5_1 per 32), 0 for the types without.
+constexpr int64_t lanes_msum_group(DType t) {
+  if (t == DType::Q2_K) return 16;
+  return t == DType::Q4_K || t == DType::Q5_K || legacy_has_min(t) ? 32 : 0;
+}
+
 inline LanesLayout lanes_layout(DType w_type, int64_t cols) {
   LanesLayout layout;
   layout.d_offset = 16 * cols;
   int64_t n_d = cols / (is_legacy(w_type) ? kLegacyBlock : kSuperBlock);
   layout.msum_offset = layout.d_offset + n_d * 64;
-  layout.group_bytes = round_up(layout.msum_offset + (is_k_type(w_type) ? cols / 32 * 64 : 0), 64);
+  const int64_t msum_group = lanes_msum_group(w_type);
+  layout.group_bytes = round_up(layout.msum_offset + (msum_group ? cols / msum_group * 64 : 0), 64);
   return layout;
 }
 
@@ -136,7 +213,7 @@ LanesKernels avx512_vnni_lanes_kernels(DType w_type);
 // F32 / F16 / BF16 kernels (matmul_float_simd.inc), called only by the path tables above.
 PathKernels avx2_float_kernels(DType w_type);
 PathKernels avx512_float_kernels(DType w_type);
-// Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K kernels of the AVX2 path (matmul_avx2_quant*.cpp), called
+// Integer kernels (legacy and K types) of the AVX2 path (matmul_avx2_quant*.cpp), called
 // only by avx2_kernels().
 PathKernels avx2_quant_kernels(DType w_type);
 
@@ -152,9 +229,29 @@ inline void unpack_k_scales(const uint8_t* packed, uint8_t scale[8], uint8_t min
   }
 }
 
+// Q3_K's 16 six-bit scales (stored + 32 in 12 bytes: low 4 bits in bytes 0-7, low nibble for
+// sub-blocks 0-7 and high for 8-15; top 2 bits in byte 8 + s % 4 at bit 2 * (s / 4)) as int8
+// in [-32, 31], on 32-bit words four sub-blocks at a time (as ggml does).
+inline void unpack_q3k_scales(const uint8_t* packed, int8_t out[16]) {
+  uint32_t a0, a1, top;
+  std::memcpy(&a0, packed, 4);
+  std::memcpy(&a1, packed + 4, 4);
+  std::memcpy(&top, packed + 8, 4);
+  const uint32_t words[4] = {(a0 & 0x0f0f0f0fu) | ((top & 0x03030303u) << 4),
+                             (a1 & 0x0f0f0f0fu) | (((top >> 2) & 0x03030303u) << 4),
+                             ((a0 >> 4) & 0x0f0f0f0fu) | (((top >> 4) & 0x03030303u) << 4),
+                             ((a1 >> 4) & 0x0f0f0f0fu) | (((top >> 6) & 0x03030303u) << 4)};
+  uint8_t bytes[16];
+  std::memcpy(bytes, words, 16);
+  for (int s = 0; s < 16; ++s) out[s] = static_cast<int8_t>(bytes[s] - 32);
+}
+
 // A K-type super-block in one common form: element i = d * scale[i / 16] * q[i] - dmin *
-// min[i / 16], q unsigned (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63). Q6_K's x = d * sc * (q - 32)
-// becomes scale = sc, min = 32 * sc, dmin = d.
+// min[i / 16], q unsigned (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15, Q5_K 0..31, Q6_K 0..63). Q6_K's
+// x = d * sc * (q - 32) becomes scale = sc, min = 32 * sc, dmin = d; Q3_K's x = d * sc * q3
+// with q3 in [-4, 3] becomes q = q3 + 4, scale = sc, min = 4 * sc, dmin = d; IQ4_XS's
+// x = d * ls * v (v on the grid, in [-127, 113]) becomes q = v + 128, scale = ls, min = 128 * ls,
+// dmin = d (the SIMD kernels take v signed instead: q would not fit vpmaddubsw's int16 pairs).
 struct KBlockInts {
   float d = 0.0f;
   float dmin = 0.0f;
@@ -163,7 +260,7 @@ struct KBlockInts {
   int32_t min[kSuperBlock / kKGroup];
 };
 
-// Decodes super-block `block` of a Q4_K / Q5_K / Q6_K row (matmul_scalar.cpp).
+// Decodes super-block `block` of a K-type row (matmul_scalar.cpp).
 void decode_k_block(DType w_type, const uint8_t* block, KBlockInts& out);
 
 // The scalar quantizer (also used by the SIMD paths' records through their own fill of the

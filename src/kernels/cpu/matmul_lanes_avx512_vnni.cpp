@@ -1,5 +1,6 @@
-// Prefill GEMM with tokens in the vector lanes (AVX-512 VNNI), for Q8_0 / Q4_0 / Q4_K / Q5_K /
-// Q6_K weights and n_tokens >= kLanesMinTokens (Q8_0 with weights read in place: kLanesMinTokensInPlace).
+// Prefill GEMM with tokens in the vector lanes (AVX-512 VNNI), for every integer weight type
+// (legacy blocks of 32: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL; K: Q2_K..Q6_K, IQ4_XS) and
+// n_tokens >= kLanesMinTokens (Q8_0 with weights read in place: kLanesMinTokensInPlace).
 //
 // The tile kernels of matmul_avx512_quant.inc put 64 consecutive columns of one (row, token) in
 // a zmm, so every weight scale group ends in a per-lane float step (cvt + mul + fma per 64 MACs
@@ -8,17 +9,17 @@
 // vpdpbusd, so each int32 lane sums one (row, token) over a whole scale group:
 //   iacc[r]  = bias[r][g] + sum_j dpbusd(a16[g, j], bcast(w[r][g, 4j..4j+3]))     G/4 steps
 //   facc[r] += float(iacc[r]) * (scale[r][g] * d_a[16 tokens])
-//   facc[r] += minterm[r][g] * msum[g][16 tokens]                                  (Q4_K, Q5_K)
+//   facc[r] += minterm[r][g] * msum[g][16 tokens]       (Q2_K, Q4_K, Q5_K; Q4_1, Q5_1: m)
 // with a + 128 as the unsigned operand and bias = -128 * sum(w over the group), so the float
-// work is 3 ops per group of 32 (Q6_K: 16) columns for 16 tokens instead of per 64 columns for
-// one (K types: cvt + fma per group into a per-super-block sum, times d_a once per super-block).
-// A tile is 8 rows x 16 tokens; two tiles (16 rows) are transposed into one 64-byte store per
-// token. Weights are unpacked per 8 rows and kSegCols columns into a stack RowPack (signed bytes
-// in column order, the group's bias, scale and min term), so each weight block is decoded once
-// per call, not per token tile. Q8_0 weights with prepared aux data (bias and scale per group,
-// matmul_prepare_aux) skip the unpack and are read in place: at 16 tokens (a batch of decodes)
-// the unpack cost as much as the products.
-// Integer sums are exact: |lane| <= 255 * 128 * 32 + 128 * 128 * 32 < 2^31.
+// work is 3 ops per group of 32 (Q2_K, Q3_K, Q6_K: 16) columns for 16 tokens instead of per 64
+// columns for one (K types: cvt + fma per group into a per-super-block sum, times d_a once per
+// super-block). A tile is 8 rows x 16 tokens; two tiles (16 rows) are transposed into one 64-byte
+// store per token. Weights are unpacked per 8 rows and kSegCols columns into a stack RowPack
+// (signed bytes in column order, the group's bias, scale and min term), so each weight block is
+// decoded once per call, not per token tile. Q8_0 weights with prepared aux data (bias and scale
+// per group, matmul_prepare_aux) skip the unpack and are read in place: at 16 tokens (a batch of
+// decodes) the unpack cost as much as the products. Integer sums are exact: |lane| <= 255 * 128 *
+// 32 + 128 * 128 * 32 < 2^31.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -40,8 +41,22 @@ constexpr int64_t kSegCols = 2048;  // columns unpacked at a time (multiple of 2
 constexpr int64_t kMaxGroups = kSegCols / 16;
 
 // Elements per weight scale group.
-constexpr int group_elems(DType t) { return t == DType::Q6_K ? 16 : 32; }
-constexpr bool has_mins(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+constexpr int group_elems(DType t) {
+  return t == DType::Q6_K || t == DType::Q3_K || t == DType::Q2_K ? 16 : 32;
+}
+constexpr bool has_mins(DType t) { return lanes_msum_group(t) != 0; }
+// Blocks of 32 with one scale each (the activation scale varies per block too).
+constexpr bool legacy_type(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 ||
+         t == DType::Q5_1 || t == DType::IQ4_NL;
+}
+
+// IQ4_NL / IQ4_XS codes (0..15 per byte) to their signed grid values (quant::kIq4Values).
+inline __m256i iq4_lookup(__m256i codes) {
+  const __m256i grid = _mm256_broadcastsi128_si256(
+      _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+  return _mm256_shuffle_epi8(grid, codes);
+}
 
 struct RowPack {
   alignas(64) int8_t w[kR][kSegCols];
@@ -77,19 +92,29 @@ template <DType kType>
 void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
   int8_t* w = pk.w[pr];
   uint64_t s[8];
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
-    constexpr int64_t kBytes = kType == DType::Q8_0 ? 34 : 18;
+  if constexpr (legacy_type(kType)) {
+    constexpr int64_t kBytes = legacy_block_bytes(kType);
     const uint8_t* blk = row + c0 / 32 * kBytes;
     for (int64_t g = 0; g < n / 32; ++g, blk += kBytes) {
       __m256i q;
       if constexpr (kType == DType::Q8_0) {
         q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
       } else {
+        // Element j < 16 in the low nibble of qs[j], j >= 16 in the high nibble of qs[j - 16];
+        // Q5 types add bit j of qh as 16; then the zero point or the IQ4_NL grid.
         const __m128i mask = _mm_set1_epi8(0x0f);
-        __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-        q = _mm256_sub_epi8(
-            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), mask), _mm_and_si128(x, mask)),
-            _mm256_set1_epi8(8));
+        __m128i x =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + legacy_qs_offset(kType)));
+        q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(x, 4), mask), _mm_and_si128(x, mask));
+        if constexpr (legacy_five_bits(kType)) {
+          uint32_t qh;
+          std::memcpy(&qh, blk + legacy_qh_offset(kType), 4);
+          q = _mm256_mask_add_epi8(q, _cvtu32_mask32(qh), q, _mm256_set1_epi8(16));
+        }
+        if constexpr (kType == DType::IQ4_NL) q = iq4_lookup(q);
+        if constexpr (legacy_offset(kType) != 0) {
+          q = _mm256_sub_epi8(q, _mm256_set1_epi8(legacy_offset(kType)));
+        }
       }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(w + 32 * g), q);
       // sum(q) = sum(q + 128) - 32 * 128
@@ -97,6 +122,73 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
             s);
       pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[0] + s[1] + s[2] + s[3]) - 4096);
       pk.scale[pr][g] = _cvtsh_ss(read_u16(blk));
+      if constexpr (has_mins(kType)) pk.minterm[pr][g] = _cvtsh_ss(read_u16(blk + 2));
+    }
+    return;
+  }
+  if constexpr (kType == DType::Q2_K || kType == DType::Q3_K) {
+    constexpr bool kThree = kType == DType::Q3_K;
+    for (int64_t b = 0; b < n / 256; ++b) {
+      const uint8_t* blk = row + (c0 / 256 + b) * k_block_bytes(kType);
+      int8_t sc[16];
+      float d, dmin = 0.0f;
+      if constexpr (kThree) {
+        unpack_q3k_scales(blk + 96, sc);
+        d = _cvtsh_ss(read_u16(blk + 108));
+      } else {
+        for (int k = 0; k < 16; ++k) sc[k] = static_cast<int8_t>(blk[k] & 0x0f);
+        d = _cvtsh_ss(read_u16(blk + 80));
+        dmin = _cvtsh_ss(read_u16(blk + 82));
+      }
+      const uint8_t* qs = blk + (kThree ? 32 : 16);
+      const __m512i hmask =
+          kThree ? _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)))
+                 : _mm512_setzero_si512();
+      for (int c = 0; c < 4; ++c) {  // 64 values each, as load_q2_q3_block in the tile kernels
+        __m512i x = _mm512_broadcast_i64x4(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (c / 2))));
+        __m512i shift =
+            _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * (c % 2))),
+                               _mm256_set1_epi16(static_cast<short>(4 * (c % 2) + 2)), 1);
+        __m512i q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(3));
+        if constexpr (kThree) {  // q3 + 4 in 0..7
+          __m512i bit =
+              _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
+          q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hmask, bit), q, _mm512_set1_epi8(4));
+        }
+        constexpr int kZero = kThree ? 4 : 0;  // Q3_K stores q3 = q - 4
+        _mm512_storeu_si512(w + 256 * b + 64 * c, _mm512_sub_epi8(q, _mm512_set1_epi8(kZero)));
+        sums8(q, s);
+        for (int k = 0; k < 4; ++k) {
+          int64_t g = 16 * b + 4 * c + k;
+          pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[2 * k] + s[2 * k + 1]) - 16 * kZero);
+          pk.scale[pr][g] = d * sc[4 * c + k];
+          if constexpr (!kThree)
+            pk.minterm[pr][g] = -dmin * static_cast<float>(blk[4 * c + k] >> 4);
+        }
+      }
+    }
+    return;
+  }
+  if constexpr (kType == DType::IQ4_XS) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < n / 256; ++b) {
+      const uint8_t* blk = row + (c0 / 256 + b) * 136;
+      const float d = _cvtsh_ss(read_u16(blk));
+      const uint16_t high = read_u16(blk + 2);
+      for (int sb = 0; sb < 8; ++sb) {  // sub-block of 32: low nibbles 0-15, high 16-31
+        __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 8 + 16 * sb));
+        __m256i q = iq4_lookup(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), low4));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(w + 256 * b + 32 * sb), q);
+        sums8(
+            _mm512_castsi256_si512(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)))),
+            s);
+        int64_t g = 8 * b + sb;
+        int ls = ((blk[4 + sb / 2] >> (4 * (sb % 2))) & 0x0f) | (((high >> (2 * sb)) & 3) << 4);
+        pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[0] + s[1] + s[2] + s[3]) - 4096);
+        pk.scale[pr][g] = d * static_cast<float>(ls - 32);
+      }
     }
     return;
   }
@@ -211,13 +303,18 @@ inline void lanes_tile(const Rows& pk, int64_t n, const uint8_t* a, const float*
                        const float* msum, __m512 facc[kR]) {
   constexpr int kG = group_elems(kType);
   __m512i iacc[kR];
-  if constexpr (kType == DType::Q8_0 || kType == DType::Q4_0) {
+  if constexpr (legacy_type(kType)) {
     for (int64_t g = 0; g < n / kG; ++g) {
       group_dots<kG>(pk, g, a + g * kG * 16, iacc);
       __m512 dv = _mm512_loadu_ps(d + g * 16);
       for (int r = 0; r < kR; ++r) {
         facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r]),
                                   _mm512_mul_ps(_mm512_set1_ps(pk.scale(r, g)), dv), facc[r]);
+      }
+      if constexpr (has_mins(kType)) {  // Q4_1 / Q5_1: + m * d_a * sum(a)
+        __m512 mv = _mm512_loadu_ps(msum + g * 16);
+        for (int r = 0; r < kR; ++r)
+          facc[r] = _mm512_fmadd_ps(_mm512_set1_ps(pk.minterm(r, g)), mv, facc[r]);
       }
     }
     return;
@@ -276,13 +373,14 @@ void view_q8_rows(const MatmulJob& job, int64_t rb, int nr, int64_t c0, Q8InPlac
 template <DType kType, typename Rows>
 void segment_tiles(const MatmulJob& job, const Rows rows[2], int64_t rb, int nr, int64_t c0,
                    int64_t n, int64_t t0, int64_t t1) {
-  constexpr int64_t kBlock = (kType == DType::Q8_0 || kType == DType::Q4_0) ? 32 : 256;
+  constexpr int64_t kBlock = legacy_type(kType) ? 32 : 256;
   const LanesLayout& L = job.lanes_layout;
   __mmask16 row_mask = static_cast<__mmask16>((1u << nr) - 1);
   for (int64_t tg = t0 / 16; tg * 16 < t1; ++tg) {
     const uint8_t* grp = job.lanes + tg * L.group_bytes;
     const auto* d = reinterpret_cast<const float*>(grp + L.d_offset) + c0 / kBlock * 16;
-    const auto* msum = reinterpret_cast<const float*>(grp + L.msum_offset) + c0 / 32 * 16;
+    const auto* msum = reinterpret_cast<const float*>(grp + L.msum_offset) +
+                       (has_mins(kType) ? c0 / lanes_msum_group(kType) * 16 : 0);
     __m512 facc[2 * kR], out[16];
     for (int r = 0; r < 2 * kR; ++r) facc[r] = _mm512_setzero_ps();
     lanes_tile<kType>(rows[0], n, grp + c0 * 16, d, msum, facc);
@@ -351,12 +449,25 @@ void interleave(const MatmulJob& job, int64_t tg, int64_t n_tokens) {
       std::memcpy(&v, rec + 4 * j, 4);
       a[j * 16 + t] = v ^ flip;
     }
+    const int64_t msum_group = lanes_msum_group(job.w_type);
     if (legacy) {
       for (int64_t b = 0; b < job.cols / 32; ++b) d[b * 16 + t] = rd[(b / 2) * 16 + (b % 2) * 8];
+      if (msum_group) {  // the record's d_a * sum(a) / 8 per lane of block b, times 8
+        const auto* rm = reinterpret_cast<const float*>(rec + job.layout.msum_offset);
+        for (int64_t b = 0; b < job.cols / 32; ++b) {
+          msum[b * 16 + t] = 8.0f * rm[(b / 2) * 16 + (b % 2) * 8];
+        }
+      }
     } else {
       const auto* sums = reinterpret_cast<const float*>(rec + job.layout.extra_offset);
       for (int64_t b = 0; b < job.cols / 256; ++b) d[b * 16 + t] = rd[b];
-      for (int64_t s = 0; s < job.cols / 32; ++s) msum[s * 16 + t] = sums[2 * s] + sums[2 * s + 1];
+      if (msum_group == 16) {
+        for (int64_t s = 0; s < job.cols / 16; ++s) msum[s * 16 + t] = sums[s];
+      } else if (msum_group == 32) {
+        for (int64_t s = 0; s < job.cols / 32; ++s) {
+          msum[s * 16 + t] = sums[2 * s] + sums[2 * s + 1];
+        }
+      }
     }
   }
 }
@@ -375,6 +486,20 @@ LanesKernels avx512_vnni_lanes_kernels(DType w_type) {
       return {lanes_kernel<DType::Q5_K>, interleave};
     case DType::Q6_K:
       return {lanes_kernel<DType::Q6_K>, interleave};
+    case DType::Q4_1:
+      return {lanes_kernel<DType::Q4_1>, interleave};
+    case DType::Q5_0:
+      return {lanes_kernel<DType::Q5_0>, interleave};
+    case DType::Q5_1:
+      return {lanes_kernel<DType::Q5_1>, interleave};
+    case DType::IQ4_NL:
+      return {lanes_kernel<DType::IQ4_NL>, interleave};
+    case DType::Q2_K:
+      return {lanes_kernel<DType::Q2_K>, interleave};
+    case DType::Q3_K:
+      return {lanes_kernel<DType::Q3_K>, interleave};
+    case DType::IQ4_XS:
+      return {lanes_kernel<DType::IQ4_XS>, interleave};
     default:
       return {};
   }

@@ -25,10 +25,16 @@ void quantize_scalar(DType w_type, const float* x, int64_t cols, const ActLayout
   auto* d = reinterpret_cast<float*>(record + layout.d_offset);
   std::memset(record, 0, static_cast<size_t>(layout.token_bytes));
   if (is_legacy(w_type)) {
+    auto* msum = reinterpret_cast<float*>(record + layout.msum_offset);
     for (int64_t b = 0; b < cols / kLegacyBlock; ++b) {
       float scale;
       quantize_block_scalar(x + b * kLegacyBlock, kLegacyBlock, q + b * kLegacyBlock, &scale);
       for (int lane = 0; lane < 8; ++lane) d[(b / 2) * 16 + (b % 2) * 8 + lane] = scale;
+      if (legacy_has_min(w_type)) {  // the scalar kernel reads msum[b]
+        int32_t sum = 0;
+        for (int64_t i = 0; i < kLegacyBlock; ++i) sum += q[b * kLegacyBlock + i];
+        msum[b] = scale * static_cast<float>(sum);
+      }
     }
     return;  // the scalar kernels do not use the bias field
   }
@@ -68,19 +74,33 @@ void kernel_float(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int6
   }
 }
 
-// ---- Q8_0 / Q4_0 --------------------------------------------------------------------------
+// ---- legacy types (blocks of 32) ---------------------------------------------------------
 
-// Integer dot of one weight block with 32 activations; the weight's zero point already applied.
+// Integer dot of one weight block with 32 activations, the weight's zero point applied
+// (x = d * (q - offset), or x = d * q + m whose m the caller adds). 4-bit values: element j < 16
+// in the low nibble of qs[j], j >= 16 in the high nibble of qs[j - 16]; Q5 types add bit j of
+// qh as bit 4.
 int32_t legacy_block_dot(DType type, const uint8_t* block, const int8_t* a) {
   int32_t sum = 0;
   if (type == DType::Q8_0) {
     const auto* qs = reinterpret_cast<const int8_t*>(block + 2);
     for (int i = 0; i < 32; ++i) sum += qs[i] * a[i];
-  } else {  // Q4_0: element j < 16 in the low nibble of qs[j], j >= 16 in the high nibble
-    const uint8_t* qs = block + 2;
+    return sum;
+  }
+  const uint8_t* qs = block + legacy_qs_offset(type);
+  if (type == DType::IQ4_NL) {
     for (int i = 0; i < 16; ++i) {
-      sum += ((qs[i] & 0x0f) - 8) * a[i] + ((qs[i] >> 4) - 8) * a[i + 16];
+      sum += quant::kIq4Values[qs[i] & 0x0f] * a[i] + quant::kIq4Values[qs[i] >> 4] * a[i + 16];
     }
+    return sum;
+  }
+  uint32_t qh = 0;
+  if (legacy_five_bits(type)) std::memcpy(&qh, block + legacy_qh_offset(type), 4);
+  const int offset = legacy_offset(type);
+  for (int i = 0; i < 16; ++i) {
+    int lo = (qs[i] & 0x0f) | static_cast<int>(((qh >> i) & 1) << 4);
+    int hi = (qs[i] >> 4) | static_cast<int>(((qh >> (i + 16)) & 1) << 4);
+    sum += (lo - offset) * a[i] + (hi - offset) * a[i + 16];
   }
   return sum;
 }
@@ -88,13 +108,16 @@ int32_t legacy_block_dot(DType type, const uint8_t* block, const int8_t* a) {
 float legacy_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* record) {
   const auto* q = reinterpret_cast<const int8_t*>(record);
   const auto* d16 = reinterpret_cast<const float*>(record + job.layout.d_offset);
-  int64_t block_bytes = job.w_type == DType::Q8_0 ? 34 : 18;
+  const auto* msum = reinterpret_cast<const float*>(record + job.layout.msum_offset);
+  const int64_t block_bytes = legacy_block_bytes(job.w_type);
+  const bool has_min = legacy_has_min(job.w_type);
   float sum = 0.0f;
   for (int64_t b = 0; b < job.cols / kLegacyBlock; ++b) {
     const uint8_t* block = row + b * block_bytes;
     float d_a = d16[(b / 2) * 16 + (b % 2) * 8];
     int32_t dot = legacy_block_dot(job.w_type, block, q + b * kLegacyBlock);
     sum += load_fp16(block) * d_a * static_cast<float>(dot);
+    if (has_min) sum += load_fp16(block + 2) * msum[b];
   }
   return sum;
 }
@@ -104,7 +127,7 @@ float legacy_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* re
 float k_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* record) {
   const auto* q = reinterpret_cast<const int8_t*>(record);
   const auto* d = reinterpret_cast<const float*>(record + job.layout.d_offset);
-  int64_t block_bytes = job.w_row_bytes / (job.cols / kSuperBlock);
+  const int64_t block_bytes = k_block_bytes(job.w_type);
   KBlockInts block;
   float sum = 0.0f;
   for (int64_t b = 0; b < job.cols / kSuperBlock; ++b) {
@@ -120,7 +143,11 @@ float k_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* record)
       scaled += block.scale[g] * dot;
       mins += block.min[g] * asum;
     }
-    sum += d[b] * (block.d * static_cast<float>(scaled) - block.dmin * static_cast<float>(mins));
+    if (job.w_type == DType::IQ4_XS) {  // min = 128 * scale cancels most of `scaled`: exactly
+      sum += d[b] * block.d * static_cast<float>(scaled - mins);
+    } else {
+      sum += d[b] * (block.d * static_cast<float>(scaled) - block.dmin * static_cast<float>(mins));
+    }
   }
   return sum;
 }
@@ -140,6 +167,53 @@ void kernel_quant(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int6
 }  // namespace
 
 void decode_k_block(DType w_type, const uint8_t* block, KBlockInts& out) {
+  if (w_type == DType::IQ4_XS) {
+    quant::BlockIQ4_XS b;
+    std::memcpy(&b, block, sizeof b);
+    out.d = fp16_to_fp32(b.d);
+    out.dmin = out.d;
+    for (int s = 0; s < 8; ++s) {
+      int ls = ((b.scales_l[s / 2] >> (4 * (s % 2))) & 0x0f) | (((b.scales_h >> (2 * s)) & 3) << 4);
+      for (int half = 0; half < 2; ++half) {
+        out.scale[2 * s + half] = ls - 32;
+        out.min[2 * s + half] = 128 * (ls - 32);
+      }
+      for (int j = 0; j < 16; ++j) {  // v + 128
+        out.q[32 * s + j] = static_cast<uint8_t>(quant::kIq4Values[b.qs[16 * s + j] & 0x0f] + 128);
+        out.q[32 * s + j + 16] =
+            static_cast<uint8_t>(quant::kIq4Values[b.qs[16 * s + j] >> 4] + 128);
+      }
+    }
+    return;
+  }
+  if (w_type == DType::Q2_K || w_type == DType::Q3_K) {
+    // 2 low bits of element i: bits 2 * ((i / 32) % 4) of qs[32 * (i / 128) + i % 32].
+    const bool three = w_type == DType::Q3_K;
+    const uint8_t* qs = block + (three ? 32 : 16);
+    for (int i = 0; i < kSuperBlock; ++i) {
+      int q = (qs[32 * (i / 128) + i % 32] >> (2 * ((i / 32) % 4))) & 3;
+      if (three) q += ((block[i % 32] >> (i / 32)) & 1) * 4;  // hmask: q3 + 4
+      out.q[i] = static_cast<uint8_t>(q);
+    }
+    if (three) {
+      int8_t sc[16];
+      unpack_q3k_scales(block + 96, sc);
+      out.d = load_fp16(block + 108);
+      out.dmin = out.d;
+      for (int g = 0; g < 16; ++g) {
+        out.scale[g] = sc[g];
+        out.min[g] = 4 * sc[g];
+      }
+    } else {  // Q2_K: scales[g] = scale (low nibble) | min (high nibble) << 4
+      out.d = load_fp16(block + 80);
+      out.dmin = load_fp16(block + 82);
+      for (int g = 0; g < 16; ++g) {
+        out.scale[g] = block[g] & 0x0f;
+        out.min[g] = block[g] >> 4;
+      }
+    }
+    return;
+  }
   if (w_type == DType::Q6_K) {
     quant::BlockQ6_K b;
     std::memcpy(&b, block, sizeof b);

@@ -112,6 +112,26 @@ struct BlockQ8_K {
   int16_t bsums[16];
 };
 
+// The 16 values of IQ4_NL / IQ4_XS's 4-bit codes (ggml's kvalues_iq4nl), a non-uniform grid.
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                   1,    13,   25,  38,  53,  69,  89,  113};
+
+// x[j] = d * kIq4Values[q[j]], q[j] 4 bits packed as in Q4_0.
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[16];
+};
+
+// 8 sub-blocks of 32. Sub-block s: 6-bit scale ls = low 4 bits from scales_l[s / 2] (low nibble
+// for even s, high for odd) | bits 2s, 2s + 1 of scales_h as bits 4-5; x = d * (ls - 32) *
+// kIq4Values[q], q 4 bits from qs[16 s .. 16 s + 15] packed as in Q4_0 within the sub-block.
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[4];
+  uint8_t qs[128];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
@@ -124,5 +144,7 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18);
+static_assert(sizeof(BlockIQ4_XS) == 136);
 
 }  // namespace mx::quant

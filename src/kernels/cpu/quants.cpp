@@ -76,6 +76,8 @@ constexpr Codec kCodecs[] = {
     {DType::Q5_K, quant::dequantize_q5_k, quant::quantize_q5_k},
     {DType::Q6_K, quant::dequantize_q6_k, quant::quantize_q6_k},
     {DType::Q8_K, quant::dequantize_q8_k, quant::quantize_q8_k},
+    {DType::IQ4_NL, quant::dequantize_iq4_nl, quant::quantize_iq4_nl},
+    {DType::IQ4_XS, quant::dequantize_iq4_xs, quant::quantize_iq4_xs},
 };
 
 const Codec* find_codec(DType type) {

@@ -2,9 +2,9 @@
 //
 // dequantize_row expands n elements stored as `type` (blocks laid out as in quant_blocks.h)
 // into n floats; quantize_row does the reverse. n must be a multiple of the type's block size
-// (32 for Q4_0..Q8_1, 256 for the K types, 1 for F32/F16/BF16). Both return false, writing
-// nothing, for a type they do not handle or a bad n; callers that validated the tensor
-// (row_bytes succeeded) and checked can_dequantize/can_quantize can treat false as a bug.
+// (32 for Q4_0..Q8_1 and IQ4_NL, 256 for the K types and IQ4_XS, 1 for F32/F16/BF16). Both return
+// false, writing nothing, for a type they do not handle or a bad n; callers that validated the
+// tensor (row_bytes succeeded) and checked can_dequantize/can_quantize can treat false as a bug.
 //
 // These are the correctness references that optimized kernels are tested against, and the
 // quantizers used to build test models: they favour clarity over speed. The quantizers need
@@ -19,9 +19,9 @@
 
 namespace mx {
 
-// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K.
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS.
 bool can_dequantize(DType type);
-// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K.
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS.
 bool can_quantize(DType type);
 
 [[nodiscard]] bool dequantize_row(DType type, const void* src, float* dst, int64_t n);
@@ -48,6 +48,8 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q5_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q6_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q8_k(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq4_nl(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks);
 
 void quantize_q4_0(const float* src, void* dst, int64_t n_blocks);
 void quantize_q4_1(const float* src, void* dst, int64_t n_blocks);
@@ -61,6 +63,8 @@ void quantize_q4_k(const float* src, void* dst, int64_t n_blocks);
 void quantize_q5_k(const float* src, void* dst, int64_t n_blocks);
 void quantize_q6_k(const float* src, void* dst, int64_t n_blocks);
 void quantize_q8_k(const float* src, void* dst, int64_t n_blocks);
+void quantize_iq4_nl(const float* src, void* dst, int64_t n_blocks);
+void quantize_iq4_xs(const float* src, void* dst, int64_t n_blocks);
 
 }  // namespace quant
 }  // namespace mx

@@ -15,8 +15,9 @@ TEST(GetRows, EveryTypeMatchesDequantize) {
   ThreadPool pool(2, false);
   std::mt19937 rng(4);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
-                     DType::Q5_K, DType::Q6_K}) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                     DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
     int64_t cols = 512, n_rows = 11;
     size_t rb = static_cast<size_t>(*row_bytes(type, cols));
     std::vector<uint8_t> table(rb * n_rows);

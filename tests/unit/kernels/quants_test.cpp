@@ -78,12 +78,13 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, QuantRoundTrip,
                                            Bound{DType::Q5_0, 4.25e-2}, Bound{DType::Q5_1, 3.55e-2},
                                            Bound{DType::Q5_K, 3.8e-2}, Bound{DType::Q4_0, 8.6e-2},
                                            Bound{DType::Q4_1, 7.4e-2}, Bound{DType::Q4_K, 7.5e-2},
-                                           Bound{DType::Q3_K, 0.152}, Bound{DType::Q2_K, 0.28}),
+                                           Bound{DType::Q3_K, 0.152}, Bound{DType::Q2_K, 0.28},
+                                           Bound{DType::IQ4_NL, 0.2}, Bound{DType::IQ4_XS, 0.2}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
-const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                            DType::Q8_0, DType::Q8_1, DType::Q2_K, DType::Q3_K,
-                            DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K};
+const DType kQuantized[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0,   DType::Q5_1,  DType::Q8_0,
+                            DType::Q8_1, DType::Q2_K, DType::Q3_K,   DType::Q4_K,  DType::Q5_K,
+                            DType::Q6_K, DType::Q8_K, DType::IQ4_NL, DType::IQ4_XS};
 
 TEST(Quants, ZeroRowStaysZero) {
   std::vector<float> zeros(kRow, 0.0f);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
@@ -80,6 +81,70 @@ TEST(QuantizeModel, W8A8FromF32) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("blk.0.attn_q.weight.scale"), std::string::npos)
       << refused.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+// Logits of the last of `n` tokens after a prefill of all of them.
+std::vector<float> last_logits(Model& model, int64_t n) {
+  const int64_t block = 16;
+  std::vector<int32_t> tokens(static_cast<size_t>(n)), positions(tokens.size());
+  for (int64_t i = 0; i < n; ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 13) % 150000);
+  std::iota(positions.begin(), positions.end(), 0);
+  KvCacheStorage kv(model.config(), (n + block - 1) / block, block, DType::F32);
+  std::vector<int32_t> table((n + block - 1) / block);
+  std::iota(table.begin(), table.end(), 0);
+  BatchSequence seq{0, n, table.data(), n};
+  const int32_t last = static_cast<int32_t>(n - 1);
+  ForwardBatch batch{tokens, positions, std::span(&seq, 1), std::span(&last, 1)};
+  ThreadPool pool(2);
+  std::vector<float> logits(static_cast<size_t>(model.config().vocab_size));
+  EXPECT_TRUE(model.forward(batch, kv, logits.data(), pool).ok());
+  return logits;
+}
+
+// The types llama-quantize writes into Q2_K..Q5_1 and IQ4 files (a DeepSeek Q4_K_M file has Q5_0
+// attn_k_b) load from a deepseek2 model (MLA, MoE) and give the logits of the same weights
+// expanded to f32 (`mxserve quantize --type f32` of the quantized file): the packed-block
+// kernels differ from f32 weights only by the int8 activations. This tiny random model
+// amplifies that difference (the routing of its experts flips), so the yardstick is Q8_0, a type
+// whose kernels predate this test: max |diff| / max |logit| measured 0.19 for Q8_0 and
+// 0.03-0.09 for the others; each must stay within 1.5x Q8_0's (a wrong kernel gives ~1).
+// The accuracy check against llama.cpp is bench/perplexity_vs_llamacpp.sh.
+TEST(QuantizeModel, DeepseekInEveryLegacyAndLowKType) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("mx_quantize_ds_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  TestModelRequest make;
+  make.spec.arch = Arch::kDeepseek2;
+  make.tokenizer_dir = kTokenizer;
+  make.out = (dir / "f32.gguf").string();
+  ASSERT_TRUE(write_test_model(make).ok());
+  double q8_error = 0.0;
+  for (const char* type : {"q8_0", "q5_0", "q5_1", "q4_1", "q3_K", "q2_K", "iq4_nl", "iq4_xs"}) {
+    const std::string quantized = (dir / (std::string(type) + ".gguf")).string();
+    const std::string expanded = (dir / (std::string(type) + "_f32.gguf")).string();
+    Status status = quantize_model({make.out, quantized, type, 2});
+    ASSERT_TRUE(status.ok()) << type << ": " << status.error().message;
+    status = quantize_model({quantized, expanded, "f32", 2});
+    ASSERT_TRUE(status.ok()) << type << ": " << status.error().message;
+    auto out = GgufFile::open(quantized);
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(out->find_tensor("blk.0.attn_q_a.weight")->dtype, *dtype_from_name(type)) << type;
+    auto model = Model::load(quantized);
+    ASSERT_TRUE(model.ok()) << type << ": " << model.error().message;
+    auto ref_model = Model::load(expanded);
+    ASSERT_TRUE(ref_model.ok()) << type << ": " << ref_model.error().message;
+    const std::vector<float> got = last_logits(**model, 24), ref = last_logits(**ref_model, 24);
+    double diff = 0.0, ref_max = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      diff = std::max(diff, std::fabs(double{got[i]} - ref[i]));
+      ref_max = std::max(ref_max, std::fabs(double{ref[i]}));
+    }
+    std::printf("%s: max |logit - f32 of the same weights| / max |logit| = %.4f\n", type,
+                diff / ref_max);
+    if (q8_error == 0.0) q8_error = diff / ref_max;  // q8_0 comes first
+    EXPECT_LE(diff / ref_max, 1.5 * q8_error) << type;
+  }
   std::filesystem::remove_all(dir);
 }
 
