@@ -96,6 +96,8 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
       continue;
     }
     reserve += static_cast<int64_t>(resumed.prompt.size()) + resumed.max_new_tokens;
+    if (!seq.served_by.empty()) seq.served_by += ",";
+    seq.served_by += fmt::format("{}@{:x}", worker->endpoint.address, client_.epoch_of(worker));
     to_proto(resumed, *request.add_sequences());
     stream_to_seq_.push_back(static_cast<int32_t>(i));
   }
@@ -143,6 +145,7 @@ void RoutedRequest::finish_seq(int32_t index, StopReason reason, const std::stri
   event.prompt_tokens = static_cast<int64_t>(originals_[index].prompt.size());
   event.cached_tokens = seq.cached_tokens;
   event.completion_tokens = seq.completion_tokens;
+  event.served_by = seq.served_by;
   if (started_) sink_->on_event(index, event);
   if (all_finished() && !done_) {
     done_ = true;
@@ -202,6 +205,7 @@ void RoutedRequest::on_event(int attempt, int32_t stream_index, const TokenEvent
   got_token_ = true;
   deadline_ = Clock::now() + client_.config_.token_timeout;
   seq.finished = event.finished;
+  if (seq.finished) out.served_by = seq.served_by;
   sink_->on_event(index, out);
   if (seq.finished && all_finished() && !done_) {
     done_ = true;

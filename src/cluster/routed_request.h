@@ -56,6 +56,7 @@ class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {
     int64_t completion_tokens = 0;   // as last delivered
     int64_t base_completion = 0;     // delivered before the current attempt
     int64_t cached_tokens = 0;       // from the first attempt
+    std::string served_by;           // "host:port@epoch" of each worker it ran on
     bool finished = false;
     bool cancel_requested = false;
   };

@@ -46,6 +46,9 @@ struct TokenEvent {
   int64_t prompt_tokens = 0;
   int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache (first admission)
   int64_t completion_tokens = 0;
+  // Final events in a cluster: the workers that computed the sequence, "host:port@epoch", in
+  // order (more than one after a failover), comma-separated; empty in one process.
+  std::string served_by;
 };
 
 // One sequence to generate: plain data (it crosses process boundaries: engine_client.h).

@@ -151,6 +151,10 @@ bool GenerationCall::apply_event(int32_t index, const TokenEvent& event) {
   OutputDelta delta;
   if (event.token.token >= 0 && !event.stop_token) add_token(choice, event, delta);
   if (event.finished) finish_choice(index, choice, event, delta);
+  if (event.finished && !event.served_by.empty() &&
+      served_by_.find(event.served_by) == std::string::npos) {
+    served_by_ += served_by_.empty() ? event.served_by : "," + event.served_by;
+  }
   choice.content += delta.content;
   choice.reasoning += delta.reasoning;
   if (settings_.stream && !client_gone_) stream_delta(index, choice, delta, event.finished);
@@ -264,7 +268,8 @@ GenerationCall::FinalUsage GenerationCall::complete() {
                      usage_.reasoning_tokens};
   if (billed.prompt == 0) billed.prompt = prompt_tokens_;
   billed.completion = std::max(billed.completion, counts_now().completion);
-  return FinalUsage{final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3, end};
+  return FinalUsage{final_status(), billed, ttft_ms(), seconds(end - start_) * 1e3, end,
+                    served_by_};
 }
 
 // The end of the response goes out once the final record is committed (at once without a
@@ -276,6 +281,7 @@ void GenerationCall::end_response(const FinalUsage& usage) {
     self->respond();
   };
   if (!meter_) return respond_now();
+  if (!usage.served_by.empty()) meter_->set_worker(usage.served_by);
   meter_->finish(usage.status, usage.tokens, usage.ttft_ms, usage.e2e_ms, std::move(respond_now));
 }
 

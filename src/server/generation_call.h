@@ -85,6 +85,7 @@ class GenerationCall : public TokenSink, public std::enable_shared_from_this<Gen
     TokenCounts tokens;
     double ttft_ms, e2e_ms;
     std::chrono::steady_clock::time_point end;
+    std::string served_by;  // the workers that computed it (cluster), for the record
   };
 
   struct PendingEvent {
@@ -123,6 +124,7 @@ class GenerationCall : public TokenSink, public std::enable_shared_from_this<Gen
   std::function<void()> on_done_;
   std::shared_ptr<MeteredRequest> meter_;
   std::unique_ptr<CallFormat> format_;  // used under mutex_
+  std::string served_by_;               // under mutex_: the workers of the final events
 
   std::mutex inbox_mutex_;
   std::vector<PendingEvent> inbox_;  // guarded by inbox_mutex_

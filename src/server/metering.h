@@ -35,7 +35,9 @@ struct Caller {
 class MeteredRequest {
  public:
   MeteredRequest(Ledger* ledger, QuotaTracker& quotas, UsageRecord record, int64_t reserved_at_ms)
-      : ledger_(ledger), quotas_(quotas), record_(std::move(record)),
+      : ledger_(ledger),
+        quotas_(quotas),
+        record_(std::move(record)),
         reserved_at_ms_(reserved_at_ms) {}
 
   const std::string& request_id() const { return record_.request_id; }
@@ -43,6 +45,9 @@ class MeteredRequest {
   // Streamed output is sent from then(), so a delivered token is never missing from the
   // ledger, even after a crash.
   void progress(const TokenCounts& tokens, double ttft_ms, std::function<void()> then);
+  // Who computed the request, for the final record (cluster: the workers); default: the
+  // MeteringConfig's worker.
+  void set_worker(std::string worker) { record_.worker = std::move(worker); }
   // The final record (first call only); settles the quota reservation; then() after commit.
   void finish(UsageStatus status, const TokenCounts& tokens, double ttft_ms, double e2e_ms,
               std::function<void()> then);

@@ -33,8 +33,11 @@ class Cluster:
         self.procs.append(proc)
         deadline = time.time() + 60
         while time.time() < deadline:
-            match = PORT_PATTERNS[role].search(open(log_path).read())
+            text = open(log_path).read()
+            match = PORT_PATTERNS[role].search(text)
             if match:
+                metrics = re.search(r"worker metrics on http://[^:]*:(\d+)", text)
+                proc.metrics_port = int(metrics.group(1)) if metrics else None
                 return proc, int(match.group(1))
             if proc.poll() is not None:
                 break
@@ -103,6 +106,17 @@ def stream_completion(host, port, body, on_chunk=None, timeout=120):
             usage = event["usage"]
     connection.close()
     return text, usage, times, request_id
+
+
+def engine_gauges(host, port):
+    """The mxserve_* gauges and counters of a role's /metrics, by name (no labels)."""
+    status, text = request(host, port, "GET", "/metrics", timeout=10)
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("mxserve_") and "{" not in line:
+            name, value = line.split()[:2]
+            values[name] = float(value)
+    return values
 
 
 def workers(host, port):

@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cluster_lib import (Cluster, completion_text, stream_completion, wait_until,  # noqa: E402
-                         workers)
+from cluster_lib import (Cluster, completion_text, engine_gauges,  # noqa: E402
+                         stream_completion, wait_until, workers)
 
 mxserve, model, work = sys.argv[1:4]
 H = "127.0.0.1"
@@ -28,6 +28,17 @@ def check(condition, message):
 
 
 cluster = Cluster(mxserve, work)
+
+
+def _stream_quietly(progress):
+    try:
+        stream_completion(H, fe, {"prompt": "Once", "max_tokens": 1500, "temperature": 0,
+                                  "ignore_eos": True},
+                          on_chunk=lambda n: progress.__setitem__(0, n))
+    except Exception:  # noqa: BLE001 - the frontend is killed under it
+        pass
+
+
 # One token per step: a prefill chunk of several tokens takes other kernels (matrix products
 # of 6+ rows, attention over several queries) than decoding one token does, with other float
 # rounding (docs/architecture.md, "Failover"), and on these random-weight models the top two
@@ -117,10 +128,11 @@ try:
                   f"({len(text)} vs {len(expected[i])} chars)")
             check(usage and usage["completion_tokens"] == LONG,
                   f"stream {i} usage {usage}, want {LONG} completion tokens")
-            # The longest wait for a token that spans the fault: how long the streams on the
-            # victim stalled before their next token came from another worker.
-            spans = [b - a for a, b in zip(times, times[1:]) if a <= fault_time < b]
-            gaps += spans
+            # The longest wait between tokens from the fault on (tokens the victim had already
+            # sent still arrive for a moment): how long the streams on the victim stalled
+            # before their next token came from another worker.
+            spans = [b - a for a, b in zip(times, times[1:]) if b > fault_time]
+            gaps += [max(spans)] if spans else []
         print(f"{signal.Signals(fault).name} of {victim_name}: 8 streams complete; longest "
               f"stall across the fault {max(gaps or [0]):.2f} s")
         # Streams on the victim stall until the frontend moves them: at once for a kill (the
@@ -145,15 +157,43 @@ try:
 
     # 4. The ledger: one final record per request, billing what the client saw.
     db = sqlite3.connect(os.path.join(work, "fe-data", "ledger.sqlite3"))
+    moved = 0
     for text, usage, times, request_id in done:
-        rows = db.execute("SELECT status, prompt_tokens, completion_tokens FROM usage_records "
-                          "WHERE request_id = ?", (request_id,)).fetchall()
+        rows = db.execute("SELECT status, prompt_tokens, completion_tokens, worker FROM "
+                          "usage_records WHERE request_id = ?", (request_id,)).fetchall()
         check(len(rows) == 1, f"{request_id}: {len(rows)} usage records, want 1")
         if rows:
-            status, prompt_tokens, completion_tokens = rows[0]
+            status, prompt_tokens, completion_tokens, served_by = rows[0]
+            # The workers that computed it, host:port@epoch each (two after a failover).
+            check(all("@" in part for part in served_by.split(",")),
+                  f"{request_id}: record names the workers {served_by!r}")
+            moved += served_by.count(",")
             check(status == "ok" and completion_tokens == usage["completion_tokens"] and
                   prompt_tokens == usage["prompt_tokens"],
                   f"{request_id}: record {rows[0]}, the client saw {usage}")
+    check(moved > 0, "no usage record names two workers, though streams moved")
+
+    # 5. The frontend SIGKILLed mid-stream: its workers cancel the orphaned sequences (the
+    # stream's connection breaks) and hold no KV block afterwards.
+    frontend = next(p for p in cluster.procs if "frontend" in p.log_path)
+    progress = [0]
+    orphan = threading.Thread(target=lambda: _stream_quietly(progress), daemon=True)
+    orphan.start()
+    wait_until(lambda: progress[0] >= 5, 30, "the stream under way")
+    os.kill(frontend.pid, signal.SIGKILL)
+    live = [proc for proc, _ in w.values() if proc.poll() is None and proc.metrics_port]
+
+    def workers_idle():
+        for proc in live:
+            g = engine_gauges(H, proc.metrics_port)
+            if g.get("mxserve_sequences_running", 1) or g.get("mxserve_kv_blocks_used", 1):
+                return False
+        return True
+    try:
+        wait_until(workers_idle, 15, "the workers to drop the dead frontend's sequence")
+    except RuntimeError as error:
+        check(False, f"{error}: {[engine_gauges(H, p.metrics_port) for p in live]}")
+    print("frontend SIGKILLed mid-stream: every worker back to 0 sequences, 0 KV blocks")
 finally:
     cluster.stop_all()
 
