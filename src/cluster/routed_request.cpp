@@ -54,6 +54,7 @@ Status RoutedRequest::start() {
   if (!start_error_) {
     start_error_ = Error{ErrorCode::kUnavailable, "no worker admitted the request in time"};
     done_ = true;
+    release_worker();
     if (stream_) stream_->cancel();
   }
   return *start_error_;
