@@ -181,7 +181,6 @@ void RoutedRequest::on_admission(int attempt, const pb::Admission& admission) {
       error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kResourceExhausted;
   if (!elsewhere) return fail(error.code, error.message);
   if (error.code == ErrorCode::kUnavailable) client_.mark_down(tried_.back(), error.message);
-  start_error_ = error;  // what the caller hears if no other worker takes it
   std::shared_ptr<Worker> worker = client_.pick(route_request(), tried_);
   if (!worker) return fail(error.code, error.message);
   launch(worker);
