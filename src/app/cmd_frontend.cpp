@@ -47,11 +47,18 @@ Result<ClusterClientConfig> cluster_config(const FrontendFlags& flags, const Mod
   return config;
 }
 
-// GET /cluster/workers: the workers this frontend routes to, with their load and state.
-void add_cluster_routes(HttpServer& server, const ClusterEngineClient& cluster) {
+// GET /cluster/workers (an admin key, like /metrics): the workers this frontend routes to,
+// with their load and state.
+void add_cluster_routes(HttpServer& server, Metering& metering,
+                        const ClusterEngineClient& cluster) {
   server.route(
       "GET", "/cluster/workers",
-      [&cluster](const HttpRequest&, std::shared_ptr<HttpResponder> responder) {
+      [&cluster, &metering](const HttpRequest& request, std::shared_ptr<HttpResponder> responder) {
+        auto caller = metering.identify_admin(request);
+        if (!caller.ok()) {
+          const ApiError& error = caller.error();
+          return responder->send(error.http_status, "application/json", error.to_json());
+        }
         nlohmann::json workers = nlohmann::json::array();
         for (const WorkerView& w : cluster.workers()) {
           workers.push_back({{"address", w.address},
@@ -135,7 +142,9 @@ int frontend(const FrontendFlags& flags) {
     ApiEngine api;
     api.client = raw;
     api.stop = [raw] { raw->stop(); };
-    api.add_routes = [raw](HttpServer& server) { add_cluster_routes(server, *raw); };
+    api.add_routes = [raw](HttpServer& server, Metering& metering) {
+      add_cluster_routes(server, metering, *raw);
+    };
     api.owner = owned;
     return api;
   });

@@ -104,7 +104,7 @@ int run_api(const char* command, const ServeFlags& flags, const sigset_t& signal
   HttpServer server(http);
   service.register_routes(server);
   admin.register_routes(server);
-  if (engine->add_routes) engine->add_routes(server);
+  if (engine->add_routes) engine->add_routes(server, metering);
   auto port = server.start();
   if (!port.ok()) return fail(command, port.error());
   if (*ledger) (*ledger)->set_worker(worker_name(*port));

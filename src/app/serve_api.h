@@ -14,16 +14,18 @@
 #include "app/serve_flags.h"
 #include "engine/engine_client.h"
 #include "server/http_server.h"
+#include "server/metering.h"
 #include "server/model_card.h"
 
 namespace mx::app {
 
 // The engine side of the API: the client, how to stop it (every running sequence gets its
-// final event), extra routes (e.g. the cluster's), and whatever must live as long.
+// final event), extra routes (e.g. the cluster's; `Metering` identifies their callers), and
+// whatever must live as long.
 struct ApiEngine {
   EngineClient* client = nullptr;
   std::function<void()> stop;
-  std::function<void(HttpServer&)> add_routes;
+  std::function<void(HttpServer&, Metering&)> add_routes;
   std::shared_ptr<void> owner;
 };
 
