@@ -5,6 +5,9 @@
 serve_start() {
   local log="$1"
   shift
+  # Empty the log first: the child truncates it only once it runs, and a log reused from a
+  # server started before would meanwhile show that server's (now closed) port.
+  : >"$log"
   "$@" 2>"$log" &
   server_pid=$!
   port=""
