@@ -70,9 +70,6 @@ int run_api(const char* command, const ServeFlags& flags, const sigset_t& signal
   // No worker name here: the port is known only once bound (--port 0); the Ledger writes its
   // own into every record (set_worker below; the host name until then).
   Metering metering(*ledger ? &(*ledger)->store() : nullptr, ledger->get(), MeteringConfig{});
-  if (Status seeded = metering.seed_quotas(unix_ms_now()); !seeded.ok()) {
-    return fail(command, seeded.error());
-  }
   // Open mode only while the store has never held a key: revoked keys keep the server closed
   // (and on its --host), and an unreadable store counts as closed.
   if (metering.open_mode()) {

@@ -22,8 +22,6 @@ void MeteredRequest::finish(UsageStatus status, const TokenCounts& tokens, doubl
     return;
   }
   const int64_t now = unix_ms_now();
-  quotas_.settle(record_.key_id, record_.reserved_tokens, tokens.prompt + tokens.completion,
-                 reserved_at_ms_, now);
   if (!ledger_) {
     if (then) then();
     return;
@@ -96,8 +94,14 @@ ApiResult<std::shared_ptr<MeteredRequest>> Metering::admit(const Caller& caller,
                                                            int64_t reserve_tokens) {
   const int64_t now = unix_ms_now();
   if (auto denied = check_model(caller, model)) return *denied;
-  if (caller.key) {
-    QuotaDecision decision = quotas_.reserve(*caller.key, reserve_tokens, now);
+  if (caller.key && store_) {
+    Result<QuotaDecision> reserved = store_->reserve_quota(*caller.key, reserve_tokens, now);
+    if (!reserved.ok()) {
+      return ApiError::of_status(
+          503, fmt::format("cannot check the key's quota in the ledger: {}; retry shortly",
+                           reserved.error().message));
+    }
+    const QuotaDecision& decision = *reserved;
     if (!decision.allowed) {
       if (decision.retry_after_s == 0) return ApiError::bad_request(decision.message, "max_tokens");
       ApiError error = ApiError::of_status(429, decision.message);
@@ -117,27 +121,11 @@ ApiResult<std::shared_ptr<MeteredRequest>> Metering::admit(const Caller& caller,
   record.worker = config_.worker;
   record.started_at_ms = now;
   if (ledger_ && !ledger_->open(record)) {
-    if (caller.key) quotas_.settle(caller.key->id, reserve_tokens, 0, now, now);
+    if (caller.key && store_) (void)store_->release_quota(caller.key->id, reserve_tokens, now);
     return ApiError::of_status(
         503, "the server has too many requests in flight for its usage ledger; retry shortly");
   }
-  return std::make_shared<MeteredRequest>(ledger_, quotas_, std::move(record), now);
-}
-
-// Each window from the records' real start times: the day window per minute over the last
-// 24 h, the minute windows (requests and tokens) per second over the last 60 s.
-Status Metering::seed_quotas(int64_t now_ms) {
-  if (!store_) return ok_status();
-  constexpr int64_t kSecondMs = 1000, kMinuteMs = 60 * kSecondMs, kDayMs = 1440 * kMinuteMs;
-  auto day = store_->tokens_since(now_ms - kDayMs, kMinuteMs);
-  if (!day.ok()) return day.error();
-  for (const KeyTokens& k : *day) quotas_.seed_day(k.key_id, k.tokens, k.bucket_start_ms);
-  auto minute = store_->tokens_since(now_ms - kMinuteMs, kSecondMs);
-  if (!minute.ok()) return minute.error();
-  for (const KeyTokens& k : *minute) {
-    quotas_.seed_minute(k.key_id, k.requests, k.tokens, k.bucket_start_ms);
-  }
-  return ok_status();
+  return std::make_shared<MeteredRequest>(ledger_, std::move(record));
 }
 
 }  // namespace mx

@@ -1,6 +1,7 @@
 // Metering: the Tokens service on the request path. identify() says who is calling (the
 // Bearer key, through KeyDirectory); admit() decides whether a generation may start — the key
-// may use the model, its quotas have room for prompt + max_tokens (QuotaTracker), the ledger
+// may use the model, its quotas have room for prompt + max_tokens (LedgerStore::reserve_quota:
+// shared by every process on the store), the ledger
 // can take one more open record — and returns the MeteredRequest that carries its usage record
 // to the end. Nothing is computed for a request that is refused.
 //
@@ -21,7 +22,6 @@
 #include "server/http_server.h"
 #include "server/key_directory.h"
 #include "service/ledger.h"
-#include "service/quota.h"
 #include "service/usage.h"
 
 namespace mx {
@@ -34,11 +34,8 @@ struct Caller {
 
 class MeteredRequest {
  public:
-  MeteredRequest(Ledger* ledger, QuotaTracker& quotas, UsageRecord record, int64_t reserved_at_ms)
-      : ledger_(ledger),
-        quotas_(quotas),
-        record_(std::move(record)),
-        reserved_at_ms_(reserved_at_ms) {}
+  MeteredRequest(Ledger* ledger, UsageRecord record)
+      : ledger_(ledger), record_(std::move(record)) {}
 
   const std::string& request_id() const { return record_.request_id; }
   // The counts so far; then() runs once they are durable in the ledger (at once without one).
@@ -48,15 +45,14 @@ class MeteredRequest {
   // Who computed the request, for the final record (cluster: the workers); default: the
   // MeteringConfig's worker.
   void set_worker(std::string worker) { record_.worker = std::move(worker); }
-  // The final record (first call only); settles the quota reservation; then() after commit.
+  // The final record (first call only); it settles the quota reservation in the store (used
+  // tokens replace the reserved ones); then() after commit.
   void finish(UsageStatus status, const TokenCounts& tokens, double ttft_ms, double e2e_ms,
               std::function<void()> then);
 
  private:
   Ledger* ledger_;
-  QuotaTracker& quotas_;
   UsageRecord record_;
-  int64_t reserved_at_ms_;
   std::atomic<bool> finished_{false};
 };
 
@@ -78,15 +74,13 @@ class Metering {
   std::optional<ApiError> check_model(const Caller& caller, const std::string& model) const;
   // Admission of a generation of `reserve_tokens` (prompt + max_tokens over all choices):
   // 403 if the key may not use `model`, 429 (with retry_after_s) if a quota is full, 400 if
-  // the request can never fit the key's quota, 503 if the ledger has too many open records.
+  // the request can never fit the key's quota, 503 if the ledger has too many open records or
+  // the quota cannot be read.
   ApiResult<std::shared_ptr<MeteredRequest>> admit(const Caller& caller,
                                                    const std::string& request_id,
                                                    const std::string& model,
                                                    const TokenCounts& prompt,
                                                    int64_t reserve_tokens);
-  // Loads the last 24 h of usage into the quota windows (start-up).
-  Status seed_quotas(int64_t now_ms);
-
   bool has_store() const { return store_ != nullptr; }
   LedgerStore& store() { return *store_; }
   KeyDirectory& keys() { return *keys_; }
@@ -98,7 +92,6 @@ class Metering {
   Ledger* ledger_;
   MeteringConfig config_;
   std::unique_ptr<KeyDirectory> keys_;
-  QuotaTracker quotas_;
 };
 
 }  // namespace mx

@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "service/api_key.h"
+#include "service/quota.h"
 #include "service/usage.h"
 
 namespace mx {
@@ -98,8 +99,21 @@ class LedgerStore {
   // Records matching the query (group ignored), oldest first (CSV export, tests).
   virtual Result<std::vector<UsageRecord>> records(const UsageQuery& query) = 0;
   // Per key and bucket of bucket_ms: requests and prompt + completion tokens of records
-  // started at or after since_ms (open included): the quota windows at start.
+  // started at or after since_ms (open included).
   virtual Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) = 0;
+
+  // Quotas, shared by every process on the store (see quota.h). Reserves `tokens` and one
+  // request for `key` at now_ms when its limits have room — atomically with every other
+  // process's reservations for the key — else returns the refusal. A key without limits is
+  // always allowed and touches nothing. The reservation is settled by the request's final
+  // record (write_batch: the bucket gets used - reserved_tokens), or by recovery when its
+  // process is gone (counts as last written), or by release_quota.
+  virtual Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens,
+                                              int64_t now_ms) = 0;
+  // Gives back the tokens of a reservation that never became a record (the request was
+  // refused after reserving); its request still counts, as a refused attempt.
+  virtual Status release_quota(const std::string& key_id, int64_t tokens,
+                               int64_t reserved_at_ms) = 0;
 
   virtual Status insert_key(const ApiKey& key) = 0;  // error if the id exists
   virtual Status update_key(const ApiKey& key) = 0;  // by id; error if missing

@@ -1,9 +1,9 @@
 // The PostgreSQL LedgerStore: usage records and API keys in a shared database, for frontends
-// on several machines. Two connections, one for writes (batches, keys, recovery) and one for
-// reads (reports, key lookups on the request path), so a long usage report never holds up a
-// ledger batch. Every write is idempotent under retry (ON CONFLICT DO NOTHING, GREATEST,
-// WHERE status = 'open'), which is what lets PgConnection::run repeat a batch whose COMMIT may
-// or may not have reached the server before the connection dropped.
+// on several machines. Three connections: one for writes (batches, keys, recovery), one for
+// reads (reports, key lookups on the request path) and one for quota reservations, so a long usage
+// report never holds up a ledger batch. Every write is idempotent under retry (ON CONFLICT DO
+// NOTHING, GREATEST, WHERE status = 'open'), which is what lets PgConnection::run repeat a batch
+// whose COMMIT may or may not have reached the server before the connection dropped.
 #include "service/pg_store.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "service/pg_connection.h"
+#include "service/pg_quota.h"
 #include "service/pg_store_sql.h"
 
 namespace mx {
@@ -139,14 +140,25 @@ Status apply(PgConnection& conn, const LedgerProgress& op, LedgerWriteOutcome&) 
   return exec_only(conn, pg_sql::kUpdateProgress, params);
 }
 
+// The quota buckets are settled with the record, in its transaction: the reservation becomes
+// what was used; after recovery, the recovered counts become the real ones.
 Status apply(PgConnection& conn, const LedgerFinal& op, LedgerWriteOutcome& outcome) {
-  PgParams params = record_params(op.record);
+  const UsageRecord& r = op.record;
+  const int64_t used = r.tokens.prompt + r.tokens.completion;
+  PgParams params = record_params(r);
   MX_ASSIGN_OR_RETURN(PgResult of_open, conn.exec(pg_sql::kUpdateFinal, params));
-  if (of_open.affected_rows() > 0) return ok_status();
-  MX_ASSIGN_OR_RETURN(PgResult of_recovered, conn.exec(pg_sql::kUpdateFinalRecovered, params));
-  (of_recovered.affected_rows() > 0 ? outcome.late_finals : outcome.unmatched_finals)
-      .push_back(op.record.request_id);
-  return ok_status();
+  if (of_open.affected_rows() > 0) {
+    return pg_adjust_quota(conn, r.key_id, r.started_at_ms, used - r.reserved_tokens);
+  }
+  MX_ASSIGN_OR_RETURN(PgResult counted,
+                      conn.exec(pg_sql::kSelectRecoveredCounts, PgParams().text(r.request_id)));
+  if (counted.rows() == 0) {
+    outcome.unmatched_finals.push_back(r.request_id);
+    return ok_status();
+  }
+  MX_RETURN_IF_ERROR(conn.exec(pg_sql::kUpdateFinalRecovered, params));
+  outcome.late_finals.push_back(r.request_id);
+  return pg_adjust_quota(conn, r.key_id, r.started_at_ms, used - counted.int64(0, 0));
 }
 
 Status apply(PgConnection& conn, const LedgerHeartbeat& op, LedgerWriteOutcome&) {
@@ -203,10 +215,11 @@ std::vector<UsageRow> roll_up(const PgResult& sums, UsageGroup group, const Pric
 class PgStore final : public LedgerStore {
  public:
   PgStore(std::string description, std::unique_ptr<PgConnection> writer,
-          std::unique_ptr<PgConnection> reader)
+          std::unique_ptr<PgConnection> reader, std::unique_ptr<PgConnection> quota)
       : description_(std::move(description)),
         writer_(std::move(writer)),
-        reader_(std::move(reader)) {}
+        reader_(std::move(reader)),
+        quota_(std::move(quota)) {}
 
   std::string describe() const override { return description_; }
   Result<LedgerWriteOutcome> write_batch(const std::vector<LedgerOp>& ops) override;
@@ -216,6 +229,14 @@ class PgStore final : public LedgerStore {
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
   Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
+  Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
+    return quota_->run(
+        [&](PgConnection& conn) { return pg_reserve_quota(conn, key, tokens, now_ms); });
+  }
+  Status release_quota(const std::string& key_id, int64_t tokens, int64_t reserved_at_ms) override {
+    return quota_->run(
+        [&](PgConnection& conn) { return pg_adjust_quota(conn, key_id, reserved_at_ms, -tokens); });
+  }
   Status insert_key(const ApiKey& key) override;
   Status update_key(const ApiKey& key) override;
   Result<std::optional<ApiKey>> find_key(const std::string& id) override;
@@ -228,6 +249,7 @@ class PgStore final : public LedgerStore {
   std::string description_;
   std::unique_ptr<PgConnection> writer_;  // write_batch, recover_open, insert/update_key
   std::unique_ptr<PgConnection> reader_;  // everything else
+  std::unique_ptr<PgConnection> quota_;   // admission's reservations, never behind a batch
 };
 
 Result<LedgerWriteOutcome> write_ops(PgConnection& conn, const std::vector<LedgerOp>& ops) {
@@ -257,16 +279,19 @@ Result<LedgerWriteOutcome> PgStore::write_batch(const std::vector<LedgerOp>& ops
 Result<int64_t> recover_in(PgConnection& conn, const std::string& self,
                            const std::vector<std::string>& gone, int64_t now_ms) {
   PgParams now_self = PgParams().int64(now_ms).text(self);
+  MX_RETURN_IF_ERROR(pg_settle_recovered(conn, pg_sql::kReservationsExpired, now_ms, self));
   MX_ASSIGN_OR_RETURN(PgResult expired, conn.exec(pg_sql::kRecoverExpired, now_self));
   int64_t recovered = expired.affected_rows();
   MX_RETURN_IF_ERROR(exec_only(conn, pg_sql::kForgetExpired, now_self));
   for (const std::string& id : gone) {
     if (id == self) continue;
+    MX_RETURN_IF_ERROR(pg_settle_recovered(conn, pg_sql::kReservationsGone, now_ms, id));
     MX_ASSIGN_OR_RETURN(PgResult settled,
                         conn.exec(pg_sql::kRecoverGone, PgParams().int64(now_ms).text(id)));
     recovered += settled.affected_rows();
     MX_RETURN_IF_ERROR(exec_only(conn, pg_sql::kForgetGone, PgParams().text(id)));
   }
+  MX_RETURN_IF_ERROR(pg_prune_quota(conn, now_ms));
   return recovered;
 }
 
@@ -401,8 +426,9 @@ Result<std::unique_ptr<LedgerStore>> open_postgres_store(const std::string& url)
   MX_ASSIGN_OR_RETURN(auto writer, PgConnection::connect(url, description));
   MX_RETURN_IF_ERROR(create_schema(*writer, description));
   MX_ASSIGN_OR_RETURN(auto reader, PgConnection::connect(url, description));
+  MX_ASSIGN_OR_RETURN(auto quota, PgConnection::connect(url, description));
   return std::unique_ptr<LedgerStore>(
-      new PgStore(description, std::move(writer), std::move(reader)));
+      new PgStore(description, std::move(writer), std::move(reader), std::move(quota)));
 }
 
 }  // namespace mx

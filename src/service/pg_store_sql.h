@@ -4,7 +4,7 @@
 
 namespace mx::pg_sql {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Runs in one transaction under an advisory lock, so two processes starting at once against an
 // empty database do not race on CREATE ... IF NOT EXISTS (which is not atomic in PostgreSQL:
@@ -48,6 +48,23 @@ DO $upgrade$ BEGIN
       WHERE status = 'open';
     UPDATE schema_version SET version = 2;
   END IF;
+  -- 2 -> 3: quota buckets shared by the frontends (quota.h), filled from the last 24 h of
+  -- records so an upgrade resets no window (an open record counts its reservation).
+  IF (SELECT max(version) FROM schema_version) < 3 THEN
+    CREATE TABLE IF NOT EXISTS quota_usage (
+      key_id TEXT NOT NULL, span_ms BIGINT NOT NULL, bucket_start_ms BIGINT NOT NULL,
+      requests BIGINT NOT NULL, tokens BIGINT NOT NULL,
+      PRIMARY KEY (key_id, span_ms, bucket_start_ms));
+    INSERT INTO quota_usage (key_id, span_ms, bucket_start_ms, requests, tokens)
+    SELECT key_id, s.span, started_at_ms - started_at_ms % s.span,
+      CASE WHEN s.span = 1000 THEN count(*) ELSE 0 END,
+      sum(CASE WHEN status = 'open' THEN reserved_tokens
+          ELSE prompt_tokens + completion_tokens END)
+    FROM usage_records, (VALUES (1000::bigint, 60000::bigint), (60000, 86400000)) AS s(span, window_ms)
+    WHERE key_id <> '' AND started_at_ms >= (extract(epoch FROM now()) * 1000)::bigint - s.window_ms
+    GROUP BY key_id, s.span, 3;
+    UPDATE schema_version SET version = 3;
+  END IF;
 END $upgrade$;
 COMMIT;
 )sql";
@@ -85,6 +102,10 @@ WHERE request_id = $1 AND (status = 'open' OR recovered))sql";
 constexpr const char* kUpdateFinal = MX_PG_UPDATE_FINAL " AND status = 'open'";
 constexpr const char* kUpdateFinalRecovered = MX_PG_UPDATE_FINAL " AND recovered";
 #undef MX_PG_UPDATE_FINAL
+// $1 request id: the counts recovery settled a record's quota at.
+constexpr const char* kSelectRecoveredCounts =
+    "SELECT prompt_tokens + completion_tokens FROM usage_records WHERE request_id = $1 AND "
+    "recovered";
 
 // $1..$8: id, worker, node, pid, pid_start, started_at_ms, heartbeat_at_ms, expires_at_ms.
 constexpr const char* kHeartbeat = R"sql(

@@ -10,7 +10,6 @@ namespace mx {
 namespace {
 
 constexpr int64_t kSecondMs = 1000;
-constexpr int64_t kMinuteMs = 60 * kSecondMs;
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -92,9 +91,9 @@ class Ring {
 // Every window of one key. All three are kept once any limit is set, so a limit raised later
 // (update_key) sees the key's recent history.
 struct QuotaTracker::Windows {
-  Ring requests{kSecondMs, 60};       // requests, last 60 s
-  Ring minute_tokens{kSecondMs, 60};  // tokens, last 60 s
-  Ring day_tokens{kMinuteMs, 1440};   // tokens, last 24 h
+  Ring requests{kQuotaSecondMs, kQuotaSecondBuckets};       // requests, last 60 s
+  Ring minute_tokens{kQuotaSecondMs, kQuotaSecondBuckets};  // tokens, last 60 s
+  Ring day_tokens{kQuotaMinuteMs, kQuotaMinuteBuckets};     // tokens, last 24 h
 
   void advance(int64_t now_ms) {
     requests.advance(now_ms);
@@ -153,17 +152,50 @@ std::optional<QuotaDecision> refusal(const std::vector<LimitCheck>& checks,
   return worst;
 }
 
-bool has_limits(const ApiKey& key) {
+}  // namespace
+
+bool has_quota_limits(const ApiKey& key) {
   return key.tokens_per_day > 0 || key.tokens_per_minute > 0 || key.requests_per_minute > 0;
 }
 
-}  // namespace
+// The windows advance to each bucket in time order while seeding, then to now_ms.
+QuotaDecision decide_quota(const ApiKey& key, int64_t tokens, int64_t now_ms,
+                           std::vector<QuotaBucket> used) {
+  if (!has_quota_limits(key)) return {};
+  std::sort(used.begin(), used.end(), [](const QuotaBucket& a, const QuotaBucket& b) {
+    return a.bucket_start_ms < b.bucket_start_ms;
+  });
+  QuotaTracker windows;
+  for (const QuotaBucket& b : used) {
+    if (b.span_ms == kQuotaSecondMs) {
+      windows.seed_minute(key.id, b.requests, b.tokens, b.bucket_start_ms);
+    } else if (b.span_ms == kQuotaMinuteMs) {
+      windows.seed_day(key.id, b.tokens, b.bucket_start_ms);
+    }
+  }
+  return windows.reserve(key, tokens, now_ms);
+}
+
+std::array<QuotaBucket, 2> quota_charge(int64_t requests, int64_t tokens, int64_t at_ms) {
+  return {
+      QuotaBucket{kQuotaSecondMs, floor_div(at_ms, kQuotaSecondMs) * kQuotaSecondMs, requests,
+                  tokens},
+      QuotaBucket{kQuotaMinuteMs, floor_div(at_ms, kQuotaMinuteMs) * kQuotaMinuteMs, 0, tokens}};
+}
+
+int64_t quota_oldest_second(int64_t now_ms) {
+  return (floor_div(now_ms, kQuotaSecondMs) - kQuotaSecondBuckets + 1) * kQuotaSecondMs;
+}
+
+int64_t quota_oldest_minute(int64_t now_ms) {
+  return (floor_div(now_ms, kQuotaMinuteMs) - kQuotaMinuteBuckets + 1) * kQuotaMinuteMs;
+}
 
 QuotaTracker::QuotaTracker() = default;
 QuotaTracker::~QuotaTracker() = default;
 
 QuotaDecision QuotaTracker::reserve(const ApiKey& key, int64_t tokens, int64_t now_ms) {
-  if (!has_limits(key)) return {};
+  if (!has_quota_limits(key)) return {};
   tokens = std::max<int64_t>(0, tokens);
   std::lock_guard lock(mutex_);
   Windows& windows = windows_of(key.id);

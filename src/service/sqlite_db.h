@@ -76,4 +76,15 @@ class SqliteStatement {
   int bind_error_ = SQLITE_OK;  // the first failed bind, reported by step()
 };
 
+// Runs body() inside BEGIN IMMEDIATE ... COMMIT; rolls back when anything fails. IMMEDIATE
+// takes the write lock up front, so a busy database fails (or waits) before any work is done.
+template <typename Body>
+Status in_transaction(SqliteConnection& db, Body&& body) {
+  MX_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE", "begin a transaction"));
+  Status status = body();
+  if (status.ok()) status = db.exec("COMMIT", "commit");
+  if (!status.ok()) (void)db.exec("ROLLBACK", "roll back");  // the first error is the one to report
+  return status;
+}
+
 }  // namespace mx

@@ -2,6 +2,8 @@
 // Reports and keys are in sqlite_store_reads.cpp.
 #include "service/sqlite_store.h"
 
+#include "service/sqlite_quota.h"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -73,19 +75,32 @@ CREATE TABLE ledger_instances (
   expires_at_ms INTEGER NOT NULL
 );
 )sql",
+    // 3: quota buckets shared by the processes on the file (quota.h), filled from the last
+    // 24 h of records so an upgrade resets no window (an open record counts its reservation).
+    R"sql(
+CREATE TABLE quota_usage (
+  key_id TEXT NOT NULL,
+  span_ms INTEGER NOT NULL,
+  bucket_start_ms INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  PRIMARY KEY (key_id, span_ms, bucket_start_ms)
+) WITHOUT ROWID;
+INSERT INTO quota_usage (key_id, span_ms, bucket_start_ms, requests, tokens)
+SELECT key_id, 1000, started_at_ms - started_at_ms % 1000, COUNT(*),
+  SUM(CASE WHEN status = 'open' THEN reserved_tokens ELSE prompt_tokens + completion_tokens END)
+FROM usage_records WHERE key_id <> ''
+  AND started_at_ms >= (CAST(strftime('%s', 'now') AS INTEGER) - 60) * 1000
+GROUP BY 1, 3;
+INSERT INTO quota_usage (key_id, span_ms, bucket_start_ms, requests, tokens)
+SELECT key_id, 60000, started_at_ms - started_at_ms % 60000, 0,
+  SUM(CASE WHEN status = 'open' THEN reserved_tokens ELSE prompt_tokens + completion_tokens END)
+FROM usage_records WHERE key_id <> ''
+  AND started_at_ms >= (CAST(strftime('%s', 'now') AS INTEGER) - 86400) * 1000
+GROUP BY 1, 3;
+)sql",
 };
 constexpr int64_t kSchemaVersion = std::size(kMigrations);
-
-// Runs body() inside BEGIN IMMEDIATE ... COMMIT; rolls back when anything fails. IMMEDIATE
-// takes the write lock up front, so a busy database fails (or waits) before any work is done.
-template <typename Body>
-Status in_transaction(SqliteConnection& db, Body&& body) {
-  MX_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE", "begin a transaction"));
-  Status status = body();
-  if (status.ok()) status = db.exec("COMMIT", "commit");
-  if (!status.ok()) (void)db.exec("ROLLBACK", "roll back");  // the first error is the one to report
-  return status;
-}
 
 // The ledger holds key hashes and everyone's usage: only its owner may read it. A directory
 // created here is 0700 (its parents get the umask's default).
@@ -194,7 +209,10 @@ Result<std::unique_ptr<LedgerStore>> open_sqlite_store(const std::string& dir) {
   MX_ASSIGN_OR_RETURN(auto reader, SqliteConnection::open(path));
   // The read connection never writes; query_only turns a mistake into an error.
   MX_RETURN_IF_ERROR(reader->exec("PRAGMA query_only=1", "make the read connection read-only"));
-  return std::unique_ptr<LedgerStore>(new SqliteStore(std::move(writer), std::move(reader)));
+  MX_ASSIGN_OR_RETURN(auto quota, SqliteConnection::open(path));
+  MX_RETURN_IF_ERROR(set_pragmas(*quota));
+  return std::unique_ptr<LedgerStore>(
+      new SqliteStore(std::move(writer), std::move(reader), std::move(quota)));
 }
 
 Result<LedgerWriteOutcome> SqliteStore::write_batch(const std::vector<LedgerOp>& ops) {
@@ -302,15 +320,35 @@ Status SqliteStore::apply(const LedgerFinal& op, LedgerWriteOutcome& outcome) {
       std::string(kFinalSet) + " WHERE request_id = ?1 AND status = 'open'";
   static const std::string kOfRecovered =
       std::string(kFinalSet) + " WHERE request_id = ?1 AND recovered = 1";
-  MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(kOfOpen, "finalize a usage record"));
-  bind_final(update, r);
-  MX_RETURN_IF_ERROR(update.run());
-  if (writer_->changes() > 0) return ok_status();
+  const int64_t used = r.tokens.prompt + r.tokens.completion;
+  {
+    MX_ASSIGN_OR_RETURN(auto update, writer_->prepare(kOfOpen, "finalize a usage record"));
+    bind_final(update, r);
+    MX_RETURN_IF_ERROR(update.run());
+  }
+  if (writer_->changes() > 0) {
+    return sqlite_adjust_quota(*writer_, r.key_id, r.started_at_ms, used - r.reserved_tokens);
+  }
+  // A recovered record: recovery settled its quota at the counts it had; the real ones win.
+  int64_t recovered_used = -1;
+  {
+    MX_ASSIGN_OR_RETURN(auto counts, writer_->prepare(R"sql(
+SELECT prompt_tokens + completion_tokens FROM usage_records
+WHERE request_id = ?1 AND recovered = 1)sql",
+                                                      "read a recovered record's counts"));
+    counts.bind(1, r.request_id);
+    MX_ASSIGN_OR_RETURN(bool found, counts.step());
+    if (found) recovered_used = counts.int64(0);
+  }
+  if (recovered_used < 0) {
+    outcome.unmatched_finals.push_back(r.request_id);
+    return ok_status();
+  }
   MX_ASSIGN_OR_RETURN(auto late, writer_->prepare(kOfRecovered, "finalize a recovered record"));
   bind_final(late, r);
   MX_RETURN_IF_ERROR(late.run());
-  (writer_->changes() > 0 ? outcome.late_finals : outcome.unmatched_finals).push_back(r.request_id);
-  return ok_status();
+  outcome.late_finals.push_back(r.request_id);
+  return sqlite_adjust_quota(*writer_, r.key_id, r.started_at_ms, used - recovered_used);
 }
 
 // Inserts the row, or renews the lease (and the worker name, known once the port is bound).
@@ -339,11 +377,15 @@ Result<int64_t> SqliteStore::recover_open(const std::string& self,
   int64_t recovered = 0;
   MX_RETURN_IF_ERROR(in_transaction(*writer_, [&]() -> Status {
     // Lease expired, no row, or no instance at all ('': written before instance ids).
-    MX_ASSIGN_OR_RETURN(auto expired, writer_->prepare(R"sql(
-UPDATE usage_records SET status = 'aborted', recovered = 1, finished_at_ms = ?1
-WHERE status = 'open' AND instance_id <> ?2 AND instance_id NOT IN
-  (SELECT id FROM ledger_instances WHERE expires_at_ms >= ?1))sql",
-                                                       "settle records of expired instances"));
+    constexpr const char* kExpired = R"sql(status = 'open' AND instance_id <> ?2 AND
+  instance_id NOT IN (SELECT id FROM ledger_instances WHERE expires_at_ms >= ?1))sql";
+    MX_RETURN_IF_ERROR(sqlite_settle_recovered(*writer_, kExpired, now_ms, self));
+    MX_ASSIGN_OR_RETURN(
+        auto expired,
+        writer_->prepare(std::string("UPDATE usage_records SET status = 'aborted', recovered = 1, "
+                                     "finished_at_ms = ?1 WHERE ") +
+                             kExpired,
+                         "settle records of expired instances"));
     MX_RETURN_IF_ERROR(expired.bind(1, now_ms).bind(2, self).run());
     recovered += writer_->changes();
     MX_ASSIGN_OR_RETURN(auto forget,
@@ -353,6 +395,8 @@ WHERE status = 'open' AND instance_id <> ?2 AND instance_id NOT IN
     MX_RETURN_IF_ERROR(forget.bind(1, now_ms).bind(2, self).run());
     for (const std::string& id : gone) {
       if (id == self) continue;
+      MX_RETURN_IF_ERROR(
+          sqlite_settle_recovered(*writer_, "status = 'open' AND instance_id = ?2", now_ms, id));
       MX_ASSIGN_OR_RETURN(auto settle, writer_->prepare(R"sql(
 UPDATE usage_records SET status = 'aborted', recovered = 1, finished_at_ms = ?1
 WHERE status = 'open' AND instance_id = ?2)sql",
@@ -364,9 +408,22 @@ WHERE status = 'open' AND instance_id = ?2)sql",
           writer_->prepare("DELETE FROM ledger_instances WHERE id = ?1", "remove a gone instance"));
       MX_RETURN_IF_ERROR(remove.bind(1, id).run());
     }
-    return ok_status();
+    return sqlite_prune_quota(*writer_, now_ms);
   }));
   return recovered;
+}
+
+Result<QuotaDecision> SqliteStore::reserve_quota(const ApiKey& key, int64_t tokens,
+                                                 int64_t now_ms) {
+  std::lock_guard lock(quota_mutex_);
+  return sqlite_reserve_quota(*quota_, key, tokens, now_ms);
+}
+
+Status SqliteStore::release_quota(const std::string& key_id, int64_t tokens,
+                                  int64_t reserved_at_ms) {
+  std::lock_guard lock(quota_mutex_);
+  return in_transaction(
+      *quota_, [&] { return sqlite_adjust_quota(*quota_, key_id, reserved_at_ms, -tokens); });
 }
 
 }  // namespace mx

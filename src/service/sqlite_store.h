@@ -2,8 +2,8 @@
 // synchronous=NORMAL, so a committed batch survives the process being killed (not a power cut:
 // that needs FULL, a sync per commit). Several processes may share the file: writes take the
 // lock with BEGIN IMMEDIATE and wait for another process's (busy timeout). One write connection and
-// one read connection, each behind its own mutex: WAL lets usage reports read a consistent snapshot
-// while the ledger writer commits.
+// one read connection (and one for quota reservations), each behind its own mutex: WAL lets usage
+// reports read a consistent snapshot while the ledger writer commits.
 //
 // Internal to src/service: callers use open_ledger_store(dir), which picks this backend.
 #pragma once
@@ -22,8 +22,9 @@ Result<std::unique_ptr<LedgerStore>> open_sqlite_store(const std::string& dir);
 
 class SqliteStore final : public LedgerStore {
  public:
-  SqliteStore(std::unique_ptr<SqliteConnection> writer, std::unique_ptr<SqliteConnection> reader)
-      : writer_(std::move(writer)), reader_(std::move(reader)) {}
+  SqliteStore(std::unique_ptr<SqliteConnection> writer, std::unique_ptr<SqliteConnection> reader,
+              std::unique_ptr<SqliteConnection> quota)
+      : writer_(std::move(writer)), reader_(std::move(reader)), quota_(std::move(quota)) {}
 
   std::string describe() const override { return "sqlite:" + writer_->path(); }
 
@@ -35,6 +36,8 @@ class SqliteStore final : public LedgerStore {
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
   Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
+  Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override;
+  Status release_quota(const std::string& key_id, int64_t tokens, int64_t reserved_at_ms) override;
 
   Status insert_key(const ApiKey& key) override;
   Status update_key(const ApiKey& key) override;
@@ -53,6 +56,10 @@ class SqliteStore final : public LedgerStore {
   std::unique_ptr<SqliteConnection> writer_;
   std::mutex read_mutex_;  // guards reader_ and its statements
   std::unique_ptr<SqliteConnection> reader_;
+  // Admission's quota reservations: a connection of their own, so a reservation never waits
+  // behind this process's ledger batch on writer_ (only on SQLite's file lock).
+  std::mutex quota_mutex_;
+  std::unique_ptr<SqliteConnection> quota_;
 };
 
 }  // namespace mx

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quota windows survive a restart (they are seeded from the ledger's records): a key with
+# Quota windows survive a restart (they live in the ledger store, not in the process): a key with
 # --requests-per-minute 3 gets 3 requests, the server restarts, and a 4th within the same
 # minute is refused with 429 and a Retry-After. $1: the mxserve binary.
 set -euo pipefail

@@ -11,8 +11,8 @@
 namespace mx::test {
 
 // A key's fields for FakeKeyStore::add: a name, optionally admin, limited to `models`, expiring.
-inline ApiKey key_fields(std::string name, bool admin = false,
-                         std::vector<std::string> models = {}, int64_t expires_at_ms = 0) {
+inline ApiKey key_fields(std::string name, bool admin = false, std::vector<std::string> models = {},
+                         int64_t expires_at_ms = 0) {
   ApiKey key;
   key.name = std::move(name);
   key.admin = admin;
@@ -35,9 +35,7 @@ class FakeKeyStore : public LedgerStore {
                                int64_t) override {
     return int64_t{0};
   }
-  Result<std::vector<LedgerInstance>> instances() override {
-    return std::vector<LedgerInstance>{};
-  }
+  Result<std::vector<LedgerInstance>> instances() override { return std::vector<LedgerInstance>{}; }
   Result<std::vector<UsageRow>> usage(const UsageQuery&, const PriceTable&) override {
     return std::vector<UsageRow>{};
   }
@@ -47,6 +45,15 @@ class FakeKeyStore : public LedgerStore {
   Result<std::vector<KeyTokens>> tokens_since(int64_t, int64_t) override {
     return std::vector<KeyTokens>{};
   }
+  // Quotas in memory, as one process would see them (the stores share them: ledger tests).
+  Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
+    return quotas.reserve(key, tokens, now_ms);
+  }
+  Status release_quota(const std::string& key_id, int64_t tokens, int64_t at_ms) override {
+    quotas.settle(key_id, tokens, 0, at_ms, at_ms);
+    return ok_status();
+  }
+  QuotaTracker quotas;
   Status insert_key(const ApiKey& key) override {
     keys.push_back(key);
     return ok_status();

@@ -71,6 +71,12 @@ class FlakyStore final : public LedgerStore {
   Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override {
     return inner_->tokens_since(since_ms, bucket_ms);
   }
+  Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
+    return inner_->reserve_quota(key, tokens, now_ms);
+  }
+  Status release_quota(const std::string& key_id, int64_t tokens, int64_t at_ms) override {
+    return inner_->release_quota(key_id, tokens, at_ms);
+  }
   Status insert_key(const ApiKey& key) override { return inner_->insert_key(key); }
   Status update_key(const ApiKey& key) override { return inner_->update_key(key); }
   Result<std::optional<ApiKey>> find_key(const std::string& id) override {

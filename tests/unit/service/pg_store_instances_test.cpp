@@ -130,7 +130,7 @@ TEST_F(PgStoreTest, UpgradesAVersion1Schema) {
   }
   auto store = open_postgres_store(old.url());
   ASSERT_TRUE(store.ok()) << store.error().message;
-  EXPECT_EQ(pg_test::query_value(old.url(), "SELECT version FROM schema_version").value(), "2");
+  EXPECT_EQ(pg_test::query_value(old.url(), "SELECT version FROM schema_version").value(), "3");
   auto records = (*store)->records(all_records());
   ASSERT_TRUE(records.ok()) << records.error().message;
   ASSERT_EQ(records->size(), 1u);

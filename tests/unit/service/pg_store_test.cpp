@@ -303,15 +303,22 @@ TEST_F(PgStoreTest, ReconnectsAfterTheServerClosedTheConnection) {
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
       "WHERE datname = '{}' AND pid <> pg_backend_pid()",
       database_->name());
-  // Both of the store's connections (writer and reader) are cut.
-  EXPECT_EQ(sql(kill_store_connections), "2");
+  // All of the store's connections (writer, reader, quota) are cut.
+  EXPECT_EQ(sql(kill_store_connections), "3");
   UsageRecord b = open_record("cmpl-b", "key_1", "m", kT0 + 1);
   auto written = store_->write_batch({LedgerOpen{b}, LedgerFinal{final_record(b, {1, 0, 1, 0})}});
   ASSERT_TRUE(written.ok()) << written.error().message;
   ASSERT_EQ(read_all(*store_).size(), 2u);
-  // Again, with a key read on the reader and a recovery on the writer first.
+  // Again (writer and reader: the quota connection, still cut, reconnects at its next use),
+  // with a key read on the reader, a quota reservation and a recovery on the writer.
   EXPECT_EQ(sql(kill_store_connections), "2");
   EXPECT_TRUE(store_->find_key("key_1").ok());
+  ApiKey limited;
+  limited.id = "key_1";
+  limited.requests_per_minute = 10;
+  Result<QuotaDecision> reserved = store_->reserve_quota(limited, 5, kT0 + 5);
+  ASSERT_TRUE(reserved.ok()) << reserved.error().message;
+  EXPECT_TRUE(reserved->allowed);
   Result<int64_t> recovered = store_->recover_open("me", {}, kT0 + 5);
   ASSERT_TRUE(recovered.ok()) << recovered.error().message;
   EXPECT_EQ(recovered.value(), 1);
@@ -338,7 +345,7 @@ TEST_F(PgStoreTest, SchemaCreationIsSafeWhenProcessesStartTogether) {
   auto reopened = open_postgres_store(fresh.url());
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(read_all(**reopened).size(), 1u);
-  EXPECT_EQ(pg_test::query_value(fresh.url(), "SELECT version FROM schema_version").value(), "2");
+  EXPECT_EQ(pg_test::query_value(fresh.url(), "SELECT version FROM schema_version").value(), "3");
 }
 
 TEST_F(PgStoreTest, DescribeShowsTheServerButNotThePassword) {

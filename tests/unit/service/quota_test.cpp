@@ -304,3 +304,48 @@ TEST(QuotaTracker, ConcurrentReservationsNeverExceedTheLimit) {
 
 }  // namespace
 }  // namespace mx
+
+namespace mx {
+namespace {
+
+// decide_quota: stored buckets in any order, outside the windows ignored, each span into its
+// windows; quota_charge: the buckets of a reservation.
+TEST(DecideQuota, StoredBucketsInAnyOrder) {
+  ApiKey key;
+  key.id = "key_abc";
+  key.tokens_per_minute = 1000;
+  key.tokens_per_day = 5000;
+  key.requests_per_minute = 3;
+  std::vector<QuotaBucket> used = {
+      {kQuotaSecondMs, kT0 - 5 * kSec, 1, 400},
+      {kQuotaMinuteMs, kT0 - 25 * kHour, 0, 99'999},  // left the day window
+      {kQuotaSecondMs, kT0 - 61 * kSec, 5, 99'999},   // left the minute windows
+      {kQuotaMinuteMs, kT0 - 3 * kHour, 0, 4000},
+      {kQuotaSecondMs, kT0 - 30 * kSec, 1, 100},
+  };
+  EXPECT_TRUE(decide_quota(key, 500, kT0, used).allowed);
+  QuotaDecision minute = decide_quota(key, 501, kT0, used);
+  EXPECT_FALSE(minute.allowed);
+  EXPECT_EQ(minute.retry_after_s, 30);  // the 100 of second -30 leave the window first
+  // The day holds 4000 (only the minute buckets count there): 1001 more never fit today.
+  key.tokens_per_minute = 0;
+  QuotaDecision day = decide_quota(key, 1001, kT0, used);
+  EXPECT_FALSE(day.allowed);
+  EXPECT_NE(day.message.find("tokens_per_day limit of 5000"), std::string::npos) << day.message;
+  key.requests_per_minute = 2;
+  EXPECT_FALSE(decide_quota(key, 0, kT0, used).allowed);
+
+  std::array<QuotaBucket, 2> charge = quota_charge(1, 70, kT0 + 61'500);
+  EXPECT_EQ(charge[0].span_ms, kQuotaSecondMs);
+  EXPECT_EQ(charge[0].bucket_start_ms, kT0 + 61'000);
+  EXPECT_EQ(charge[0].requests, 1);
+  EXPECT_EQ(charge[1].span_ms, kQuotaMinuteMs);
+  EXPECT_EQ(charge[1].bucket_start_ms, kT0 + 60'000);
+  EXPECT_EQ(charge[1].requests, 0);
+  EXPECT_EQ(charge[1].tokens, 70);
+  EXPECT_EQ(quota_oldest_second(kT0 + 500), kT0 - 59 * kSec);
+  EXPECT_EQ(quota_oldest_minute(kT0 + 500), kT0 - 1439 * kMin);
+}
+
+}  // namespace
+}  // namespace mx
