@@ -13,19 +13,19 @@
 namespace mx {
 
 struct ApiKey {
-  std::string id;                    // "key_" + 12 lowercase hex characters
+  std::string id;  // "key_" + 12 lowercase hex characters
   std::string name;
-  std::string tenant;                // "" = the default tenant
-  std::vector<std::string> models;   // served-model names this key may use; empty: all
-  int64_t tokens_per_day = 0;        // prompt + completion tokens, rolling 24 h; 0: no limit
-  int64_t tokens_per_minute = 0;     // rolling 60 s; 0: no limit
-  int64_t requests_per_minute = 0;   // rolling 60 s; 0: no limit
-  int64_t expires_at_ms = 0;         // unix ms; 0: never
-  bool admin = false;                // may call the admin API (/admin/..., /v1/usage of all
-                                     // keys) and open /dashboard
+  std::string tenant;               // "" = the default tenant
+  std::vector<std::string> models;  // served-model names this key may use; empty: all
+  int64_t tokens_per_day = 0;       // prompt + completion tokens, rolling 24 h; 0: no limit
+  int64_t tokens_per_minute = 0;    // rolling 60 s; 0: no limit
+  int64_t requests_per_minute = 0;  // rolling 60 s; 0: no limit
+  int64_t expires_at_ms = 0;        // unix ms; 0: never
+  bool admin = false;               // may call the admin API (/admin/..., /v1/usage of all
+                                    // keys) and open /dashboard
   bool revoked = false;
   int64_t created_at_ms = 0;
-  std::string secret_hash;           // lowercase hex SHA-256 of the secret
+  std::string secret_hash;  // lowercase hex SHA-256 of the secret
 };
 
 struct NewKey {

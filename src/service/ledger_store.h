@@ -65,14 +65,6 @@ struct LedgerWriteOutcome {
   std::vector<std::string> unmatched_finals;
 };
 
-// The usage of one key in one time bucket: what seeds the quota windows at start.
-struct KeyTokens {
-  std::string key_id;
-  int64_t bucket_start_ms = 0;  // started_at_ms floored to the bucket (UTC)
-  int64_t requests = 0;         // records started in the bucket
-  int64_t tokens = 0;           // their prompt + completion
-};
-
 class LedgerStore {
  public:
   virtual ~LedgerStore() = default;
@@ -98,10 +90,6 @@ class LedgerStore {
                                               const PriceTable& prices) = 0;
   // Records matching the query (group ignored), oldest first (CSV export, tests).
   virtual Result<std::vector<UsageRecord>> records(const UsageQuery& query) = 0;
-  // Per key and bucket of bucket_ms: requests and prompt + completion tokens of records
-  // started at or after since_ms (open included).
-  virtual Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) = 0;
-
   // Quotas, shared by every process on the store (see quota.h). Reserves `tokens` and one
   // request for `key` at now_ms when its limits have room — atomically with every other
   // process's reservations for the key — else returns the refusal. A key without limits is

@@ -228,7 +228,6 @@ class PgStore final : public LedgerStore {
   Result<std::vector<LedgerInstance>> instances() override;
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
-  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
   Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
     return quota_->run(
         [&](PgConnection& conn) { return pg_reserve_quota(conn, key, tokens, now_ms); });
@@ -337,22 +336,6 @@ Result<std::vector<UsageRecord>> PgStore::records(const UsageQuery& query) {
     records.reserve(static_cast<size_t>(rows.rows()));
     for (int i = 0; i < rows.rows(); ++i) records.push_back(record_from_row(rows, i));
     return records;
-  });
-}
-
-Result<std::vector<KeyTokens>> PgStore::tokens_since(int64_t since_ms, int64_t bucket_ms) {
-  if (bucket_ms <= 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "tokens_since: bucket_ms must be positive, got {}", bucket_ms);
-  }
-  return reader_->run([&](PgConnection& conn) -> Result<std::vector<KeyTokens>> {
-    MX_ASSIGN_OR_RETURN(PgResult rows, conn.exec(pg_sql::kSelectTokensSince,
-                                                 PgParams().int64(since_ms).int64(bucket_ms)));
-    std::vector<KeyTokens> out;
-    for (int i = 0; i < rows.rows(); ++i) {
-      out.push_back({rows.text(i, 0), rows.int64(i, 1), rows.int64(i, 2), rows.int64(i, 3)});
-    }
-    return out;
   });
 }
 

@@ -156,13 +156,6 @@ constexpr const char* kSelectUsage =
 
 #undef MX_PG_RECORD_FILTER
 
-// $1 since_ms, $2 bucket_ms (> 0); buckets floored.
-constexpr const char* kSelectTokensSince = R"sql(
-SELECT key_id, started_at_ms - ((started_at_ms % $2::bigint) + $2::bigint) % $2::bigint,
-  count(*), sum(prompt_tokens + completion_tokens)
-FROM usage_records WHERE started_at_ms >= $1::bigint
-GROUP BY 1, 2 ORDER BY 1, 2)sql";
-
 // $1..$12: the key's columns in table order (key_params). An empty secret hash is stored as
 // NULL, so keys without a secret do not collide on the UNIQUE constraint.
 constexpr const char* kInsertKey = R"sql(

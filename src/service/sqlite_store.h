@@ -35,7 +35,6 @@ class SqliteStore final : public LedgerStore {
 
   Result<std::vector<UsageRow>> usage(const UsageQuery& query, const PriceTable& prices) override;
   Result<std::vector<UsageRecord>> records(const UsageQuery& query) override;
-  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override;
   Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override;
   Status release_quota(const std::string& key_id, int64_t tokens, int64_t reserved_at_ms) override;
 

@@ -1,4 +1,4 @@
-// SqliteStore: usage reports, records, quota seeding (on the read connection) and API keys.
+// SqliteStore: usage reports and records (on the read connection) and API keys.
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -199,26 +199,6 @@ Result<std::vector<UsageRecord>> SqliteStore::records(const UsageQuery& query) {
     MX_ASSIGN_OR_RETURN(bool more, select.step());
     if (!more) return records;
     records.push_back(record_from_row(select));
-  }
-}
-
-Result<std::vector<KeyTokens>> SqliteStore::tokens_since(int64_t since_ms, int64_t bucket_ms) {
-  if (bucket_ms <= 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "tokens_since: bucket_ms must be positive, got {}", bucket_ms);
-  }
-  std::lock_guard lock(read_mutex_);
-  MX_ASSIGN_OR_RETURN(auto select, reader_->prepare(R"sql(
-SELECT key_id, started_at_ms - started_at_ms % ?2 AS bucket, COUNT(*),
-  SUM(prompt_tokens + completion_tokens)
-FROM usage_records WHERE started_at_ms >= ?1 GROUP BY key_id, bucket ORDER BY key_id, bucket)sql",
-                                                    "sum requests and tokens per key"));
-  select.bind(1, since_ms).bind(2, bucket_ms);
-  std::vector<KeyTokens> result;
-  while (true) {
-    MX_ASSIGN_OR_RETURN(bool more, select.step());
-    if (!more) return result;
-    result.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3)});
   }
 }
 

@@ -26,18 +26,18 @@ struct TokenCounts {
 };
 
 struct UsageRecord {
-  std::string request_id;   // unique; the response id ("chatcmpl-...", "cmpl-...")
-  std::string key_id;       // "" when the server runs without keys
+  std::string request_id;  // unique; the response id ("chatcmpl-...", "cmpl-...")
+  std::string key_id;      // "" when the server runs without keys
   std::string tenant;
   std::string model;
   TokenCounts tokens;
   int64_t reserved_tokens = 0;  // prompt + max_tokens reserved at admission
   UsageStatus status = UsageStatus::kOpen;
-  bool recovered = false;   // settled by recovery (its instance was gone), from the last progress
-  double ttft_ms = 0.0;     // 0 when no token was produced
+  bool recovered = false;  // settled by recovery (its instance was gone), from the last progress
+  double ttft_ms = 0.0;    // 0 when no token was produced
   double e2e_ms = 0.0;
-  std::string worker;       // who computed it (hostname:port of the serve process)
-  std::string instance_id;  // the Ledger instance that opened it ("": before instance ids)
+  std::string worker;          // who computed it (hostname:port of the serve process)
+  std::string instance_id;     // the Ledger instance that opened it ("": before instance ids)
   int64_t started_at_ms = 0;   // unix ms
   int64_t finished_at_ms = 0;  // unix ms; 0 while open
 };

@@ -42,9 +42,6 @@ class FakeKeyStore : public LedgerStore {
   Result<std::vector<UsageRecord>> records(const UsageQuery&) override {
     return std::vector<UsageRecord>{};
   }
-  Result<std::vector<KeyTokens>> tokens_since(int64_t, int64_t) override {
-    return std::vector<KeyTokens>{};
-  }
   // Quotas in memory, as one process would see them (the stores share them: ledger tests).
   Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
     return quotas.reserve(key, tokens, now_ms);

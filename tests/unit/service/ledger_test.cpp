@@ -68,9 +68,6 @@ class FlakyStore final : public LedgerStore {
   Result<std::vector<UsageRecord>> records(const UsageQuery& q) override {
     return inner_->records(q);
   }
-  Result<std::vector<KeyTokens>> tokens_since(int64_t since_ms, int64_t bucket_ms) override {
-    return inner_->tokens_since(since_ms, bucket_ms);
-  }
   Result<QuotaDecision> reserve_quota(const ApiKey& key, int64_t tokens, int64_t now_ms) override {
     return inner_->reserve_quota(key, tokens, now_ms);
   }

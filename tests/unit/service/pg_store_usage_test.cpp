@@ -1,6 +1,6 @@
 // Usage reports of the PostgreSQL LedgerStore against a real server: grouping by hour, day,
-// model and key with costs worked out by hand, include_open, filters, records() order, and
-// tokens_since. See pg_test_util.h for how to run them.
+// model and key with costs worked out by hand, include_open, filters and records() order. See
+// pg_test_util.h for how to run them.
 #include <vector>
 
 #include "pg_test_util.h"
@@ -164,55 +164,6 @@ TEST_F(PgStoreUsageTest, RecordsOldestFirstWithFilters) {
   ASSERT_EQ(key_1->size(), 2u);
   EXPECT_EQ((*key_1)[0].request_id, "r1");
   EXPECT_EQ((*key_1)[1].request_id, "r2");
-}
-
-TEST_F(PgStoreUsageTest, TokensSincePerKeyAndMinute) {
-  // Two more records of key_1 in r1's minute (one open), one a minute later.
-  UsageRecord same_minute =
-      open_record("r6", "key_1", "model-a", kDay0 + kHour + 5 * kMinute + 59'999);
-  UsageRecord next_minute = open_record("r7", "key_1", "model-a", kDay0 + kHour + 6 * kMinute);
-  ASSERT_TRUE(store_
-                  ->write_batch({LedgerOpen{same_minute}, LedgerProgress{"r6", {7, 0, 3, 0}, 0.0},
-                                 LedgerOpen{next_minute},
-                                 LedgerFinal{final_record(next_minute, {20, 0, 2, 0})}})
-                  .ok());
-  Result<std::vector<KeyTokens>> tokens =
-      store_->tokens_since(kDay0 + kHour + 5 * kMinute, kMinute);
-  ASSERT_TRUE(tokens.ok()) << tokens.error().message;
-  struct Want {
-    std::string key;
-    int64_t minute, requests, tokens;
-  };
-  const std::vector<Want> want = {
-      {"key_1", kDay0 + kHour + 5 * kMinute, 2, 1500 + 10},  // r1 + r6 (open, as far as it got)
-      {"key_1", kDay0 + kHour + 6 * kMinute, 1, 22},         // r7
-      {"key_1", kDay0 + kHour + 50 * kMinute, 1, 2100},      // r2
-      {"key_1", kDay0 + 2 * kHour + 30 * kMinute, 1, 55},    // r5 (open)
-      {"key_2", kDay0 + 2 * kHour, 1, 110},                  // r3
-      {"key_2", kDay0 + kDay + 3 * kHour, 1, 330},           // r4
-  };
-  ASSERT_EQ(tokens->size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ((*tokens)[i].key_id, want[i].key) << i;
-    EXPECT_EQ((*tokens)[i].bucket_start_ms, want[i].minute) << i;
-    EXPECT_EQ((*tokens)[i].requests, want[i].requests) << i;
-    EXPECT_EQ((*tokens)[i].tokens, want[i].tokens) << i;
-  }
-  // Per second: r6 in the last second of r1's minute is a bucket of its own.
-  Result<std::vector<KeyTokens>> seconds = store_->tokens_since(kDay0 + kHour + 5 * kMinute, 1000);
-  ASSERT_TRUE(seconds.ok()) << seconds.error().message;
-  ASSERT_GE(seconds->size(), 2u);
-  EXPECT_EQ((*seconds)[0].bucket_start_ms, kDay0 + kHour + 5 * kMinute);
-  EXPECT_EQ((*seconds)[0].tokens, 1500);
-  EXPECT_EQ((*seconds)[1].bucket_start_ms, kDay0 + kHour + 5 * kMinute + 59'000);
-  EXPECT_EQ((*seconds)[1].tokens, 10);
-  // since is inclusive, to the millisecond.
-  Result<std::vector<KeyTokens>> later = store_->tokens_since(kDay0 + kDay + 3 * kHour, kMinute);
-  ASSERT_TRUE(later.ok());
-  ASSERT_EQ(later->size(), 1u);
-  EXPECT_EQ((*later)[0].tokens, 330);
-  EXPECT_TRUE(store_->tokens_since(kDay0 + kDay + 3 * kHour + 1, kMinute)->empty());
-  EXPECT_FALSE(store_->tokens_since(kDay0, 0).ok());
 }
 
 }  // namespace

@@ -299,27 +299,6 @@ TEST(SqliteStoreTest, RecordsOldestFirst) {
   EXPECT_EQ((*big)[1].request_id, "r5");  // started at kT0 + 20
 }
 
-TEST(SqliteStoreTest, TokensSincePerKeyAndMinute) {
-  UsageFixture f;
-  // r1 (1100) and the open r5 (700) start in the minute kT0; r2 (440) and r3 (330) later.
-  auto tokens = f.store->tokens_since(kT0, 60'000);
-  ASSERT_TRUE(tokens.ok()) << tokens.error().message;
-  ASSERT_EQ(tokens->size(), 5u);
-  EXPECT_EQ((*tokens)[0].key_id, "key_a");
-  EXPECT_EQ((*tokens)[0].bucket_start_ms, kT0);
-  EXPECT_EQ((*tokens)[0].requests, 1);
-  EXPECT_EQ((*tokens)[0].tokens, 1100);
-  EXPECT_EQ((*tokens)[1].bucket_start_ms, kT0 + kHour - 60'000);
-  EXPECT_EQ((*tokens)[1].tokens, 440);
-  EXPECT_EQ((*tokens)[4].key_id, "key_c");
-  EXPECT_EQ((*tokens)[4].tokens, 700);
-  auto later = f.store->tokens_since(kT0 + kHour, 60'000);
-  ASSERT_TRUE(later.ok());
-  ASSERT_EQ(later->size(), 2u);  // r3 and r4, both key_b
-  EXPECT_EQ((*later)[0].tokens, 330);
-  EXPECT_EQ((*later)[1].tokens, 55);
-}
-
 ApiKey sample_key(const std::string& id, int64_t created_at_ms) {
   ApiKey key;
   key.id = id;
