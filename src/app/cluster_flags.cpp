@@ -15,6 +15,12 @@ void add_cluster_flags(CLI::App& sub, ClusterFlags& flags) {
       ->envname("MXSERVE_LEASE_TTL")
       ->check(CLI::Range(2.0, 300.0))
       ->capture_default_str();
+  sub.add_option("--etcd-wait", flags.etcd_wait,
+                 "Seconds to keep trying to register with etcd at start before giving up "
+                 "(etcd may be starting too, or slow)")
+      ->envname("MXSERVE_ETCD_WAIT")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
 }
 
 MembershipConfig membership_config(const ClusterFlags& flags) {
@@ -23,6 +29,7 @@ MembershipConfig membership_config(const ClusterFlags& flags) {
   config.cluster = flags.cluster;
   config.lease_ttl_seconds = flags.lease_ttl;
   config.rpc_timeout_seconds = std::min(2.0, flags.lease_ttl / 3);
+  config.start_wait_seconds = flags.etcd_wait;
   return config;
 }
 

@@ -13,6 +13,7 @@ struct ClusterFlags {
   std::vector<std::string> etcd;  // endpoints; empty: no membership (static --worker list)
   std::string cluster = "default";
   double lease_ttl = 6;
+  double etcd_wait = 30;  // seconds to keep trying to register at start
 };
 
 void add_cluster_flags(CLI::App& sub, ClusterFlags& flags);

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 namespace mx {
 namespace {
@@ -59,9 +61,19 @@ Status Membership::start(const MembershipConfig& config, Member self) {
     self_ = std::move(self);
     self_.epoch = 0;
   }
-  // One try per endpoint: a failed call moves the client on to the next one.
+  // One try per endpoint (a failed call moves the client on to the next one), then the same
+  // with backoff until start_wait_seconds have passed.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(config.start_wait_seconds);
   Status registered = register_self();
   for (size_t i = 1; i < config.endpoints.size() && !registered.ok(); ++i) {
+    registered = register_self();
+  }
+  for (double backoff = config.retry_min_seconds;
+       !registered.ok() && std::chrono::steady_clock::now() < give_up;) {
+    spdlog::warn("membership: cannot register with etcd yet ({}); retrying",
+                 registered.error().message);
+    std::this_thread::sleep_for(std::chrono::duration<double>(next_backoff(backoff)));
     registered = register_self();
   }
   if (!registered.ok()) {

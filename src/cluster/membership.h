@@ -37,6 +37,9 @@ struct MembershipConfig {
   double rpc_timeout_seconds = 2;      // deadline of each etcd call (<= ttl/3 is sensible)
   double retry_min_seconds = 0.2;      // backoff while etcd is unreachable: doubles up to max
   double retry_max_seconds = 2;
+  // At start: how long to keep trying to register (with the backoff above) before start()
+  // fails — etcd may be starting too, or slow. 0: one try per endpoint.
+  double start_wait_seconds = 0;
 
   Status validate() const;
 };
@@ -55,8 +58,8 @@ class Membership {
   Membership& operator=(const Membership&) = delete;
 
   // Registers `self` (its epoch is ignored: the lease decides it) and starts the lease and watch
-  // threads. Errors: an invalid config or role, or etcd not answering at start (kUnavailable:
-  // check the endpoints); later outages are survived, never reported as errors.
+  // threads. Errors: an invalid config or role, or etcd not answering within start_wait_seconds
+  // (kUnavailable: check the endpoints); later outages are survived, never reported as errors.
   Status start(const MembershipConfig& config, Member self);
   // Stops both threads and revokes the lease, so the key disappears at once (if etcd is
   // reachable; otherwise it expires after the TTL). Idempotent.

@@ -5,6 +5,7 @@ request has one final usage record billing exactly what its client saw; afterwar
 runs and no KV block is referenced on the surviving workers.
 Usage: failover.py MXSERVE MODEL WORKDIR
 """
+import json
 import os
 import signal
 import sqlite3
@@ -28,6 +29,7 @@ def check(condition, message):
 
 
 cluster = Cluster(mxserve, work)
+measured = {}  # what bench/cluster_faults.sh reads (MX_FAILOVER_JSON)
 
 
 def _stream_quietly(progress):
@@ -135,6 +137,12 @@ try:
             gaps += [max(spans)] if spans else []
         print(f"{signal.Signals(fault).name} of {victim_name}: 8 streams complete; longest "
               f"stall across the fault {max(gaps or [0]):.2f} s")
+        measured[signal.Signals(fault).name] = {
+            "streams": 8, "completed": sum(isinstance(r, tuple) for r in results),
+            "identical_text": sum(isinstance(r, tuple) and r[0] == expected[i]
+                                  for i, r in enumerate(results)),
+            "stall_max_s": round(max(gaps or [0]), 3),
+            "stalls_s": sorted(round(g, 3) for g in gaps)}
         # Streams on the victim stall until the frontend moves them: at once for a kill (the
         # connection breaks), after --token-timeout (2 s) for a stop.
         least = 1.5 if fault == signal.SIGSTOP else 0.0
@@ -172,6 +180,8 @@ try:
                   prompt_tokens == usage["prompt_tokens"],
                   f"{request_id}: record {rows[0]}, the client saw {usage}")
     check(moved > 0, "no usage record names two workers, though streams moved")
+    measured["ledger"] = {"requests": len(done), "records_naming_two_workers": moved,
+                          "exact": not failures}
 
     # 5. The frontend SIGKILLed mid-stream: its workers cancel the orphaned sequences (the
     # stream's connection breaks) and hold no KV block afterwards.
@@ -196,6 +206,9 @@ try:
     print("frontend SIGKILLed mid-stream: every worker back to 0 sequences, 0 KV blocks")
 finally:
     cluster.stop_all()
+    if os.environ.get("MX_FAILOVER_JSON"):
+        with open(os.environ["MX_FAILOVER_JSON"], "w") as out:
+            json.dump(dict(measured, failures=failures), out, indent=1)
 
 if failures:
     print(f"FAIL: {len(failures)} check(s)")

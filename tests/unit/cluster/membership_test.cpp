@@ -294,6 +294,26 @@ TEST_F(MembershipTest, MovesOnFromADeadEndpoint) {
   EXPECT_EQ(etcd_.keys("/mxserve/t/members/"), expected_keys({{"worker", worker.epoch()}}));
 }
 
+// A worker started before etcd (a reboot with both units starting at once; a slow etcd) waits
+// for it, up to start_wait_seconds, instead of exiting.
+TEST_F(MembershipTest, StartWaitsForAnEtcdThatComesUpLater) {
+  test::EtcdProcess late;
+  MembershipConfig waiting = config(late.endpoint());
+  waiting.start_wait_seconds = 20;
+  // etcd starts on this thread (its child dies with the thread that forked it: PDEATHSIG).
+  Membership worker;
+  Status started = make_error(ErrorCode::kInternal, "not started");
+  auto start = Clock::now();
+  std::thread registering([&] { started = worker.start(waiting, member("w1", "worker")); });
+  std::this_thread::sleep_for(milliseconds(1500));
+  std::string error;
+  EXPECT_TRUE(late.start(error)) << error;
+  registering.join();
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_GT(Clock::now() - start, milliseconds(1500));
+  EXPECT_EQ(late.keys("/mxserve/t/members/"), expected_keys({{"worker", worker.epoch()}}));
+}
+
 TEST_F(MembershipTest, StartSaysWhatToDoWhenEtcdIsNotThere) {
   Membership membership;
   auto start = Clock::now();
