@@ -1,0 +1,255 @@
+"""A cluster of hosts on one machine (issue 15, item 7): etcd, a frontend and 3 workers, each in
+its own network namespace joined by veth to a bridge (netns_lib.py); the test client and
+`serve` stay in the root namespace. Greedy output through the cluster equals serve's; then,
+one fault at a time: a rate cap (tbf) on a worker's link, a worker's link down under streams,
+etcd's link down for more than 2 x the lease TTL under load, SIGSTOP and SIGKILL of a worker
+under streams. After every fault: every request completed with the unfaulted text, one ledger
+record each billing what its client saw, and no sequence or KV block left on a live worker.
+Usage: netns_cluster.py MXSERVE MODEL WORKDIR PREFIX
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster_lib import (Cluster, completion_text, engine_gauges, wait_until,  # noqa: E402
+                         workers)
+from netns_faults import (busiest_worker, check, check_ledger, check_settled,  # noqa: E402
+                          complete, failures, streams_under_fault)
+from netns_lib import Topology  # noqa: E402
+
+mxserve, model, work, prefix = sys.argv[1:5]
+TTL = 3  # seconds; the lease of every member
+# One token per step, one sequence per worker: a re-prefill after a failover computes exactly
+# what the first worker computed (failover.py says why).
+ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "16MiB", "--ctx", "2048",
+          "--max-seqs", "1", "--max-batch-tokens", "1"]
+WORKERS = ["w1", "w2", "w3"]
+# Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
+# copy would still run when its orphaned sequence must have been cancelled (~8 s).
+LONG = 800
+PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time"]
+
+
+def start_etcd(host):
+    url = f"http://{host.ip}:2379"
+    log = open(os.path.join(work, "etcd.log"), "w")
+    proc = subprocess.Popen(host.command(
+        "etcd", "--name", "e2e", "--data-dir", os.path.join(work, "etcd"),
+        "--listen-client-urls", url, "--advertise-client-urls", url,
+        "--listen-peer-urls", "http://127.0.0.1:2380",
+        "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+        "--initial-cluster", "e2e=http://127.0.0.1:2380"), stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: subprocess.run(
+        ["etcdctl", "--endpoints", f"{host.ip}:2379", "--dial-timeout", "1s", "endpoint",
+         "health"], capture_output=True, timeout=10).returncode == 0, 30, "etcd healthy")
+    return proc
+
+
+def up_workers(fe):
+    return {x["address"]: x["epoch"] for x in workers(*fe) if x["state"] == "up"}
+
+
+def rate_cap_phase(topo, fe, reference):
+    """64 kbit/s each way on w1's link: 9 requests, 3 at a time, all answered with the greedy
+    text. Returns what the clients saw."""
+    topo.rate_cap("w1", 64)
+    seen, errors, lock = [], [], threading.Lock()
+    started = time.time()
+
+    def client(k):
+        for prompt in PROMPTS:
+            body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
+            try:
+                text, usage, request_id = complete(*fe, body)
+                with lock:
+                    seen.append((request_id, usage))
+                    if text != reference[prompt]:
+                        errors.append(f"client {k}: {prompt!r} answered {text!r}")
+            except Exception as error:  # noqa: BLE001 - a failed request
+                with lock:
+                    errors.append(f"client {k}: {error!r}")
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    topo.rate_cap("w1", None)
+    check(not errors and len(seen) == 9, f"rate cap: {len(seen)}/9 answered; {errors[:3]}")
+    print(f"tbf 64kbit on w1: {len(seen)} requests answered in {time.time() - started:.1f} s, "
+          f"{len(errors)} failed")
+    return seen
+
+
+def stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall):
+    """Streams across fault(victim name); undo(victim name) after they end. A fault found by a
+    deadline (--token-timeout 2 s) stalls the victim's stream by more than least_stall.
+    Returns the victim and what the clients saw."""
+    victim = [None]
+
+    def inject():
+        victim[0] = busiest_worker(fe, topo)
+        fault(victim[0])
+        return victim[0]
+    name, done, stall, next_token = streams_under_fault(fe, bodies, expected, label, inject)
+    undo(name)
+    print(f"{label} of {name}: {len(done)}/{len(bodies)} streams complete with the unfaulted "
+          f"text; longest stall {stall:.2f} s, the next token {next_token:.2f} s after the fault")
+    check(stall > least_stall, f"{label}: no stream stalled across the fault by more than "
+          f"{least_stall} s (longest {stall:.2f} s)")
+    return name, [(request_id, usage) for _, usage, _, request_id in done]
+
+
+def etcd_outage_phase(topo, fe, reference):
+    """etcd's link down for 2 x TTL + 1 s under 3 clients' load, then up: no request fails,
+    every worker is up again (re-registered: its lease expired). Returns what clients saw."""
+    before = up_workers(fe)
+    seen, errors, lock, stop = [], [], threading.Lock(), threading.Event()
+
+    def client(k):
+        while not stop.is_set():
+            prompt = PROMPTS[len(seen) % len(PROMPTS)]
+            try:
+                text, usage, request_id = complete(*fe, {"prompt": prompt, "max_tokens": 40,
+                                                         "temperature": 0})
+                with lock:
+                    seen.append((request_id, usage))
+                    if text != reference[prompt]:
+                        errors.append(f"{prompt!r} answered {text!r}")
+            except Exception as error:  # noqa: BLE001 - a failed request
+                with lock:
+                    errors.append(repr(error))
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    topo.link("etcd", False)
+    time.sleep(2 * TTL + 1)
+    topo.link("etcd", True)
+    up_at = time.time()
+    try:
+        wait_until(lambda: len(up_workers(fe)) == len(WORKERS) and
+                   all(before.get(a) != e for a, e in up_workers(fe).items()), 30,
+                   "every worker a member again under a new epoch")
+        print(f"etcd link up: every worker a member again in {time.time() - up_at:.1f} s")
+    except RuntimeError as error:
+        check(False, f"etcd outage: {error}: before {before}, now {workers(*fe)}")
+    time.sleep(1)
+    stop.set()
+    for t in threads:
+        t.join(timeout=120)
+    check(not errors, f"etcd outage: {len(errors)} request(s) failed: {errors[:3]}")
+    print(f"etcd link down {2 * TTL + 1} s (lease TTL {TTL} s) under load: {len(seen)} requests "
+          f"answered, {len(errors)} failed")
+    return seen
+
+
+def main(topo, cluster):
+    etcd_host = topo.add("etcd")
+    fe_host = topo.add("fe")
+    hosts = {name: topo.add(name) for name in WORKERS}
+    etcd = start_etcd(etcd_host)
+    cluster.procs.append(etcd)
+    member = ["--etcd", f"{etcd_host.ip}:2379", "--cluster", "e2e", "--lease-ttl", str(TTL)]
+    procs = {}
+    for name, host in hosts.items():
+        procs[name], _ = cluster.start("worker", name, *ENGINE, *member, "--listen",
+                                       f"{host.ip}:9000", "--host", host.ip, "--port", "9100",
+                                       netns=host.ns)
+    ledger = os.path.join(work, "fe-data", "ledger.sqlite3")
+    _, port = cluster.start("frontend", "frontend", "-m", model, "--host", fe_host.ip, "--port",
+                            "8000", "--data-dir", os.path.dirname(ledger), *member,
+                            "--allow-no-auth", "--route", "load", "--token-timeout", "2",
+                            "--first-token-timeout", "5", netns=fe_host.ns)
+    fe = (fe_host.ip, port)
+    _, serve_port = cluster.start("serve", "serve", *ENGINE, "--port", "0", "--no-ledger")
+    wait_until(lambda: len(up_workers(fe)) == 3, 30, "3 workers up through etcd")
+
+    # Greedy output through the cluster (across the bridge) equals serve's (root namespace).
+    reference, seen = {}, []
+    for prompt in PROMPTS:
+        body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
+        reference[prompt], _ = completion_text("127.0.0.1", serve_port, body)
+        text, usage, request_id = complete(*fe, body)
+        seen.append((request_id, usage))
+        check(text == reference[prompt], f"greedy text differs for {prompt!r}: {text!r} vs "
+              f"serve's {reference[prompt]!r}")
+    check_ledger("baseline", ledger, seen)
+    bodies = [{"prompt": f"Story number {i}:", "max_tokens": LONG, "temperature": 0,
+               "ignore_eos": True} for i in range(2)]
+    expected = [completion_text("127.0.0.1", serve_port, b)[0] for b in bodies]
+
+    def settled(label, seen, live, moved_at_least=0):
+        took = check_settled(label, {n: hosts[n] for n in live})
+        where, moved = check_ledger(label, ledger, seen)
+        named = {topo.host_of(a).name: n for a, n in where.items()}
+        print(f"{label}: workers idle after {took or 0:.1f} s; ledger exact for {len(seen)} "
+              f"requests ({moved} moved), by worker {named}")
+        # After a stream phase: the victim's stream went on elsewhere, and its record says so.
+        check(moved >= moved_at_least, f"{label}: {moved} records name two workers, want "
+              f"{moved_at_least} or more")
+        return named
+
+    named = settled("tbf", rate_cap_phase(topo, fe, reference), WORKERS)
+    check(named.get("w1", 0) > 0, "tbf: no request went to the rate-capped worker")
+
+    down_at = {}
+
+    def pull(name):
+        topo.link(name, False)
+        down_at[name] = time.time()
+
+    def plug(name):
+        topo.link(name, True)
+        wait_until(lambda: any(topo.host_of(a).name == name for a in up_workers(fe)), 30,
+                   f"{name} up again after its link came back")
+        print(f"link of {name} up again after {time.time() - down_at[name]:.1f} s down")
+    def generated(name):
+        return engine_gauges(hosts[name].ip, 9100)["mxserve_engine_generated_tokens_total"]
+
+    def fault_round(label, fault, undo, least_stall):
+        """Streams across a fault; then the live workers idle, the ledger exact, and the
+        victim (if alive) dropped its orphaned sequence instead of finishing it."""
+        before = {name: generated(name) for name in WORKERS if procs[name].poll() is None}
+        victim, seen = stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall)
+        live = [name for name in before if procs[name].poll() is None]
+        settled(label, seen, live, 1)
+        if victim in live:
+            made = generated(victim) - before[victim]
+            print(f"{label}: {victim} generated {made:.0f} of its stream's {LONG} tokens, then "
+                  "dropped the orphaned sequence")
+            check(made < LONG, f"{label}: {victim} finished the orphaned sequence ({made:.0f} "
+                  "tokens) instead of dropping it")
+        return victim
+
+    fault_round("link down", pull, plug, 1.5)
+    settled("etcd link down", etcd_outage_phase(topo, fe, reference), WORKERS)
+
+    def stop(name):
+        os.kill(procs[name].pid, signal.SIGSTOP)
+
+    def cont(name):
+        os.kill(procs[name].pid, signal.SIGCONT)
+    fault_round("SIGSTOP", stop, cont, 1.5)
+
+    def kill(name):
+        os.kill(procs[name].pid, signal.SIGKILL)
+    # A kill breaks the connection: the stream moves at once (no stall to require).
+    fault_round("SIGKILL", kill, lambda name: None, 0)
+    wait_until(lambda: len(workers(*fe)) == 2, TTL + 15, "the killed worker's lease to end")
+
+topo = Topology(prefix)
+cluster = Cluster(mxserve, work)
+try:
+    main(topo, cluster)
+finally:
+    cluster.stop_all()
+    topo.close()
+
+if failures:
+    print(f"FAIL: {len(failures)} check(s)")
+    sys.exit(1)
+print("PASS: cluster of namespaced hosts: greedy equality, link faults, etcd outage, signals")
