@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cluster_lib import (Cluster, completion_text, engine_gauges, wait_until,  # noqa: E402
                          workers)
 from netns_faults import (busiest_worker, check, check_ledger, check_settled,  # noqa: E402
-                          complete, failures, streams_under_fault)
+                          complete, failures, served_by, stall,
+                          streams_under_fault)
 from netns_lib import Topology  # noqa: E402
 
 mxserve, model, work, prefix = sys.argv[1:5]
@@ -53,20 +54,21 @@ def up_workers(fe):
     return {x["address"]: x["epoch"] for x in workers(*fe) if x["state"] == "up"}
 
 
-def rate_cap_phase(topo, fe, reference):
+def rate_cap_phase(topo, fe, reference, ledger):
     """64 kbit/s each way on w1's link: 9 requests, 3 at a time, all answered with the greedy
-    text. Returns what the clients saw."""
+    text; prints where they went and how long they took there. Returns what clients saw."""
     topo.rate_cap("w1", 64)
-    seen, errors, lock = [], [], threading.Lock()
-    started = time.time()
+    seen, took, errors, lock = [], {}, [], threading.Lock()
 
     def client(k):
         for prompt in PROMPTS:
             body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
+            started = time.time()
             try:
                 text, usage, request_id = complete(*fe, body)
                 with lock:
                     seen.append((request_id, usage))
+                    took[request_id] = time.time() - started
                     if text != reference[prompt]:
                         errors.append(f"client {k}: {prompt!r} answered {text!r}")
             except Exception as error:  # noqa: BLE001 - a failed request
@@ -79,28 +81,33 @@ def rate_cap_phase(topo, fe, reference):
         t.join(timeout=120)
     topo.rate_cap("w1", None)
     check(not errors and len(seen) == 9, f"rate cap: {len(seen)}/9 answered; {errors[:3]}")
-    print(f"tbf 64kbit on w1: {len(seen)} requests answered in {time.time() - started:.1f} s, "
-          f"{len(errors)} failed")
+    by_worker = {}
+    for request_id, worker in served_by(ledger, took).items():
+        by_worker.setdefault(topo.host_of(worker).name, []).append(took[request_id])
+    print(f"tbf 64kbit on w1: {len(seen)} requests answered, {len(errors)} failed; by worker: " +
+          ", ".join(f"{name} {len(t)} (mean {sum(t) / len(t):.2f} s)"
+                    for name, t in sorted(by_worker.items())))
     return seen
 
 
 def stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall):
     """Streams across fault(victim name); undo(victim name) after they end. A fault found by a
     deadline (--token-timeout 2 s) stalls the victim's stream by more than least_stall.
-    Returns the victim and what the clients saw."""
+    Returns the victim, the finished streams and the time of the fault."""
     victim = [None]
 
     def inject():
         victim[0] = busiest_worker(fe, topo)
         fault(victim[0])
         return victim[0]
-    name, done, stall, next_token = streams_under_fault(fe, bodies, expected, label, inject)
+    name, done, fault_time = streams_under_fault(fe, bodies, expected, label, inject)
     undo(name)
+    longest = max((stall(times, fault_time)[0] for _, _, times, _ in done), default=0.0)
     print(f"{label} of {name}: {len(done)}/{len(bodies)} streams complete with the unfaulted "
-          f"text; longest stall {stall:.2f} s, the next token {next_token:.2f} s after the fault")
-    check(stall > least_stall, f"{label}: no stream stalled across the fault by more than "
-          f"{least_stall} s (longest {stall:.2f} s)")
-    return name, [(request_id, usage) for _, usage, _, request_id in done]
+          f"text; longest stall across the fault {longest:.2f} s")
+    check(longest > least_stall, f"{label}: no stream stalled across the fault by more than "
+          f"{least_stall} s (longest {longest:.2f} s)")
+    return name, done, fault_time
 
 
 def etcd_outage_phase(topo, fe, reference):
@@ -187,13 +194,13 @@ def main(topo, cluster):
         where, moved = check_ledger(label, ledger, seen)
         named = {topo.host_of(a).name: n for a, n in where.items()}
         print(f"{label}: workers idle after {took or 0:.1f} s; ledger exact for {len(seen)} "
-              f"requests ({moved} moved), by worker {named}")
+              f"requests ({len(moved)} moved), by worker {named}")
         # After a stream phase: the victim's stream went on elsewhere, and its record says so.
-        check(moved >= moved_at_least, f"{label}: {moved} records name two workers, want "
-              f"{moved_at_least} or more")
-        return named
+        check(len(moved) >= moved_at_least, f"{label}: {len(moved)} records name two workers, "
+              f"want {moved_at_least} or more")
+        return named, moved
 
-    named = settled("tbf", rate_cap_phase(topo, fe, reference), WORKERS)
+    named, _ = settled("tbf", rate_cap_phase(topo, fe, reference, ledger), WORKERS)
     check(named.get("w1", 0) > 0, "tbf: no request went to the rate-capped worker")
 
     down_at = {}
@@ -214,9 +221,15 @@ def main(topo, cluster):
         """Streams across a fault; then the live workers idle, the ledger exact, and the
         victim (if alive) dropped its orphaned sequence instead of finishing it."""
         before = {name: generated(name) for name in WORKERS if procs[name].poll() is None}
-        victim, seen = stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall)
+        victim, done, fault_time = stream_phase(label, fe, topo, bodies, expected, fault, undo,
+                                                least_stall)
         live = [name for name in before if procs[name].poll() is None]
-        settled(label, seen, live, 1)
+        _, moved = settled(label, [(d[3], d[1]) for d in done], live, 1)
+        for _, _, times, request_id in done:
+            if request_id in moved:
+                gap, after = stall(times, fault_time)
+                print(f"{label}: the moved stream's next token came {after:.2f} s after the "
+                      f"fault (its longest stall {gap:.2f} s)")
         if victim in live:
             made = generated(victim) - before[victim]
             print(f"{label}: {victim} generated {made:.0f} of its stream's {LONG} tokens, then "

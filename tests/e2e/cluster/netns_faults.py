@@ -29,10 +29,9 @@ def complete(host, port, body):
 
 def streams_under_fault(fe, bodies, expected, label, fault):
     """Streams `bodies` through the frontend at fe = (ip, port); once each has 5 chunks,
-    calls fault() -> the victim's name, and returns (the victim, the finished streams as
-    (text, usage, times, id), the longest stall across the fault, and the time from the fault to
-    the token that ended that stall, in seconds). Checks every
-    stream completes with its expected text and the full usage."""
+    calls fault() -> the victim's name. Returns (the victim, the finished streams as
+    (text, usage, times, id), the time of the fault). Checks every stream completes with its
+    expected text and the full usage."""
     results, progress = [None] * len(bodies), [0] * len(bodies)
 
     def run(i):
@@ -49,7 +48,7 @@ def streams_under_fault(fe, bodies, expected, label, fault):
     victim = fault()
     for t in threads:
         t.join(timeout=180)
-    done, stalls, next_token = [], [], []
+    done = []
     for i, result in enumerate(results):
         if not check(isinstance(result, tuple), f"{label}: stream {i} failed: {result}"):
             continue
@@ -58,14 +57,16 @@ def streams_under_fault(fe, bodies, expected, label, fault):
               f"({len(text)} vs {len(expected[i])} chars)")
         check(usage and usage["completion_tokens"] == bodies[i]["max_tokens"],
               f"{label}: stream {i} usage {usage}, want {bodies[i]['max_tokens']} tokens")
-        # The longest wait between tokens from the fault on (tokens the victim had sent still
-        # arrive for a moment), and when the token that ended it came.
-        spans = [(b - a, b - fault_time) for a, b in zip(times, times[1:]) if b > fault_time]
-        if spans:
-            stalls.append(max(spans))
         done.append(result)
-    stall, next_token = max(stalls or [(0.0, 0.0)])
-    return victim, done, stall, next_token
+    return victim, done, fault_time
+
+
+def stall(times, fault_time):
+    """The longest wait between a stream's tokens from the fault on (tokens the victim had
+    already sent still arrive for a moment), and how long after the fault the token that ended
+    it came, in seconds."""
+    spans = [(b - a, b - fault_time) for a, b in zip(times, times[1:]) if b > fault_time]
+    return max(spans or [(0.0, 0.0)])
 
 
 def busiest_worker(fe, topology):
@@ -101,9 +102,9 @@ def check_settled(label, worker_hosts, seconds=20):
 def check_ledger(label, ledger_path, seen):
     """seen: [(request id, usage)] the clients got. Each has one record, status ok, billing
     exactly that usage. Returns {worker address: requests} from the records (several per record
-    after a failover) and the number of records that name more than one worker."""
+    after a failover) and the ids of the records that name more than one worker (moved)."""
     db = sqlite3.connect(ledger_path, timeout=10)
-    where, moved = {}, 0
+    where, moved = {}, []
     try:
         for request_id, usage in seen:
             rows = db.execute("SELECT status, prompt_tokens, completion_tokens, worker FROM "
@@ -117,10 +118,22 @@ def check_ledger(label, ledger_path, seen):
             parts = served_by.split(",")
             check(all("@" in part for part in parts),
                   f"{label}: {request_id}: record names the workers {served_by!r}")
-            moved += len(parts) > 1
+            if len(parts) > 1:
+                moved.append(request_id)
             for part in parts:
                 address = part.split("@")[0]
                 where[address] = where.get(address, 0) + 1
     finally:
         db.close()
     return where, moved
+
+
+def served_by(ledger_path, request_ids):
+    """{request id: the worker address its record names first}."""
+    db = sqlite3.connect(ledger_path, timeout=10)
+    try:
+        return {request_id: row[0].split("@")[0] for request_id in request_ids
+                for row in db.execute("SELECT worker FROM usage_records WHERE request_id = ?",
+                                      (request_id,))}
+    finally:
+        db.close()
