@@ -1,6 +1,6 @@
 """A cluster of hosts on one machine (issue 15, item 7): etcd, a frontend and 3 workers, each in
-its own network namespace joined by veth to a bridge (netns_lib.py); the test client and
-`serve` stay in the root namespace. Greedy output through the cluster equals serve's; then,
+its own network namespace joined by veth to a bridge (netns_lib.py), and `serve` in one more;
+the test client stays in the root namespace. Greedy output through the cluster equals serve's; then,
 one fault at a time: a rate cap (tbf) on a worker's link, a worker's link down under streams,
 etcd's link down for more than 2 x the lease TTL under load, SIGSTOP and SIGKILL of a worker
 under streams. After every fault: every request completed with the unfaulted text, one ledger
@@ -172,14 +172,17 @@ def main(topo, cluster):
                             "--allow-no-auth", "--route", "load", "--token-timeout", "2",
                             "--first-token-timeout", "5", netns=fe_host.ns)
     fe = (fe_host.ip, port)
-    _, serve_port = cluster.start("serve", "serve", *ENGINE, "--port", "0", "--no-ledger")
+    serve_host = topo.add("serve")  # a host too: an aborted run's clean() kills it as well
+    _, serve_port = cluster.start("serve", "serve", *ENGINE, "--host", serve_host.ip, "--port",
+                                  "8000", "--no-ledger", "--allow-no-auth", netns=serve_host.ns)
+    serve = (serve_host.ip, serve_port)
     wait_until(lambda: len(up_workers(fe)) == 3, 30, "3 workers up through etcd")
 
     # Greedy output through the cluster (across the bridge) equals serve's (root namespace).
     reference, seen = {}, []
     for prompt in PROMPTS:
         body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
-        reference[prompt], _ = completion_text("127.0.0.1", serve_port, body)
+        reference[prompt], _ = completion_text(*serve, body)
         text, usage, request_id = complete(*fe, body)
         seen.append((request_id, usage))
         check(text == reference[prompt], f"greedy text differs for {prompt!r}: {text!r} vs "
@@ -187,7 +190,7 @@ def main(topo, cluster):
     check_ledger("baseline", ledger, seen)
     bodies = [{"prompt": f"Story number {i}:", "max_tokens": LONG, "temperature": 0,
                "ignore_eos": True} for i in range(2)]
-    expected = [completion_text("127.0.0.1", serve_port, b)[0] for b in bodies]
+    expected = [completion_text(*serve, b)[0] for b in bodies]
 
     def settled(label, seen, live, moved_at_least=0):
         took = check_settled(label, {n: hosts[n] for n in live})
@@ -232,8 +235,8 @@ def main(topo, cluster):
                       f"fault (its longest stall {gap:.2f} s)")
         if victim in live:
             made = generated(victim) - before[victim]
-            print(f"{label}: {victim} generated {made:.0f} of its stream's {LONG} tokens, then "
-                  "dropped the orphaned sequence")
+            print(f"{label}: {victim} generated {made:.0f} of its stream's {LONG} tokens (it "
+                  "must drop the orphaned sequence before its end)")
             check(made < LONG, f"{label}: {victim} finished the orphaned sequence ({made:.0f} "
                   "tokens) instead of dropping it")
         return victim
