@@ -82,8 +82,8 @@ def rate_cap_phase(topo, fe, reference, ledger):
     topo.rate_cap("w1", None)
     check(not errors and len(seen) == 9, f"rate cap: {len(seen)}/9 answered; {errors[:3]}")
     by_worker = {}
-    for request_id, worker in served_by(ledger, took).items():
-        by_worker.setdefault(topo.host_of(worker).name, []).append(took[request_id])
+    for request_id, served in served_by(ledger, took).items():
+        by_worker.setdefault(topo.host_of(served[0]).name, []).append(took[request_id])
     print(f"tbf 64kbit on w1: {len(seen)} requests answered, {len(errors)} failed; by worker: " +
           ", ".join(f"{name} {len(t)} (mean {sum(t) / len(t):.2f} s)"
                     for name, t in sorted(by_worker.items())))
@@ -96,24 +96,41 @@ def stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall):
     Returns the victim, the finished streams and the time of the fault."""
     victim = [None]
 
+    view = []
+
     def inject():
+        view.extend(workers(*fe))
         victim[0] = busiest_worker(fe, topo)
         fault(victim[0])
         return victim[0]
     name, done, fault_time = streams_under_fault(fe, bodies, expected, label, inject)
     undo(name)
     longest = max((stall(times, fault_time)[0] for _, _, times, _ in done), default=0.0)
-    print(f"{label} of {name}: {len(done)}/{len(bodies)} streams complete with the unfaulted "
-          f"text; longest stall across the fault {longest:.2f} s")
+    placed = ", ".join(f"{topo.host_of(x['address']).name} {x['requests']}" for x in view)
+    print(f"{label} of {name} (requests on each worker at the fault: {placed}): "
+          f"{len(done)}/{len(bodies)} streams complete with the unfaulted text; longest stall "
+          f"across the fault {longest:.2f} s")
     check(longest > least_stall, f"{label}: no stream stalled across the fault by more than "
           f"{least_stall} s (longest {longest:.2f} s)")
     return name, done, fault_time
 
 
+def members_in_etcd(etcd_ip):
+    """The member keys in etcd (asked across the bridge)."""
+    done = subprocess.run(["etcdctl", "--endpoints", f"{etcd_ip}:2379", "--dial-timeout", "1s",
+                           "--command-timeout", "2s", "get", "--prefix", "--keys-only",
+                           "/mxserve/e2e/members/"], capture_output=True, text=True, timeout=10)
+    return {line for line in done.stdout.splitlines() if line.strip()}
+
+
 def etcd_outage_phase(topo, fe, reference):
     """etcd's link down for 2 x TTL + 1 s under 3 clients' load, then up: no request fails,
-    every worker is up again (re-registered: its lease expired). Returns what clients saw."""
+    every process is a member again under a new epoch (its lease expired), in etcd and in the
+    frontend's view. Returns what clients saw."""
     before = up_workers(fe)
+    etcd_ip = topo.hosts["etcd"].ip
+    keys_before = members_in_etcd(etcd_ip)
+    check(len(keys_before) == len(WORKERS) + 1, f"etcd holds {keys_before} before the outage")
     seen, errors, lock, stop = [], [], threading.Lock(), threading.Event()
 
     def client(k):
@@ -144,6 +161,12 @@ def etcd_outage_phase(topo, fe, reference):
         print(f"etcd link up: every worker a member again in {time.time() - up_at:.1f} s")
     except RuntimeError as error:
         check(False, f"etcd outage: {error}: before {before}, now {workers(*fe)}")
+    try:
+        wait_until(lambda: len(members_in_etcd(etcd_ip) - keys_before) == len(WORKERS) + 1,
+                   30, "the frontend and every worker registered again in etcd")
+        print(f"etcd link up: 4 processes registered again in {time.time() - up_at:.1f} s")
+    except RuntimeError as error:
+        check(False, f"etcd outage: {error}: {members_in_etcd(etcd_ip)}, before {keys_before}")
     time.sleep(1)
     stop.set()
     for t in threads:
@@ -214,19 +237,25 @@ def main(topo, cluster):
 
     def plug(name):
         topo.link(name, True)
+        plugged = time.time()
         wait_until(lambda: any(topo.host_of(a).name == name for a in up_workers(fe)), 30,
                    f"{name} up again after its link came back")
-        print(f"link of {name} up again after {time.time() - down_at[name]:.1f} s down")
+        print(f"link of {name} up again after {plugged - down_at[name]:.1f} s down; routed to "
+              f"again {time.time() - plugged:.1f} s later")
     def generated(name):
         return engine_gauges(hosts[name].ip, 9100)["mxserve_engine_generated_tokens_total"]
 
     def fault_round(label, fault, undo, least_stall):
         """Streams across a fault; then the live workers idle, the ledger exact, and the
         victim (if alive) dropped its orphaned sequence instead of finishing it."""
-        before = {name: generated(name) for name in WORKERS if procs[name].poll() is None}
+        live = [name for name in WORKERS if procs[name].poll() is None]
+        wait_until(lambda: len(up_workers(fe)) == len(live) and
+                   all(x["running"] == 0 for x in workers(*fe)), 30,
+                   f"{label}: every live worker up and idle in the frontend's view")
+        before = {name: generated(name) for name in live}
         victim, done, fault_time = stream_phase(label, fe, topo, bodies, expected, fault, undo,
                                                 least_stall)
-        live = [name for name in before if procs[name].poll() is None]
+        live = [name for name in live if procs[name].poll() is None]
         _, moved = settled(label, [(d[3], d[1]) for d in done], live, 1)
         for _, _, times, request_id in done:
             if request_id in moved:
@@ -234,9 +263,14 @@ def main(topo, cluster):
                 print(f"{label}: the moved stream's next token came {after:.2f} s after the "
                       f"fault (its longest stall {gap:.2f} s)")
         if victim in live:
-            made = generated(victim) - before[victim]
-            print(f"{label}: {victim} generated {made:.0f} of its stream's {LONG} tokens (it "
-                  "must drop the orphaned sequence before its end)")
+            # The victim's tokens less those of streams it ran whole (routing may queue a
+            # second stream behind the first): what it made for the stream it was cut from.
+            address = f"{hosts[victim].ip}:9000"
+            whole = sum(usage["completion_tokens"] for _, usage, _, request_id in done
+                        if served_by(ledger, [request_id]).get(request_id) == [address])
+            made = generated(victim) - before[victim] - whole
+            print(f"{label}: {victim} generated {made:.0f} of the cut stream's {LONG} tokens "
+                  f"(+{whole} of streams it ran whole); it must drop the orphan before its end")
             check(made < LONG, f"{label}: {victim} finished the orphaned sequence ({made:.0f} "
                   "tokens) instead of dropping it")
         return victim

@@ -129,10 +129,11 @@ def check_ledger(label, ledger_path, seen):
 
 
 def served_by(ledger_path, request_ids):
-    """{request id: the worker address its record names first}."""
+    """{request id: [the worker addresses its record names, in order]}."""
     db = sqlite3.connect(ledger_path, timeout=10)
     try:
-        return {request_id: row[0].split("@")[0] for request_id in request_ids
+        return {request_id: [part.split("@")[0] for part in row[0].split(",")]
+                for request_id in request_ids
                 for row in db.execute("SELECT worker FROM usage_records WHERE request_id = ?",
                                       (request_id,))}
     finally:
