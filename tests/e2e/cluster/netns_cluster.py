@@ -30,8 +30,10 @@ ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "16MiB", "--ctx", "2048"
           "--max-seqs", "1", "--max-batch-tokens", "1"]
 WORKERS = ["w1", "w2", "w3"]
 # Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
-# copy would still run when its orphaned sequence must have been cancelled (~8 s).
-LONG = 800
+# copy would still run when its orphaned sequence must have been cancelled: behind a pulled
+# cable only the worker's own keepalive (ping every 2 s, 2 s to answer) can end it, which took
+# up to 383 tokens here (~100 tokens/s a worker on 2 busy cores); 1200 leaves 3x.
+LONG = 1200
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time"]
 
 
