@@ -2,7 +2,7 @@
 its own network namespace joined by veth to a bridge (netns_lib.py), and `serve` in one more;
 the test client stays in the root namespace. Greedy output through the cluster equals serve's; then,
 one fault at a time: a rate cap (tbf) on a worker's link, a worker's link down under streams,
-etcd's link down for more than 2 x the lease TTL under load, SIGSTOP and SIGKILL of a worker
+etcd's link down for 30 s (10 x the lease TTL) under load, SIGSTOP and SIGKILL of a worker
 under streams. After every fault: every request completed with the unfaulted text, one ledger
 record each billing what its client saw, and no sequence or KV block left on a live worker.
 Usage: netns_cluster.py MXSERVE MODEL WORKDIR PREFIX
@@ -29,6 +29,12 @@ TTL = 3  # seconds; the lease of every member
 ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "16MiB", "--ctx", "2048",
           "--max-seqs", "1", "--max-batch-tokens", "1"]
 WORKERS = ["w1", "w2", "w3"]
+# etcd cut off (link down, a silent partition) for the issue's 30 s: a TCP connection that
+# kept its unacknowledged bytes through it resends them only when its exponential backoff
+# comes round (~21 s after the link's return here), so recovery within RECOVERY s needs each
+# process to drop the dead connection and dial again (keepalive on the etcd channel).
+ETCD_OUTAGE = 30
+RECOVERY = 8
 # Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
 # copy would still run when its orphaned sequence must have been cancelled: behind a pulled
 # cable only the worker's own keepalive (ping every 2 s, 2 s to answer) can end it, which took
@@ -126,9 +132,9 @@ def members_in_etcd(etcd_ip):
 
 
 def etcd_outage_phase(topo, fe, reference):
-    """etcd's link down for 2 x TTL + 1 s under 3 clients' load, then up: no request fails,
-    every process is a member again under a new epoch (its lease expired), in etcd and in the
-    frontend's view. Returns what clients saw."""
+    """etcd's link down for ETCD_OUTAGE s (> 2 x TTL) under 3 clients' load, then up: no request
+    fails; every process is a member again under a new epoch (its lease expired), in etcd and
+    in the frontend's view, within RECOVERY s of the link's return. Returns what clients saw."""
     before = up_workers(fe)
     etcd_ip = topo.hosts["etcd"].ip
     keys_before = members_in_etcd(etcd_ip)
@@ -153,28 +159,29 @@ def etcd_outage_phase(topo, fe, reference):
         t.start()
     time.sleep(1)
     topo.link("etcd", False)
-    time.sleep(2 * TTL + 1)
+    time.sleep(ETCD_OUTAGE)
     topo.link("etcd", True)
     up_at = time.time()
-    try:
-        wait_until(lambda: len(up_workers(fe)) == len(WORKERS) and
-                   all(before.get(a) != e for a, e in up_workers(fe).items()), 30,
-                   "every worker a member again under a new epoch")
-        print(f"etcd link up: every worker a member again in {time.time() - up_at:.1f} s")
-    except RuntimeError as error:
-        check(False, f"etcd outage: {error}: before {before}, now {workers(*fe)}")
-    try:
-        wait_until(lambda: len(members_in_etcd(etcd_ip) - keys_before) == len(WORKERS) + 1,
-                   30, "the frontend and every worker registered again in etcd")
-        print(f"etcd link up: 4 processes registered again in {time.time() - up_at:.1f} s")
-    except RuntimeError as error:
-        check(False, f"etcd outage: {error}: {members_in_etcd(etcd_ip)}, before {keys_before}")
+    for what, back in (("4 processes registered again in etcd",
+                        lambda: len(members_in_etcd(etcd_ip) - keys_before) == len(WORKERS) + 1),
+                       ("every worker a member again in the frontend's view",
+                        lambda: len(up_workers(fe)) == len(WORKERS) and
+                        all(before.get(a) != e for a, e in up_workers(fe).items()))):
+        try:
+            wait_until(back, 60, what)
+            took = time.time() - up_at
+            print(f"etcd link up: {what} {took:.1f} s later")
+            check(took <= RECOVERY, f"etcd outage: {what} only {took:.1f} s after the link came "
+                  f"back (want <= {RECOVERY} s)")
+        except RuntimeError as error:
+            check(False, f"etcd outage: {error}: etcd {members_in_etcd(etcd_ip)}, before "
+                  f"{keys_before}; frontend {workers(*fe)}")
     time.sleep(1)
     stop.set()
     for t in threads:
         t.join(timeout=120)
     check(not errors, f"etcd outage: {len(errors)} request(s) failed: {errors[:3]}")
-    print(f"etcd link down {2 * TTL + 1} s (lease TTL {TTL} s) under load: {len(seen)} requests "
+    print(f"etcd link down {ETCD_OUTAGE} s (lease TTL {TTL} s) under load: {len(seen)} requests "
           f"answered, {len(errors)} failed")
     return seen
 
