@@ -34,6 +34,7 @@ WORKERS = ["w1", "w2", "w3"]
 # comes round (~21 s after the link's return here), so recovery within RECOVERY s needs each
 # process to drop the dead connection and dial again (keepalive on the etcd channel).
 ETCD_OUTAGE = 30
+RATE_KBIT = 64  # tbf on one worker's link each way (burst 2 KiB): it holds back ~100 packets
 RECOVERY = 8
 # Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
 # copy would still run when its orphaned sequence must have been cancelled: behind a pulled
@@ -63,9 +64,9 @@ def up_workers(fe):
 
 
 def rate_cap_phase(topo, fe, reference, ledger):
-    """64 kbit/s each way on w1's link: 9 requests, 3 at a time, all answered with the greedy
+    """RATE_KBIT kbit/s each way on w1's link: 9 requests, 3 at a time, all answered with the greedy
     text; prints where they went and how long they took there. Returns what clients saw."""
-    topo.rate_cap("w1", 64)
+    topo.rate_cap("w1", RATE_KBIT)
     seen, took, errors, lock = [], {}, [], threading.Lock()
 
     def client(k):
@@ -87,14 +88,19 @@ def rate_cap_phase(topo, fe, reference, ledger):
         t.start()
     for t in threads:
         t.join(timeout=120)
+    capped = topo.rate_cap_stats("w1")
     topo.rate_cap("w1", None)
+    check(any(over for _, over in capped.values()),
+          f"rate cap: tbf held back no packet ({capped}): the cap never bit")
     check(not errors and len(seen) == 9, f"rate cap: {len(seen)}/9 answered; {errors[:3]}")
     by_worker = {}
     for request_id, served in served_by(ledger, took).items():
         by_worker.setdefault(topo.host_of(served[0]).name, []).append(took[request_id])
-    print(f"tbf 64kbit on w1: {len(seen)} requests answered, {len(errors)} failed; by worker: " +
+    print(f"tbf {RATE_KBIT}kbit on w1: {len(seen)} requests answered, {len(errors)} failed; by worker: " +
           ", ".join(f"{name} {len(t)} (mean {sum(t) / len(t):.2f} s)"
-                    for name, t in sorted(by_worker.items())))
+                    for name, t in sorted(by_worker.items())) +
+          "; w1's link " + ", ".join(f"{way} it {sent} bytes, {over} packets held back"
+                                     for way, (sent, over) in capped.items()))
     return seen
 
 

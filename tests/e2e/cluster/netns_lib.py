@@ -139,7 +139,18 @@ class Topology:
                 sh("ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", dev, "root")
             else:
                 sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
-                   "rate", f"{kbit}kbit", "burst", "4kb", "latency", "500ms")
+                   "rate", f"{kbit}kbit", "burst", "2kb", "latency", "500ms")
+
+    def rate_cap_stats(self, name):
+        """{"to": ..., "from": ...} the host: tbf's sent bytes and overlimits (packets held back
+        for want of tokens) each way."""
+        host, out = self.hosts[name], {}
+        for way, ns, dev in (("to", self.hub, name), ("from", host.ns, "eth0")):
+            text = sh("ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", dev)
+            sent = re.search(r"Sent (\d+) bytes", text)
+            over = re.search(r"overlimits (\d+)", text)
+            out[way] = (int(sent.group(1)) if sent else 0, int(over.group(1)) if over else 0)
+        return out
 
     def close(self):
         clean(self.prefix)
