@@ -96,7 +96,8 @@ def rate_cap_phase(topo, fe, reference, ledger):
     by_worker = {}
     for request_id, served in served_by(ledger, took).items():
         by_worker.setdefault(topo.host_of(served[0]).name, []).append(took[request_id])
-    print(f"tbf {RATE_KBIT}kbit on w1: {len(seen)} requests answered, {len(errors)} failed; by worker: " +
+    print(f"tbf {RATE_KBIT}kbit on w1: {len(seen)} requests answered, {len(errors)} failed; "
+          "by worker: " +
           ", ".join(f"{name} {len(t)} (mean {sum(t) / len(t):.2f} s)"
                     for name, t in sorted(by_worker.items())) +
           "; w1's link " + ", ".join(f"{way} it {sent} bytes, {over} packets held back"
