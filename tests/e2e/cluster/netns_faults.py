@@ -3,6 +3,8 @@ under a fault against their unfaulted text, the ledger against what the clients 
 sequence or KV block left on the workers. Each check appends to `failures` and prints."""
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -138,3 +140,58 @@ def served_by(ledger_path, request_ids):
                                       (request_id,))}
     finally:
         db.close()
+
+
+def gauges_inside(host, port):
+    """A host's /metrics gauges read from inside its own namespace (reachable with its cable
+    pulled), as engine_gauges."""
+    done = subprocess.run(host.command(
+        sys.executable, "-c", "import sys, urllib.request; sys.stdout.write(urllib.request."
+        "urlopen(sys.argv[1], timeout=2).read().decode())", f"http://{host.ip}:{port}/metrics"),
+        capture_output=True, text=True, timeout=10)
+    return {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()
+            if line.startswith("mxserve_") and "{" not in line}
+
+
+class PulledCable:
+    """fault / undo of a stream round: pull() takes a worker's link down and, while it is out,
+    watches the worker from inside its namespace for the moment it holds no running sequence
+    and no KV block: cut off, it must drop the orphaned stream by itself (its keepalive finds
+    the frontend gone) within `bound` s. plug() puts the link back and waits until the
+    frontend routes to the worker again."""
+
+    def __init__(self, topo, fe, routed, bound):
+        self.topo, self.fe, self.routed, self.bound = topo, fe, routed, bound
+        self.down_at, self.freed_after = 0.0, None
+
+    def pull(self, name):
+        self.topo.link(name, False)
+        self.down_at, self.freed_after = time.time(), None
+        self.watcher = threading.Thread(target=self._watch, args=(self.topo.hosts[name],))
+        self.watcher.start()
+
+    def _watch(self, host):
+        while time.time() - self.down_at < self.bound + 10:
+            try:
+                g = gauges_inside(host, 9100)
+                if not g.get("mxserve_sequences_running", 1) and \
+                        not g.get("mxserve_kv_blocks_used", 1):
+                    self.freed_after = time.time() - self.down_at
+                    return
+            except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+                pass
+            time.sleep(0.2)
+
+    def plug(self, name):
+        self.watcher.join(timeout=self.bound + 15)
+        self.topo.link(name, True)
+        plugged = time.time()
+        print(f"link of {name} down {plugged - self.down_at:.1f} s; cut off, it held no "
+              f"sequence and no KV block {self.freed_after or -1:.1f} s after the pull")
+        freed = "never" if self.freed_after is None else f"after {self.freed_after:.1f} s"
+        check(self.freed_after is not None and self.freed_after <= self.bound,
+              f"link down: {name} still held the orphaned stream {self.bound} s after its link "
+              f"went down (freed {freed})")
+        wait_until(lambda: any(self.topo.host_of(a).name == name for a in self.routed()), 30,
+                   f"{name} up again after its link came back")
+        print(f"link of {name} back: routed to again {time.time() - plugged:.1f} s later")
