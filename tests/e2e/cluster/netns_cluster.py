@@ -35,11 +35,12 @@ WORKERS = ["w1", "w2", "w3"]
 # process to drop the dead connection and dial again (keepalive on the etcd channel).
 ETCD_OUTAGE = 30
 ORPHAN_BOUND = 6  # s a worker cut off may hold an orphaned stream (its keepalive: 2-4 s)
+ORPHAN_TOKENS = 200  # tokens a SIGSTOPped worker may make once continued (it drops the orphan)
 RATE_KBIT = 64  # tbf on one worker's link each way (burst 2 KiB): it holds back ~100 packets
 RECOVERY = 8
 # Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
 # copy would still run (~6-12 s at 100-200 tokens/s) when its orphaned sequence must have been
-# dropped (after SIGCONT at once; behind a pulled cable within ORPHAN_BOUND s).
+# dropped (behind a pulled cable within ORPHAN_BOUND s; after SIGCONT at once).
 LONG = 1200
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time"]
 
@@ -193,74 +194,78 @@ def etcd_outage_phase(topo, fe, reference):
     return seen
 
 
-def main(topo, cluster):
-    etcd_host = topo.add("etcd")
-    fe_host = topo.add("fe")
-    hosts = {name: topo.add(name) for name in WORKERS}
-    etcd = start_etcd(etcd_host)
-    cluster.procs.append(etcd)
-    member = ["--etcd", f"{etcd_host.ip}:2379", "--cluster", "e2e", "--lease-ttl", str(TTL)]
-    procs = {}
-    for name, host in hosts.items():
-        procs[name], _ = cluster.start("worker", name, *ENGINE, *member, "--listen",
-                                       f"{host.ip}:9000", "--host", host.ip, "--port", "9100",
-                                       netns=host.ns)
-    ledger = os.path.join(work, "fe-data", "ledger.sqlite3")
-    _, port = cluster.start("frontend", "frontend", "-m", model, "--host", fe_host.ip, "--port",
-                            "8000", "--data-dir", os.path.dirname(ledger), *member,
-                            "--allow-no-auth", "--route", "load", "--token-timeout", "2",
-                            "--first-token-timeout", "5", netns=fe_host.ns)
-    fe = (fe_host.ip, port)
-    serve_host = topo.add("serve")  # a host too: an aborted run's clean() kills it as well
-    _, serve_port = cluster.start("serve", "serve", *ENGINE, "--host", serve_host.ip, "--port",
-                                  "8000", "--no-ledger", "--allow-no-auth", netns=serve_host.ns)
-    serve = (serve_host.ip, serve_port)
-    wait_until(lambda: len(up_workers(fe)) == 3, 30, "3 workers up through etcd")
+class Run:
+    """The hosts, processes and expectations of one run, and the checks after each fault."""
 
-    # Greedy output through the cluster (across the bridge) equals serve's (root namespace).
-    reference, seen = {}, []
-    for prompt in PROMPTS:
-        body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
-        reference[prompt], _ = completion_text(*serve, body)
-        text, usage, request_id = complete(*fe, body)
-        seen.append((request_id, usage))
-        check(text == reference[prompt], f"greedy text differs for {prompt!r}: {text!r} vs "
-              f"serve's {reference[prompt]!r}")
-    check_ledger("baseline", ledger, seen)
-    bodies = [{"prompt": f"Story number {i}:", "max_tokens": LONG, "temperature": 0,
-               "ignore_eos": True} for i in range(2)]
-    expected = [completion_text(*serve, b)[0] for b in bodies]
+    def __init__(self, topo, cluster):
+        self.topo, self.cluster = topo, cluster
+        etcd_host, fe_host = topo.add("etcd"), topo.add("fe")
+        self.hosts = {name: topo.add(name) for name in WORKERS}
+        cluster.procs.append(start_etcd(etcd_host))
+        member = ["--etcd", f"{etcd_host.ip}:2379", "--cluster", "e2e", "--lease-ttl", str(TTL)]
+        self.procs = {}
+        for name, host in self.hosts.items():
+            self.procs[name], _ = cluster.start(
+                "worker", name, *ENGINE, *member, "--listen", f"{host.ip}:9000", "--host",
+                host.ip, "--port", "9100", netns=host.ns)
+        self.ledger = os.path.join(work, "fe-data", "ledger.sqlite3")
+        _, port = cluster.start("frontend", "frontend", "-m", model, "--host", fe_host.ip,
+                                "--port", "8000", "--data-dir", os.path.dirname(self.ledger),
+                                *member, "--allow-no-auth", "--route", "load",
+                                "--token-timeout", "2", "--first-token-timeout", "5",
+                                netns=fe_host.ns)
+        self.fe = (fe_host.ip, port)
+        serve_host = topo.add("serve")  # a host too: an aborted run's clean() kills it as well
+        _, serve_port = cluster.start("serve", "serve", *ENGINE, "--host", serve_host.ip,
+                                      "--port", "8000", "--no-ledger", "--allow-no-auth",
+                                      netns=serve_host.ns)
+        self.serve = (serve_host.ip, serve_port)
+        wait_until(lambda: len(up_workers(self.fe)) == 3, 30, "3 workers up through etcd")
 
-    def settled(label, seen, live, moved_at_least=0):
-        took = check_settled(label, {n: hosts[n] for n in live})
-        where, moved = check_ledger(label, ledger, seen)
-        named = {topo.host_of(a).name: n for a, n in where.items()}
+    def baseline(self):
+        """Greedy output through the cluster (across the bridge) equals serve's; the unfaulted
+        texts of the streams the faults cut come from serve."""
+        self.reference, seen = {}, []
+        for prompt in PROMPTS:
+            body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
+            self.reference[prompt], _ = completion_text(*self.serve, body)
+            text, usage, request_id = complete(*self.fe, body)
+            seen.append((request_id, usage))
+            check(text == self.reference[prompt], f"greedy text differs for {prompt!r}: "
+                  f"{text!r} vs serve's {self.reference[prompt]!r}")
+        check_ledger("baseline", self.ledger, seen)
+        self.bodies = [{"prompt": f"Story number {i}:", "max_tokens": LONG, "temperature": 0,
+                        "ignore_eos": True} for i in range(2)]
+        self.expected = [completion_text(*self.serve, b)[0] for b in self.bodies]
+
+    def live(self):
+        return [name for name in WORKERS if self.procs[name].poll() is None]
+
+    def generated(self, name):
+        gauges = engine_gauges(self.hosts[name].ip, 9100)
+        return gauges["mxserve_engine_generated_tokens_total"]
+
+    def settled(self, label, seen, moved_at_least=0):
+        """Live workers idle, ledger exact; returns ({worker: requests}, ids of moved ones)."""
+        took = check_settled(label, {n: self.hosts[n] for n in self.live()})
+        where, moved = check_ledger(label, self.ledger, seen)
+        named = {self.topo.host_of(a).name: n for a, n in where.items()}
         print(f"{label}: workers idle after {took or 0:.1f} s; ledger exact for {len(seen)} "
               f"requests ({len(moved)} moved), by worker {named}")
-        # After a stream phase: the victim's stream went on elsewhere, and its record says so.
+        # After a stream round: the victim's stream went on elsewhere, and its record says so.
         check(len(moved) >= moved_at_least, f"{label}: {len(moved)} records name two workers, "
               f"want {moved_at_least} or more")
         return named, moved
 
-    named, _ = settled("tbf", rate_cap_phase(topo, fe, reference, ledger), WORKERS)
-    check(named.get("w1", 0) > 0, "tbf: no request went to the rate-capped worker")
-
-    def generated(name):
-        return engine_gauges(hosts[name].ip, 9100)["mxserve_engine_generated_tokens_total"]
-
-    def fault_round(label, fault, undo, least_stall, orphan_tokens=True):
-        """Streams across a fault; then the live workers idle, the ledger exact, and the
-        victim (if alive, and orphan_tokens) dropped its orphaned sequence instead of
-        finishing it."""
-        live = [name for name in WORKERS if procs[name].poll() is None]
-        wait_until(lambda: len(up_workers(fe)) == len(live) and
-                   all(x["running"] == 0 for x in workers(*fe)), 30,
+    def fault_round(self, label, fault, undo, least_stall):
+        """Streams across fault(victim) (undo(victim) once they end); then settled."""
+        live = self.live()
+        wait_until(lambda: len(up_workers(self.fe)) == len(live) and
+                   all(x["running"] == 0 for x in workers(*self.fe)), 30,
                    f"{label}: every live worker up and idle in the frontend's view")
-        before = {name: generated(name) for name in live}
-        victim, done, fault_time = stream_phase(label, fe, topo, bodies, expected, fault, undo,
-                                                least_stall)
-        live = [name for name in live if procs[name].poll() is None]
-        _, moved = settled(label, [(d[3], d[1]) for d in done], live, 1)
+        victim, done, fault_time = stream_phase(label, self.fe, self.topo, self.bodies,
+                                                self.expected, fault, undo, least_stall)
+        _, moved = self.settled(label, [(d[3], d[1]) for d in done], 1)
         for _, _, times, request_id in done:
             if request_id in moved:
                 gap, after = stall(times, fault_time)
@@ -268,37 +273,43 @@ def main(topo, cluster):
                 # from the next worker: the time from the fault to the next token.
                 print(f"{label}: the moved stream's longest stall {gap:.2f} s, ended by a token "
                       f"{after:.2f} s after the fault")
-        if victim in live:
-            # The victim's tokens less those of streams it ran whole (routing may queue a
-            # second stream behind the first): what it made for the stream it was cut from.
-            address = f"{hosts[victim].ip}:9000"
-            whole = sum(usage["completion_tokens"] for _, usage, _, request_id in done
-                        if served_by(ledger, [request_id]).get(request_id) == [address])
-            made = generated(victim) - before[victim] - whole
-            print(f"{label}: {victim} generated {made:.0f} of the cut stream's {LONG} tokens "
-                  f"(+{whole} of streams it ran whole)")
-            check(made < LONG or not orphan_tokens, f"{label}: {victim} finished the orphaned "
-                  f"sequence ({made:.0f} tokens) instead of dropping it")
         return victim
 
-    # Cut off, the victim's tokens depend on its speed; the time it takes to drop the orphan
-    # does not (its keepalive: a ping every 2 s, 2 s to answer).
-    cable = PulledCable(topo, fe, lambda: up_workers(fe), ORPHAN_BOUND)
-    fault_round("link down", cable.pull, cable.plug, 1.5, orphan_tokens=False)
-    settled("etcd link down", etcd_outage_phase(topo, fe, reference), WORKERS)
+    def sigstop_round(self):
+        """SIGSTOP of the busiest worker; SIGCONT once the streams ended elsewhere: it must drop
+        the orphan at once (a few tokens), not finish it."""
+        at_stop = {}
 
-    def stop(name):
-        os.kill(procs[name].pid, signal.SIGSTOP)
+        def stop(name):
+            at_stop[name] = self.generated(name)
+            os.kill(self.procs[name].pid, signal.SIGSTOP)
 
-    def cont(name):
-        os.kill(procs[name].pid, signal.SIGCONT)
-    fault_round("SIGSTOP", stop, cont, 1.5)
+        def cont(name):
+            os.kill(self.procs[name].pid, signal.SIGCONT)
+        victim = self.fault_round("SIGSTOP", stop, cont, 1.5)
+        made = self.generated(victim) - at_stop[victim]
+        print(f"SIGSTOP: {victim} generated {made:.0f} tokens from its SIGSTOP on (its stream "
+              f"had {LONG} to go at most)")
+        check(made <= ORPHAN_TOKENS, f"SIGSTOP: {victim} generated {made:.0f} tokens after "
+              f"SIGCONT: it went on with the orphaned sequence instead of dropping it")
 
-    def kill(name):
-        os.kill(procs[name].pid, signal.SIGKILL)
+
+def main(topo, cluster):
+    run = Run(topo, cluster)
+    run.baseline()
+    named, _ = run.settled("tbf", rate_cap_phase(topo, run.fe, run.reference, run.ledger))
+    check(named.get("w1", 0) > 0, "tbf: no request went to the rate-capped worker")
+    # Cut off, the victim must drop the orphan by itself (its keepalive: a ping every 2 s, 2 s
+    # to answer), watched from inside its namespace.
+    cable = PulledCable(topo, run.fe, lambda: up_workers(run.fe), ORPHAN_BOUND)
+    run.fault_round("link down", cable.pull, cable.plug, 1.5)
+    run.settled("etcd link down", etcd_outage_phase(topo, run.fe, run.reference))
+    run.sigstop_round()
     # A kill breaks the connection: the stream moves at once (no stall to require).
-    fault_round("SIGKILL", kill, lambda name: None, 0)
-    wait_until(lambda: len(workers(*fe)) == 2, TTL + 15, "the killed worker's lease to end")
+    run.fault_round("SIGKILL", lambda name: os.kill(run.procs[name].pid, signal.SIGKILL),
+                    lambda name: None, 0)
+    wait_until(lambda: len(workers(*run.fe)) == 2, TTL + 15, "the killed worker's lease to end")
+
 
 topo = Topology(prefix)
 cluster = Cluster(mxserve, work)

@@ -62,12 +62,22 @@ def clean_stale(own_prefix):
 
 
 def pick_subnet(seed):
-    """A 10.x.y.0/24 that no interface on this machine uses, chosen from `seed`."""
-    used = [ipaddress.ip_interface(a) for a in re.findall(r"inet (\S+)", sh("ip", "-o", "addr"))]
+    """A 10.x.y.0/24 that no address or route of this machine (but the default) covers, chosen
+    from `seed`."""
+    used = [ipaddress.ip_interface(a).network
+            for a in re.findall(r"inet (\S+)", sh("ip", "-o", "addr"))]
+    for line in sh("ip", "-o", "-4", "route", "show", "table", "all").splitlines():
+        # "10.1.0.0/16 via ...", "blackhole 10.2.0.0/16", "local 10.3.0.1 dev ..."
+        for word in line.split()[:2]:
+            try:
+                used.append(ipaddress.ip_network(word, strict=False))
+                break
+            except ValueError:
+                continue
     for step in range(250 * 250):
         n = (seed + step * 7919) % (250 * 250)
         net = ipaddress.ip_network(f"10.{100 + n // 250 % 150}.{n % 250}.0/24")
-        if not any(net.overlaps(u.network) for u in used):
+        if not any(net.overlaps(u) for u in used):
             return net
     raise RuntimeError("no free 10.x.y.0/24")
 
