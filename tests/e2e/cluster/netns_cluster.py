@@ -31,13 +31,13 @@ ENGINE = ["-m", model, "--threads", "1", "--kv-memory", "16MiB", "--ctx", "2048"
 WORKERS = ["w1", "w2", "w3"]
 # etcd cut off (link down, a silent partition) for the issue's 30 s: a TCP connection that
 # kept its unacknowledged bytes through it resends them only when its exponential backoff
-# comes round (~21 s after the link's return here), so recovery within RECOVERY s needs each
+# comes round (29.5 s after the link's return here), so recovery within RECOVERY s needs each
 # process to drop the dead connection and dial again (keepalive on the etcd channel).
 ETCD_OUTAGE = 30
+RECOVERY = 8
 ORPHAN_BOUND = 6  # s a worker cut off may hold an orphaned stream (its keepalive: 2-4 s)
 ORPHAN_TOKENS = 200  # tokens a SIGSTOPped worker may make once continued (it drops the orphan)
-RATE_KBIT = 64  # tbf on one worker's link each way (burst 2 KiB): it holds back ~100 packets
-RECOVERY = 8
+RATE_KBIT = 64  # tbf on one worker's link each way (burst 2 KiB): it holds back packets
 # Tokens a stream under a fault asks for: it still runs when the fault comes, and the victim's
 # copy would still run (~6-12 s at 100-200 tokens/s) when its orphaned sequence must have been
 # dropped (behind a pulled cable within ORPHAN_BOUND s; after SIGCONT at once).
@@ -110,15 +110,13 @@ def stream_phase(label, fe, topo, bodies, expected, fault, undo, least_stall):
     """Streams across fault(victim name); undo(victim name) after they end. A fault found by a
     deadline (--token-timeout 2 s) stalls the victim's stream by more than least_stall.
     Returns the victim, the finished streams and the time of the fault."""
-    victim = [None]
-
     view = []
 
     def inject():
         view.extend(workers(*fe))
-        victim[0] = busiest_worker(fe, topo)
-        fault(victim[0])
-        return victim[0]
+        victim = busiest_worker(fe, topo)
+        fault(victim)
+        return victim
     name, done, fault_time = streams_under_fault(fe, bodies, expected, label, inject)
     undo(name)
     longest = max((stall(times, fault_time)[0] for _, _, times, _ in done), default=0.0)
