@@ -140,6 +140,13 @@ Result<std::unique_ptr<EtcdClient>> EtcdClient::create(const EtcdClientConfig& c
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // A silent partition (a link down: no RST, no ICMP) leaves the connection open with bytes
+  // unacknowledged; TCP resends them on an exponential backoff, so after a 30 s partition the
+  // old connection came back only ~30 s after the network did (e2e.test_cluster_netns). A ping
+  // unanswered for 2 s (which also sets TCP_USER_TIMEOUT) drops it and dials again at the
+  // backoff above. Every 10 s: etcd refuses pings closer than 5 s (--grpc-keepalive-min-time).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
   for (const std::string& endpoint : config.endpoints) {
     channels->addresses.push_back(strip_scheme(endpoint));
     channels->channels.push_back(grpc::CreateCustomChannel(
