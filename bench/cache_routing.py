@@ -23,12 +23,13 @@ from cluster_lib import Cluster, engine_gauges, wait_until, workers  # noqa: E40
 mxserve, model, work, out_path = sys.argv[1:5]
 env = os.environ.get
 WORKERS = int(env("WORKERS", "2"))
-KV_MIB = int(env("KV_MIB", "6"))  # per worker; the single worker gets WORKERS x this
+# Per worker: 6 system prompts at the default sizes. The single worker gets WORKERS x this.
+KV_MIB = int(env("KV_MIB", "18"))
 TENANTS = int(env("TENANTS", "10"))
-SYSTEM_TOKENS = int(env("SYSTEM_TOKENS", "512"))
+SYSTEM_TOKENS = int(env("SYSTEM_TOKENS", "1536"))
 QUESTION_TOKENS = int(env("QUESTION_TOKENS", "16"))
 OUTPUT_TOKENS = int(env("OUTPUT_TOKENS", "8"))
-REQUESTS = int(env("REQUESTS", "160"))
+REQUESTS = int(env("REQUESTS", "600"))
 CONCURRENCY = int(env("CONCURRENCY", "8"))
 CONFIGS = env("CONFIGS", "cache,load,round-robin,one-worker").split(",")
 SEED = int(env("SEED", "1"))

@@ -6,8 +6,8 @@
 # client side; one compute thread per process.
 #
 # Usage: bench/cache_routing.sh [MODEL.gguf]   (default: a tiny qwen3 test model, made here)
-# Env (defaults): MXSERVE (build/bin/mxserve), WORKERS (2), KV_MIB (6, per worker), TENANTS
-#   (10), SYSTEM_TOKENS (512), QUESTION_TOKENS (16), OUTPUT_TOKENS (8), REQUESTS (160),
+# Env (defaults): MXSERVE (build/bin/mxserve), WORKERS (2), KV_MIB (18, per worker), TENANTS
+#   (10), SYSTEM_TOKENS (1536), QUESTION_TOKENS (16), OUTPUT_TOKENS (8), REQUESTS (600),
 #   CONCURRENCY (8), CONFIGS (cache,load,round-robin,one-worker), SEED (1),
 #   OUT (bench/results/cache_routing-<date>.json)
 set -euo pipefail
