@@ -21,11 +21,13 @@ KvEventStream::KvEventStream(KvEventLog& log, const pb::KvEventsRequest& request
       start_snapshot();
     }
   }
-  listener_ = log_.add_listener([this] {
+  const int listener = log_.add_listener([this] {
     std::unique_lock lock(mutex_);
     pump(lock);
   });
   std::unique_lock lock(mutex_);
+  listener_ = listener;
+  started_ = true;  // from now on pump may write and finish (OnDone reads listener_)
   pump(lock);
 }
 
@@ -49,7 +51,12 @@ void KvEventStream::OnCancel() {
 }
 
 void KvEventStream::OnDone() {
-  log_.remove_listener(listener_);  // waits for a listener call in progress
+  int listener = 0;
+  {
+    std::lock_guard lock(mutex_);
+    listener = listener_;
+  }
+  log_.remove_listener(listener);  // waits for a listener call in progress
   on_done_(this);
   delete this;
 }
@@ -96,7 +103,7 @@ bool KvEventStream::fill_events() {
 }
 
 void KvEventStream::pump(std::unique_lock<std::mutex>& lock) {
-  if (writing_ || finish_called_) return;
+  if (!started_ || writing_ || finish_called_) return;
   if (ending_) {
     finish_called_ = true;
     const bool cancelled = cancelled_;

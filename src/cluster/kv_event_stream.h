@@ -51,6 +51,7 @@ class KvEventStream : public grpc::ServerWriteReactor<mxserve::worker::KvEventsR
   std::vector<BlockHash> snapshot_;
   size_t snapshot_sent_ = 0;
   uint64_t snapshot_seq_ = 0;
+  bool started_ = false;  // the constructor has registered the listener
   bool writing_ = false;
   bool ending_ = false;
   bool cancelled_ = false;
