@@ -143,12 +143,14 @@ def run_config(name, requests):
         "ttft_p99_ms": round(1000 * ttfts[min(len(ttfts) - 1, int(0.99 * len(ttfts)))], 1)
         if ttfts else None,
         "wall_s": round(wall, 2),
+        "load_average_1m_after": float(open("/proc/loadavg").read().split()[0]),
     }
     print(json.dumps(result), file=sys.stderr)
     return result
 
 
 requests = workload()
+load_before = open("/proc/loadavg").read().split()[:3]
 results = [run_config(name, requests) for name in CONFIGS]
 by = {r["config"]: r for r in results}
 summary = {}
@@ -165,6 +167,7 @@ report = {
                  "output_tokens": OUTPUT_TOKENS, "requests": REQUESTS,
                  "concurrency": CONCURRENCY, "seed": SEED, "threads_per_process": 1},
     "cpu": env("CPU_MODEL", ""), "model": os.path.basename(model),
+    "load_average_before": [float(x) for x in load_before], "cpus": os.cpu_count(),
     "results": results, "summary": summary,
 }
 with open(out_path, "w") as f:
