@@ -2,6 +2,7 @@
 follows each worker's KV events (the KvEvents stream) in a prefix index, and sends requests
 sharing a long prefix to the worker that cached it — proved by the workers' own /metrics
 prefix-cache counters, not by the frontend's word — while the greedy text equals `serve`'s.
+A worker restarted at the same address is followed again from a snapshot of its new cache.
 Without the index (cached_prompt_tokens always 0) the router spreads them by load with a
 random tie-break, and the other worker gets some of them (all 8 on one worker: p = 1/256).
 Usage: cache_routing.py MXSERVE MODEL WORKDIR
@@ -90,6 +91,20 @@ try:
                              f"+{cold_queries:.0f} prefix-cache queries")
     check(hits >= n * (prefix_blocks - 1),
           f"the warm worker hit {hits:.0f} blocks, expected >= {n} x {prefix_blocks - 1}")
+
+    # The warm worker restarts at the same address (a new process: another event log). The
+    # frontend's subscription breaks, resubscribes from where it was, and the worker answers
+    # with a snapshot of its new, empty cache: the index forgets the old blocks.
+    warm.kill()
+    warm.wait(timeout=10)
+    warm_port = int(warm_address.rsplit(":", 1)[1])
+    cluster.start("worker", "w-restarted", *ENGINE, "--listen", f"{H}:{warm_port}")
+    wait_until(lambda: indexed().get(warm_address) == 0, 20,
+               "the restarted worker's empty snapshot in the frontend's index")
+    completion_text(H, fe, body(QUESTIONS[0]))
+    wait_until(lambda: max(indexed().values()) >= prefix_blocks, 10,
+               "the index to follow the restarted worker's (or the other's) new blocks")
+    print(f"restarted worker: index {indexed()}")
 finally:
     cluster.stop_all()
 
