@@ -94,7 +94,7 @@ def run_config(name, requests):
         wait_until(lambda: sum(w["state"] == "up" for w in workers(H, fe)) == n_workers, 30,
                    "workers up")
         before = [engine_gauges(H, p.metrics_port) for p, _ in procs]
-        ttfts, prompt_tokens, cached_tokens, errors = [], [0], [0], []
+        ttfts, prompt_tokens, cached_tokens, errors, records = [], [0], [0], [], []
         lock = threading.Lock()
         next_index = [0]
 
@@ -111,11 +111,12 @@ def run_config(name, requests):
                     with lock:
                         errors.append(repr(error))
                     continue
+                details = usage.get("prompt_tokens_details") or {}
                 with lock:
                     ttfts.append(ttft)
                     prompt_tokens[0] += usage["prompt_tokens"]
-                    details = usage.get("prompt_tokens_details") or {}
                     cached_tokens[0] += details.get("cached_tokens", 0)
+                    records.append((ttft, index, details.get("cached_tokens", 0)))
         started = time.perf_counter()
         threads = [threading.Thread(target=user) for _ in range(CONCURRENCY)]
         for t in threads:
@@ -143,6 +144,12 @@ def run_config(name, requests):
         "ttft_p99_ms": round(1000 * ttfts[min(len(ttfts) - 1, int(0.99 * len(ttfts)))], 1)
         if ttfts else None,
         "wall_s": round(wall, 2),
+        # The 1% slowest first tokens: which request (order sent), its tenant, whether it was
+        # that tenant's first request, and the prompt tokens it found cached.
+        "slowest": [{"index": i, "tenant": requests[i][0], "ttft_ms": round(1000 * t, 1),
+                     "first_of_tenant": all(requests[j][0] != requests[i][0] for j in range(i)),
+                     "cached_tokens": c}
+                    for t, i, c in sorted(records, reverse=True)[:max(1, len(records) // 100)]],
         "load_average_1m_after": float(open("/proc/loadavg").read().split()[0]),
     }
     print(json.dumps(result), file=sys.stderr)
