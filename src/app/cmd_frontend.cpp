@@ -68,7 +68,9 @@ void add_cluster_routes(HttpServer& server, Metering& metering,
                              {"running", w.stats.running},
                              {"waiting", w.stats.waiting},
                              {"kv_blocks_used", w.stats.kv_blocks_used},
-                             {"kv_blocks_total", w.stats.kv_blocks_total}});
+                             {"kv_blocks_total", w.stats.kv_blocks_total},
+                             // The frontend's prefix index (cache-aware routing; -1: none).
+                             {"prefix_blocks_indexed", w.indexed_blocks}});
         }
         responder->send(200, "application/json", nlohmann::json{{"workers", workers}}.dump());
       });

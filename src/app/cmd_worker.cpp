@@ -100,6 +100,7 @@ int worker(const WorkerFlags& flags) {
   std::string name = flags.serve.served_model_name;
   if (name.empty()) name = std::filesystem::path(flags.serve.model).filename().string();
   WorkerService service(client, WorkerIdentity{name, (*model)->fingerprint()});
+  service.set_kv_events(&(*engine)->kv_events());
 
   Metrics metrics;
   add_engine_metrics(metrics, client, [&service] {

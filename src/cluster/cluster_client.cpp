@@ -60,6 +60,7 @@ void ClusterEngineClient::set_workers(const std::vector<WorkerEndpoint>& endpoin
     if (next.contains(address)) continue;
     if (!worker->departed) {
       worker->departed = now;
+      stop_kv_events(*worker);  // left the view: dropped from the prefix index
       spdlog::info("worker {} left the membership", address);
     }
     if (now - *worker->departed < config_.departed_grace) next[address] = worker;
@@ -94,13 +95,19 @@ std::vector<WorkerView> ClusterEngineClient::workers() const {
       view.limits = from_proto(worker->status.limits());
     }
     view.requests = worker->requests;
+    {
+      std::lock_guard index_lock(index_mutex_);
+      if (index_.ready(address))
+        view.indexed_blocks = static_cast<int64_t>(index_.n_hashes(address));
+    }
     out.push_back(std::move(view));
   }
   return out;
 }
 
 std::shared_ptr<ClusterEngineClient::Worker> ClusterEngineClient::pick(
-    const RouteRequest& request, const std::vector<std::shared_ptr<Worker>>& exclude) {
+    const RouteRequest& request, std::span<const int32_t> prompt,
+    const std::vector<std::shared_ptr<Worker>>& exclude, int64_t* cached_tokens_out) {
   std::lock_guard lock(mutex_);
   RouterState state;
   state.round_robin_next = round_robin_;
@@ -115,17 +122,37 @@ std::shared_ptr<ClusterEngineClient::Worker> ClusterEngineClient::pick(
       const auto& s = worker->status.stats();
       const int64_t block = worker->status.limits().block_size();
       load.kv_tokens_total = s.kv_blocks_total() * block;
-      load.kv_tokens_used = s.kv_blocks_used() * block;
+      // The KV of others' requests: as reported, less the footprint of this frontend's in
+      // flight and of those that finished since the report may have been made; ours count as
+      // the new KV they take. A finish is seen at once, not a status poll later, and requests
+      // sharing a cached prefix do not count it again.
+      const int64_t ours =
+          worker->footprint_tokens + (worker->released_total - worker->released_reported);
+      load.kv_tokens_used = std::max<int64_t>(0, s.kv_blocks_used() * block - ours);
       load.waiting_sequences = s.waiting();
     }
     load.reserved_tokens = worker->reserved_tokens;
     state.workers.push_back(load);
     candidates.push_back(worker);
   }
+  std::vector<std::pair<PrefixLayout, std::vector<BlockHash>>> hashes;
+  fill_cached_tokens(prompt, candidates, state, hashes);
   const Choice choice = route(state, request, config_.policy);
   if (choice.worker < 0) return nullptr;
   ++round_robin_;
-  return candidates[choice.worker];
+  const std::shared_ptr<Worker>& chosen = candidates[choice.worker];
+  *cached_tokens_out = state.workers[choice.worker].cached_prompt_tokens;
+  if (config_.policy == RoutePolicy::kCacheAware) {
+    std::lock_guard index_lock(index_mutex_);
+    const PrefixLayout layout = index_.layout(chosen->endpoint.address);
+    for (const auto& [hashed_layout, prompt_hashes] : hashes) {
+      if (hashed_layout != layout) continue;
+      const auto now = std::chrono::steady_clock::now();
+      index_.note_routed(chosen->endpoint.address, prompt_hashes, now + config_.routed_prefix_ttl,
+                         now);
+    }
+  }
+  return chosen;
 }
 
 void ClusterEngineClient::mark_down(const std::shared_ptr<Worker>& worker, const std::string& why) {
@@ -135,9 +162,11 @@ void ClusterEngineClient::mark_down(const std::shared_ptr<Worker>& worker, const
 }
 
 void ClusterEngineClient::reserve(const std::shared_ptr<Worker>& worker, int64_t tokens,
-                                  int64_t requests) {
+                                  int64_t footprint, int64_t requests) {
   std::lock_guard lock(mutex_);
   worker->reserved_tokens += tokens;
+  worker->footprint_tokens += footprint;
+  if (footprint < 0) worker->released_total -= footprint;
   worker->requests += requests;
 }
 
@@ -252,12 +281,20 @@ void ClusterEngineClient::poll_loop() {
     // Departed workers past their grace are forgotten here (set_workers may not run again).
     const auto now = std::chrono::steady_clock::now();
     std::erase_if(workers_, [&](const auto& entry) {
-      return entry.second->departed && now - *entry.second->departed >= config_.departed_grace;
+      const bool gone =
+          entry.second->departed && now - *entry.second->departed >= config_.departed_grace;
+      if (gone) stop_kv_events(*entry.second);
+      return gone;
     });
     std::vector<std::shared_ptr<Worker>> workers;
-    for (const auto& [address, worker] : workers_) workers.push_back(worker);
+    std::vector<int64_t> released_before_poll;  // what each had released before its poll
+    for (const auto& [address, worker] : workers_) {
+      workers.push_back(worker);
+      released_before_poll.push_back(worker->released_total);
+    }
     lock.unlock();
-    for (const auto& worker : workers) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      const std::shared_ptr<Worker>& worker = workers[i];
       auto reply = worker->client->status(std::chrono::milliseconds(1000));
       std::lock_guard relock(mutex_);
       if (!reply.ok()) {
@@ -285,8 +322,11 @@ void ClusterEngineClient::poll_loop() {
         worker->last_step = now;
       }
       worker->status = std::move(*reply);
+      worker->released_reported = worker->released_at_last_poll;
+      worker->released_at_last_poll = released_before_poll[i];
       worker->polled = true;
       worker->up = up;
+      subscribe_kv_events(worker);
     }
     lock.lock();
     wake_.wait_for(lock, config_.status_interval);
@@ -324,6 +364,12 @@ void ClusterEngineClient::stop() {
   }
   if (poller_.joinable()) poller_.join();
   if (sweeper_.joinable()) sweeper_.join();
+  // The KvEvents calls hold this client: wait until gRPC has ended each one.
+  std::unique_lock lock(mutex_);
+  for (auto& [address, worker] : workers_) stop_kv_events(*worker);
+  if (!wake_.wait_for(lock, std::chrono::seconds(10), [&] { return kv_streams_live_ == 0; })) {
+    spdlog::error("{} KV event stream(s) did not end in 10 s", kv_streams_live_);
+  }
 }
 
 }  // namespace mx

@@ -15,8 +15,16 @@
 // random stream. After max_migrations moves, or with no worker left, the sequences end with
 // an error event.
 //
+// Cache-aware routing (--route cache): each worker up that announces its prefix layout (block
+// size and hash seed, in its Status limits) is followed by one KvEvents stream, whose
+// snapshots and events keep a PrefixIndex of the blocks it caches; the router counts a
+// request's leading prompt blocks a worker holds as cached there. A gap in the events, a new
+// epoch or another log resubscribes from a snapshot; a stream that breaks is resubscribed from
+// where it stopped at the next poll; a worker that leaves the view is dropped from the index.
+//
 // Threads: gRPC callback threads deliver events; a poller reads every worker's Status
-// (limits, load, counters) each status_interval; a sweeper checks deadlines every 50 ms.
+// (limits, load, counters) each status_interval and (re)subscribes KV events; a sweeper checks
+// deadlines every 50 ms. Lock order: mutex_, then index_mutex_.
 #pragma once
 
 #include <chrono>
@@ -25,11 +33,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/prefix_index.h"
 #include "cluster/router.h"
 #include "cluster/worker_client.h"
 #include "engine/engine_client.h"
@@ -57,6 +67,9 @@ struct ClusterClientConfig {
   // (the worker re-registers under a new epoch), and requests must not fail in between.
   std::chrono::milliseconds departed_grace{0};
   int max_migrations = 3;
+  // A prefix routed to a worker counts as cached there this long, or until the worker's events
+  // say otherwise: the requests right behind it follow it while its prefill runs.
+  std::chrono::milliseconds routed_prefix_ttl{5000};
 
   Status validate() const;
 };
@@ -69,6 +82,9 @@ struct WorkerView {
   EngineStats stats;
   EngineLimits limits;
   int64_t requests = 0;  // this frontend's requests running there
+  // Prefix blocks the frontend's index says it caches (from its KV events); -1: not followed
+  // (not cache-aware routing, no layout announced, or no snapshot yet).
+  int64_t indexed_blocks = -1;
 };
 
 class RoutedRequest;
@@ -97,17 +113,33 @@ class ClusterEngineClient : public EngineClient {
  private:
   friend class RoutedRequest;
   struct Worker;
+  class KvSubscription;
 
-  // Picks a worker for `request` among those up and not in `exclude`; nullptr if none.
-  std::shared_ptr<Worker> pick(const RouteRequest& request,
-                               const std::vector<std::shared_ptr<Worker>>& exclude);
+  // Picks a worker for `request` (whose first sequence's prompt is `prompt`) among those up
+  // and not in `exclude`; nullptr if none. cached_tokens_out: the prompt tokens the chosen
+  // worker caches, per the prefix index.
+  std::shared_ptr<Worker> pick(const RouteRequest& request, std::span<const int32_t> prompt,
+                               const std::vector<std::shared_ptr<Worker>>& exclude,
+                               int64_t* cached_tokens_out);
+  // Under mutex_: the cached prompt tokens of each candidate, per the index; notes the prefix
+  // as routed to the chosen one (after the choice).
+  void fill_cached_tokens(std::span<const int32_t> prompt,
+                          const std::vector<std::shared_ptr<Worker>>& candidates,
+                          RouterState& state,
+                          std::vector<std::pair<PrefixLayout, std::vector<BlockHash>>>& hashes);
+  // Under mutex_: starts the worker's KvEvents stream if it should have one and has none.
+  void subscribe_kv_events(const std::shared_ptr<Worker>& worker);
+  void stop_kv_events(Worker& worker);  // under mutex_: cancels it, forgets its index entry
   void mark_down(const std::shared_ptr<Worker>& worker, const std::string& why);
   // True if `worker` answered a status poll and its engine stepped within `within`: alive
   // and busy, so a missed token deadline is queueing, not a failure.
   bool progressing(const std::shared_ptr<Worker>& worker, std::chrono::milliseconds within) const;
   // The epoch a request to `worker` names: the one it last reported, else the view's.
   uint64_t epoch_of(const std::shared_ptr<Worker>& worker) const;
-  void reserve(const std::shared_ptr<Worker>& worker, int64_t tokens, int64_t requests);
+  // Adds (or with negative numbers, releases) a request's reservation (Worker::reserved_tokens,
+  // footprint_tokens).
+  void reserve(const std::shared_ptr<Worker>& worker, int64_t tokens, int64_t footprint,
+               int64_t requests);
   void finished(RoutedRequest* request);
   void poll_loop();
   void sweep_loop();
@@ -123,6 +155,10 @@ class ClusterEngineClient : public EngineClient {
   std::unordered_map<SeqId, std::pair<std::shared_ptr<RoutedRequest>, int32_t>> seqs_;
   std::map<RoutedRequest*, std::shared_ptr<RoutedRequest>> active_;
   std::thread poller_, sweeper_;
+  int64_t kv_streams_live_ = 0;  // KvEvents calls not yet ended (stop() waits for them)
+  uint64_t kv_generation_ = 0;   // numbers KvEvents calls: callbacks of an old one are ignored
+  mutable std::mutex index_mutex_;
+  PrefixIndex index_;
 };
 
 }  // namespace mx

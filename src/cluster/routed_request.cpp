@@ -61,16 +61,18 @@ Status RoutedRequest::start() {
 }
 
 void RoutedRequest::next_worker(const std::string& why) {
-  std::shared_ptr<Worker> worker = client_.pick(route_request(), tried_);
+  int64_t cached = 0;
+  std::shared_ptr<Worker> worker =
+      client_.pick(route_request(), originals_.front().prompt, tried_, &cached);
   if (!worker) {
     const std::string message =
         why.empty() ? "no worker is available for this model; retry shortly" : why;
     return fail(ErrorCode::kUnavailable, message);
   }
-  launch(worker);
+  launch(worker, cached);
 }
 
-void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
+void RoutedRequest::launch(const std::shared_ptr<Worker>& worker, int64_t cached_tokens) {
   tried_.push_back(worker);
   pb::GenerateRequest request;
   request.set_request_id(id_);
@@ -78,7 +80,7 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
   request.set_worker_epoch(client_.epoch_of(worker));
   request.set_weights_fingerprint(client_.config_.weights_fingerprint);
   stream_to_seq_.clear();
-  int64_t reserve = 0;
+  int64_t reserve = 0, footprint = 0;
   for (size_t i = 0; i < seqs_.size(); ++i) {
     Seq& seq = seqs_[i];
     if (seq.finished) continue;
@@ -96,7 +98,10 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
       finish_seq(static_cast<int32_t>(i), StopReason::kLength, "");
       continue;
     }
-    reserve += static_cast<int64_t>(resumed.prompt.size()) + resumed.max_new_tokens;
+    footprint += static_cast<int64_t>(resumed.prompt.size()) + resumed.max_new_tokens;
+    // Cached prefix blocks are shared, not allocated again: they take no new KV.
+    reserve += static_cast<int64_t>(resumed.prompt.size()) + resumed.max_new_tokens -
+               std::min(cached_tokens, static_cast<int64_t>(resumed.prompt.size()));
     if (!seq.served_by.empty()) seq.served_by += ",";
     seq.served_by += fmt::format("{}@{:x}", worker->endpoint.address, client_.epoch_of(worker));
     to_proto(resumed, *request.add_sequences());
@@ -107,7 +112,8 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
   phase_ = Phase::kAdmitting;
   worker_ = worker;
   reserved_ = reserve;
-  client_.reserve(worker, reserve, 1);
+  footprint_ = footprint;
+  client_.reserve(worker, reserve, footprint, 1);
   deadline_ = Clock::now() + client_.config_.admission_timeout;
   got_token_ = false;
   abandoned_ = false;
@@ -116,9 +122,10 @@ void RoutedRequest::launch(const std::shared_ptr<Worker>& worker) {
 }
 
 void RoutedRequest::release_worker() {
-  if (worker_) client_.reserve(worker_, -reserved_, -1);
+  if (worker_) client_.reserve(worker_, -reserved_, -footprint_, -1);
   worker_.reset();
   reserved_ = 0;
+  footprint_ = 0;
 }
 
 void RoutedRequest::fail(ErrorCode code, const std::string& message) {
@@ -181,9 +188,11 @@ void RoutedRequest::on_admission(int attempt, const pb::Admission& admission) {
       error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kResourceExhausted;
   if (!elsewhere) return fail(error.code, error.message);
   if (error.code == ErrorCode::kUnavailable) client_.mark_down(tried_.back(), error.message);
-  std::shared_ptr<Worker> worker = client_.pick(route_request(), tried_);
+  int64_t cached = 0;
+  std::shared_ptr<Worker> worker =
+      client_.pick(route_request(), originals_.front().prompt, tried_, &cached);
   if (!worker) return fail(error.code, error.message);
-  launch(worker);
+  launch(worker, cached);
 }
 
 void RoutedRequest::on_event(int attempt, int32_t stream_index, const TokenEvent& event) {
@@ -206,13 +215,15 @@ void RoutedRequest::on_event(int attempt, int32_t stream_index, const TokenEvent
   deadline_ = Clock::now() + client_.config_.token_timeout;
   seq.finished = event.finished;
   if (seq.finished) out.served_by = seq.served_by;
-  sink_->on_event(index, out);
-  if (seq.finished && all_finished() && !done_) {
+  // The reservation goes before the client hears the end: its next request is routed knowing.
+  const bool last = seq.finished && all_finished() && !done_;
+  if (last) {
     done_ = true;
     release_worker();
     phase_ = Phase::kEnded;
-    client_.finished(this);
   }
+  sink_->on_event(index, out);
+  if (last) client_.finished(this);
 }
 
 void RoutedRequest::on_stream_end(int attempt, const grpc::Status& status) {

@@ -22,13 +22,25 @@ struct ClusterEngineClient::Worker {
   bool up = false;      // answered its last status poll and failed no call since
   bool polled = false;  // `status` holds a reply
   mxserve::worker::StatusReply status;
-  int64_t reserved_tokens = 0;  // prompt + expected output of this frontend's requests there
+  // This frontend's requests there: the new KV they take (prompt less the prefix cached there
+  // when routed, + expected output), and their whole footprint (prompt + expected output,
+  // what the worker's reports count while they run: shared prefix blocks included).
+  int64_t reserved_tokens = 0;
+  int64_t footprint_tokens = 0;
+  // Footprints released since start; of those, how many the worker's reports surely no
+  // longer count: those released before the poll before the last answered one (a report may
+  // come from before the step that ended a request whose end we already heard).
+  int64_t released_total = 0, released_reported = 0, released_at_last_poll = 0;
   int64_t requests = 0;
   // When a status poll last answered, and when the engine's step counter last advanced.
   std::chrono::steady_clock::time_point last_answer{}, last_step{};
   // Left the membership view at this time (a candidate until departed_grace after it);
   // nullopt while a member.
   std::optional<std::chrono::steady_clock::time_point> departed;
+  // Its KvEvents call (cache-aware routing), numbered kv_generation; null when none runs.
+  std::shared_ptr<GenerateStream> kv_stream;
+  uint64_t kv_generation = 0;
+  bool kv_unsupported = false;  // answered UNIMPLEMENTED (an older worker): not asked again
 };
 
 class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {
@@ -62,7 +74,8 @@ class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {
   };
   enum class Phase { kAdmitting, kRunning, kEnded };
 
-  void launch(const std::shared_ptr<Worker>& worker);                           // under the lock
+  // Under the lock. cached_tokens: of the prompt, cached there per the router (not reserved).
+  void launch(const std::shared_ptr<Worker>& worker, int64_t cached_tokens);
   void next_worker(const std::string& why);                                     // under the lock
   void fail(ErrorCode code, const std::string& message);                        // under the lock
   void finish_seq(int32_t index, StopReason reason, const std::string& error);  // under the lock
@@ -91,7 +104,8 @@ class RoutedRequest : public std::enable_shared_from_this<RoutedRequest> {
   std::shared_ptr<Worker> worker_;
   std::shared_ptr<GenerateStream> stream_;
   std::vector<int32_t> stream_to_seq_;
-  int64_t reserved_ = 0;
+  int64_t reserved_ = 0;   // new KV tokens (ClusterEngineClient::Worker::reserved_tokens)
+  int64_t footprint_ = 0;  // prompt + expected output tokens
   Clock::time_point deadline_{};
   bool got_token_ = false;
   bool abandoned_ = false;

@@ -8,9 +8,11 @@
 //   + decode load: KV tokens in use plus those reserved for expected output of requests in
 //     flight through this frontend
 //   + queue: tokens of the sequences waiting there
-// over its capacity; the cheapest wins, ties broken by `tie_break` (random per request).
-// A full worker (the request cannot fit its free KV even after its queue drains) is skipped
-// while another can take the request. Least-load ignores the cache; round-robin ignores both.
+// over its capacity; the cheapest wins (cache-aware: the load terms count a quarter, so that a
+// worker holding the prefix keeps its requests through moderate load differences), ties broken by
+// `tie_break` (random per request). A full worker (the request cannot fit its free KV even after
+// its queue drains) is skipped while another can take the request. Least-load ignores the cache;
+// round-robin ignores both.
 #pragma once
 
 #include <cstdint>

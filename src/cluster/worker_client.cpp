@@ -61,6 +61,40 @@ class GenerateCall : public grpc::ClientReadReactor<pb::GenerateReply>, public G
   std::shared_ptr<GenerateCall> self_;
 };
 
+class KvEventsCall : public grpc::ClientReadReactor<pb::KvEventsReply>, public GenerateStream {
+ public:
+  KvEventsCall(pb::KvEventsRequest request, std::shared_ptr<KvEventsObserver> observer)
+      : request_(std::move(request)), observer_(std::move(observer)) {}
+
+  void start(pb::Worker::Stub& stub, std::shared_ptr<KvEventsCall> self) {
+    self_ = std::move(self);  // released in OnDone
+    stub.async()->KvEvents(&context_, &request_, this);
+    StartRead(&reply_);
+    StartCall();
+  }
+
+  void cancel() override { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    observer_->on_reply(reply_);
+    StartRead(&reply_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    observer_->on_stream_end(status);
+    observer_.reset();
+    self_.reset();  // may destroy this
+  }
+
+ private:
+  grpc::ClientContext context_;
+  pb::KvEventsRequest request_;
+  pb::KvEventsReply reply_;
+  std::shared_ptr<KvEventsObserver> observer_;
+  std::shared_ptr<KvEventsCall> self_;
+};
+
 struct CancelCall {
   grpc::ClientContext context;
   pb::CancelRequest request;
@@ -78,6 +112,13 @@ WorkerClient::WorkerClient(std::string address)
 std::shared_ptr<GenerateStream> WorkerClient::generate(pb::GenerateRequest request,
                                                        std::shared_ptr<GenerateObserver> observer) {
   auto call = std::make_shared<GenerateCall>(std::move(request), std::move(observer));
+  call->start(*stub_, call);
+  return call;
+}
+
+std::shared_ptr<GenerateStream> WorkerClient::kv_events(
+    pb::KvEventsRequest request, std::shared_ptr<KvEventsObserver> observer) {
+  auto call = std::make_shared<KvEventsCall>(std::move(request), std::move(observer));
   call->start(*stub_, call);
   return call;
 }

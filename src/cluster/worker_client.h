@@ -27,11 +27,19 @@ class GenerateObserver {
   virtual void on_stream_end(const grpc::Status& status) = 0;
 };
 
-// A Generate call in flight; cancel() ends it (the worker cancels its sequences).
+// A Generate (or KvEvents) call in flight; cancel() ends it (the worker cancels its sequences).
 class GenerateStream {
  public:
   virtual ~GenerateStream() = default;
   virtual void cancel() = 0;
+};
+
+// Hears a KvEvents stream (worker.proto): each reply in order, then the end with its status.
+class KvEventsObserver {
+ public:
+  virtual ~KvEventsObserver() = default;
+  virtual void on_reply(const mxserve::worker::KvEventsReply& reply) = 0;
+  virtual void on_stream_end(const grpc::Status& status) = 0;
 };
 
 class WorkerClient {
@@ -45,6 +53,10 @@ class WorkerClient {
   void cancel(const std::string& request_id, std::vector<int32_t> indexes,
               std::chrono::milliseconds timeout);
   Result<mxserve::worker::StatusReply> status(std::chrono::milliseconds timeout);
+  // A KvEvents stream (no deadline: it lasts while both sides run; keepalive finds a dead
+  // peer). cancel() ends it.
+  std::shared_ptr<GenerateStream> kv_events(mxserve::worker::KvEventsRequest request,
+                                            std::shared_ptr<KvEventsObserver> observer);
 
  private:
   std::string address_;

@@ -141,6 +141,7 @@ void to_proto(const EngineLimits& in, pb::EngineLimits& out) {
   out.set_max_waiting(in.max_waiting);
   out.set_moe_layers(in.moe_layers);
   out.set_n_experts(in.n_experts);
+  out.set_prefix_hash_seed(in.prefix_hash_seed);
 }
 
 EngineLimits from_proto(const pb::EngineLimits& in) {
@@ -153,6 +154,7 @@ EngineLimits from_proto(const pb::EngineLimits& in) {
   out.max_waiting = in.max_waiting();
   out.moe_layers = in.moe_layers();
   out.n_experts = in.n_experts();
+  out.prefix_hash_seed = in.prefix_hash_seed();
   return out;
 }
 

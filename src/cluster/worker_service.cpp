@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "cluster/kv_event_stream.h"
 #include "cluster/worker_messages.h"
 
 namespace mx {
@@ -182,6 +183,12 @@ void WorkerService::set_epoch(uint64_t epoch) {
   if (std::find(epochs_.begin(), epochs_.end(), epoch) == epochs_.end()) epochs_.push_back(epoch);
 }
 
+void WorkerService::set_draining() {
+  draining_.store(true);
+  std::lock_guard lock(kv_streams_mutex_);
+  for (KvEventStream* stream : kv_streams_) stream->end();
+}
+
 int64_t WorkerService::active_streams() const {
   std::lock_guard lock(streams_mutex_);
   return static_cast<int64_t>(streams_.size());
@@ -272,6 +279,30 @@ grpc::ServerUnaryReactor* WorkerService::Status(grpc::CallbackServerContext* con
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerWriteReactor<pb::KvEventsReply>* WorkerService::KvEvents(
+    grpc::CallbackServerContext* /*context*/, const pb::KvEventsRequest* request) {
+  if (kv_events_ == nullptr) {
+    class Unimplemented : public grpc::ServerWriteReactor<pb::KvEventsReply> {
+     public:
+      Unimplemented() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this worker keeps no KV events"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  std::lock_guard lock(kv_streams_mutex_);
+  auto* stream = new KvEventStream(
+      *kv_events_, *request, [this] { return epoch_.load(); },
+      [this](KvEventStream* done) {
+        std::lock_guard relock(kv_streams_mutex_);
+        kv_streams_.erase(done);
+      });
+  kv_streams_.insert(stream);
+  if (draining_.load()) stream->end();
+  return stream;
 }
 
 void WorkerService::add_stream(const std::string& request_id,

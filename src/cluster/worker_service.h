@@ -8,17 +8,22 @@
 // Every request names the worker epoch it was routed to: a worker that restarted (new lease,
 // new epoch) refuses requests meant for its previous life, and one whose weights differ from
 // the request's fingerprint refuses too (kUnavailable: route elsewhere).
+//
+// KvEvents streams the engine's prefix-cache changes to frontends (kv_event_stream.h) when an
+// event log is set; draining ends those streams.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/engine_client.h"
+#include "engine/kv_event_log.h"
 #include "worker.grpc.pb.h"
 
 namespace mx {
@@ -29,6 +34,7 @@ struct WorkerIdentity {
 };
 
 class GenerateStreamState;
+class KvEventStream;
 
 class WorkerService final : public mxserve::worker::Worker::CallbackService {
  public:
@@ -41,8 +47,12 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   // others were meant for another process at this address (a previous life).
   void set_epoch(uint64_t epoch);
   uint64_t epoch() const { return epoch_.load(); }
-  // New Generate calls are refused with kUnavailable from now on (running ones go on).
-  void set_draining() { draining_.store(true); }
+  // The engine's prefix-cache event log for KvEvents (unset: KvEvents is unimplemented).
+  // Set before the server starts; it must outlive the server.
+  void set_kv_events(KvEventLog* log) { kv_events_ = log; }
+  // New Generate calls are refused with kUnavailable from now on (running ones go on);
+  // KvEvents streams end.
+  void set_draining();
   bool draining() const { return draining_.load(); }
   int64_t active_streams() const;
 
@@ -55,6 +65,9 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
                                    const mxserve::worker::StatusRequest* request,
                                    mxserve::worker::StatusReply* reply) override;
+  grpc::ServerWriteReactor<mxserve::worker::KvEventsReply>* KvEvents(
+      grpc::CallbackServerContext* context,
+      const mxserve::worker::KvEventsRequest* request) override;
 
  private:
   friend class GenerateStreamState;
@@ -72,6 +85,9 @@ class WorkerService final : public mxserve::worker::Worker::CallbackService {
   mutable std::mutex streams_mutex_;
   // Streams by the frontend's request id (Cancel finds them here).
   std::unordered_map<std::string, std::weak_ptr<GenerateStreamState>> streams_;
+  KvEventLog* kv_events_ = nullptr;
+  std::mutex kv_streams_mutex_;
+  std::set<KvEventStream*> kv_streams_;  // live KvEvents calls (each deletes itself when done)
 };
 
 }  // namespace mx

@@ -25,6 +25,17 @@ BlockHash hash_block(std::span<const int32_t> block_tokens, BlockHash previous) 
 
 }  // namespace
 
+void chain_block_hashes(std::span<const int32_t> tokens, int64_t block_size, uint64_t layout_seed,
+                        std::vector<BlockHash>& hashes) {
+  const size_t block = static_cast<size_t>(block_size);
+  const size_t n_full = tokens.size() / block;
+  BlockHash previous = hashes.empty() ? layout_seed : hashes.back();
+  for (size_t i = hashes.size(); i < n_full; ++i) {
+    previous = hash_block(tokens.subspan(i * block, block), previous);
+    hashes.push_back(previous);
+  }
+}
+
 BlockPool::BlockPool(int64_t n_blocks, int64_t block_size, uint64_t layout_seed)
     : block_size_(block_size),
       layout_seed_(layout_seed),
@@ -41,6 +52,7 @@ BlockPool::BlockPool(int64_t n_blocks, int64_t block_size, uint64_t layout_seed)
 
 int64_t BlockPool::n_blocks() const { return static_cast<int64_t>(ref_counts_.size()); }
 int64_t BlockPool::block_size() const { return block_size_; }
+uint64_t BlockPool::layout_seed() const { return layout_seed_; }
 int64_t BlockPool::n_free() const {
   return static_cast<int64_t>(empty_free_.size()) + n_cached_free_;
 }
@@ -72,13 +84,7 @@ std::vector<BlockHash> BlockPool::block_hashes(std::span<const int32_t> tokens) 
 
 void BlockPool::extend_block_hashes(std::span<const int32_t> tokens,
                                     std::vector<BlockHash>& hashes) const {
-  const size_t block = static_cast<size_t>(block_size_);
-  const size_t n_full = tokens.size() / block;
-  BlockHash previous = hashes.empty() ? layout_seed_ : hashes.back();
-  for (size_t i = hashes.size(); i < n_full; ++i) {
-    previous = hash_block(tokens.subspan(i * block, block), previous);
-    hashes.push_back(previous);
-  }
+  chain_block_hashes(tokens, block_size_, layout_seed_, hashes);
 }
 
 int64_t BlockPool::count_cached_prefix(std::span<const BlockHash> hashes,
@@ -145,6 +151,7 @@ bool BlockPool::publish(BlockId block, BlockHash hash) {
   if (!block_of_hash_.emplace(hash, block).second) return false;
   published_[block] = 1;
   hash_of_[block] = hash;
+  if (record_events_) events_.push_back(KvBlockEvent{hash, false});
   return true;
 }
 
@@ -197,7 +204,18 @@ void BlockPool::set_on_evict(std::function<void(BlockId, BlockHash)> on_evict) {
   on_evict_ = std::move(on_evict);
 }
 
+void BlockPool::set_record_events(bool record) {
+  record_events_ = record;
+  if (!record) events_.clear();
+}
+
+void BlockPool::take_events(std::vector<KvBlockEvent>& out) {
+  out.insert(out.end(), events_.begin(), events_.end());
+  events_.clear();
+}
+
 void BlockPool::forget_hash(BlockId block) {
+  if (record_events_) events_.push_back(KvBlockEvent{hash_of_[block], true});
   block_of_hash_.erase(hash_of_[block]);
   published_[block] = 0;
   hash_of_[block] = 0;

@@ -29,6 +29,20 @@ namespace mx {
 using BlockId = int32_t;
 using BlockHash = uint64_t;
 
+// A change to the set of published hashes, for the frontends' prefix indexes (KvEventLog):
+// `hash` was published (stored) or its block's content was dropped for reuse (removed).
+struct KvBlockEvent {
+  BlockHash hash = 0;
+  bool removed = false;
+  bool operator==(const KvBlockEvent&) const = default;
+};
+
+// Extends `hashes` (the chain of tokens[0, hashes.size() * block_size)) over the further full
+// blocks of `tokens`: hash[i] = XXH3(tokens of block i, seed = hash[i-1]), hash[-1] =
+// layout_seed. BlockPool's hashes; a frontend computes the same ones from a tokenized prompt.
+void chain_block_hashes(std::span<const int32_t> tokens, int64_t block_size, uint64_t layout_seed,
+                        std::vector<BlockHash>& hashes);
+
 struct BlockPoolStats {
   int64_t prefix_queries = 0;  // hashes passed to acquire_cached_prefix (blocks asked for)
   int64_t prefix_hits = 0;     // of those, found cached (the acquired prefix)
@@ -41,6 +55,7 @@ class BlockPool {
 
   int64_t n_blocks() const;
   int64_t block_size() const;
+  uint64_t layout_seed() const;
   int64_t n_free() const;         // empty-free + cached-free
   int64_t n_cached_free() const;  // free blocks still holding a published prefix
   int64_t n_used() const;         // referenced
@@ -79,6 +94,12 @@ class BlockPool {
   // reuse (the block's KV bytes are still intact): the tiers below take a copy (KvStore).
   void set_on_evict(std::function<void(BlockId, BlockHash)> on_evict);
 
+  // Off by default. On: every publish of a new hash and every eviction of a published block is
+  // recorded, in order, until take_events() moves them out (the engine does after each step:
+  // the cost is O(events), never a scan of the pool).
+  void set_record_events(bool record);
+  void take_events(std::vector<KvBlockEvent>& out);
+
   // Drops one reference on each block. A block reaching zero becomes cached-free (most recently
   // used end of the LRU) if published, else empty-free. Pass a sequence's whole block table:
   // it is walked from last to first, so a prefix's later blocks are evicted before its earlier
@@ -108,6 +129,8 @@ class BlockPool {
   std::vector<BlockId> empty_free_;  // stack; back() is handed out next
   BlockPoolStats stats_;
   std::function<void(BlockId, BlockHash)> on_evict_;
+  bool record_events_ = false;
+  std::vector<KvBlockEvent> events_;
 };
 
 }  // namespace mx

@@ -157,8 +157,12 @@ Engine::Impl::Impl(Model& m, EngineConfig c, int64_t n_blocks, uint64_t seed)
       kv(m.config(), n_blocks, c.block_size, c.kv_dtype,
          c.speculative.method == SpeculativeMethod::kMtp),
       blocks(n_blocks, c.block_size, seed),
+      // A few times the pool: a reader that falls further behind takes a snapshot instead.
+      kv_events(static_cast<size_t>(std::max<int64_t>(4 * n_blocks, 4096))),
       threads(c.threads, c.pin_threads),
-      mtp(c.speculative.method == SpeculativeMethod::kMtp) {}
+      mtp(c.speculative.method == SpeculativeMethod::kMtp) {
+  blocks.set_record_events(c.prefix_caching);
+}
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -245,6 +249,7 @@ EngineLimits Engine::Impl::limits() const {
   out.block_size = config.block_size;
   out.max_running = config.scheduler.max_running;
   out.max_waiting = config.max_waiting;
+  out.prefix_hash_seed = config.prefix_caching ? blocks.layout_seed() : 0;
   if (c.moe.n_experts > 0) {
     out.moe_layers = c.n_layers;
     out.n_experts = c.moe.n_experts;
@@ -312,6 +317,7 @@ int64_t Engine::max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const {
 }
 
 const Model& Engine::model() const { return impl_->model; }
+KvEventLog& Engine::kv_events() { return impl_->kv_events; }
 
 void Engine::stop() {
   if (!impl_) return;
@@ -390,6 +396,9 @@ void Engine::Impl::finish(Sequence& seq, StopReason reason, TokenEvent event) {
 }
 
 void Engine::Impl::publish_stats() {
+  blocks.take_events(step_events);
+  kv_events.append(step_events);
+  step_events.clear();
   EngineStats s = totals;
   s.waiting = static_cast<int64_t>(waiting.size());
   s.running = static_cast<int64_t>(running.size());

@@ -24,6 +24,7 @@
 #include "core/thread_pool.h"
 #include "engine/block_pool.h"
 #include "engine/drafter.h"
+#include "engine/kv_event_log.h"
 #include "engine/kv_store.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
@@ -79,6 +80,9 @@ struct EngineLimits {
   int64_t max_waiting = 0;  // sequences queued at most
   int64_t moe_layers = 0;   // layers × experts of Engine's expert token counters (0: dense)
   int64_t n_experts = 0;
+  // The chained block hashes' seed (BlockPool's layout seed): with block_size, what a frontend
+  // needs to compute this engine's prefix-cache hashes of a prompt. 0: prefix caching is off.
+  uint64_t prefix_hash_seed = 0;
 };
 
 // The most tokens each of n_choices sequences of an n_prompt-token prompt may generate so that
@@ -167,6 +171,8 @@ class Engine {
   // mx::max_new_tokens_for over limits().
   int64_t max_new_tokens_for(int64_t n_prompt, int64_t n_choices) const;
   const Model& model() const;
+  // The prefix cache's changes (published / evicted block hashes), appended after each step.
+  KvEventLog& kv_events();
   // Stops taking requests; running ones are cancelled (final events sent); joins the thread.
   void stop();
 

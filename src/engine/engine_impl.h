@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/kv_event_log.h"
 #include "engine/sequence.h"
 
 namespace mx {
@@ -78,6 +79,8 @@ struct Engine::Impl {
   int64_t max_context;
   KvCacheStorage kv;
   BlockPool blocks;
+  KvEventLog kv_events;                   // the prefix cache's changes, for frontends
+  std::vector<KvBlockEvent> step_events;  // moved from `blocks` to `kv_events` after each step
   ThreadPool threads;
   std::unique_ptr<KvStore> store;  // null: no tiers below the prefix cache
 

@@ -33,6 +33,15 @@ TEST(RouterTest, CacheAwarePrefersTheWorkerHoldingThePrefixUnlessItIsMuchBusier)
   EXPECT_EQ(route(state, request(1000), RoutePolicy::kCacheAware).worker, 0);
 }
 
+// A tenant's prefix stays on its worker while that worker prefills one new prompt (a moderate
+// load difference); computing the prefix on the idle worker would cache it twice.
+TEST(RouterTest, CacheAwareKeepsAPrefixThroughModerateLoad) {
+  RouterState state{{worker(0, 512), worker(0)}, 0};
+  state.workers[0].reserved_tokens = 536;  // one uncached 528-token request in flight
+  EXPECT_EQ(route(state, request(528, 8), RoutePolicy::kCacheAware).worker, 0);
+  EXPECT_EQ(route(state, request(528, 8), RoutePolicy::kLeastLoad).worker, 1);
+}
+
 TEST(RouterTest, LeastLoadIgnoresTheCache) {
   RouterState state{{worker(1000, 0), worker(1200, 900)}, 0};
   EXPECT_EQ(route(state, request(1000), RoutePolicy::kLeastLoad).worker, 0);

@@ -116,7 +116,7 @@ TEST(WorkerMessagesTest, StatsAndLimitsRoundTrip) {
   EXPECT_EQ(out.kv_tiers[0].bytes_read, 4096);
   EXPECT_EQ(out.kv_tiers[0].read_seconds, 0.5);
 
-  EngineLimits limits{4096, 151669, 1024, 32, 16, 256, 2, 8};
+  EngineLimits limits{4096, 151669, 1024, 32, 16, 256, 2, 8, 0xfedcba9876543210ull};
   mxserve::worker::EngineLimits limits_wire;
   to_proto(limits, limits_wire);
   const EngineLimits limits_out = from_proto(limits_wire);
@@ -128,6 +128,7 @@ TEST(WorkerMessagesTest, StatsAndLimitsRoundTrip) {
   EXPECT_EQ(limits_out.max_waiting, 256);
   EXPECT_EQ(limits_out.moe_layers, 2);
   EXPECT_EQ(limits_out.n_experts, 8);
+  EXPECT_EQ(limits_out.prefix_hash_seed, 0xfedcba9876543210ull);
   EXPECT_EQ(fingerprint_hex(0xabcULL), "0000000000000abc");
 }
 
