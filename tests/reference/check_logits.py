@@ -18,7 +18,7 @@ forward.py --mtp).
 deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
 absorbed: queries in latent space, what decode uses), with an f16 cache, and as an FP8 HF folder
 (E4M3 with block scales; the reference dequantizes them exactly, mxserve converts them to BF16 at
-load).
+load); minimax-m2 too (its released checkpoints are FP8).
 usage: check_logits.py MXSERVE_BINARY WORK_DIR [ARCH,ARCH...]
 """
 import os
@@ -114,6 +114,8 @@ def check_arch(binary, work, arch):
         ok &= check_mla(binary, make, base, tokens, ref, out)
     if arch == "glm4moe":
         ok &= check_mtp(binary, make, base, tokens, out, arch)
+    if arch == "minimax-m2":
+        ok &= check_fp8(binary, make, base, tokens, out, arch)
     moe = arch in ("qwen3moe", "deepseek2", "glm4moe", "minimax-m2")
     quant_bounds = QUANT_BOUNDS_MOE if moe else QUANT_BOUNDS
     for gguf_type in ["f32"] + list(quant_bounds):
@@ -144,11 +146,16 @@ def check_mla(binary, make, base, tokens, ref, out):
                   logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
                   5e-3, 1.0)  # the latent rounded to f16; measured 1.8e-3
     ok &= check_mtp(binary, make, base, tokens, out, "deepseek2")
+    return ok & check_fp8(binary, make, base, tokens, out, "deepseek2")
+
+
+def check_fp8(binary, make, base, tokens, out, arch):
+    """An FP8 HF folder (E4M3 codes, 128 x 128 block scales, as DeepSeek-V3 and MiniMax-M2
+    checkpoints ship) against the reference on the same FP8 weights."""
     run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
     ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
-    ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
-                  logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
-    return ok
+    return compare(f"{arch} hf fp8 (vs reference on the fp8 weights)",
+                   logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
 
 
 def check_mtp(binary, make, base, tokens, out, arch):
