@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mxserve perplexity vs llama.cpp's llama-perplexity on the same random test GGUF files and the
-# same text, for every architecture (dense, qwen3moe, deepseek2, glm4moe) and several storage types. Not a
-# CI test: it needs llama.cpp built from source (LLAMA_CPP_BIN, default /tmp/llama.cpp/build/bin).
+# same text, for every architecture (dense, qwen3moe, deepseek2, glm4moe, minimax-m2) and several
+# storage types. Not a CI test: it needs llama.cpp built from source (LLAMA_CPP_BIN, default
+# /tmp/llama.cpp/build/bin).
 # Usage: [ARCHS="qwen3moe deepseek2"] [TYPES="f32 q8_0"] [QUANTS="Q4_K_M Q2_K"] [OUT=file.json]
 #        bench/perplexity_vs_llamacpp.sh [MXSERVE_BIN]
 # TYPES (default f32 q8_0 q4_k_m): files written by `mxserve make-test-model --type`.
@@ -66,7 +67,7 @@ print(d(o, a), d(o, b), d(a, b))")
   results+=("{\"arch\":\"$arch\",\"type\":\"$type\",\"mxserve\":$ours,\"llama_cpp_fa_on\":$fa_on,\"llama_cpp_fa_off\":$fa_off,\"diff_fa_on_percent\":$d_on,\"diff_fa_off_percent\":$d_off,\"llama_cpp_spread_percent\":$spread,\"mxserve_absorbed\":$absorbed,\"diff_absorbed_fa_off_percent\":$d_abs}")
 }
 
-for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe}; do
+for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe minimax-m2}; do
   tok="$node_modules/tokenizer-qwen3/models"
   [ "$arch" = llama ] && tok="$node_modules/tokenizer-llama3/models"
   for type in ${TYPES-f32 q8_0 q4_k_m}; do

@@ -35,10 +35,12 @@ int run_make_test_model(const MakeTestModelFlags& flags) {
     request.spec.arch = Arch::kDeepseek2;
   } else if (flags.arch == "glm4moe") {
     request.spec.arch = Arch::kGlm4Moe;
+  } else if (flags.arch == "minimax-m2") {
+    request.spec.arch = Arch::kMinimaxM2;
   } else {
     fmt::print(stderr,
                "mxserve make-test-model: unknown --arch '{}' (llama, qwen2, qwen3, qwen3moe, "
-               "deepseek2, glm4moe)\n",
+               "deepseek2, glm4moe, minimax-m2)\n",
                flags.arch);
     return 2;
   }
@@ -68,11 +70,12 @@ void register_make_test_model(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<MakeTestModelFlags>();
   CLI::App* sub = app.add_subcommand(
       "make-test-model", "Write a random-weight test model with a real tokenizer");
-  sub->add_option("--arch", flags->arch, "llama | qwen2 | qwen3 | qwen3moe | deepseek2 | glm4moe")
+  sub->add_option("--arch", flags->arch,
+                  "llama | qwen2 | qwen3 | qwen3moe | deepseek2 | glm4moe | minimax-m2")
       ->capture_default_str();
   sub->add_option("--size", flags->size,
                   "tiny | bench (Qwen3-0.6B / Llama-3.2-1B / Qwen3-30B-A3B / DeepSeek-V2-Lite / "
-                  "GLM-4.5-Air shaped)")
+                  "GLM-4.5-Air / MiniMax-M2 shaped)")
       ->check(CLI::IsMember({"tiny", "bench"}))
       ->capture_default_str();
   sub->add_option("--tokenizer", flags->tokenizer, "Folder with tokenizer.json")

@@ -16,7 +16,7 @@ constexpr std::array<NamePair, 3> kGlobalModules = {{
 }};
 
 // Modules inside "model.layers.N." → "blk.N.".
-constexpr std::array<NamePair, 27> kLayerModules = {{
+constexpr std::array<NamePair, 28> kLayerModules = {{
     {"input_layernorm", "attn_norm"},
     {"post_attention_layernorm", "ffn_norm"},
     {"self_attn.q_proj", "attn_q"},
@@ -40,6 +40,8 @@ constexpr std::array<NamePair, 27> kLayerModules = {{
     {"mlp.shared_experts.gate_proj", "ffn_gate_shexp"},
     {"mlp.shared_experts.up_proj", "ffn_up_shexp"},
     {"mlp.shared_experts.down_proj", "ffn_down_shexp"},
+    // MiniMax-M2's MoE block (Mixtral's names): router.
+    {"block_sparse_moe.gate", "ffn_gate_inp"},
     // Multi-token-prediction (MTP / "nextn") layer of DeepSeek-V3 and GLM-4.5.
     {"eh_proj", "nextn.eh_proj"},
     {"enorm", "nextn.enorm"},
@@ -56,12 +58,19 @@ constexpr std::array<NamePair, 3> kExpertProjections = {{
     {"down_proj", "ffn_down_exps"},
 }};
 
+// MiniMax-M2 (Mixtral naming): "block_sparse_moe.experts.E.w1" gate, "w3" up, "w2" down.
+constexpr std::array<NamePair, 3> kMixtralExpertProjections = {{
+    {"w1", "ffn_gate_exps"},
+    {"w3", "ffn_up_exps"},
+    {"w2", "ffn_down_exps"},
+}};
+
 // Parameter suffixes: HF spelling → canonical spelling.
 constexpr std::array<NamePair, 4> kSuffixes = {{
     {".weight_scale_inv", ".scale_inv"},
     {".weight", ".weight"},
     {".bias", ".bias"},
-    {".e_score_correction_bias", ""},  // only on mlp.gate; see map_layer()
+    {".e_score_correction_bias", ""},  // on mlp.gate or block_sparse_moe; see map_layer()
 }};
 
 std::optional<std::string_view> lookup(std::string_view key, const auto& table) {
@@ -84,11 +93,12 @@ std::optional<std::string_view> take_index(std::string_view& text) {
   return index;
 }
 
-// "mlp.experts.E.gate_proj" (with "mlp.experts." already removed) → "ffn_gate_exps.E".
-std::optional<std::string> map_expert(std::string_view rest) {
+// "mlp.experts.E.gate_proj" (with "mlp.experts." already removed) → "ffn_gate_exps.E", with
+// `projections` the naming's table (kExpertProjections or kMixtralExpertProjections).
+std::optional<std::string> map_expert(std::string_view rest, const auto& projections) {
   auto expert = take_index(rest);
   if (!expert) return std::nullopt;
-  auto stem = lookup(rest, kExpertProjections);
+  auto stem = lookup(rest, projections);
   if (!stem) return std::nullopt;
   return std::string(*stem) + "." + std::string(*expert);
 }
@@ -97,21 +107,28 @@ std::optional<std::string> map_expert(std::string_view rest) {
 std::optional<std::string> map_layer(std::string_view module, std::string_view suffix,
                                      std::string_view canonical_suffix) {
   if (suffix == ".e_score_correction_bias") {
-    if (module == "mlp.gate") return std::string("exp_probs_b.bias");
+    if (module == "mlp.gate" || module == "block_sparse_moe") {
+      return std::string("exp_probs_b.bias");
+    }
     return std::nullopt;
   }
   constexpr std::string_view kExperts = "mlp.experts.";
+  constexpr std::string_view kMixtralExperts = "block_sparse_moe.experts.";
+  std::optional<std::string> stem;
   if (module.starts_with(kExperts)) {
-    auto stem = map_expert(module.substr(kExperts.size()));
-    if (!stem) return std::nullopt;
-    return *stem + std::string(canonical_suffix);
+    stem = map_expert(module.substr(kExperts.size()), kExpertProjections);
+  } else if (module.starts_with(kMixtralExperts)) {
+    stem = map_expert(module.substr(kMixtralExperts.size()), kMixtralExpertProjections);
+  } else {
+    auto layer_stem = lookup(module, kLayerModules);
+    if (!layer_stem) return std::nullopt;
+    return std::string(*layer_stem) + std::string(canonical_suffix);
   }
-  auto stem = lookup(module, kLayerModules);
   if (!stem) return std::nullopt;
-  return std::string(*stem) + std::string(canonical_suffix);
+  return *stem + std::string(canonical_suffix);
 }
 
-constexpr std::array<std::pair<std::string_view, HfFamily>, 9> kModelTypes = {{
+constexpr std::array<std::pair<std::string_view, HfFamily>, 10> kModelTypes = {{
     {"llama", HfFamily::kLlama},
     {"mistral", HfFamily::kLlama},
     {"qwen2", HfFamily::kQwen2},
@@ -121,9 +138,10 @@ constexpr std::array<std::pair<std::string_view, HfFamily>, 9> kModelTypes = {{
     {"deepseek_v3", HfFamily::kDeepseek},
     {"kimi_k2", HfFamily::kDeepseek},
     {"glm4_moe", HfFamily::kGlm4Moe},
+    {"minimax_m2", HfFamily::kMinimaxM2},
 }};
 
-constexpr std::array<std::pair<std::string_view, HfFamily>, 8> kArchitectures = {{
+constexpr std::array<std::pair<std::string_view, HfFamily>, 9> kArchitectures = {{
     {"LlamaForCausalLM", HfFamily::kLlama},
     {"MistralForCausalLM", HfFamily::kLlama},
     {"Qwen2ForCausalLM", HfFamily::kQwen2},
@@ -132,6 +150,7 @@ constexpr std::array<std::pair<std::string_view, HfFamily>, 8> kArchitectures = 
     {"DeepseekV2ForCausalLM", HfFamily::kDeepseek},
     {"DeepseekV3ForCausalLM", HfFamily::kDeepseek},
     {"Glm4MoeForCausalLM", HfFamily::kGlm4Moe},
+    {"MiniMaxM2ForCausalLM", HfFamily::kMinimaxM2},
 }};
 
 }  // namespace
@@ -192,12 +211,15 @@ std::string_view hf_family_name(HfFamily family) {
       return "deepseek";
     case HfFamily::kGlm4Moe:
       return "glm4_moe";
+    case HfFamily::kMinimaxM2:
+      return "minimax_m2";
   }
   return "unknown";
 }
 
 std::string_view hf_supported_model_types() {
-  return "llama, mistral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe";
+  return "llama, mistral, qwen2, qwen3, qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, "
+         "minimax_m2";
 }
 
 }  // namespace mx

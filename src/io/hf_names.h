@@ -1,8 +1,8 @@
 // Hugging Face tensor names → canonical (GGUF-style) names, and model families.
 //
-// The supported families (llama, qwen2, qwen3, qwen3_moe, deepseek_v2/v3, glm4_moe) share one
-// naming scheme in transformers, and no HF name means different things in two of them, so one
-// table serves all of them:
+// The supported families (llama, qwen2, qwen3, qwen3_moe, deepseek_v2/v3, glm4_moe, minimax_m2)
+// share one naming scheme in transformers (minimax_m2 adds Mixtral's block_sparse_moe names), and
+// no HF name means different things in two of them, so one table serves all of them:
 //   model.embed_tokens.weight                 → token_embd.weight
 //   model.norm.weight                         → output_norm.weight
 //   lm_head.weight                            → output.weight
@@ -19,6 +19,9 @@
 //   ...mlp.gate.e_score_correction_bias       → blk.N.exp_probs_b.bias
 //   ...mlp.shared_experts.{gate,up,down}_proj → blk.N.ffn_{gate,up,down}_shexp
 //   ...mlp.experts.E.{gate,up,down}_proj      → blk.N.ffn_{gate,up,down}_exps.E   (see below)
+//   ...block_sparse_moe.gate (MiniMax-M2)     → blk.N.ffn_gate_inp
+//   ...block_sparse_moe.e_score_correction_bias → blk.N.exp_probs_b.bias
+//   ...block_sparse_moe.experts.E.{w1,w3,w2}  → blk.N.ffn_{gate,up,down}_exps.E
 //   ...{eh_proj,enorm,hnorm,embed_tokens}     → blk.N.nextn.{eh_proj,enorm,hnorm,embed_tokens}
 //   ...shared_head.{head,norm}                → blk.N.nextn.shared_head_{head,norm}  (MTP layer)
 // Parameter suffixes: ".weight" and ".bias" are kept; ".weight_scale_inv" (FP8 block scales,
@@ -41,7 +44,7 @@ namespace mx {
 std::optional<std::string> hf_to_canonical_name(std::string_view hf_name);
 
 // Families of HF architectures, as far as loading weights is concerned.
-enum class HfFamily { kLlama, kQwen2, kQwen3, kQwen3Moe, kDeepseek, kGlm4Moe };
+enum class HfFamily { kLlama, kQwen2, kQwen3, kQwen3Moe, kDeepseek, kGlm4Moe, kMinimaxM2 };
 
 // From config.json's "model_type" ("llama", "qwen3_moe", "deepseek_v3", ...).
 std::optional<HfFamily> hf_family_from_model_type(std::string_view model_type);

@@ -1,6 +1,7 @@
 // The forward pass shared by the dense architectures (llama, qwen2, qwen3):
 //   x = embed(tokens)
-//   per layer: h = rmsnorm(x); q,k,v = h W^T (+ bias); [qwen3: rmsnorm per q/k head]; rope(q, k);
+//   per layer: h = rmsnorm(x); q,k,v = h W^T (+ bias); [qwen3: rmsnorm per q/k head;
+//              minimax-m2: over all of q and all of k]; rope(q, k);
 //              write k,v to the paged cache; a = attention(q, cache); x += a Wo^T;
 //              h = rmsnorm(x); x += (silu(h Wg^T) * (h Wu^T)) Wd^T
 //   logits = rmsnorm(x[rows]) Wout^T
@@ -169,11 +170,11 @@ Status Model::attention_block(int64_t layer, const ForwardBatch& batch, KvCacheS
       add(&v_[t * kv_dim], w.bv.data, &v_[t * kv_dim], kv_dim);
     }
   }
-  if (w.q_norm.present()) {  // per-head RMSNorm: rows of head_dim
-    rmsnorm(q_.data(), c.head_dim, w.q_norm.data, q_.data(), c.head_dim, n * c.n_heads,
-            c.head_dim, c.rms_eps, pool);
-    rmsnorm(k_.data(), c.head_dim, w.k_norm.data, k_.data(), c.head_dim, n * c.n_kv_heads,
-            c.head_dim, c.rms_eps, pool);
+  if (w.q_norm.present()) {  // RMSNorm over rows as wide as the gains: each head (qwen3) or
+                             // all of q and of k (minimax-m2)
+    const int64_t qw = w.q_norm.size, kw = w.k_norm.size;
+    rmsnorm(q_.data(), qw, w.q_norm.data, q_.data(), qw, n * q_dim / qw, qw, c.rms_eps, pool);
+    rmsnorm(k_.data(), kw, w.k_norm.data, k_.data(), kw, n * kv_dim / kw, kw, c.rms_eps, pool);
   }
   const RopeLayout layout = c.rope_interleaved ? RopeLayout::kNormal : RopeLayout::kNeox;
   rope_apply(rope_, layout, q_.data(), n, c.n_heads, c.head_dim, q_dim, positions, pool);

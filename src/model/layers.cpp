@@ -155,9 +155,13 @@ Status WeightBinder::bind_qkv_bias(int64_t layer, bool required, LayerWeights& o
 }
 
 Status WeightBinder::bind_qk_norm(int64_t layer, LayerWeights& out) {
+  const ModelConfig& c = config_;
   const std::string p = fmt::format("blk.{}.", layer);
-  MX_ASSIGN_OR_RETURN(out.q_norm, vector(p + "attn_q_norm.weight", config_.head_dim));
-  MX_ASSIGN_OR_RETURN(out.k_norm, vector(p + "attn_k_norm.weight", config_.head_dim));
+  // Per head: [head_dim] gains; full width (minimax-m2): [n_heads * head_dim], [n_kv * head_dim].
+  const int64_t q_width = c.qk_norm_full_width ? c.n_heads * c.head_dim : c.head_dim;
+  const int64_t k_width = c.qk_norm_full_width ? c.n_kv_heads * c.head_dim : c.head_dim;
+  MX_ASSIGN_OR_RETURN(out.q_norm, vector(p + "attn_q_norm.weight", q_width));
+  MX_ASSIGN_OR_RETURN(out.k_norm, vector(p + "attn_k_norm.weight", k_width));
   return ok_status();
 }
 

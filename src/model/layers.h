@@ -80,7 +80,7 @@ struct LayerWeights {
   Vector attn_norm;
   Matrix wq, wk, wv, wo;
   Vector bq, bk, bv;          // qwen2 (and llama with attention_bias)
-  Vector q_norm, k_norm;      // qwen3: [head_dim]
+  Vector q_norm, k_norm;      // qwen3: [head_dim]; minimax-m2: [n_heads | n_kv_heads * head_dim]
   Vector ffn_norm;
   Matrix w_gate, w_up, w_down;  // dense FFN (absent in MoE layers)
   MoeWeights moe;               // MoE layers
@@ -134,6 +134,7 @@ class WeightBinder {
   // config.moe.n_shared_experts > 0.
   Status bind_moe(int64_t layer, MoeWeights& out);
   Status bind_qkv_bias(int64_t layer, bool required, LayerWeights& out);
+  // attn_{q,k}_norm: [head_dim] each, or the full q / k width when config.qk_norm_full_width.
   Status bind_qk_norm(int64_t layer, LayerWeights& out);
 
   const ModelConfig& config() const { return config_; }

@@ -98,6 +98,8 @@ const char* arch_name(Arch arch) {
     case Arch::kQwen3Moe: return "qwen3moe";
     case Arch::kDeepseek2: return "deepseek2";
     case Arch::kGlm4Moe: return "glm4moe";
+    case Arch::kMinimaxM2:
+      return "minimax-m2";  // llama.cpp's GGUF name
   }
   return "unknown";
 }
@@ -190,10 +192,12 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
     c.arch = Arch::kDeepseek2;
   } else if (type == "glm4_moe") {
     c.arch = Arch::kGlm4Moe;
+  } else if (type == "minimax_m2") {
+    c.arch = Arch::kMinimaxM2;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: model_type '{}' is not supported (supported: llama, qwen2, qwen3, "
-                      "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe)",
+                      "qwen3_moe, deepseek_v2, deepseek_v3, kimi_k2, glm4_moe, minimax_m2)",
                       source, type);
   }
   MX_ASSIGN_OR_RETURN(c.n_layers, required<int64_t>(config, "num_hidden_layers", source));
@@ -216,6 +220,7 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
   if (c.arch == Arch::kLlama) c.qkv_bias = config.value("attention_bias", false);
   if (c.arch == Arch::kDeepseek2) MX_RETURN_IF_ERROR(deepseek_config_from_hf(config, source, c));
   if (c.arch == Arch::kGlm4Moe) MX_RETURN_IF_ERROR(glm4moe_config_from_hf(config, source, c));
+  if (c.arch == Arch::kMinimaxM2) MX_RETURN_IF_ERROR(minimax_config_from_hf(config, source, c));
   MX_RETURN_IF_ERROR(c.validate(source));
   return c;
 }

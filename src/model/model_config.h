@@ -13,7 +13,7 @@
 
 namespace mx {
 
-enum class Arch { kLlama, kQwen2, kQwen3, kQwen3Moe, kDeepseek2, kGlm4Moe };
+enum class Arch { kLlama, kQwen2, kQwen3, kQwen3Moe, kDeepseek2, kGlm4Moe, kMinimaxM2 };
 
 const char* arch_name(Arch arch);
 
@@ -34,7 +34,7 @@ struct RopeScalingConfig {
   float mscale_all_dim = 0.0f;
 };
 
-// Mixture-of-Experts FFN (qwen3moe, deepseek2, glm4moe). n_experts == 0: a dense model.
+// Mixture-of-Experts FFN (qwen3moe, deepseek2, glm4moe, minimax-m2). n_experts == 0: a dense model.
 // Router: scores = softmax(h Wr^T) or sigmoid(h Wr^T); the top n_experts_used experts are
 // chosen from scores (+ score bias, deepseek-v3), only among the n_groups_used best groups when
 // n_groups > 1; their weights are the scores without bias, renormalized to sum 1 when
@@ -96,6 +96,9 @@ struct ModelConfig {
   bool tie_embeddings = false;  // output projection reuses token_embd.weight
   bool qkv_bias = false;        // qwen2
   bool qk_norm = false;         // qwen3: RMSNorm of q and k per head
+  // minimax-m2: the q/k RMSNorm spans all of q (n_heads * head_dim) and all of k
+  // (n_kv_heads * head_dim), not each head (its gains are that wide too).
+  bool qk_norm_full_width = false;
   MoeConfig moe;
   MlaConfig mla;
   // Multi-token-prediction ("nextn") layers stored after the n_layers main layers: GGUF
@@ -114,7 +117,7 @@ struct ModelConfig {
 float attention_softmax_scale(const ModelConfig& config);
 
 // From an HF config.json object (model_type llama / qwen2 / qwen3 / qwen3_moe / deepseek_v2 /
-// deepseek_v3 / kimi_k2 / glm4_moe).
+// deepseek_v3 / kimi_k2 / glm4_moe / minimax_m2).
 Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std::string& source);
 
 }  // namespace mx
@@ -122,8 +125,8 @@ Result<ModelConfig> model_config_from_hf(const nlohmann::json& config, const std
 namespace mx {
 class GgufFile;
 // From GGUF metadata (general.architecture llama / qwen2 / qwen3 / qwen3moe / deepseek2 / glm4moe
-// and its
-// "<arch>.*" keys, as llama.cpp writes them) and the rope_freqs.weight tensor when present.
+// / minimax-m2 and its "<arch>.*" keys, as llama.cpp writes them) and the rope_freqs.weight
+// tensor when present.
 Result<ModelConfig> model_config_from_gguf(const GgufFile& file);
 
 // DeepSeek-V2/V3 (model_config_deepseek.cpp): the MLA and MoE fields of `c`, whose common
@@ -137,4 +140,9 @@ Status deepseek_config_from_gguf(const GgufFile& file, ModelConfig& c);
 Status glm4moe_config_from_hf(const nlohmann::json& config, const std::string& source,
                               ModelConfig& c);
 Status glm4moe_config_from_gguf(const GgufFile& file, ModelConfig& c);
+// MiniMax-M2 (model_config_minimax.cpp): full-width q/k norm, partial rotary and the MoE of `c`,
+// after the common fields (head_dim included) are filled.
+Status minimax_config_from_hf(const nlohmann::json& config, const std::string& source,
+                              ModelConfig& c);
+Status minimax_config_from_gguf(const GgufFile& file, ModelConfig& c);
 }  // namespace mx

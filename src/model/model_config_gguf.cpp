@@ -98,10 +98,12 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
     c.arch = Arch::kDeepseek2;
   } else if (arch == "glm4moe") {
     c.arch = Arch::kGlm4Moe;
+  } else if (arch == "minimax-m2") {
+    c.arch = Arch::kMinimaxM2;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "{}: general.architecture '{}' is not supported (llama, qwen2, qwen3, "
-                      "qwen3moe, deepseek2, glm4moe)",
+                      "qwen3moe, deepseek2, glm4moe, minimax-m2)",
                       file.source(), arch);
   }
   auto key = [&](const char* suffix) { return fmt::format("{}.{}", arch, suffix); };
@@ -139,6 +141,7 @@ Result<ModelConfig> model_config_from_gguf(const GgufFile& file) {
   MX_RETURN_IF_ERROR(read_rope_scaling(file, arch, c));
   if (c.arch == Arch::kDeepseek2) MX_RETURN_IF_ERROR(deepseek_config_from_gguf(file, c));
   if (c.arch == Arch::kGlm4Moe) MX_RETURN_IF_ERROR(glm4moe_config_from_gguf(file, c));
+  if (c.arch == Arch::kMinimaxM2) MX_RETURN_IF_ERROR(minimax_config_from_gguf(file, c));
   MX_RETURN_IF_ERROR(c.validate(file.source()));
   MX_RETURN_IF_ERROR(read_rope_freqs(file, c));
   return c;

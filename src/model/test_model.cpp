@@ -77,6 +77,7 @@ void add_moe_layer(const ModelConfig& c, const std::string& p, const std::string
 ModelConfig test_model_config(const TestModelSpec& spec) {
   if (spec.arch == Arch::kDeepseek2) return deepseek2_test_config(spec);
   if (spec.arch == Arch::kGlm4Moe) return glm4moe_test_config(spec);
+  if (spec.arch == Arch::kMinimaxM2) return minimax_m2_test_config(spec);
   ModelConfig c;
   c.arch = spec.arch;
   c.vocab_size = spec.vocab_size;
@@ -152,6 +153,10 @@ std::vector<GeneratedTensor> test_model_layout(const ModelConfig& c) {
   }
   if (c.arch == Arch::kGlm4Moe) {
     add_glm4moe_layout(c, out);
+    return out;
+  }
+  if (c.arch == Arch::kMinimaxM2) {
+    add_minimax_m2_layout(c, out);
     return out;
   }
   auto add = [&out](std::string name, std::string hf_name, std::vector<int64_t> shape,

@@ -30,7 +30,7 @@ struct TestModelSpec {
 // The architecture's shape: tiny (a few MB of layers, fast tests; every matrix width a
 // multiple of 256 so K-quants apply) or bench (Qwen3-0.6B / Llama-3.2-1B shaped; qwen3moe:
 // Qwen3-30B-A3B shaped at 1.9 B parameters; deepseek2: DeepSeek-V2-Lite shaped; glm4moe:
-// GLM-4.5-Air shaped at 2.4 B).
+// GLM-4.5-Air shaped at 2.4 B; minimax-m2: MiniMax-M2 shaped at 1.7 B).
 ModelConfig test_model_config(const TestModelSpec& spec);
 
 struct GeneratedTensor {
@@ -68,6 +68,10 @@ std::vector<GeneratedTensor> deepseek2_gguf_split_kv_b(const ModelConfig& config
 // the main layers.
 ModelConfig glm4moe_test_config(const TestModelSpec& spec);
 void add_glm4moe_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);
+
+// MiniMax-M2 (test_model_minimax.cpp): shape and layout (HF names of the MiniMax-M2 checkpoint).
+ModelConfig minimax_m2_test_config(const TestModelSpec& spec);
+void add_minimax_m2_layout(const ModelConfig& config, std::vector<GeneratedTensor>& out);
 
 // Per-frequency divisors for Llama-3 RoPE scaling (what GGUF stores as rope_freqs.weight).
 std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);

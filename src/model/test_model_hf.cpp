@@ -103,9 +103,42 @@ nlohmann::ordered_json glm4moe_hf_config(const ModelConfig& c, const char* dtype
   return j;
 }
 
+// config.json of MiniMax-M2 (MiniMaxM2ForCausalLM) as its checkpoint has it.
+nlohmann::ordered_json minimax_m2_hf_config(const ModelConfig& c, const char* dtype) {
+  const MoeConfig& e = c.moe;
+  nlohmann::ordered_json j;
+  j["architectures"] = {"MiniMaxM2ForCausalLM"};
+  j["model_type"] = "minimax_m2";
+  j["hidden_size"] = c.d_model;
+  j["intermediate_size"] = e.expert_ffn_hidden;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["rotary_dim"] = c.rope_dims;
+  j["partial_rotary_factor"] = static_cast<double>(c.rope_dims) / static_cast<double>(c.head_dim);
+  j["use_qk_norm"] = c.qk_norm;
+  j["qk_norm_type"] = "per_layer";
+  j["num_local_experts"] = e.n_experts;
+  j["num_experts_per_tok"] = e.n_experts_used;
+  j["scoring_func"] = e.gating == MoeConfig::Gating::kSigmoid ? "sigmoid" : "softmax";
+  j["use_routing_bias"] = e.score_bias;
+  j["shared_intermediate_size"] = 0;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = c.context_length;
+  j["rms_norm_eps"] = c.rms_eps;
+  j["rope_theta"] = c.rope_theta;
+  j["attention_dropout"] = 0.0;
+  j["tie_word_embeddings"] = c.tie_embeddings;
+  j["vocab_size"] = c.vocab_size;
+  j["torch_dtype"] = dtype;
+  return j;
+}
+
 nlohmann::ordered_json hf_config(const ModelConfig& c, const char* dtype) {
   if (c.arch == Arch::kDeepseek2) return deepseek_hf_config(c, dtype);
   if (c.arch == Arch::kGlm4Moe) return glm4moe_hf_config(c, dtype);
+  if (c.arch == Arch::kMinimaxM2) return minimax_m2_hf_config(c, dtype);
   static const char* kArchitectures[] = {"LlamaForCausalLM", "Qwen2ForCausalLM",
                                          "Qwen3ForCausalLM", "Qwen3MoeForCausalLM"};
   const bool moe = c.arch == Arch::kQwen3Moe;

@@ -149,6 +149,13 @@ void set_glm4moe_metadata(const ModelConfig& c, GgufWriter& w) {
   w.set_bool(a + "expert_weights_norm", e.normalize_top_k);
 }
 
+// MiniMax-M2 keys as llama.cpp's converter writes them: scoring_func as expert_gating_func (the
+// common keys carry the rest: rope.dimension_count = rotary_dim, expert_feed_forward_length =
+// feed_forward_length = intermediate_size).
+void set_minimax_m2_metadata(const ModelConfig& c, GgufWriter& w) {
+  w.set_u32("minimax-m2.expert_gating_func", c.moe.gating == MoeConfig::Gating::kSigmoid ? 2 : 1);
+}
+
 // The GGUF tensors a layout tensor becomes: itself, or for deepseek2's attn_kv_b its
 // attn_k_b / attn_v_b split.
 std::vector<GeneratedTensor> gguf_forms(const ModelConfig& c, GeneratedTensor t) {
@@ -188,6 +195,7 @@ void set_arch_metadata(const ModelConfig& c, GgufWriter& w, const std::string& n
   }
   if (c.arch == Arch::kDeepseek2) set_deepseek2_metadata(c, w);
   if (c.arch == Arch::kGlm4Moe) set_glm4moe_metadata(c, w);
+  if (c.arch == Arch::kMinimaxM2) set_minimax_m2_metadata(c, w);
 }
 
 namespace {

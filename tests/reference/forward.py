@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent reference forward pass for mxserve's architectures (llama, qwen2, qwen3, qwen3_moe,
-deepseek_v2/v3, glm4_moe).
+deepseek_v2/v3, glm4_moe, minimax_m2).
 
 Reads a Hugging Face model folder (config.json + safetensors, parsed here by hand: the format is
 an 8-byte header length, a JSON header and raw little-endian data) and computes the logits of
@@ -13,7 +13,9 @@ form, interleaved RoPE with YaRN and mscale, the MoE gate with softmax or sigmoi
 score-correction bias, group-limited top-k, normalization and routed scaling, and shared
 experts; for glm4_moe (forward_glm4moe.py) transformers' Glm4Moe modeling: q/k/v biases, per-head
 q/k norm, partial rotary, leading dense layers, sigmoid router with bias and shared experts, MTP
-layers not run). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
+layers not run; for minimax_m2 (forward_minimax.py) MiniMax-M2's modeling: q/k RMSNorm over the
+whole q and k widths, partial rotary, sigmoid router with score bias, normalized top-k, no shared
+expert). FP8 (F8_E4M3) weights are dequantized with their weight_scale_inv block scales.
 It shares no code with mxserve.
 
 usage: forward.py --model DIR --tokens 1,2,3 --out logits.f32 [--kv-int8]  # [n_tokens, vocab] f32
@@ -35,6 +37,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import forward_deepseek as deepseek  # noqa: E402
 import forward_glm4moe as glm4moe  # noqa: E402
+import forward_minimax as minimax  # noqa: E402
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": None,
           "I32": np.int32, "I64": np.int64, "F8_E4M3": None}
@@ -194,6 +197,8 @@ def forward(config, w, tokens):
         return deepseek.forward(config, w, tokens, rms_norm, rope_inv_freq, yarn_mscale)
     if arch == "glm4_moe":
         return glm4moe.forward(config, w, tokens, rms_norm, rope_inv_freq)
+    if arch == "minimax_m2":
+        return minimax.forward(config, w, tokens, rms_norm, rope_inv_freq)
     d_model = config["hidden_size"]
     n_heads = config["num_attention_heads"]
     n_kv = config.get("num_key_value_heads", n_heads)

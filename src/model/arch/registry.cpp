@@ -10,6 +10,8 @@ const ArchSpec& arch_spec(Arch arch) {
     case Arch::kQwen3Moe: return qwen3moe_arch();
     case Arch::kDeepseek2: return deepseek2_arch();
     case Arch::kGlm4Moe: return glm4moe_arch();
+    case Arch::kMinimaxM2:
+      return minimax_m2_arch();
   }
   return llama_arch();
 }

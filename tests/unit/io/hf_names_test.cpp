@@ -35,6 +35,14 @@ TEST(HfNames, MapsEveryKnownTensor) {
       {"model.layers.5.mlp.shared_experts.gate_proj.weight", "blk.5.ffn_gate_shexp.weight"},
       {"model.layers.5.mlp.shared_experts.up_proj.weight", "blk.5.ffn_up_shexp.weight"},
       {"model.layers.5.mlp.shared_experts.down_proj.weight", "blk.5.ffn_down_shexp.weight"},
+      // MiniMax-M2 (Mixtral's block_sparse_moe names; w1 gate, w3 up, w2 down)
+      {"model.layers.7.block_sparse_moe.gate.weight", "blk.7.ffn_gate_inp.weight"},
+      {"model.layers.7.block_sparse_moe.e_score_correction_bias", "blk.7.exp_probs_b.bias"},
+      {"model.layers.7.block_sparse_moe.experts.0.w1.weight", "blk.7.ffn_gate_exps.0.weight"},
+      {"model.layers.7.block_sparse_moe.experts.255.w3.weight", "blk.7.ffn_up_exps.255.weight"},
+      {"model.layers.7.block_sparse_moe.experts.9.w2.weight", "blk.7.ffn_down_exps.9.weight"},
+      {"model.layers.7.block_sparse_moe.experts.9.w2.weight_scale_inv",
+       "blk.7.ffn_down_exps.9.scale_inv"},
       // DeepSeek MLA
       {"model.layers.1.self_attn.q_a_proj.weight", "blk.1.attn_q_a.weight"},
       {"model.layers.1.self_attn.q_a_layernorm.weight", "blk.1.attn_q_a_norm.weight"},
@@ -70,6 +78,8 @@ TEST(HfNames, LeavesUnknownAndMalformedNamesUnmapped) {
            "model.layers.0.gate_proj.weight",  // only valid under mlp.experts.E
            "model.layers.0.mlp.experts.gate_proj.weight",
            "model.layers.0.mlp.experts.1.gate.weight",
+           "model.layers.0.mlp.experts.1.w1.weight",  // w1/w2/w3 only under block_sparse_moe
+           "model.layers.0.block_sparse_moe.experts.1.gate_proj.weight",
            "model.layers.0.mlp.up_proj.e_score_correction_bias",
            "model.embed_tokens.e_score_correction_bias",
            "model.embed_tokens",
@@ -91,6 +101,8 @@ TEST(HfNames, Families) {
   EXPECT_EQ(hf_family_from_model_type("deepseek_v2"), HfFamily::kDeepseek);
   EXPECT_EQ(hf_family_from_model_type("deepseek_v3"), HfFamily::kDeepseek);
   EXPECT_EQ(hf_family_from_model_type("glm4_moe"), HfFamily::kGlm4Moe);
+  EXPECT_EQ(hf_family_from_model_type("minimax_m2"), HfFamily::kMinimaxM2);
+  EXPECT_EQ(hf_family_from_architecture("MiniMaxM2ForCausalLM"), HfFamily::kMinimaxM2);
   EXPECT_FALSE(hf_family_from_model_type("gpt2").has_value());
   EXPECT_EQ(hf_family_from_architecture("Qwen3MoeForCausalLM"), HfFamily::kQwen3Moe);
   EXPECT_EQ(hf_family_from_architecture("DeepseekV3ForCausalLM"), HfFamily::kDeepseek);

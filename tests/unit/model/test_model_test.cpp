@@ -67,7 +67,7 @@ namespace {
 
 // The test model's HF names must map to its canonical names through the HF loader's table.
 TEST(TestModel, HfNamesMapToCanonicalNames) {
-  for (Arch arch : {Arch::kLlama, Arch::kQwen2, Arch::kQwen3, Arch::kQwen3Moe}) {
+  for (Arch arch : {Arch::kLlama, Arch::kQwen2, Arch::kQwen3, Arch::kQwen3Moe, Arch::kMinimaxM2}) {
     TestModelSpec spec;
     spec.arch = arch;
     spec.vocab_size = 1000;

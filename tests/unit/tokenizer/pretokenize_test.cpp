@@ -74,6 +74,25 @@ TEST(PreTokenizeTest, DeepSeekSplitsCjkRunsAndDigitGroups) {
             (Pieces{"\xE4\xB8\xAD\xE6\x96\x87", "abc", "123", "4"}));
 }
 
+// MiniMax-M2's pattern (GGUF tokenizer.ggml.pre "minimax-m2"). Expected pieces from Python's
+// `regex` module (python3-regex 2022.10.31) on the same pattern: an engine independent of PCRE2.
+TEST(PreTokenizeTest, MinimaxM2SplitsCaseRunsDigitGroupsAndSlashes) {
+  auto steps = pre_tokenizer_for_gguf_name("minimax-m2");
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(split(steps, "HelloWorld's test"), (Pieces{"Hello", "World's", " test"}));
+  EXPECT_EQ(split(steps, "camelCaseXMLParser"), (Pieces{"camel", "Case", "XMLParser"}));
+  EXPECT_EQ(split(steps, "I'M They'Ll"), (Pieces{"I'M", " They'Ll"}));
+  EXPECT_EQ(split(steps, "1234567 abc"), (Pieces{"123", "456", "7", " abc"}));
+  EXPECT_EQ(split(steps, "path/to/file"), (Pieces{"path", "/to", "/file"}));
+  EXPECT_EQ(split(steps, "ok!!!\n\nnext"), (Pieces{"ok", "!!!\n\n", "next"}));
+  EXPECT_EQ(split(steps, "a  b"), (Pieces{"a", " ", " b"}));
+  EXPECT_EQ(split(steps, "x\r\n\r\ny"), (Pieces{"x", "\r\n\r\n", "y"}));
+  EXPECT_EQ(split(steps, "\xE4\xBD\xA0\xE5\xA5\xBD, world"),  // 你好, world
+            (Pieces{"\xE4\xBD\xA0\xE5\xA5\xBD", ",", " world"}));
+  EXPECT_EQ(split(steps, "caf\xC3\xA9 na\xCC\x88ive"),  // café, n + a + combining diaeresis
+            (Pieces{"caf\xC3\xA9", " na\xCC\x88ive"}));
+}
+
 TEST(PreTokenizeTest, ByteLevelGpt2RegexAndPrefixSpace) {
   PreTokenizerStep step;
   step.kind = PreTokenizerStep::Kind::kByteLevel;
