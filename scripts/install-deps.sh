@@ -14,6 +14,7 @@ packages=(
   etcd-server etcd-client golang-etcd-server-dev
   python3-jinja2 python3-numpy python3-torch
   postgresql
+  iproute2
   chromium
 )
 # Node.js: any install that provides node and npm will do (some images ship NodeSource's
