@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "kernels/cpu/matmul_avx2_quant.h"
+#include "kernels/cpu/quants_grids.h"
 
 namespace mx::matmul_detail {
 namespace {
@@ -31,6 +32,8 @@ struct KHeader {
   __m256 d;        // super-block scale in every lane
   const int8_t* grid_q = nullptr;  // grid types: the block's signed values, decoded
 };
+
+#include "kernels/cpu/matmul_avx2_grid.inc"
 
 // unpack_k_scales (matmul_internal.h) on the 32-bit words d0, d1, d2 of the 12 packed bytes,
 // in one xmm: bytes 0-7 of the result are the 8 scales, bytes 8-15 the 8 mins.
@@ -66,9 +69,16 @@ template <DType kType>
 inline KHeader load_k_header(const uint8_t* block, quant::GridBlockInts& grid) {
   KHeader h;
   h.qh = _mm256_setzero_si256();
-  if constexpr (quant::is_grid_type(kType)) {
-    // Codebook lookups and sign bits are unpacked by the portable decoder into `grid` (int8
-    // values and per-16 scales, L1-resident), shared by the tile's tokens.
+  if constexpr (avx2_grid_unpack(kType)) {  // the chunks are unpacked in chunk_weights
+    (void)grid;
+    alignas(16) int8_t sc[16];
+    const float d = grid_scales<kType>(block, sc);
+    per16_header(h, _mm_load_si128(reinterpret_cast<const __m128i*>(sc)), _mm_setzero_si128(), d,
+                 0.0f);
+    return h;
+  } else if constexpr (quant::is_grid_type(kType)) {
+    // TQ1_0 / TQ2_0: unpacked by the portable decoder into `grid` (int8 values and per-16
+    // scales, L1-resident), shared by the tile's tokens.
     quant::decode_grid_block(kType, block, grid);
     per16_header(h, _mm_loadu_si128(reinterpret_cast<const __m128i*>(grid.scale)),
                  _mm_setzero_si128(), grid.d, 0.0f);
@@ -139,7 +149,10 @@ inline __m256i chunk_scales(const KHeader& h) {
 template <DType kType, int C>
 inline __m256i chunk_weights(const uint8_t* block, const KHeader& h) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  if constexpr (quant::is_grid_type(kType)) {  // signed values, decoded in load_k_header
+  if constexpr (avx2_grid_unpack(kType)) {
+    (void)h;
+    return grid_chunk<kType, C>(block);
+  } else if constexpr (quant::is_grid_type(kType)) {  // signed values, decoded in load_k_header
     (void)block;
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h.grid_q + 32 * C));
   } else if constexpr (kType == DType::IQ4_XS) {  // signed grid values of sub-block C

@@ -159,25 +159,26 @@ void decode_iq1_m(const uint8_t* b, GridBlockInts& out) {
   }
 }
 
-// Base-3 digit k of a TQ1_0 byte (the byte holds the digits as a fraction of 256): q - 1.
-int8_t ternary_digit(uint8_t byte, int k) {
-  static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
-  const auto shifted = static_cast<uint8_t>(byte * kPow3[k]);  // mod 256
-  return static_cast<int8_t>(((shifted * 3) >> 8) - 1);
+// Base-3 digits k of TQ1_0 bytes (each byte holds its digits as a fraction of 256): q - 1 of
+// digit k of src[j] to dst[j], j < n. One k per call, so the loop is a plain vector loop.
+void ternary_digits(const uint8_t* src, int n, uint8_t pow3_k, int8_t* dst) {
+  for (int j = 0; j < n; ++j) {
+    const auto shifted = static_cast<uint8_t>(src[j] * pow3_k);  // mod 256
+    dst[j] = static_cast<int8_t>(((shifted * 3) >> 8) - 1);
+  }
 }
 
 // TQ1_0 (54): qs[48], qh[4], d. Bytes qs[0..31] hold 5 digits each (digit k: value 32 k + j),
 // qs[32..47] 5 each (value 160 + 16 k + j), qh[0..3] 4 each (value 240 + 4 k + j).
 void decode_tq1_0(const uint8_t* b, GridBlockInts& out) {
+  static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
   out.d = fp16_to_fp32(read_u16(b + 52));
   for (int8_t& s : out.scale) s = 1;
   for (int k = 0; k < 5; ++k) {
-    for (int j = 0; j < 32; ++j) out.q[32 * k + j] = ternary_digit(b[j], k);
-    for (int j = 0; j < 16; ++j) out.q[160 + 16 * k + j] = ternary_digit(b[32 + j], k);
+    ternary_digits(b, 32, kPow3[k], out.q + 32 * k);
+    ternary_digits(b + 32, 16, kPow3[k], out.q + 160 + 16 * k);
   }
-  for (int k = 0; k < 4; ++k) {
-    for (int j = 0; j < 4; ++j) out.q[240 + 4 * k + j] = ternary_digit(b[48 + j], k);
-  }
+  for (int k = 0; k < 4; ++k) ternary_digits(b + 48, 4, kPow3[k], out.q + 240 + 4 * k);
 }
 
 // TQ2_0 (66): qs[64], d. Value 128 n + 32 k + j = bits 2k, 2k + 1 of qs[32 n + j], minus 1.
