@@ -10,7 +10,10 @@
 # more bits for attn_v / ffn_down / output), so the files are the ones llama.cpp users make.
 # The IQ1 / IQ2 / IQ3 ftypes (and Q2_K_S) need an importance matrix: llama-imatrix computes one
 # per architecture from IMATRIX_TEXT (default: the source headers src/*/*.h, not the scored
-# text), ctx 128, IMATRIX_CHUNKS (default 32) chunks, and llama-quantize gets --imatrix.
+# text), ctx 128, IMATRIX_CHUNKS (default 32) chunks, and llama-quantize gets --imatrix. The
+# deepseek2 test model's last block (blk.3) is its nextn / MTP layer, which llama-imatrix never
+# runs: without importance data llama-quantize refuses the very-low-bit types for it, so it is
+# kept at q8_0 there (it takes no part in the perplexity of either engine).
 # deepseek2 is also scored with `--mla-form absorbed` (llama.cpp always computes MLA's absorbed
 # form: q_nope times the stored attn_k_b; mxserve's default at these chunk sizes is the direct
 # form with an f32 copy of attn_k_b, see docs/performance.md).
@@ -97,6 +100,7 @@ for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe}; do
             { cat "$work/imatrix.log" >&2; exit 1; }
         fi
         imatrix_args=(--imatrix "$imatrix")
+        [ "$arch" = deepseek2 ] && imatrix_args+=(--tensor-type 'blk\.3\.=q8_0')
         ;;
     esac
     "$llama_bin/llama-quantize" "${imatrix_args[@]}" "$base" "$model" "$ftype" 2 \

@@ -31,10 +31,12 @@ void grid_values(uint64_t entry, int n, int8_t* out) {
   for (int j = 0; j < n; ++j) out[j] = static_cast<int8_t>((entry >> (8 * j)) & 0xff);
 }
 
-// Negates out[j] where bit j of `signs` is set.
+// Negates out[j] where bit j of `signs` is set. Branch-free ((v ^ m) - m with m = 0 or -1):
+// the signs are random, a branch per value mispredicted half the time.
 void apply_signs(uint32_t signs, int n, int8_t* out) {
   for (int j = 0; j < n; ++j) {
-    if ((signs >> j) & 1) out[j] = static_cast<int8_t>(-out[j]);
+    const int m = -static_cast<int>((signs >> j) & 1);
+    out[j] = static_cast<int8_t>((out[j] ^ m) - m);
   }
 }
 
