@@ -44,7 +44,7 @@ constexpr int64_t kMaxGroups = kSegCols / 16;
 // Elements per weight scale group.
 constexpr int group_elems(DType t) {
   return t == DType::Q6_K || t == DType::Q3_K || t == DType::Q2_K || quant::is_grid_type(t) ? 16
-                                                                                           : 32;
+                                                                                            : 32;
 }
 constexpr bool has_mins(DType t) { return lanes_msum_group(t) != 0; }
 // Blocks of 32 with one scale each (the activation scale varies per block too).
