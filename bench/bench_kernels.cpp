@@ -19,6 +19,8 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quants.h"
+// Random valid blocks of the types without a quantizer (the IQ1 / IQ2 / IQ3 / TQ grid types).
+#include "../tests/unit/kernels/random_blocks.h"
 
 namespace {
 
@@ -74,6 +76,8 @@ Matrix make_matrix(mx::DType type, int64_t rows, int64_t cols, int copies) {
     if (type == mx::DType::I8) {
       m.row_scale.push_back(mx::quantize_row_w8a8(
           row.data(), reinterpret_cast<int8_t*>(m.w.data() + r * rb), cols));
+    } else if (!mx::can_quantize(type)) {
+      mx::test::fill_random_grid_blocks(type, m.w.data() + r * rb, cols / 256, 1e-3f, rng);
     } else if (!mx::quantize_row(type, row.data(), m.w.data() + r * rb, cols)) {
       std::abort();
     }
@@ -148,7 +152,10 @@ int main(int argc, char** argv) {
       mx::DType::F32,  mx::DType::F16,  mx::DType::BF16,   mx::DType::Q8_0,
       mx::DType::Q4_0, mx::DType::Q4_K, mx::DType::Q5_K,   mx::DType::Q6_K,
       mx::DType::I8,   mx::DType::Q4_1, mx::DType::Q5_0,   mx::DType::Q5_1,
-      mx::DType::Q2_K, mx::DType::Q3_K, mx::DType::IQ4_NL, mx::DType::IQ4_XS};
+      mx::DType::Q2_K, mx::DType::Q3_K, mx::DType::IQ4_NL, mx::DType::IQ4_XS,
+      mx::DType::MXFP4, mx::DType::IQ3_XXS, mx::DType::IQ3_S, mx::DType::IQ2_XXS,
+      mx::DType::IQ2_XS, mx::DType::IQ2_S, mx::DType::IQ1_S, mx::DType::IQ1_M,
+      mx::DType::TQ1_0, mx::DType::TQ2_0};
   struct Shape { const char* name; int64_t rows, cols; };
   std::vector<Shape> shapes = {{"1024x3072", 1024, 3072}, {"2048x8192", 2048, 8192}};
   std::vector<std::string> shape_names;  // --shapes ROWSxCOLS,... (GEMV only)

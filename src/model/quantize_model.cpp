@@ -41,7 +41,7 @@ Result<Target> parse_target(const std::string& name) {
   return make_error(
       ErrorCode::kInvalidArgument,
       "unknown --type '{}' (w8a8, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, "
-      "q6_K, iq4_nl, iq4_xs, f16, bf16, f32)",
+      "q6_K, iq4_nl, iq4_xs, mxfp4, f16, bf16, f32)",
       name);
 }
 

@@ -134,8 +134,8 @@ def cases():
         "corrupt_data", "tensor 'output.weight'", "5 dimensions")
     add("unknown_tensor_type", gguf_file(kvs, [tensor_info("output.weight", [4, 8], 77, 0)], data),
         "corrupt_data", "tensor 'output.weight'", "unknown tensor type id 77")
-    add("unsupported_tensor_type", gguf_file(kvs, [tensor_info("output.weight", [256], 16, 0)], data),
-        "unsupported", "tensor 'output.weight'", "iq2_xxs")
+    add("unsupported_tensor_type", gguf_file(kvs, [tensor_info("output.weight", [256], 4, 0)], data),
+        "unsupported", "tensor 'output.weight'", "q4_2")
     add("unknown_value_type", gguf_file([kv("general.weird", 13, b"\0" * 8)], [], b""),
         "corrupt_data", "metadata key 'general.weird'", "unknown value type 13")
     add("unknown_array_type", gguf_file([kv("general.weird", ARRAY, struct.pack("<IQ", 99, 1))], [], b""),

@@ -115,6 +115,47 @@ def iq_goldens(manifest):
         manifest["types"][name] = {"blocks": n_blocks, "elements": int(values.size), "by": "gguf-py"}
 
 
+# The grid types, MXFP4 and the ternary types, again from their own generator after the above.
+# Random bytes are valid codebook indices and signs in every field; only the scales are set.
+GRID_SEED = SEED + 2
+GRID_TYPES = {
+    "iq2_xxs": (QT.IQ2_XXS, [0], 4),
+    "iq2_xs": (QT.IQ2_XS, [0], 4),
+    "iq2_s": (QT.IQ2_S, [0], 4),
+    "iq3_xxs": (QT.IQ3_XXS, [0], 4),
+    "iq3_s": (QT.IQ3_S, [0], 4),
+    "iq1_s": (QT.IQ1_S, [0], 4),
+    "iq1_m": (QT.IQ1_M, [], 4),
+    "tq1_0": (QT.TQ1_0, [52], 4),
+    "tq2_0": (QT.TQ2_0, [64], 4),
+    "mxfp4": (QT.MXFP4, [], 16),
+}
+
+
+def grid_goldens(manifest):
+    rng = np.random.default_rng(GRID_SEED)
+    for name, (qtype, scale_offsets, n_blocks) in GRID_TYPES.items():
+        blocks = make_blocks(rng, qtype, scale_offsets, n_blocks)
+        if qtype == QT.IQ1_M:
+            # The fp16 d sits in the top nibbles of the four uint16 scales at bytes 48-55.
+            d = random_scales(rng, n_blocks).view(np.uint16)
+            scales = blocks[:, 48:56].copy().view(np.uint16)
+            for w in range(4):
+                nibble = (d >> np.uint16(4 * w)) & np.uint16(0xF)
+                scales[:, w] = (scales[:, w] & np.uint16(0x0FFF)) | (nibble << np.uint16(12))
+            blocks[:, 48:56] = scales.view(np.uint8)
+        if qtype == QT.MXFP4:
+            # e8m0 exponents around 2^0 (255 would overflow float32 with the value 12), plus the
+            # two subnormal scales (e = 0, 1).
+            blocks[:, 0] = rng.integers(100, 156, size=n_blocks, dtype=np.uint8)
+            blocks[0, 0], blocks[1, 0] = 0, 1
+        values = quants.dequantize(blocks, qtype).astype(np.float32).reshape(-1)
+        assert np.all(np.isfinite(values)), name
+        write(name + ".bin", blocks)
+        write(name + ".f32", values)
+        manifest["types"][name] = {"blocks": n_blocks, "elements": int(values.size), "by": "gguf-py"}
+
+
 def half_goldens(rng, manifest):
     # Dequantize: random 16-bit patterns plus every special class (zeros, subnormals, max,
     # Inf, NaN with payloads). gguf-py's F16/BF16 "dequantize" is numpy's exact widening.
@@ -157,6 +198,7 @@ def main():
     quant_goldens(rng, manifest)
     half_goldens(rng, manifest)
     iq_goldens(manifest)
+    grid_goldens(manifest)
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

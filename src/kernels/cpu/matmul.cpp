@@ -26,6 +26,16 @@ bool matmul_supports(DType w_type) {
     case DType::Q3_K:
     case DType::IQ4_NL:
     case DType::IQ4_XS:
+    case DType::MXFP4:
+    case DType::IQ2_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ2_S:
+    case DType::IQ3_XXS:
+    case DType::IQ3_S:
+    case DType::IQ1_S:
+    case DType::IQ1_M:
+    case DType::TQ1_0:
+    case DType::TQ2_0:
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
       return true;
     default:

@@ -180,6 +180,8 @@ inline __m256i legacy_unsigned(const uint8_t* block) {
     return _mm256_abs_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
   } else if constexpr (kType == DType::IQ4_NL) {
     return _mm256_abs_epi8(iq4_values(block + 2));
+  } else if constexpr (kType == DType::MXFP4) {
+    return _mm256_abs_epi8(mxfp4_values(block + 1));
   } else {
     __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + legacy_qs_offset(kType)));
     __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
@@ -190,13 +192,15 @@ inline __m256i legacy_unsigned(const uint8_t* block) {
   }
 }
 
-// a with the sign of the Q8_0 / IQ4_NL weights (zero where w is 0); the other types keep a.
+// a with the sign of the Q8_0 / IQ4_NL / MXFP4 weights (zero where w is 0); the other types keep a.
 template <DType kType>
 inline __m256i legacy_signed(__m256i a, const uint8_t* block) {
   if constexpr (kType == DType::Q8_0) {
     return _mm256_sign_epi8(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
   } else if constexpr (kType == DType::IQ4_NL) {
     return _mm256_sign_epi8(a, iq4_values(block + 2));
+  } else if constexpr (kType == DType::MXFP4) {
+    return _mm256_sign_epi8(a, mxfp4_values(block + 1));
   }
   return a;
 }
@@ -214,6 +218,12 @@ inline __m256 pair_scales(const uint8_t* first, int64_t bytes, bool second) {
       read_u16(first) | (second ? static_cast<uint32_t>(read_u16(first + bytes)) << 16 : 0u);
   __m128i h = _mm_shufflelo_epi16(_mm_cvtsi32_si128(static_cast<int>(both)), 0x50);
   return _mm256_cvtph_ps(_mm_unpacklo_epi64(h, h));
+}
+
+// MXFP4: the e8m0 scales of blocks 2p and 2p + 1 in pair_scales' lane order.
+inline __m256 pair_scales_e8m0(const uint8_t* first, int64_t bytes, bool second) {
+  const float d0 = e8m0_half(first[0]), d1 = second ? e8m0_half(first[bytes]) : 0.0f;
+  return _mm256_setr_ps(d0, d0, d1, d1, d0, d0, d1, d1);
 }
 
 // One token's record (see the file comment for the legacy layout).
@@ -264,7 +274,8 @@ void legacy_tile(const MatmulJob& job, int64_t r0, int64_t t0) {
       }
       u0[r] = legacy_unsigned<kType>(blocks[r]);
       u1[r] = kSecond ? legacy_unsigned<kType>(blocks[r] + kBytes) : _mm256_setzero_si256();
-      d_w[r] = pair_scales(blocks[r], kBytes, kSecond);
+      d_w[r] = kType == DType::MXFP4 ? pair_scales_e8m0(blocks[r], kBytes, kSecond)
+                                     : pair_scales(blocks[r], kBytes, kSecond);
       if constexpr (legacy_has_min(kType)) m_w[r] = pair_scales(blocks[r] + 2, kBytes, kSecond);
     }
     for (int t = 0; t < T; ++t) {
@@ -349,7 +360,18 @@ PathKernels avx2_quant_kernels(DType w_type) {
       return {legacy_kernel<DType::Q5_1>, quantize_record};
     case DType::IQ4_NL:
       return {legacy_kernel<DType::IQ4_NL>, quantize_record};
+    case DType::MXFP4:
+      return {legacy_kernel<DType::MXFP4>, quantize_record};
     case DType::IQ4_XS:
+    case DType::IQ2_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ2_S:
+    case DType::IQ3_XXS:
+    case DType::IQ3_S:
+    case DType::IQ1_S:
+    case DType::IQ1_M:
+    case DType::TQ1_0:
+    case DType::TQ2_0:
     case DType::Q2_K:
     case DType::Q3_K:
     case DType::Q4_K:

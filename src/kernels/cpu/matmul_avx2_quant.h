@@ -51,16 +51,35 @@ inline void prefetch(const uint8_t* p) {
   _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
 }
 
-// IQ4_NL / IQ4_XS: 16 bytes of nibble-packed codes (element j < 16 in the low nibble of x[j],
-// j >= 16 in the high nibble of x[j - 16]) as their 32 signed grid values (quant::kIq4Values).
-inline __m256i iq4_values(const uint8_t* p) {
+// 16 bytes of nibble-packed codes (element j < 16 in the low nibble of x[j], j >= 16 in the
+// high nibble of x[j - 16]) as their 32 signed values from a 16-entry table (in both lanes).
+inline __m256i nibble_values(const uint8_t* p, __m256i table) {
   __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   __m256i codes =
       _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0f));
-  const __m256i grid =
-      _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
-                       -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-  return _mm256_shuffle_epi8(grid, codes);
+  return _mm256_shuffle_epi8(table, codes);
+}
+
+// IQ4_NL / IQ4_XS: the codes as their signed grid values (quant::kIq4Values).
+inline __m256i iq4_values(const uint8_t* p) {
+  return nibble_values(p, _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38,
+                                           53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22,
+                                           -10, 1, 13, 25, 38, 53, 69, 89, 113));
+}
+
+// MXFP4: the codes as doubled e2m1 values (quant::kMxfp4Values).
+inline __m256i mxfp4_values(const uint8_t* p) {
+  return nibble_values(
+      p, _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6,
+                          8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+}
+
+// MXFP4's block scale 2^(e - 128) (quant::e8m0_to_fp32_half, here for the AVX2 files).
+inline float e8m0_half(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "kernels/cpu/matmul_avx2_quant.h"
+#include "kernels/cpu/quants_grids.h"
 
 namespace mx::matmul_detail {
 namespace {
@@ -29,7 +30,10 @@ struct KHeader {
   __m256i qh;      // Q5_K fifth bits qh[32], Q3_K third bits hmask[32]
   __m256 corr[2];  // -dmin * min per 16 values (Q6_K: groups 0-7, 8-15) or per 32 (corr[0])
   __m256 d;        // super-block scale in every lane
+  const int8_t* grid_q = nullptr;  // grid types: the block's signed values, decoded
 };
+
+#include "kernels/cpu/matmul_avx2_grid.inc"
 
 // unpack_k_scales (matmul_internal.h) on the 32-bit words d0, d1, d2 of the 12 packed bytes,
 // in one xmm: bytes 0-7 of the result are the 8 scales, bytes 8-15 the 8 mins.
@@ -62,9 +66,25 @@ inline void per16_header(KHeader& h, __m128i sc8, __m128i mins8, float d, float 
 }
 
 template <DType kType>
-inline KHeader load_k_header(const uint8_t* block) {
+inline KHeader load_k_header(const uint8_t* block, quant::GridBlockInts& grid) {
   KHeader h;
   h.qh = _mm256_setzero_si256();
+  if constexpr (avx2_grid_unpack(kType)) {  // the chunks are unpacked in chunk_weights
+    (void)grid;
+    alignas(16) int8_t sc[16];
+    const float d = grid_scales<kType>(block, sc);
+    per16_header(h, _mm_load_si128(reinterpret_cast<const __m128i*>(sc)), _mm_setzero_si128(), d,
+                 0.0f);
+    return h;
+  } else if constexpr (quant::is_grid_type(kType)) {
+    // TQ1_0 / TQ2_0: unpacked by the portable decoder into `grid` (int8 values and per-16
+    // scales, L1-resident), shared by the tile's tokens.
+    quant::decode_grid_block(kType, block, grid);
+    per16_header(h, _mm_loadu_si128(reinterpret_cast<const __m128i*>(grid.scale)),
+                 _mm_setzero_si128(), grid.d, 0.0f);
+    h.grid_q = grid.q;
+    return h;
+  }
   if constexpr (kType == DType::Q6_K) {
     __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));  // int8 [16]
     float d = _cvtsh_ss(read_u16(block + 208));
@@ -129,7 +149,13 @@ inline __m256i chunk_scales(const KHeader& h) {
 template <DType kType, int C>
 inline __m256i chunk_weights(const uint8_t* block, const KHeader& h) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  if constexpr (kType == DType::IQ4_XS) {  // signed grid values of sub-block C
+  if constexpr (avx2_grid_unpack(kType)) {
+    (void)h;
+    return grid_chunk<kType, C>(block);
+  } else if constexpr (quant::is_grid_type(kType)) {  // signed values, decoded in load_k_header
+    (void)block;
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h.grid_q + 32 * C));
+  } else if constexpr (kType == DType::IQ4_XS) {  // signed grid values of sub-block C
     (void)h;
     return iq4_values(block + 8 + 16 * C);
   } else if constexpr (kType == DType::Q2_K || kType == DType::Q3_K) {
@@ -208,7 +234,8 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
     if constexpr (T <= 2) {
       for (int64_t line = 0; line < kBytes; line += 64) prefetch(block + ahead + line);
     }
-    KHeader h = load_k_header<kType>(block);
+    quant::GridBlockInts grid;
+    KHeader h = load_k_header<kType>(block, grid);
     __m256i iacc[T];
     for (auto& v : iacc) v = _mm256_setzero_si256();
     for_each_chunk(
@@ -230,8 +257,8 @@ void k_tile(const MatmulJob& job, int64_t r, int64_t t0) {
     for (int t = 0; t < T; ++t) {
       __m256 scale = _mm256_mul_ps(h.d, _mm256_broadcast_ss(d_rec[t] + b));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iacc[t]), scale, acc[t]);
-      if constexpr (kType == DType::IQ4_XS) {
-        // no mins
+      if constexpr (!k_has_mins(kType)) {
+        // IQ4_XS, grid types: no mins
       } else if constexpr (k_mins_per_16(kType)) {
         acc[t] = _mm256_fmadd_ps(h.corr[0], _mm256_loadu_ps(sums_rec[t] + 16 * b), acc[t]);
         acc[t] = _mm256_fmadd_ps(h.corr[1], _mm256_loadu_ps(sums_rec[t] + 16 * b + 8), acc[t]);
@@ -278,6 +305,24 @@ MatmulKernel avx2_k_kernel(DType w_type) {
       return k_kernel<DType::Q6_K>;
     case DType::IQ4_XS:
       return k_kernel<DType::IQ4_XS>;
+    case DType::IQ2_XXS:
+      return k_kernel<DType::IQ2_XXS>;
+    case DType::IQ2_XS:
+      return k_kernel<DType::IQ2_XS>;
+    case DType::IQ2_S:
+      return k_kernel<DType::IQ2_S>;
+    case DType::IQ3_XXS:
+      return k_kernel<DType::IQ3_XXS>;
+    case DType::IQ3_S:
+      return k_kernel<DType::IQ3_S>;
+    case DType::IQ1_S:
+      return k_kernel<DType::IQ1_S>;
+    case DType::IQ1_M:
+      return k_kernel<DType::IQ1_M>;
+    case DType::TQ1_0:
+      return k_kernel<DType::TQ1_0>;
+    case DType::TQ2_0:
+      return k_kernel<DType::TQ2_0>;
     default:
       return nullptr;
   }

@@ -7,34 +7,41 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "kernels/cpu/quants_grid.h"
 
 namespace mx::matmul_detail {
 
-constexpr int64_t kLegacyBlock = 32;   // Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 elements per block
-constexpr int64_t kSuperBlock = 256;   // K-type elements per super-block
-constexpr int64_t kKGroup = 16;        // K-type activation sums are kept per 16 elements
+constexpr int64_t kLegacyBlock = 32;  // Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 elements per block
+constexpr int64_t kSuperBlock = 256;  // K-type elements per super-block
+constexpr int64_t kKGroup = 16;       // K-type activation sums are kept per 16 elements
 
 inline int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
-// Blocks of 32: x = d * (q - offset) (Q8_0, Q4_0, Q5_0), x = d * q + m (Q4_1, Q5_1) or
-// x = d * kIq4Values[q] (IQ4_NL).
+// Blocks of 32: x = d * (q - offset) (Q8_0, Q4_0, Q5_0), x = d * q + m (Q4_1, Q5_1),
+// x = d * kIq4Values[q] (IQ4_NL) or x = e8m0_half(e) * kMxfp4Values[q] (MXFP4, whose scale is
+// a byte, not an fp16).
 inline bool is_legacy(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 ||
-         t == DType::Q5_1 || t == DType::IQ4_NL;
+         t == DType::Q5_1 || t == DType::IQ4_NL || t == DType::MXFP4;
 }
-// Super-blocks of 256 in KBlockInts' form.
+// Super-blocks of 256 in KBlockInts' form: the K types, IQ4_XS and the grid types
+// (quants_grid.h: IQ1_*, IQ2_*, IQ3_*, TQ*).
 inline bool is_k_type(DType t) {
   return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K ||
-         t == DType::Q3_K || t == DType::IQ4_XS;
+         t == DType::Q3_K || t == DType::IQ4_XS || quant::is_grid_type(t);
 }
-// Types whose weights are signed bytes (Q8_0 as stored, IQ4_NL / IQ4_XS from their grid):
-// the kernels without VNNI move their sign onto the activations (vpmaddubsw takes one
-// unsigned operand).
+// Types whose weights are signed bytes (Q8_0 as stored, IQ4_NL / IQ4_XS / MXFP4 from their
+// value tables, the grid types from quant::decode_grid_block): the kernels without VNNI move
+// their sign onto the activations (vpmaddubsw takes one unsigned operand).
 constexpr bool signed_weights(DType t) {
-  return t == DType::Q8_0 || t == DType::IQ4_NL || t == DType::IQ4_XS;
+  return t == DType::Q8_0 || t == DType::IQ4_NL || t == DType::IQ4_XS || t == DType::MXFP4 ||
+         quant::is_grid_type(t);
 }
+// K-form types with mins (KBlockInts::min from the format); IQ4_XS and the grid types have
+// none (their scalar form's min = 128 * scale only undoes the + 128 of q).
+constexpr bool k_has_mins(DType t) { return !signed_weights(t); }
 // Legacy types with a per-block minimum m (x = d * q + m): the records also carry d * sum(q)
 // per block (ActLayout::msum_offset).
 constexpr bool legacy_has_min(DType t) { return t == DType::Q4_1 || t == DType::Q5_1; }
@@ -49,6 +56,8 @@ constexpr int64_t legacy_block_bytes(DType t) {
     case DType::Q4_0:
     case DType::IQ4_NL:
       return 18;
+    case DType::MXFP4:
+      return 17;
     case DType::Q4_1:
       return 20;
     case DType::Q5_0:
@@ -58,6 +67,7 @@ constexpr int64_t legacy_block_bytes(DType t) {
   }
 }
 constexpr int64_t legacy_qs_offset(DType t) {
+  if (t == DType::MXFP4) return 1;
   return t == DType::Q4_1 ? 4 : (t == DType::Q5_0 ? 6 : (t == DType::Q5_1 ? 8 : 2));
 }
 constexpr int64_t legacy_qh_offset(DType t) { return t == DType::Q5_1 ? 4 : 2; }
@@ -78,8 +88,10 @@ constexpr int64_t k_block_bytes(DType t) {
       return 176;
     case DType::IQ4_XS:
       return 136;
+    case DType::Q6_K:
+      return 210;
     default:
-      return 210;  // Q6_K
+      return quant::grid_block_bytes(t);
   }
 }
 
@@ -97,10 +109,10 @@ constexpr int64_t k_block_bytes(DType t) {
 //    sums float [cols / 16]              d * (sum of q over each 16 elements)
 struct ActLayout {
   int64_t cols_pad = 0;
-  int64_t d_offset = 0;     // bytes from record start
-  int64_t extra_offset = 0; // bias (legacy) or sums (K)
-  int64_t msum_offset = 0;  // legacy types with a minimum (legacy_has_min)
-  int64_t token_bytes = 0;  // record size, multiple of 64
+  int64_t d_offset = 0;      // bytes from record start
+  int64_t extra_offset = 0;  // bias (legacy) or sums (K)
+  int64_t msum_offset = 0;   // legacy types with a minimum (legacy_has_min)
+  int64_t token_bytes = 0;   // record size, multiple of 64
 };
 
 inline ActLayout act_layout(DType w_type, int64_t cols) {
@@ -174,7 +186,7 @@ struct MatmulJob {
   const uint8_t* w = nullptr;
   int64_t w_row_bytes = 0;
   int64_t cols = 0;
-  const float* x = nullptr;    // float types read x directly
+  const float* x = nullptr;  // float types read x directly
   int64_t x_stride = 0;
   const uint8_t* acts = nullptr;  // quantized types read the records
   ActLayout layout;
@@ -182,19 +194,18 @@ struct MatmulJob {
   int64_t y_stride = 0;
   const uint8_t* lanes = nullptr;  // interleaved activations (LanesLayout), lanes kernels only
   LanesLayout lanes_layout;
-  const void* w_aux = nullptr;     // MatmulArgs::w_aux (Q8LanesAux for Q8_0), or nullptr
+  const void* w_aux = nullptr;  // MatmulArgs::w_aux (Q8LanesAux for Q8_0), or nullptr
 };
 
 // Writes y[t, r] for r in [r0, r1), t in [t0, t1).
-using MatmulKernel = void (*)(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0,
-                              int64_t t1);
+using MatmulKernel = void (*)(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
 // Fills one token's record (layout above) from x [cols].
 using ActQuantizer = void (*)(DType w_type, const float* x, int64_t cols, const ActLayout& layout,
                               uint8_t* record);
 
 struct PathKernels {
-  MatmulKernel kernel = nullptr;      // nullptr: this path does not handle the type
-  ActQuantizer quantize = nullptr;    // for quantized types
+  MatmulKernel kernel = nullptr;    // nullptr: this path does not handle the type
+  ActQuantizer quantize = nullptr;  // for quantized types
 };
 
 // Fills token group `group`'s interleaved activations from the records (all quantized).
@@ -251,7 +262,9 @@ inline void unpack_q3k_scales(const uint8_t* packed, int8_t out[16]) {
 // x = d * sc * (q - 32) becomes scale = sc, min = 32 * sc, dmin = d; Q3_K's x = d * sc * q3
 // with q3 in [-4, 3] becomes q = q3 + 4, scale = sc, min = 4 * sc, dmin = d; IQ4_XS's
 // x = d * ls * v (v on the grid, in [-127, 113]) becomes q = v + 128, scale = ls, min = 128 * ls,
-// dmin = d (the SIMD kernels take v signed instead: q would not fit vpmaddubsw's int16 pairs).
+// dmin = d (the SIMD kernels take v signed instead: q would not fit vpmaddubsw's int16 pairs);
+// the grid types' GridBlockInts (d * scale * v, v signed) becomes q = v + 128, min = 128 * scale
+// in the same way.
 struct KBlockInts {
   float d = 0.0f;
   float dmin = 0.0f;

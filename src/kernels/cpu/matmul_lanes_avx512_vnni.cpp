@@ -1,5 +1,6 @@
 // Prefill GEMM with tokens in the vector lanes (AVX-512 VNNI), for every integer weight type
-// (legacy blocks of 32: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL; K: Q2_K..Q6_K, IQ4_XS) and
+// (legacy blocks of 32: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4; K: Q2_K..Q6_K, IQ4_XS and
+// the grid types IQ1_*, IQ2_*, IQ3_*, TQ*, scale groups of 16 from quant::decode_grid_block) and
 // n_tokens >= kLanesMinTokens (Q8_0 with weights read in place: kLanesMinTokensInPlace).
 //
 // The tile kernels of matmul_avx512_quant.inc put 64 consecutive columns of one (row, token) in
@@ -42,13 +43,14 @@ constexpr int64_t kMaxGroups = kSegCols / 16;
 
 // Elements per weight scale group.
 constexpr int group_elems(DType t) {
-  return t == DType::Q6_K || t == DType::Q3_K || t == DType::Q2_K ? 16 : 32;
+  return t == DType::Q6_K || t == DType::Q3_K || t == DType::Q2_K || quant::is_grid_type(t) ? 16
+                                                                                            : 32;
 }
 constexpr bool has_mins(DType t) { return lanes_msum_group(t) != 0; }
 // Blocks of 32 with one scale each (the activation scale varies per block too).
 constexpr bool legacy_type(DType t) {
   return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 ||
-         t == DType::Q5_1 || t == DType::IQ4_NL;
+         t == DType::Q5_1 || t == DType::IQ4_NL || t == DType::MXFP4;
 }
 
 // IQ4_NL / IQ4_XS codes (0..15 per byte) to their signed grid values (quant::kIq4Values).
@@ -56,6 +58,20 @@ inline __m256i iq4_lookup(__m256i codes) {
   const __m256i grid = _mm256_broadcastsi128_si256(
       _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
   return _mm256_shuffle_epi8(grid, codes);
+}
+
+// MXFP4 codes (0..15 per byte) to doubled e2m1 values (quant::kMxfp4Values), and its block
+// scale 2^(e - 128) (quant::e8m0_to_fp32_half).
+inline __m256i mxfp4_lookup(__m256i codes) {
+  const __m256i table = _mm256_broadcastsi128_si256(
+      _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+  return _mm256_shuffle_epi8(table, codes);
+}
+inline float e8m0_half(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
 }
 
 struct RowPack {
@@ -112,6 +128,7 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
           q = _mm256_mask_add_epi8(q, _cvtu32_mask32(qh), q, _mm256_set1_epi8(16));
         }
         if constexpr (kType == DType::IQ4_NL) q = iq4_lookup(q);
+        if constexpr (kType == DType::MXFP4) q = mxfp4_lookup(q);
         if constexpr (legacy_offset(kType) != 0) {
           q = _mm256_sub_epi8(q, _mm256_set1_epi8(legacy_offset(kType)));
         }
@@ -121,7 +138,7 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
       sums8(_mm512_castsi256_si512(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)))),
             s);
       pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[0] + s[1] + s[2] + s[3]) - 4096);
-      pk.scale[pr][g] = _cvtsh_ss(read_u16(blk));
+      pk.scale[pr][g] = kType == DType::MXFP4 ? e8m0_half(blk[0]) : _cvtsh_ss(read_u16(blk));
       if constexpr (has_mins(kType)) pk.minterm[pr][g] = _cvtsh_ss(read_u16(blk + 2));
     }
     return;
@@ -166,6 +183,25 @@ void pack_row(const uint8_t* row, int64_t c0, int64_t n, RowPack& pk, int pr) {
           pk.scale[pr][g] = d * sc[4 * c + k];
           if constexpr (!kThree)
             pk.minterm[pr][g] = -dmin * static_cast<float>(blk[4 * c + k] >> 4);
+        }
+      }
+    }
+    return;
+  }
+  if constexpr (quant::is_grid_type(kType)) {
+    // The portable decoder (signed values, scale per 16): its cost is shared by the call's
+    // tokens (16 or more here).
+    quant::GridBlockInts grid;
+    for (int64_t b = 0; b < n / 256; ++b) {
+      quant::decode_grid_block(kType, row + (c0 / 256 + b) * quant::grid_block_bytes(kType), grid);
+      for (int c = 0; c < 4; ++c) {
+        __m512i q = _mm512_loadu_si512(grid.q + 64 * c);
+        _mm512_storeu_si512(w + 256 * b + 64 * c, q);
+        sums8(_mm512_xor_si512(q, _mm512_set1_epi8(static_cast<char>(0x80))), s);  // q + 128
+        for (int k = 0; k < 4; ++k) {
+          int64_t g = 16 * b + 4 * c + k;
+          pk.bias[pr][g] = bias_of(static_cast<int64_t>(s[2 * k] + s[2 * k + 1]) - 16 * 128);
+          pk.scale[pr][g] = grid.d * static_cast<float>(grid.scale[4 * c + k]);
         }
       }
     }
@@ -500,6 +536,26 @@ LanesKernels avx512_vnni_lanes_kernels(DType w_type) {
       return {lanes_kernel<DType::Q3_K>, interleave};
     case DType::IQ4_XS:
       return {lanes_kernel<DType::IQ4_XS>, interleave};
+    case DType::MXFP4:
+      return {lanes_kernel<DType::MXFP4>, interleave};
+    case DType::IQ2_XXS:
+      return {lanes_kernel<DType::IQ2_XXS>, interleave};
+    case DType::IQ2_XS:
+      return {lanes_kernel<DType::IQ2_XS>, interleave};
+    case DType::IQ2_S:
+      return {lanes_kernel<DType::IQ2_S>, interleave};
+    case DType::IQ3_XXS:
+      return {lanes_kernel<DType::IQ3_XXS>, interleave};
+    case DType::IQ3_S:
+      return {lanes_kernel<DType::IQ3_S>, interleave};
+    case DType::IQ1_S:
+      return {lanes_kernel<DType::IQ1_S>, interleave};
+    case DType::IQ1_M:
+      return {lanes_kernel<DType::IQ1_M>, interleave};
+    case DType::TQ1_0:
+      return {lanes_kernel<DType::TQ1_0>, interleave};
+    case DType::TQ2_0:
+      return {lanes_kernel<DType::TQ2_0>, interleave};
     default:
       return {};
   }

@@ -7,6 +7,7 @@
 #include "core/half.h"
 #include "kernels/cpu/matmul_internal.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/quants.h"
 
 namespace mx::matmul_detail {
 namespace {
@@ -88,10 +89,10 @@ int32_t legacy_block_dot(DType type, const uint8_t* block, const int8_t* a) {
     return sum;
   }
   const uint8_t* qs = block + legacy_qs_offset(type);
-  if (type == DType::IQ4_NL) {
-    for (int i = 0; i < 16; ++i) {
-      sum += quant::kIq4Values[qs[i] & 0x0f] * a[i] + quant::kIq4Values[qs[i] >> 4] * a[i + 16];
-    }
+  if (type == DType::IQ4_NL || type == DType::MXFP4) {
+    const int8_t* values = type == DType::IQ4_NL ? quant::kIq4Values : quant::kMxfp4Values;
+    for (int i = 0; i < 16; ++i)
+      sum += values[qs[i] & 0x0f] * a[i] + values[qs[i] >> 4] * a[i + 16];
     return sum;
   }
   uint32_t qh = 0;
@@ -116,7 +117,9 @@ float legacy_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* re
     const uint8_t* block = row + b * block_bytes;
     float d_a = d16[(b / 2) * 16 + (b % 2) * 8];
     int32_t dot = legacy_block_dot(job.w_type, block, q + b * kLegacyBlock);
-    sum += load_fp16(block) * d_a * static_cast<float>(dot);
+    const float d_w =
+        job.w_type == DType::MXFP4 ? quant::e8m0_to_fp32_half(block[0]) : load_fp16(block);
+    sum += d_w * d_a * static_cast<float>(dot);
     if (has_min) sum += load_fp16(block + 2) * msum[b];
   }
   return sum;
@@ -143,7 +146,7 @@ float k_row_dot(const MatmulJob& job, const uint8_t* row, const uint8_t* record)
       scaled += block.scale[g] * dot;
       mins += block.min[g] * asum;
     }
-    if (job.w_type == DType::IQ4_XS) {  // min = 128 * scale cancels most of `scaled`: exactly
+    if (!k_has_mins(job.w_type)) {  // min = 128 * scale cancels most of `scaled`: exactly
       sum += d[b] * block.d * static_cast<float>(scaled - mins);
     } else {
       sum += d[b] * (block.d * static_cast<float>(scaled) - block.dmin * static_cast<float>(mins));
@@ -167,6 +170,17 @@ void kernel_quant(const MatmulJob& job, int64_t r0, int64_t r1, int64_t t0, int6
 }  // namespace
 
 void decode_k_block(DType w_type, const uint8_t* block, KBlockInts& out) {
+  if (quant::is_grid_type(w_type)) {  // v + 128, min = 128 * scale (see KBlockInts)
+    quant::GridBlockInts ints;
+    quant::decode_grid_block(w_type, block, ints);
+    out.d = out.dmin = ints.d;
+    for (int g = 0; g < 16; ++g) {
+      out.scale[g] = ints.scale[g];
+      out.min[g] = 128 * ints.scale[g];
+    }
+    for (int i = 0; i < kSuperBlock; ++i) out.q[i] = static_cast<uint8_t>(ints.q[i] + 128);
+    return;
+  }
   if (w_type == DType::IQ4_XS) {
     quant::BlockIQ4_XS b;
     std::memcpy(&b, block, sizeof b);

@@ -132,6 +132,16 @@ struct BlockIQ4_XS {
   uint8_t qs[128];
 };
 
+// MXFP4's e2m1 values doubled (ggml's kvalues_mxfp4): codes 0-7 positive, 8-15 negative.
+constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// x[j] = e8m0_to_fp32_half(e) * kMxfp4Values[q[j]] (2^(e - 128) * value), q[j] 4 bits packed
+// as in Q4_0.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[16];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
@@ -146,5 +156,6 @@ static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockMXFP4) == 17);
 
 }  // namespace mx::quant

@@ -78,6 +78,17 @@ constexpr Codec kCodecs[] = {
     {DType::Q8_K, quant::dequantize_q8_k, quant::quantize_q8_k},
     {DType::IQ4_NL, quant::dequantize_iq4_nl, quant::quantize_iq4_nl},
     {DType::IQ4_XS, quant::dequantize_iq4_xs, quant::quantize_iq4_xs},
+    {DType::MXFP4, quant::dequantize_mxfp4, quant::quantize_mxfp4},
+    // No quantizers: files of these types come from llama-quantize (quants_grid.h).
+    {DType::IQ2_XXS, quant::dequantize_iq2_xxs, nullptr},
+    {DType::IQ2_XS, quant::dequantize_iq2_xs, nullptr},
+    {DType::IQ2_S, quant::dequantize_iq2_s, nullptr},
+    {DType::IQ3_XXS, quant::dequantize_iq3_xxs, nullptr},
+    {DType::IQ3_S, quant::dequantize_iq3_s, nullptr},
+    {DType::IQ1_S, quant::dequantize_iq1_s, nullptr},
+    {DType::IQ1_M, quant::dequantize_iq1_m, nullptr},
+    {DType::TQ1_0, quant::dequantize_tq1_0, nullptr},
+    {DType::TQ2_0, quant::dequantize_tq2_0, nullptr},
 };
 
 const Codec* find_codec(DType type) {
@@ -97,7 +108,10 @@ int64_t block_count(DType type, int64_t n) {
 }  // namespace
 
 bool can_dequantize(DType type) { return find_codec(type) != nullptr; }
-bool can_quantize(DType type) { return find_codec(type) != nullptr; }
+bool can_quantize(DType type) {
+  const Codec* codec = find_codec(type);
+  return codec != nullptr && codec->quantize != nullptr;
+}
 
 bool dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   const Codec* codec = find_codec(type);
@@ -110,7 +124,7 @@ bool dequantize_row(DType type, const void* src, float* dst, int64_t n) {
 bool quantize_row(DType type, const float* src, void* dst, int64_t n) {
   const Codec* codec = find_codec(type);
   int64_t blocks = block_count(type, n);
-  if (codec == nullptr || blocks < 0) return false;
+  if (codec == nullptr || codec->quantize == nullptr || blocks < 0) return false;
   codec->quantize(src, dst, blocks);
   return true;
 }

@@ -2,9 +2,10 @@
 //
 // dequantize_row expands n elements stored as `type` (blocks laid out as in quant_blocks.h)
 // into n floats; quantize_row does the reverse. n must be a multiple of the type's block size
-// (32 for Q4_0..Q8_1 and IQ4_NL, 256 for the K types and IQ4_XS, 1 for F32/F16/BF16). Both return
-// false, writing nothing, for a type they do not handle or a bad n; callers that validated the
-// tensor (row_bytes succeeded) and checked can_dequantize/can_quantize can treat false as a bug.
+// (32 for Q4_0..Q8_1, IQ4_NL and MXFP4, 256 for the K, IQ and TQ types, 1 for F32/F16/BF16). Both
+// return false, writing nothing, for a type they do not handle or a bad n; callers that validated
+// the tensor (row_bytes succeeded) and checked can_dequantize/can_quantize can treat false as a
+// bug.
 //
 // These are the correctness references that optimized kernels are tested against, and the
 // quantizers used to build test models: they favour clarity over speed. The quantizers need
@@ -19,9 +20,10 @@
 
 namespace mx {
 
-// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS.
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS, MXFP4,
+// IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, TQ1_0, TQ2_0.
 bool can_dequantize(DType type);
-// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K, Q8_K, IQ4_NL, IQ4_XS.
+// The same less the IQ1 / IQ2 / IQ3 and TQ types (no quantizers: llama-quantize writes them).
 bool can_quantize(DType type);
 
 [[nodiscard]] bool dequantize_row(DType type, const void* src, float* dst, int64_t n);
@@ -50,6 +52,17 @@ void dequantize_q6_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_q8_k(const void* src, float* dst, int64_t n_blocks);
 void dequantize_iq4_nl(const void* src, float* dst, int64_t n_blocks);
 void dequantize_iq4_xs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_mxfp4(const void* src, float* dst, int64_t n_blocks);
+// The grid types (quants_grid.h).
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq2_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq3_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq1_s(const void* src, float* dst, int64_t n_blocks);
+void dequantize_iq1_m(const void* src, float* dst, int64_t n_blocks);
+void dequantize_tq1_0(const void* src, float* dst, int64_t n_blocks);
+void dequantize_tq2_0(const void* src, float* dst, int64_t n_blocks);
 
 void quantize_q4_0(const float* src, void* dst, int64_t n_blocks);
 void quantize_q4_1(const float* src, void* dst, int64_t n_blocks);
@@ -65,6 +78,10 @@ void quantize_q6_k(const float* src, void* dst, int64_t n_blocks);
 void quantize_q8_k(const float* src, void* dst, int64_t n_blocks);
 void quantize_iq4_nl(const float* src, void* dst, int64_t n_blocks);
 void quantize_iq4_xs(const float* src, void* dst, int64_t n_blocks);
+void quantize_mxfp4(const float* src, void* dst, int64_t n_blocks);
+
+// MXFP4's scale: 2^(e - 128), ggml's e8m0_to_fp32_half (the e2m1 values are kept doubled).
+float e8m0_to_fp32_half(uint8_t e);
 
 }  // namespace quant
 }  // namespace mx

@@ -14,19 +14,23 @@
 #include <vector>
 
 #include "kernels/cpu/quants.h"
+#include "random_blocks.h"
 
 namespace mx {
 namespace {
 
-const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512,
-                          CpuPath::kAvx512Vnni};
-const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0,
-                        DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,   DType::Q3_K,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+const CpuPath kPaths[] = {CpuPath::kScalar, CpuPath::kAvx2, CpuPath::kAvx512, CpuPath::kAvx512Vnni};
+const DType kTypes[] = {DType::F32,   DType::F16,     DType::BF16,  DType::Q8_0,    DType::Q4_0,
+                        DType::Q4_1,  DType::Q5_0,    DType::Q5_1,  DType::Q2_K,    DType::Q3_K,
+                        DType::Q4_K,  DType::Q5_K,    DType::Q6_K,  DType::IQ4_NL,  DType::IQ4_XS,
+                        DType::MXFP4, DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_XXS, DType::IQ2_XS,
+                        DType::IQ2_S, DType::IQ1_S,   DType::IQ1_M, DType::TQ1_0,   DType::TQ2_0};
 // The integer-kernel types (legacy blocks of 32 and K super-blocks of 256).
-const DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1,   DType::Q5_0,
-                             DType::Q5_1, DType::Q2_K, DType::Q3_K,   DType::Q4_K,
-                             DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+const DType kQuantTypes[] = {
+    DType::Q8_0,  DType::Q4_0,    DType::Q4_1,  DType::Q5_0,    DType::Q5_1,   DType::Q2_K,
+    DType::Q3_K,  DType::Q4_K,    DType::Q5_K,  DType::Q6_K,    DType::IQ4_NL, DType::IQ4_XS,
+    DType::MXFP4, DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S,
+    DType::IQ1_S, DType::IQ1_M,   DType::TQ1_0, DType::TQ2_0};
 
 struct Problem {
   DType type;
@@ -46,9 +50,14 @@ Problem make_problem(DType type, int64_t rows, int64_t cols, int64_t n_tokens, u
   p.w_f32.resize(static_cast<size_t>(rows * cols));
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : row) v = normal(rng) * 0.1f;
-    EXPECT_TRUE(quantize_row(type, row.data(), p.w.data() + r * row_size, cols));
-    EXPECT_TRUE(dequantize_row(type, p.w.data() + r * row_size, p.w_f32.data() + r * cols, cols));
+    uint8_t* packed = p.w.data() + r * row_size;
+    if (can_quantize(type)) {
+      for (float& v : row) v = normal(rng) * 0.1f;
+      EXPECT_TRUE(quantize_row(type, row.data(), packed, cols));
+    } else {  // the grid types (llama-quantize's): random valid blocks
+      test::fill_random_grid_blocks(type, packed, cols / 256, 1e-3f, rng);
+    }
+    EXPECT_TRUE(dequantize_row(type, packed, p.w_f32.data() + r * cols, cols));
   }
   p.x.resize(static_cast<size_t>(n_tokens * p.x_stride));
   for (float& v : p.x) v = normal(rng);
@@ -75,14 +84,14 @@ std::vector<float> run(const Problem& p, CpuPath path, ThreadPool& pool, int64_t
   std::vector<float> y(static_cast<size_t>(p.n_tokens * y_stride), -7.0f);
   std::vector<uint8_t> aux(use_aux ? matmul_aux_bytes(p.type, p.rows, p.cols, path) : 0);
   if (use_aux) {
-    Status prepared = matmul_prepare_aux(p.type, p.w.data(), p.rows, p.cols, aux.data(),
-                                         aux.size(), pool, path);
+    Status prepared =
+        matmul_prepare_aux(p.type, p.w.data(), p.rows, p.cols, aux.data(), aux.size(), pool, path);
     EXPECT_TRUE(prepared.ok()) << (prepared.ok() ? "" : prepared.error().message);
   }
   std::vector<uint8_t> scratch(matmul_scratch_bytes(p.type, p.n_tokens, p.cols) + 64);
   void* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-  MatmulArgs args{p.type, p.w.data(), p.rows, p.cols, p.x.data(), p.x_stride,
-                  y.data(), y_stride, p.n_tokens, use_aux ? aux.data() : nullptr};
+  MatmulArgs args{p.type,     p.w.data(), p.rows,   p.cols,     p.x.data(),
+                  p.x_stride, y.data(),   y_stride, p.n_tokens, use_aux ? aux.data() : nullptr};
   Status status = matmul(args, aligned, scratch.size() - 64, pool, path);
   EXPECT_TRUE(status.ok()) << (status.ok() ? "" : status.error().message);
   return y;
@@ -132,8 +141,8 @@ TEST(Matmul, AllTypesPathsAndShapes) {
   uint32_t seed = 1;
   for (DType type : kTypes) {
     bool k_type = activation_block_elems(type) == 256;
-    std::vector<int64_t> cols_list = k_type ? std::vector<int64_t>{256, 768}
-                                            : std::vector<int64_t>{32, 96, 1056};
+    std::vector<int64_t> cols_list =
+        k_type ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 1056};
     if (type == DType::F32 || type == DType::F16 || type == DType::BF16) cols_list.push_back(37);
     for (int64_t cols : cols_list) {
       for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {7, 3}, {33, 17}, {20, 64}}) {
@@ -153,7 +162,8 @@ TEST(Matmul, AllTypesPathsAndShapes) {
 TEST(Matmul, PathsAgreeOnLargerDecodeAndPrefill) {
   ThreadPool pool(2, false);
   for (DType type : {DType::Q8_0, DType::Q5_0, DType::Q4_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
-                     DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::F16}) {
+                     DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::MXFP4, DType::IQ3_XXS,
+                     DType::IQ2_XS, DType::IQ1_M, DType::TQ1_0, DType::F16}) {
     for (int64_t tokens : {1, 40}) {
       Problem p = make_problem(type, 260, 2048, tokens, 99);
       for (CpuPath path : kPaths) {
@@ -172,8 +182,8 @@ TEST(Matmul, FloatWeightsOddShapesOnEveryPath) {
   uint32_t seed = 500;
   for (DType type : {DType::F32, DType::F16, DType::BF16}) {
     for (int64_t cols : {5, 23, 1031, 2048}) {
-      for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{13, 1}, {6, 2}, {1, 5}, {15, 11},
-                                  {37, 14}, {258, 1}}) {
+      for (auto [rows, tokens] :
+           {std::pair<int64_t, int64_t>{13, 1}, {6, 2}, {1, 5}, {15, 11}, {37, 14}, {258, 1}}) {
         Problem p = make_problem(type, rows, cols, tokens, seed++);
         for (CpuPath path : kPaths) {
           if (cpu_path_supported(path)) check(p, path, rows > 100 ? pool2 : pool1);
@@ -207,8 +217,8 @@ TEST(Matmul, QuantizedTileRemaindersOnEveryPath) {
   uint32_t seed = 900;
   for (DType type : kQuantTypes) {
     bool k_type = activation_block_elems(type) == 256;
-    std::vector<int64_t> cols_list = k_type ? std::vector<int64_t>{256, 512}
-                                            : std::vector<int64_t>{32, 64, 160};
+    std::vector<int64_t> cols_list =
+        k_type ? std::vector<int64_t>{256, 512} : std::vector<int64_t>{32, 64, 160};
     for (int64_t cols : cols_list) {
       for (int64_t rows : {1, 2, 3, 5}) {
         for (int64_t tokens = 1; tokens <= 9; ++tokens) {
@@ -231,6 +241,7 @@ TEST(Matmul, QuantizedTileRemaindersOnEveryPath) {
 TEST(Matmul, ActivationQuantizationIsIdenticalOnEveryPath) {
   ThreadPool pool(1, false);
   for (DType type : kQuantTypes) {
+    if (!can_quantize(type)) continue;  // identity weights; the grid types have no zero value
     const int64_t n = 512;
     const int64_t block = activation_block_elems(type);
     Problem p = make_problem(type, n, n, 4, 77);

@@ -70,7 +70,8 @@ TEST_P(DequantizeGolden, MatchesGgufPyBitForBit) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, DequantizeGolden,
                          ::testing::Values("f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0",
                                            "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq4_nl",
-                                           "iq4_xs"));
+                                           "iq4_xs", "mxfp4", "iq2_xxs", "iq2_xs", "iq2_s",
+                                           "iq3_xxs", "iq3_s", "iq1_s", "iq1_m", "tq1_0", "tq2_0"));
 
 // float32 -> 16-bit rounding against numpy (fp16) and gguf-py (bf16): round to nearest even
 // at every tie, overflow to Inf, subnormals. Bitwise equal.

@@ -102,8 +102,8 @@ std::vector<float> last_logits(Model& model, int64_t n) {
   return logits;
 }
 
-// The types llama-quantize writes into Q2_K..Q5_1 and IQ4 files (a DeepSeek Q4_K_M file has Q5_0
-// attn_k_b) load from a deepseek2 model (MLA, MoE) and give the logits of the same weights
+// The types llama-quantize writes into Q2_K..Q5_1, IQ4 and MXFP4 files (a DeepSeek Q4_K_M file has
+// Q5_0 attn_k_b) load from a deepseek2 model (MLA, MoE) and give the logits of the same weights
 // expanded to f32 (`mxserve quantize --type f32` of the quantized file): the packed-block
 // kernels differ from f32 weights only by the int8 activations. This tiny random model
 // amplifies that difference (the routing of its experts flips), so the yardstick is Q8_0, a type
@@ -120,7 +120,8 @@ TEST(QuantizeModel, DeepseekInEveryLegacyAndLowKType) {
   make.out = (dir / "f32.gguf").string();
   ASSERT_TRUE(write_test_model(make).ok());
   double q8_error = 0.0;
-  for (const char* type : {"q8_0", "q5_0", "q5_1", "q4_1", "q3_K", "q2_K", "iq4_nl", "iq4_xs"}) {
+  for (const char* type :
+       {"q8_0", "q5_0", "q5_1", "q4_1", "q3_K", "q2_K", "iq4_nl", "iq4_xs", "mxfp4"}) {
     const std::string quantized = (dir / (std::string(type) + ".gguf")).string();
     const std::string expanded = (dir / (std::string(type) + "_f32.gguf")).string();
     Status status = quantize_model({make.out, quantized, type, 2});
