@@ -27,6 +27,7 @@ bool matmul_supports(DType w_type) {
     case DType::IQ4_NL:
     case DType::IQ4_XS:
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
+    case DType::F8_E4M3:
       return true;
     default:
       return false;
@@ -114,6 +115,7 @@ void quantize_block_scalar(const float* x, int64_t n, int8_t* q, float* d) {
 namespace {
 
 PathKernels kernels_for(CpuPath path, DType w_type) {
+  if (w_type == DType::F8_E4M3) return fp8_kernels(resolve_cpu_path(path));
   switch (resolve_cpu_path(path)) {
     case CpuPath::kAvx512Vnni: return avx512_vnni_kernels(w_type);
     case CpuPath::kAvx512: return avx512_kernels(w_type);
@@ -148,6 +150,10 @@ Status validate(const MatmulArgs& a, void* scratch, size_t scratch_bytes) {
   }
   if (a.rows > 0 && a.n_tokens > 0 && (!a.w || !a.x || !a.y)) {
     return make_error(ErrorCode::kInvalidArgument, "matmul: null w, x or y");
+  }
+  if (a.w_type == DType::F8_E4M3 && !a.w_fp8.valid_for(a.cols)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "matmul: f8_e4m3 weights need their block scales (w_fp8)");
   }
   size_t need = matmul_scratch_bytes(a.w_type, a.n_tokens, a.cols);
   if (scratch_bytes < need || (need > 0 && !scratch)) {
@@ -196,6 +202,7 @@ PlannedCall plan_call(const MatmulArgs& args, void* scratch, int n_threads, CpuP
   job.layout = act_layout(args.w_type, args.cols);
   job.acts = static_cast<const uint8_t*>(scratch);
   job.w_aux = args.w_aux;
+  job.w_fp8 = args.w_fp8;
   p.kernel = kernels.kernel;
   p.quantize = kernels.quantize;
   if (kernels.quantize && args.n_tokens >= lanes_min_tokens(args.w_type, args.w_aux != nullptr)) {
