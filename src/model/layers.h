@@ -30,6 +30,9 @@ struct Matrix {
   // I8 (W8A8) only: [rows] float scales, W = int8 * row_scale[row] (the F32 tensor
   // "<name>.scale" beside the weight; WeightBinder::row_scales).
   const float* row_scale = nullptr;
+  // F8_E4M3 only: its block scales (the F32 tensor "<stem>.scale_inv" beside the weight,
+  // fp8_weights.h); a row slice keeps the tensor's scales and moves fp8.row0.
+  Fp8Scales fp8{};
   bool present() const { return data != nullptr; }
   // Rows [first, first + n) as their own matrix, data and row scales offset together: one
   // expert of a stacked [n_experts, rows, cols] tensor viewed as [n_experts * rows, cols] is
@@ -109,13 +112,17 @@ struct ModelWeights {
 // stored as F32. Errors name the model source, the tensor, and the expected shape.
 class WeightBinder {
  public:
-  WeightBinder(const WeightMap& weights, const ModelConfig& config)
-      : weights_(weights), config_(config) {}
+  // fp8_block: the block shape of FP8 weights' scales (HF quantization_config).
+  WeightBinder(const WeightMap& weights, const ModelConfig& config, Fp8BlockShape fp8_block = {})
+      : weights_(weights), config_(config), fp8_block_(fp8_block) {}
 
   Result<Matrix> matrix(const std::string& name, int64_t rows, int64_t cols);
   // The per-row scales of an I8 (W8A8) tensor t [..., rows, cols]: the F32 tensor
   // "<t.name>.scale" of shape [..., rows] (one float per row of every leading index).
   Result<const float*> row_scales(const TensorInfo& t);
+  // All elements of a weight as float32 (dequantized; FP8 with its block scales), for the few
+  // weights the model rearranges at load (deepseek2's attn_kv_b).
+  Result<std::vector<float>> float_values(const TensorInfo& t);
   Result<Vector> vector(const std::string& name, int64_t size);
   // Optional variants: absent tensor → empty view (a present one is still checked).
   Result<Vector> optional_vector(const std::string& name, int64_t size);
@@ -150,6 +157,7 @@ class WeightBinder {
 
   const WeightMap& weights_;
   const ModelConfig& config_;
+  Fp8BlockShape fp8_block_;
   std::deque<std::vector<float>> owned_;  // stable addresses for converted vectors
 };
 

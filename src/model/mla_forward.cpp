@@ -24,14 +24,10 @@ namespace {
 
 constexpr int64_t kDirectBlock = 64;  // tokens per block of the direct form's temporary KV
 
-// Per-head slice of a stacked matrix [H * rows, cols] (any stored type; no aux data).
+// Per-head slice of a stacked matrix [H * rows, cols] (any stored type, its row or block
+// scales following; no aux data).
 Matrix head_slice(const Matrix& stacked, int64_t head, int64_t rows) {
-  Matrix m = stacked;
-  const uint64_t row = *row_bytes(stacked.type, static_cast<uint64_t>(stacked.cols));
-  m.data = static_cast<const uint8_t*>(stacked.data) + head * rows * row;
-  m.rows = rows;
-  m.aux = nullptr;
-  return m;
+  return stacked.row_slice(head * rows, rows);
 }
 
 // Rows [p0, p1) of one layer's latent cache as f32 [p1 - p0, width] (dequantized if I8).

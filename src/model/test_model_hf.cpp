@@ -161,14 +161,14 @@ bool fp8_eligible(const GeneratedTensor& t) {
          t.name != "output.weight" && t.name.find("ffn_gate_inp") == std::string::npos;
 }
 
-// The E4M3 code nearest to v (|v| <= 448), by scanning the 127 non-negative finite codes.
+// The E4M3 code nearest to v (|v| <= 448): the non-negative finite codes 0..0x7E are sorted by
+// value, so a binary search finds the first at or above |v|; a tie goes to the lower code.
 uint8_t nearest_e4m3(float v) {
   const float* table = fp8_e4m3_table();
   const float a = std::fabs(v);
-  uint8_t best = 0;
-  for (int code = 1; code < 0x7F; ++code) {
-    if (std::fabs(table[code] - a) < std::fabs(table[best] - a)) best = static_cast<uint8_t>(code);
-  }
+  const int above = static_cast<int>(std::lower_bound(table, table + 0x7F, a) - table);
+  int best = std::min(above, 0x7E);
+  if (above > 0 && (above == 0x7F || a - table[above - 1] <= table[above] - a)) best = above - 1;
   return static_cast<uint8_t>(best | (v < 0 ? 0x80 : 0));
 }
 
