@@ -62,7 +62,8 @@ struct MoeWeights {
 // n_heads x (qk_nope + qk_rope); wkv_a gives the latent and the shared rotary key; wk_b / wv_b
 // are the per-head up-projections of the latent to keys (nope part) and values.
 // From HF / legacy GGUF attn_kv_b [n_heads * (qk_nope + v_head), kv_lora] (per head K rows then
-// V rows) all three are F32 copies made at load. From llama.cpp's split attn_k_b
+// V rows) all three are F32 copies made at load, except from FP8 attn_kv_b: wk_b and wv_b are
+// then views of it (kv_b_head_stride) and only wk_b_t is copied. From llama.cpp's split attn_k_b
 // [n_heads][kv_lora][qk_nope] (K transposed) + attn_v_b [n_heads][v_head][kv_lora], wk_b_t and
 // wv_b are views of the stored (possibly quantized) tensors and only wk_b is an F32 copy.
 // wk_b / wv_b decompress the latent in the direct form; wk_b_t absorbs q_nope into latent space
@@ -76,6 +77,10 @@ struct MlaWeights {
   Matrix wk_b;        // per head [qk_nope, kv_lora_rank], stacked: [n_heads * qk_nope, kv_lora_rank]
   Matrix wv_b;        // per head [v_head, kv_lora_rank], stacked: [n_heads * v_head, kv_lora_rank]
   Matrix wk_b_t;      // per head [kv_lora_rank, qk_nope], stacked: [n_heads * kv_lora_rank, qk_nope]
+  // Rows from one head's wk_b / wv_b to the next's: 0 when stacked as above; qk_nope + v_head
+  // when both are views of an FP8 attn_kv_b (per head K rows then V rows, wv_b starting at row
+  // qk_nope), kept at one byte per weight with its block scales.
+  int64_t kv_b_head_stride = 0;
   bool present() const { return wkv_a.present(); }
 };
 

@@ -30,6 +30,27 @@ Result<Matrix> stacked_view(const TensorInfo& t, int64_t rows, int64_t cols,
   return Matrix{t.dtype, t.data, rows, cols};
 }
 
+// FP8 attn_kv_b stays FP8: wk_b and wv_b are views of it, heads nope + v rows apart; only the
+// transposed wk_b_t is an F32 copy (from `all`, the tensor's values).
+Status bind_fp8_kv_b(WeightBinder& binder, const TensorInfo& kv_b, const std::vector<float>& all,
+                     MlaWeights& out) {
+  const ModelConfig& c = binder.config();
+  const int64_t H = c.n_heads, r = c.mla.kv_lora_rank, nope = c.mla.qk_nope_dim,
+                v = c.mla.v_head_dim;
+  MX_ASSIGN_OR_RETURN(Matrix stored, binder.matrix(kv_b.name, H * (nope + v), r));
+  out.wk_b = stored;
+  out.wv_b = stored.row_slice(nope, H * (nope + v) - nope);
+  out.kv_b_head_stride = nope + v;
+  std::vector<float> kt(static_cast<size_t>(H * r * nope));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t j = 0; j < nope; ++j) {
+      for (int64_t i = 0; i < r; ++i) kt[(h * r + i) * nope + j] = all[(h * (nope + v) + j) * r + i];
+    }
+  }
+  out.wk_b_t = binder.own_matrix(std::move(kt), H * r, nope);
+  return ok_status();
+}
+
 // wk_b [H * nope, r] (F32 copy), wk_b_t [H * r, nope], wv_b [H * v, r] from attn_kv_b (F32
 // copies) or attn_k_b + attn_v_b (views of the stored tensors, plus the F32 wk_b).
 Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
@@ -42,6 +63,7 @@ Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
   if (const TensorInfo* kv_b = weights.find(p + "attn_kv_b.weight")) {
     MX_RETURN_IF_ERROR(check_shape(*kv_b, {H * (nope + v), r}, weights.source));
     MX_ASSIGN_OR_RETURN(std::vector<float> all, binder.float_values(*kv_b));
+    if (kv_b->dtype == DType::F8_E4M3) return bind_fp8_kv_b(binder, *kv_b, all, out);
     for (int64_t h = 0; h < H; ++h) {
       const float* head = &all[h * (nope + v) * r];
       std::copy(head, head + nope * r, &k[h * nope * r]);
