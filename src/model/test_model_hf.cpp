@@ -260,8 +260,10 @@ Status write_hf_folder(const TestModelRequest& r, const ModelConfig& c) {
         if (stacked) name.replace(name.find("{}"), 2, std::to_string(e));
         const std::string stem = name.substr(0, name.size() - std::string(".weight").size());
         entries.push_back({name, DType::F8_E4M3, {rows, cols}});
-        entries.push_back({stem + ".weight_scale_inv", DType::F32,
-                           {(rows + kFp8Block - 1) / kFp8Block, (cols + kFp8Block - 1) / kFp8Block}});
+        entries.push_back(
+            {stem + ".weight_scale_inv",
+             DType::F32,
+             {(rows + kFp8Block - 1) / kFp8Block, (cols + kFp8Block - 1) / kFp8Block}});
         source.push_back({i, stacked ? e : -1, 0});
         source.push_back({i, stacked ? e : -1, 1});
       }

@@ -44,7 +44,8 @@ Status bind_fp8_kv_b(WeightBinder& binder, const TensorInfo& kv_b, const std::ve
   std::vector<float> kt(static_cast<size_t>(H * r * nope));
   for (int64_t h = 0; h < H; ++h) {
     for (int64_t j = 0; j < nope; ++j) {
-      for (int64_t i = 0; i < r; ++i) kt[(h * r + i) * nope + j] = all[(h * (nope + v) + j) * r + i];
+      for (int64_t i = 0; i < r; ++i)
+        kt[(h * r + i) * nope + j] = all[(h * (nope + v) + j) * r + i];
     }
   }
   out.wk_b_t = binder.own_matrix(std::move(kt), H * r, nope);
