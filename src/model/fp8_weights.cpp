@@ -1,61 +1,49 @@
-// FP8 (E4M3, block-scaled, DeepSeek-V3 checkpoints) weights made usable: the matmul kernels do
-// not multiply FP8, so each FP8 ".weight" with its ".scale_inv" is dequantized once at load
-// (value(code) * scale_inv[row / block_rows][col / block_cols]) and stored as BF16 in memory the
-// model owns; the WeightMap entry is replaced by the BF16 tensor. BF16 keeps the FP8 values'
-// 3 mantissa bits exactly; only the product with the f32 block scale is rounded (relative error
-// <= 2^-9), and it halves the memory an F32 copy would take.
+// Finding and checking the block scales of FP8 weights (see fp8_weights.h). The HF loader
+// already checked every scale tensor's shape against its weight (io/hf_weights.cpp); this checks
+// again where the model binds, so a WeightMap from elsewhere cannot reach the kernels with
+// scales too small for the weight.
 #include "model/fp8_weights.h"
 
-#include <spdlog/spdlog.h>
-
-#include <vector>
-
-#include "core/half.h"
-#include "kernels/cpu/fp8.h"
+#include <fmt/format.h>
 
 namespace mx {
 
-Status convert_fp8_weights(WeightMap& weights, Fp8BlockShape block,
-                           std::deque<std::vector<uint8_t>>& owned) {
-  std::vector<std::string> names;
-  for (const auto& [name, info] : weights.tensors()) {
-    if (info.dtype == DType::F8_E4M3) names.push_back(name);
+Result<Fp8Scales> fp8_scales_of(const WeightMap& weights, const TensorInfo& weight,
+                                Fp8BlockShape block) {
+  const std::string& name = weight.name;
+  const size_t suffix = name.rfind(".weight");
+  const TensorInfo* scale = nullptr;
+  if (suffix != std::string::npos) scale = weights.find(name.substr(0, suffix) + ".scale_inv");
+  if (scale == nullptr) scale = weights.find(name + "_scale_inv");
+  if (weight.shape.size() != 2 || block.rows <= 0 || block.cols <= 0) {
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: FP8 tensor '{}' must be 2-D with positive block sizes (got {} dims, "
+                      "blocks {}x{})",
+                      weights.source, name, weight.shape.size(), block.rows, block.cols);
   }
-  size_t converted_bytes = 0;
-  for (const std::string& name : names) {
-    const TensorInfo& weight = *weights.find(name);
-    const std::string stem = name.substr(0, name.rfind(".weight"));
-    const TensorInfo* scale = weights.find(stem + ".scale_inv");
-    if (scale == nullptr) scale = weights.find(name + "_scale_inv");
-    if (scale == nullptr || weight.shape.size() != 2 || scale->dtype != DType::F32) {
-      return make_error(ErrorCode::kUnsupported,
-                        "{}: FP8 tensor '{}' needs a 2-D shape and F32 block scales "
-                        "(weight_scale_inv) to be converted",
-                        weights.source, name);
-    }
-    const int64_t rows = weight.shape[0], cols = weight.shape[1];
-    const int64_t scale_cols = (cols + block.cols - 1) / block.cols;
-    std::vector<uint8_t>& bytes = owned.emplace_back(static_cast<size_t>(rows * cols * 2));
-    auto* out = reinterpret_cast<uint16_t*>(bytes.data());
-    std::vector<float> row(static_cast<size_t>(cols));
-    const auto* scales = reinterpret_cast<const float*>(scale->data);
-    for (int64_t r = 0; r < rows; ++r) {
-      dequantize_fp8_e4m3_row(weight.data + r * cols, scales + (r / block.rows) * scale_cols, cols,
-                              block.cols, row.data());
-      for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = fp32_to_bf16(row[c]);
-    }
-    TensorInfo converted = weight;
-    converted.dtype = DType::BF16;
-    converted.data = bytes.data();
-    converted.nbytes = bytes.size();
-    MX_RETURN_IF_ERROR(weights.replace(std::move(converted)));
-    converted_bytes += bytes.size();
+  const int64_t rows = weight.shape[0], cols = weight.shape[1];
+  const std::vector<int64_t> want = {(rows + block.rows - 1) / block.rows,
+                                     (cols + block.cols - 1) / block.cols};
+  if (scale == nullptr || scale->dtype != DType::F32 || scale->shape != want) {
+    return make_error(ErrorCode::kCorruptData,
+                      "{}: FP8 tensor '{}' [{}, {}] needs F32 block scales (weight_scale_inv) "
+                      "of shape [{}, {}] for {}x{} blocks; {}",
+                      weights.source, name, rows, cols, want[0], want[1], block.rows, block.cols,
+                      scale == nullptr
+                          ? "none found"
+                          : fmt::format("'{}' is {} [{}]", scale->name, dtype_name(scale->dtype),
+                                        fmt::join(scale->shape, ", ")));
   }
-  if (!names.empty()) {
-    spdlog::info("{}: {} FP8 weights converted to BF16 at load ({} MiB)", weights.source,
-                 names.size(), converted_bytes >> 20);
-  }
-  return ok_status();
+  return Fp8Scales{reinterpret_cast<const float*>(scale->data), want[1], block, 0};
+}
+
+Result<std::vector<float>> fp8_tensor_values(const WeightMap& weights, const TensorInfo& weight,
+                                             Fp8BlockShape block) {
+  MX_ASSIGN_OR_RETURN(Fp8Scales scales, fp8_scales_of(weights, weight, block));
+  std::vector<float> out(static_cast<size_t>(weight.numel()));
+  dequantize_fp8_e4m3_blocks(weight.data, scales.scale_inv, weight.shape[0], weight.shape[1], block,
+                             out.data());
+  return out;
 }
 
 }  // namespace mx

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quants.h"
+#include "model/fp8_weights.h"
 
 namespace mx {
 namespace {
@@ -26,7 +27,8 @@ Result<Matrix> WeightBinder::matrix(const std::string& name, int64_t rows, int64
                       "{}: tensor '{}' is stored as {}, which mxserve cannot multiply yet "
                       "(supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, "
                       "q5_K, q6_K, iq4_nl, iq4_xs, mxfp4, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, "
-                      "iq2_s, iq1_s, iq1_m, tq1_0, tq2_0, i8 = W8A8); "
+                      "iq2_s, iq1_s, iq1_m, tq1_0, tq2_0, i8 = W8A8, FP8 E4M3 with block "
+                      "scales); "
                       "re-quantize the model to one of those",
                       weights_.source, name, dtype_name(t->dtype));
   }
@@ -34,7 +36,29 @@ Result<Matrix> WeightBinder::matrix(const std::string& name, int64_t rows, int64
   if (t->dtype == DType::I8) {
     MX_ASSIGN_OR_RETURN(m.row_scale, row_scales(*t));
   }
+  if (t->dtype == DType::F8_E4M3) {
+    MX_ASSIGN_OR_RETURN(m.fp8, fp8_scales_of(weights_, *t, fp8_block_));
+  }
   return m;
+}
+
+Result<std::vector<float>> WeightBinder::float_values(const TensorInfo& t) {
+  if (t.dtype == DType::F8_E4M3) return fp8_tensor_values(weights_, t, fp8_block_);
+  const int64_t cols = t.shape.back();
+  const int64_t rows = t.numel() / cols;
+  auto bytes = row_bytes(t.dtype, static_cast<uint64_t>(cols));
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  if (!bytes || !can_dequantize(t.dtype)) {
+    return make_error(ErrorCode::kUnsupported, "{}: tensor '{}' of type {} cannot be converted",
+                      weights_.source, t.name, dtype_name(t.dtype));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!dequantize_row(t.dtype, t.data + r * *bytes, &out[r * cols], cols)) {
+      return make_error(ErrorCode::kUnsupported, "{}: tensor '{}': cannot dequantize {}",
+                        weights_.source, t.name, dtype_name(t.dtype));
+    }
+  }
+  return out;
 }
 
 Result<const float*> WeightBinder::row_scales(const TensorInfo& t) {
@@ -42,13 +66,13 @@ Result<const float*> WeightBinder::row_scales(const TensorInfo& t) {
   std::vector<int64_t> want(t.shape.begin(), t.shape.end() - (t.shape.empty() ? 0 : 1));
   const TensorInfo* s = weights_.find(name);
   if (s == nullptr || s->dtype != DType::F32 || s->shape != want) {
-    return make_error(ErrorCode::kCorruptData,
-                      "{}: W8A8 tensor '{}' (i8) needs its per-row scales as an f32 tensor '{}' "
-                      "of shape {}; {}. Re-create the file with `mxserve quantize --type w8a8`",
-                      weights_.source, t.name, name, shape_string(want),
-                      s == nullptr ? "it is missing"
-                                   : fmt::format("found {} {}", dtype_name(s->dtype),
-                                                 shape_string(s->shape)));
+    return make_error(
+        ErrorCode::kCorruptData,
+        "{}: W8A8 tensor '{}' (i8) needs its per-row scales as an f32 tensor '{}' "
+        "of shape {}; {}. Re-create the file with `mxserve quantize --type w8a8`",
+        weights_.source, t.name, name, shape_string(want),
+        s == nullptr ? "it is missing"
+                     : fmt::format("found {} {}", dtype_name(s->dtype), shape_string(s->shape)));
   }
   if (t.shape.back() % 32 != 0) {
     return make_error(ErrorCode::kUnsupported,
@@ -73,6 +97,7 @@ MatmulArgs matmul_args(const Matrix& w, const float* x, int64_t x_stride, float*
   a.n_tokens = n_tokens;
   a.w_aux = w.aux;
   a.w_scale = w.row_scale;
+  a.w_fp8 = w.fp8;
   return a;
 }
 
@@ -83,6 +108,7 @@ Matrix Matrix::row_slice(int64_t first, int64_t n) const {
   m.rows = n;
   m.aux = nullptr;
   if (row_scale != nullptr) m.row_scale = row_scale + first;
+  m.fp8.row0 += first;
   return m;
 }
 
@@ -97,8 +123,10 @@ Result<Vector> WeightBinder::optional_vector(const std::string& name, int64_t si
   if (t->dtype == DType::F32) return Vector{reinterpret_cast<const float*>(t->data), size};
   std::vector<float>& converted = owned_.emplace_back(static_cast<size_t>(size));
   if (!can_dequantize(t->dtype) || !dequantize_row(t->dtype, t->data, converted.data(), size)) {
-    return make_error(ErrorCode::kUnsupported, "{}: tensor '{}': 1-D weights of type {} are not "
-                      "supported", weights_.source, name, dtype_name(t->dtype));
+    return make_error(ErrorCode::kUnsupported,
+                      "{}: tensor '{}': 1-D weights of type {} are not "
+                      "supported",
+                      weights_.source, name, dtype_name(t->dtype));
   }
   return Vector{converted.data(), size};
 }

@@ -30,6 +30,9 @@ struct Matrix {
   // I8 (W8A8) only: [rows] float scales, W = int8 * row_scale[row] (the F32 tensor
   // "<name>.scale" beside the weight; WeightBinder::row_scales).
   const float* row_scale = nullptr;
+  // F8_E4M3 only: its block scales (the F32 tensor "<stem>.scale_inv" beside the weight,
+  // fp8_weights.h); a row slice keeps the tensor's scales and moves fp8.row0.
+  Fp8Scales fp8{};
   bool present() const { return data != nullptr; }
   // Rows [first, first + n) as their own matrix, data and row scales offset together: one
   // expert of a stacked [n_experts, rows, cols] tensor viewed as [n_experts * rows, cols] is
@@ -59,7 +62,8 @@ struct MoeWeights {
 // n_heads x (qk_nope + qk_rope); wkv_a gives the latent and the shared rotary key; wk_b / wv_b
 // are the per-head up-projections of the latent to keys (nope part) and values.
 // From HF / legacy GGUF attn_kv_b [n_heads * (qk_nope + v_head), kv_lora] (per head K rows then
-// V rows) all three are F32 copies made at load. From llama.cpp's split attn_k_b
+// V rows) all three are F32 copies made at load, except from FP8 attn_kv_b: wk_b and wv_b are
+// then views of it (kv_b_head_stride) and only wk_b_t is copied. From llama.cpp's split attn_k_b
 // [n_heads][kv_lora][qk_nope] (K transposed) + attn_v_b [n_heads][v_head][kv_lora], wk_b_t and
 // wv_b are views of the stored (possibly quantized) tensors and only wk_b is an F32 copy.
 // wk_b / wv_b decompress the latent in the direct form; wk_b_t absorbs q_nope into latent space
@@ -73,6 +77,10 @@ struct MlaWeights {
   Matrix wk_b;        // per head [qk_nope, kv_lora_rank], stacked: [n_heads * qk_nope, kv_lora_rank]
   Matrix wv_b;        // per head [v_head, kv_lora_rank], stacked: [n_heads * v_head, kv_lora_rank]
   Matrix wk_b_t;      // per head [kv_lora_rank, qk_nope], stacked: [n_heads * kv_lora_rank, qk_nope]
+  // Rows from one head's wk_b / wv_b to the next's: 0 when stacked as above; qk_nope + v_head
+  // when both are views of an FP8 attn_kv_b (per head K rows then V rows, wv_b starting at row
+  // qk_nope), kept at one byte per weight with its block scales.
+  int64_t kv_b_head_stride = 0;
   bool present() const { return wkv_a.present(); }
 };
 
@@ -109,13 +117,17 @@ struct ModelWeights {
 // stored as F32. Errors name the model source, the tensor, and the expected shape.
 class WeightBinder {
  public:
-  WeightBinder(const WeightMap& weights, const ModelConfig& config)
-      : weights_(weights), config_(config) {}
+  // fp8_block: the block shape of FP8 weights' scales (HF quantization_config).
+  WeightBinder(const WeightMap& weights, const ModelConfig& config, Fp8BlockShape fp8_block = {})
+      : weights_(weights), config_(config), fp8_block_(fp8_block) {}
 
   Result<Matrix> matrix(const std::string& name, int64_t rows, int64_t cols);
   // The per-row scales of an I8 (W8A8) tensor t [..., rows, cols]: the F32 tensor
   // "<t.name>.scale" of shape [..., rows] (one float per row of every leading index).
   Result<const float*> row_scales(const TensorInfo& t);
+  // All elements of a weight as float32 (dequantized; FP8 with its block scales), for the few
+  // weights the model rearranges at load (deepseek2's attn_kv_b).
+  Result<std::vector<float>> float_values(const TensorInfo& t);
   Result<Vector> vector(const std::string& name, int64_t size);
   // Optional variants: absent tensor → empty view (a present one is still checked).
   Result<Vector> optional_vector(const std::string& name, int64_t size);
@@ -151,6 +163,7 @@ class WeightBinder {
 
   const WeightMap& weights_;
   const ModelConfig& config_;
+  Fp8BlockShape fp8_block_;
   std::deque<std::vector<float>> owned_;  // stable addresses for converted vectors
 };
 

@@ -24,14 +24,11 @@ namespace {
 
 constexpr int64_t kDirectBlock = 64;  // tokens per block of the direct form's temporary KV
 
-// Per-head slice of a stacked matrix [H * rows, cols] (any stored type; no aux data).
-Matrix head_slice(const Matrix& stacked, int64_t head, int64_t rows) {
-  Matrix m = stacked;
-  const uint64_t row = *row_bytes(stacked.type, static_cast<uint64_t>(stacked.cols));
-  m.data = static_cast<const uint8_t*>(stacked.data) + head * rows * row;
-  m.rows = rows;
-  m.aux = nullptr;
-  return m;
+// Per-head slice of a stacked matrix [H * rows, cols] (any stored type, its row or block
+// scales following; no aux data); heads `stride` rows apart when stride > 0
+// (MlaWeights::kv_b_head_stride).
+Matrix head_slice(const Matrix& stacked, int64_t head, int64_t rows, int64_t stride = 0) {
+  return stacked.row_slice(head * (stride > 0 ? stride : rows), rows);
 }
 
 // Rows [p0, p1) of one layer's latent cache as f32 [p1 - p0, width] (dequantized if I8).
@@ -161,7 +158,8 @@ Status Model::mla_absorbed(int64_t layer, const ForwardBatch& batch, int64_t fir
                                attention_scratch_.size(), pool));
   // out[t, h] = Wv_b[h] ctx[t, h, :r]
   for (int64_t h = 0; h < H; ++h) {
-    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wv_b, h, m.v_head_dim), ctx + h * cw, abs_dim,
+    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wv_b, h, m.v_head_dim, w.kv_b_head_stride),
+                                   ctx + h * cw, abs_dim,
                                    &mla_out_[t0 * out_dim + h * m.v_head_dim], out_dim, nt, pool));
   }
   return ok_status();
@@ -186,10 +184,10 @@ Status Model::mla_direct(int64_t layer, const ForwardBatch& batch, const BatchSe
   // K_nope[p, h] = Wk_b[h] c_p, V[p, h] = Wv_b[h] c_p: one matmul each over all heads, written
   // at head stride D; then k_rope is broadcast to every head and the pads zeroed.
   for (int64_t h = 0; h < H; ++h) {
-    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wk_b, h, nope), mla_kv_latent_.data(), cw,
-                                   &mla_k_[h * D], H * D, n_kv, pool));
-    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wv_b, h, vh), mla_kv_latent_.data(), cw,
-                                   &mla_v_[h * D], H * D, n_kv, pool));
+    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wk_b, h, nope, w.kv_b_head_stride),
+                                   mla_kv_latent_.data(), cw, &mla_k_[h * D], H * D, n_kv, pool));
+    MX_RETURN_IF_ERROR(matmul_into(head_slice(w.wv_b, h, vh, w.kv_b_head_stride),
+                                   mla_kv_latent_.data(), cw, &mla_v_[h * D], H * D, n_kv, pool));
   }
   for (int64_t p = 0; p < n_kv; ++p) {
     const float* k_rope = &mla_kv_latent_[p * cw + r];

@@ -11,7 +11,6 @@
 #include "io/hf_model.h"
 #include "kernels/cpu/matmul.h"
 #include "model/arch/registry.h"
-#include "model/fp8_weights.h"
 
 namespace mx {
 namespace {
@@ -101,8 +100,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_hf(hf.config, path));
     model->weights_ = std::move(hf.weights);
     model->fingerprint_ = weights_fingerprint(model->weights_, model->config_);  // as stored
-    MX_RETURN_IF_ERROR(convert_fp8_weights(
-        model->weights_, Fp8BlockShape{hf.fp8_block_rows, hf.fp8_block_cols}, model->converted_));
+    model->fp8_block_ = Fp8BlockShape{hf.fp8_block_rows, hf.fp8_block_cols};
   } else {
     MX_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(path));
     MX_ASSIGN_OR_RETURN(model->config_, model_config_from_gguf(file));
@@ -127,7 +125,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 
 Status Model::bind(const WeightMap& weights) {
   const ModelConfig& c = config_;
-  WeightBinder binder(weights, c);
+  WeightBinder binder(weights, c, fp8_block_);
   const TensorInfo* embd = weights.find("token_embd.weight");
   if (embd == nullptr) MX_RETURN_IF_ERROR(weights.get("token_embd.weight"));
   if (embd->shape != std::vector<int64_t>{c.vocab_size, c.d_model}) {

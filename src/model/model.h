@@ -143,7 +143,7 @@ class Model {
   ModelWeights w_;
   std::deque<std::vector<float>> owned_vectors_;
   std::deque<std::vector<uint8_t>> matmul_aux_;  // Matrix::aux data (matmul_prepare_aux)
-  std::deque<std::vector<uint8_t>> converted_;   // weights converted at load (FP8 -> BF16)
+  Fp8BlockShape fp8_block_;  // block shape of FP8 weights' scales (HF quantization_config)
   RopeTable rope_;
 
   // Activations, [n_tokens, width] row-major; sized by reserve().

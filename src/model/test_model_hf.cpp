@@ -186,35 +186,38 @@ nlohmann::ordered_json hf_config(const ModelConfig& c, const char* dtype) {
 }
 
 // FP8 (DeepSeek-V3 style): 2-D projection matrices as E4M3 codes with F32 block scales
-// ("weight_scale_inv", 128 x 128 blocks); embeddings, the output, routers and norms stay F32.
+// ("weight_scale_inv", 128 x 128 blocks), experts one FP8 tensor each; embeddings, the output,
+// routers and norms stay F32.
 constexpr int64_t kFp8Block = 128;
 
+// Matrices and stacked experts (one FP8 tensor per expert, as DeepSeek-V3 stores them).
 bool fp8_eligible(const GeneratedTensor& t) {
-  return !t.is_norm && t.shape.size() == 2 && t.name != "token_embd.weight" &&
-         t.name != "output.weight" && t.name.find("ffn_gate_inp") == std::string::npos;
+  return !t.is_norm && (t.shape.size() == 2 || t.shape.size() == 3) &&
+         t.name != "token_embd.weight" && t.name != "output.weight" &&
+         t.name.find("ffn_gate_inp") == std::string::npos;
 }
 
-// The E4M3 code nearest to v (|v| <= 448), by scanning the 127 non-negative finite codes.
+// The E4M3 code nearest to v (|v| <= 448): the non-negative finite codes 0..0x7E are sorted by
+// value, so a binary search finds the first at or above |v|; a tie goes to the lower code.
 uint8_t nearest_e4m3(float v) {
   const float* table = fp8_e4m3_table();
   const float a = std::fabs(v);
-  uint8_t best = 0;
-  for (int code = 1; code < 0x7F; ++code) {
-    if (std::fabs(table[code] - a) < std::fabs(table[best] - a)) best = static_cast<uint8_t>(code);
-  }
+  const int above = static_cast<int>(std::lower_bound(table, table + 0x7F, a) - table);
+  int best = std::min(above, 0x7E);
+  if (above > 0 && (above == 0x7F || a - table[above - 1] <= table[above] - a)) best = above - 1;
   return static_cast<uint8_t>(best | (v < 0 ? 0x80 : 0));
 }
 
-// codes [rows, cols] and scale_inv [ceil(rows/128), ceil(cols/128)]: each block's largest
-// magnitude maps to 448.
-void quantize_fp8(const GeneratedTensor& t, std::vector<uint8_t>& codes, std::vector<float>& scales) {
-  const int64_t rows = t.shape[0], cols = t.shape[1];
+// codes [rows, cols] and scale_inv [ceil(rows/128), ceil(cols/128)] of values [rows, cols]:
+// each block's largest magnitude maps to 448.
+void quantize_fp8(const float* values, int64_t rows, int64_t cols, std::vector<uint8_t>& codes,
+                  std::vector<float>& scales) {
   const int64_t br = (rows + kFp8Block - 1) / kFp8Block, bc = (cols + kFp8Block - 1) / kFp8Block;
   scales.assign(static_cast<size_t>(br * bc), 0.0f);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
       float& s = scales[(r / kFp8Block) * bc + c / kFp8Block];
-      s = std::max(s, std::fabs(t.values[r * cols + c]) / 448.0f);
+      s = std::max(s, std::fabs(values[r * cols + c]) / 448.0f);
     }
   }
   for (float& s : scales) s = s > 0.0f ? s : 1.0f;
@@ -222,7 +225,7 @@ void quantize_fp8(const GeneratedTensor& t, std::vector<uint8_t>& codes, std::ve
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
       const float s = scales[(r / kFp8Block) * bc + c / kFp8Block];
-      codes[r * cols + c] = nearest_e4m3(t.values[r * cols + c] / s);
+      codes[r * cols + c] = nearest_e4m3(values[r * cols + c] / s);
     }
   }
 }
@@ -283,13 +286,20 @@ Status write_hf_folder(const TestModelRequest& r, const ModelConfig& c) {
     const GeneratedTensor& t = layout[i];
     const DType type = t.is_norm ? DType::F32 : dtype;
     if (fp8 && fp8_eligible(t)) {
-      const std::string stem = t.hf_name.substr(0, t.hf_name.size() - std::string(".weight").size());
-      entries.push_back({t.hf_name, DType::F8_E4M3, t.shape});
-      entries.push_back({stem + ".weight_scale_inv", DType::F32,
-                         {(t.shape[0] + kFp8Block - 1) / kFp8Block,
-                          (t.shape[1] + kFp8Block - 1) / kFp8Block}});
-      source.push_back({i, -1, 0});
-      source.push_back({i, -1, 1});
+      const bool stacked = t.shape.size() == 3;
+      const int64_t rows = t.shape[stacked ? 1 : 0], cols = t.shape.back();
+      for (int64_t e = 0; e < (stacked ? t.shape[0] : 1); ++e) {
+        std::string name = t.hf_name;
+        if (stacked) name.replace(name.find("{}"), 2, std::to_string(e));
+        const std::string stem = name.substr(0, name.size() - std::string(".weight").size());
+        entries.push_back({name, DType::F8_E4M3, {rows, cols}});
+        entries.push_back(
+            {stem + ".weight_scale_inv",
+             DType::F32,
+             {(rows + kFp8Block - 1) / kFp8Block, (cols + kFp8Block - 1) / kFp8Block}});
+        source.push_back({i, stacked ? e : -1, 0});
+        source.push_back({i, stacked ? e : -1, 1});
+      }
       continue;
     }
     if (t.shape.size() != 3) {
@@ -315,13 +325,13 @@ Status write_hf_folder(const TestModelRequest& r, const ModelConfig& c) {
     if (fp8 && fp8_eligible(t)) {  // the codes (part 0), then their block scales (part 1)
       std::vector<uint8_t> codes;
       std::vector<float> scales;
-      quantize_fp8(t, codes, scales);
+      quantize_fp8(values, t.shape[t.shape.size() - 2], t.shape.back(), codes, scales);
       if (part == 0) {
         bytes = std::move(codes);
       } else {
         bytes.resize(scales.size() * 4);
         std::memcpy(bytes.data(), scales.data(), bytes.size());
-        t.values = {};
+        if (expert < 0 || expert + 1 == t.shape[0]) t.values = {};
       }
       return ok_status();
     }

@@ -26,6 +26,26 @@ struct Fp8BlockShape {
   int64_t cols = 128;  // weight columns (in_features) per scale entry
 };
 
+// Where the rows of an FP8 matrix find their block scales. The matrix may be a row slice
+// (one expert, one head) of a bigger tensor whose scale_inv it shares: row r of the matrix is
+// row row0 + r of the tensor, so its scales are
+//   scale_inv[((row0 + r) / block.rows) * scale_cols + c / block.cols].
+struct Fp8Scales {
+  const float* scale_inv = nullptr;  // [ceil(tensor rows / block.rows), scale_cols]
+  int64_t scale_cols = 0;            // ceil(tensor cols / block.cols)
+  Fp8BlockShape block;
+  int64_t row0 = 0;
+  // The scales of row r's block-row: scale_cols floats.
+  const float* row_scales(int64_t r) const {
+    return scale_inv + ((row0 + r) / block.rows) * scale_cols;
+  }
+  // Scales present, blocks non-empty and scale rows wide enough for `cols` columns.
+  bool valid_for(int64_t cols) const {
+    return scale_inv != nullptr && block.rows > 0 && block.cols > 0 && row0 >= 0 &&
+           scale_cols >= (cols + block.cols - 1) / block.cols;
+  }
+};
+
 // One row: out[c] = value(row[c]) * scale_row[c / block_cols], c in [0, cols).
 // scale_row: the ceil(cols / block_cols) scales of the block-row this row belongs to.
 void dequantize_fp8_e4m3_row(const uint8_t* row, const float* scale_row, int64_t cols,

@@ -18,7 +18,11 @@ using namespace matmul_detail;
 
 bool matmul_supports(DType w_type) {
   switch (w_type) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_0:
     case DType::Q4_1:
     case DType::Q5_0:
     case DType::Q5_1:
@@ -36,7 +40,11 @@ bool matmul_supports(DType w_type) {
     case DType::IQ1_M:
     case DType::TQ1_0:
     case DType::TQ2_0:
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::I8:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+    case DType::I8:
+    case DType::F8_E4M3:
       return true;
     default:
       return false;
@@ -124,11 +132,16 @@ void quantize_block_scalar(const float* x, int64_t n, int8_t* q, float* d) {
 namespace {
 
 PathKernels kernels_for(CpuPath path, DType w_type) {
+  if (w_type == DType::F8_E4M3) return fp8_kernels(resolve_cpu_path(path));
   switch (resolve_cpu_path(path)) {
-    case CpuPath::kAvx512Vnni: return avx512_vnni_kernels(w_type);
-    case CpuPath::kAvx512: return avx512_kernels(w_type);
-    case CpuPath::kAvx2: return avx2_kernels(w_type);
-    default: return scalar_kernels(w_type);
+    case CpuPath::kAvx512Vnni:
+      return avx512_vnni_kernels(w_type);
+    case CpuPath::kAvx512:
+      return avx512_kernels(w_type);
+    case CpuPath::kAvx2:
+      return avx2_kernels(w_type);
+    default:
+      return scalar_kernels(w_type);
   }
 }
 
@@ -159,6 +172,10 @@ Status validate(const MatmulArgs& a, void* scratch, size_t scratch_bytes) {
   if (a.rows > 0 && a.n_tokens > 0 && (!a.w || !a.x || !a.y)) {
     return make_error(ErrorCode::kInvalidArgument, "matmul: null w, x or y");
   }
+  if (a.w_type == DType::F8_E4M3 && !a.w_fp8.valid_for(a.cols)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "matmul: f8_e4m3 weights need their block scales (w_fp8)");
+  }
   size_t need = matmul_scratch_bytes(a.w_type, a.n_tokens, a.cols);
   if (scratch_bytes < need || (need > 0 && !scratch)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -182,11 +199,11 @@ int64_t rows_per_chunk(int64_t rows, int64_t n_tokens, int n_threads, bool lanes
 struct PlannedCall {
   MatmulJob job;
   MatmulKernel kernel = nullptr;
-  ActQuantizer quantize = nullptr;      // nullptr: float weights, x is read directly
+  ActQuantizer quantize = nullptr;        // nullptr: float weights, x is read directly
   LanesInterleaver interleave = nullptr;  // set: the lanes kernel (tokens in vector lanes)
   int64_t n_tokens = 0;
   int64_t rows = 0;
-  int64_t chunk = 0;     // rows per work item
+  int64_t chunk = 0;  // rows per work item
   int64_t n_chunks = 0;
 };
 
@@ -206,6 +223,7 @@ PlannedCall plan_call(const MatmulArgs& args, void* scratch, int n_threads, CpuP
   job.layout = act_layout(args.w_type, args.cols);
   job.acts = static_cast<const uint8_t*>(scratch);
   job.w_aux = args.w_aux;
+  job.w_fp8 = args.w_fp8;
   p.kernel = kernels.kernel;
   p.quantize = kernels.quantize;
   if (kernels.quantize && args.n_tokens >= lanes_min_tokens(args.w_type, args.w_aux != nullptr)) {
@@ -266,8 +284,8 @@ void run_batch_slice(std::span<const MatmulArgs> calls, uint8_t* scratch, Thread
       if (same_activations(calls[j], calls[i])) same = j + 1;
     }
     if (same > 0) {
-      plans[i] = plan_call(calls[i], const_cast<uint8_t*>(plans[same - 1].job.acts), pool.size(),
-                           path);
+      plans[i] =
+          plan_call(calls[i], const_cast<uint8_t*>(plans[same - 1].job.acts), pool.size(), path);
     } else {
       plans[i] = plan_call(calls[i], scratch, pool.size(), path);
       scratch += matmul_scratch_bytes(calls[i].w_type, calls[i].n_tokens, calls[i].cols);
@@ -332,9 +350,8 @@ Status matmul(const MatmulArgs& args, void* scratch, size_t scratch_bytes, Threa
     if (args.n_tokens < 4) {
       quantize_tokens(p, 0, args.n_tokens);
     } else {
-      pool.parallel_for(args.n_tokens, [&](int64_t begin, int64_t end) {
-        quantize_tokens(p, begin, end);
-      });
+      pool.parallel_for(args.n_tokens,
+                        [&](int64_t begin, int64_t end) { quantize_tokens(p, begin, end); });
     }
   }
   std::atomic<int64_t> next_chunk{0};
@@ -362,8 +379,10 @@ Status matmul_batch(std::span<const MatmulArgs> calls, void* scratch, size_t scr
                       scratch_bytes, need);
   }
   // W8A8 products have their own kernels (matmul_w8a8.h): one region each.
-  if (std::any_of(calls.begin(), calls.end(), [](const MatmulArgs& a) { return a.w_type == DType::I8; })) {
-    for (const MatmulArgs& a : calls) MX_RETURN_IF_ERROR(matmul(a, scratch, scratch_bytes, pool, path));
+  if (std::any_of(calls.begin(), calls.end(),
+                  [](const MatmulArgs& a) { return a.w_type == DType::I8; })) {
+    for (const MatmulArgs& a : calls)
+      MX_RETURN_IF_ERROR(matmul(a, scratch, scratch_bytes, pool, path));
     return ok_status();
   }
   for (const MatmulArgs& a : calls) MX_RETURN_IF_ERROR(validate(a, scratch, need));

@@ -2,8 +2,9 @@
 //   y[t, r] = sum_c W[r, c] * x[t, c]
 // W is [rows, cols] row-major; each row is row_bytes(w_type, cols) bytes of packed blocks exactly
 // as a GGUF file stores them (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
-// Q5_K, Q6_K), or I8 with one float
-// scale per row (W8A8: activations quantized per token, see w_scale). Weights are never
+// Q5_K, Q6_K), I8 with one float
+// scale per row (W8A8: activations quantized per token, see w_scale), or F8_E4M3 codes with
+// block scales (DeepSeek-V3 FP8, see w_fp8). Weights are never
 // expanded to f32: quantized types run integer dot products against activations quantized once
 // per call to int8 (see quantize_activations_row), the float types convert on the fly.
 //
@@ -21,6 +22,7 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu/fp8.h"
 #include "kernels/cpu/simd.h"
 
 namespace mx {
@@ -43,6 +45,10 @@ struct MatmulArgs {
   // products summed in int32: y[t, r] = (sum_c w[r, c] q[t, c]) * w_scale[r] * d[t].
   // cols must be a multiple of 32 and at most 65536.
   const float* w_scale = nullptr;
+  // F8_E4M3 weights only, required: their block scales, W[r, c] = value(code) *
+  // scale_inv[block of (r, c)] (fp8.h). Any cols; f32 activations are not quantized, and the
+  // result equals the f32 product with dequantize_fp8_e4m3_blocks(W) up to summation order.
+  Fp8Scales w_fp8{};
 };
 
 // Weight types matmul() handles.

@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "kernels/cpu/fp8.h"
 #include "kernels/cpu/quants_grid.h"
+#include "kernels/cpu/simd.h"
 
 namespace mx::matmul_detail {
 
@@ -195,6 +197,7 @@ struct MatmulJob {
   const uint8_t* lanes = nullptr;  // interleaved activations (LanesLayout), lanes kernels only
   LanesLayout lanes_layout;
   const void* w_aux = nullptr;  // MatmulArgs::w_aux (Q8LanesAux for Q8_0), or nullptr
+  Fp8Scales w_fp8;              // MatmulArgs::w_fp8 (F8_E4M3 only)
 };
 
 // Writes y[t, r] for r in [r0, r1), t in [t0, t1).
@@ -227,6 +230,10 @@ PathKernels avx512_float_kernels(DType w_type);
 // Integer kernels (legacy and K types) of the AVX2 path (matmul_avx2_quant*.cpp), called
 // only by avx2_kernels().
 PathKernels avx2_quant_kernels(DType w_type);
+// F8_E4M3 kernels (matmul_fp8*.cpp) for a resolved path: scalar, AVX2 or AVX-512.
+PathKernels fp8_kernels(CpuPath path);
+PathKernels avx2_fp8_kernels();
+PathKernels avx512_fp8_kernels();
 
 // 6-bit scales and mins of Q4_K / Q5_K: 8 of each packed into 12 bytes. Sub-blocks 0-3 keep
 // theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7 take their low 4

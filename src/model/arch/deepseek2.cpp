@@ -14,25 +14,6 @@
 namespace mx {
 namespace {
 
-// All elements of a tensor as float32 (rows of its last dimension).
-Result<std::vector<float>> tensor_values(const TensorInfo& t, const std::string& source) {
-  const int64_t cols = t.shape.back();
-  const int64_t rows = t.numel() / cols;
-  auto bytes = row_bytes(t.dtype, static_cast<uint64_t>(cols));
-  std::vector<float> out(static_cast<size_t>(t.numel()));
-  if (!bytes || !can_dequantize(t.dtype)) {
-    return make_error(ErrorCode::kUnsupported, "{}: tensor '{}' of type {} cannot be converted",
-                      source, t.name, dtype_name(t.dtype));
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    if (!dequantize_row(t.dtype, t.data + r * *bytes, &out[r * cols], cols)) {
-      return make_error(ErrorCode::kUnsupported, "{}: tensor '{}': cannot dequantize {}", source,
-                        t.name, dtype_name(t.dtype));
-    }
-  }
-  return out;
-}
-
 Status check_shape(const TensorInfo& t, std::vector<int64_t> want, const std::string& source) {
   if (t.shape == want) return ok_status();
   return make_error(ErrorCode::kCorruptData, "{}: tensor '{}' has shape [{}], the config needs [{}]",
@@ -49,6 +30,28 @@ Result<Matrix> stacked_view(const TensorInfo& t, int64_t rows, int64_t cols,
   return Matrix{t.dtype, t.data, rows, cols};
 }
 
+// FP8 attn_kv_b stays FP8: wk_b and wv_b are views of it, heads nope + v rows apart; only the
+// transposed wk_b_t is an F32 copy (from `all`, the tensor's values).
+Status bind_fp8_kv_b(WeightBinder& binder, const TensorInfo& kv_b, const std::vector<float>& all,
+                     MlaWeights& out) {
+  const ModelConfig& c = binder.config();
+  const int64_t H = c.n_heads, r = c.mla.kv_lora_rank, nope = c.mla.qk_nope_dim,
+                v = c.mla.v_head_dim;
+  MX_ASSIGN_OR_RETURN(Matrix stored, binder.matrix(kv_b.name, H * (nope + v), r));
+  out.wk_b = stored;
+  out.wv_b = stored.row_slice(nope, H * (nope + v) - nope);
+  out.kv_b_head_stride = nope + v;
+  std::vector<float> kt(static_cast<size_t>(H * r * nope));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t j = 0; j < nope; ++j) {
+      for (int64_t i = 0; i < r; ++i)
+        kt[(h * r + i) * nope + j] = all[(h * (nope + v) + j) * r + i];
+    }
+  }
+  out.wk_b_t = binder.own_matrix(std::move(kt), H * r, nope);
+  return ok_status();
+}
+
 // wk_b [H * nope, r] (F32 copy), wk_b_t [H * r, nope], wv_b [H * v, r] from attn_kv_b (F32
 // copies) or attn_k_b + attn_v_b (views of the stored tensors, plus the F32 wk_b).
 Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
@@ -60,7 +63,8 @@ Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
       vb(static_cast<size_t>(H * v * r));
   if (const TensorInfo* kv_b = weights.find(p + "attn_kv_b.weight")) {
     MX_RETURN_IF_ERROR(check_shape(*kv_b, {H * (nope + v), r}, weights.source));
-    MX_ASSIGN_OR_RETURN(std::vector<float> all, tensor_values(*kv_b, weights.source));
+    MX_ASSIGN_OR_RETURN(std::vector<float> all, binder.float_values(*kv_b));
+    if (kv_b->dtype == DType::F8_E4M3) return bind_fp8_kv_b(binder, *kv_b, all, out);
     for (int64_t h = 0; h < H; ++h) {
       const float* head = &all[h * (nope + v) * r];
       std::copy(head, head + nope * r, &k[h * nope * r]);
@@ -74,7 +78,7 @@ Status bind_kv_b(WeightBinder& binder, const std::string& p, MlaWeights& out) {
     // Already in the absorbed form's orientation: used as stored (quantized or not), per head.
     MX_ASSIGN_OR_RETURN(out.wk_b_t, stacked_view(*k_b, H * r, nope, weights.source));
     MX_ASSIGN_OR_RETURN(out.wv_b, stacked_view(*v_b, H * v, r, weights.source));
-    MX_ASSIGN_OR_RETURN(kt, tensor_values(*k_b, weights.source));
+    MX_ASSIGN_OR_RETURN(kt, binder.float_values(*k_b));
     for (int64_t h = 0; h < H; ++h) {
       for (int64_t i = 0; i < r; ++i) {
         for (int64_t j = 0; j < nope; ++j) k[(h * nope + j) * r + i] = kt[(h * r + i) * nope + j];
