@@ -11,15 +11,6 @@ Status WeightMap::add(TensorInfo tensor) {
   return ok_status();
 }
 
-Status WeightMap::replace(TensorInfo tensor) {
-  auto it = tensors_.find(tensor.name);
-  if (it == tensors_.end()) {
-    return make_error(ErrorCode::kNotFound, "{}: no tensor '{}' to replace", source, tensor.name);
-  }
-  it->second = std::move(tensor);
-  return ok_status();
-}
-
 const TensorInfo* WeightMap::find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

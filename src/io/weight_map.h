@@ -40,9 +40,6 @@ class WeightMap {
  public:
   // Adds a tensor; an error if the name is already present.
   Status add(TensorInfo tensor);
-  // Replaces a present tensor by a converted form (e.g. FP8 turned into BF16 at load); the
-  // caller keeps the new bytes alive as long as the map. An error if the name is absent.
-  Status replace(TensorInfo tensor);
   void keep_alive(std::shared_ptr<const MappedFile> file) { files_.push_back(std::move(file)); }
 
   const TensorInfo* find(const std::string& name) const;
