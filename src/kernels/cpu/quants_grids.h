@@ -1,4 +1,4 @@
-// Codebooks of the IQ1 / IQ2 / IQ3 GGML types (generated data, quants_grids.cpp, from
+// Codebooks of the IQ1 / IQ2 / IQ3 GGML types (generated data, quants_grids_iq{1,2,3}.cpp, from
 // llama.cpp's gguf-py by tests/tools/make_iq_grids.py). Byte j of an entry is value j of that
 // grid point: all positive for IQ2 / IQ3 (their signs are stored apart), int8 -1, 0, 1 for IQ1.
 #pragma once
